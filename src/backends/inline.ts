@@ -1,0 +1,77 @@
+import { AbortError } from '../errors.js';
+import { TaskRunner } from '../runtime/taskRunner.js';
+import type { WireBatch, WireResult } from '../runtime/protocol.js';
+import type { Backend, BackendFactory, BatchEvents } from './types.js';
+
+interface Job {
+  batch: WireBatch;
+  events: BatchEvents | undefined;
+  resolve(results: WireResult[]): void;
+  reject(reason: unknown): void;
+}
+
+/**
+ * Runs batches one at a time in the main thread, still through the
+ * serializer, so a payload that would fail in a worker fails here too
+ * (handy under a debugger). Code already running cannot be stopped: a
+ * cancelled or timed-out task's promise rejects, and its work, if any, is
+ * left to finish unobserved.
+ */
+class InlineBackend implements Backend {
+  readonly name = 'inline';
+  readonly nWorkers = 1;
+  readonly capabilities = { sharedMemory: true, isolation: 'none' } as const;
+  private readonly runner = new TaskRunner();
+  private readonly queue: Job[] = [];
+  private current: Job | undefined;
+  private terminated = false;
+
+  submit(batch: WireBatch, events?: BatchEvents): Promise<WireResult[]> {
+    if (this.terminated) return Promise.reject(new AbortError('The inline backend was closed; create a new Parallel.'));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ batch, events, resolve, reject });
+      this.pump();
+    });
+  }
+
+  cancel(batchId: number, reason: unknown): void {
+    const queued = this.queue.findIndex((job) => job.batch.id === batchId);
+    if (queued >= 0) this.queue.splice(queued, 1)[0]!.reject(reason);
+    else if (this.current?.batch.id === batchId) {
+      this.current.reject(reason);
+      this.current = undefined;
+      this.pump();
+    }
+  }
+
+  release(defIds: readonly string[]): void {
+    this.runner.forget(defIds);
+  }
+
+  async terminate(): Promise<void> {
+    this.terminated = true;
+    const closed = new AbortError('The inline backend was closed while the task was pending.');
+    for (const job of this.queue.splice(0)) job.reject(closed);
+    this.current?.reject(closed);
+    this.current = undefined;
+  }
+
+  private pump(): void {
+    if (this.current || !this.queue.length || this.terminated) return;
+    const job = this.queue.shift()!;
+    this.current = job;
+    job.events?.onStart?.();
+    // Start on a later turn so the caller's submit() returns before a synchronous task runs.
+    setImmediate(() => {
+      if (this.current !== job) return;
+      this.runner.runBatch(job.batch).then((results) => {
+        if (this.current !== job) return;
+        this.current = undefined;
+        job.resolve(results);
+        this.pump();
+      });
+    });
+  }
+}
+
+export const createInlineBackend: BackendFactory = () => new InlineBackend();

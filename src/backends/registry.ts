@@ -1,0 +1,31 @@
+import type { BackendFactory } from './types.js';
+import { createThreadsBackend } from './threads.js';
+import { createProcessesBackend } from './processes.js';
+import { createInlineBackend } from './inline.js';
+
+const factories = new Map<string, BackendFactory>([
+  ['threads', createThreadsBackend],
+  ['processes', createProcessesBackend],
+  ['inline', createInlineBackend],
+]);
+
+/**
+ * Make a backend available as `backend: name`. The factory is called once
+ * per `Parallel` (pools are reused across its runs) with the number of
+ * workers wanted. See {@link Backend} for the contract.
+ */
+export function registerBackend(name: string, factory: BackendFactory): void {
+  if (typeof name !== 'string' || !name) throw new TypeError(`registerBackend expects a non-empty name, got \`${String(name)}\``);
+  if (typeof factory !== 'function') throw new TypeError(`registerBackend expects a factory function for '${name}', got ${typeof factory}`);
+  factories.set(name, factory);
+}
+
+export function listBackends(): string[] {
+  return [...factories.keys()];
+}
+
+export function getBackendFactory(name: string): BackendFactory {
+  const factory = factories.get(name);
+  if (!factory) throw new RangeError(`Unknown backend '${name}'. Registered backends: ${listBackends().join(', ')}. Add one with registerBackend().`);
+  return factory;
+}

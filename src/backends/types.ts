@@ -1,0 +1,49 @@
+import type { WireBatch, WireResult } from '../runtime/protocol.js';
+
+export interface BackendCapabilities {
+  /** Workers can see SharedArrayBuffers of the main thread without a copy. */
+  sharedMemory: boolean;
+  /** What a crash or a `process.exit()` in a task takes down: nothing else ('process'), the thread ('thread'), or everything ('none'). */
+  isolation: 'none' | 'thread' | 'process';
+}
+
+export interface BatchEvents {
+  /** Called when a worker starts the batch (it may wait in a queue before); timeouts count from here. */
+  onStart?(): void;
+}
+
+/**
+ * Where batches run. After joblib's `ParallelBackendBase`: a handful of
+ * methods and capability flags. The orchestrator (`Parallel`) knows only
+ * this interface, never which backend it drives.
+ *
+ * Contract:
+ * - `submit` queues a batch and resolves with one result per task once a
+ *   worker answers. It rejects only when the batch did not complete: its
+ *   worker died ({@link WorkerCrashedError}), it was cancelled (with the
+ *   reason given to `cancel`), or the backend was terminated.
+ * - Batches are started in submission order, at most one per worker.
+ * - `defs` of a batch are delivered to a worker once; the backend may strip
+ *   the defs a worker already has.
+ * - An idle backend must not keep the process alive.
+ */
+export interface Backend {
+  readonly name: string;
+  /** How many batches run at once. */
+  readonly nWorkers: number;
+  readonly capabilities: BackendCapabilities;
+  submit(batch: WireBatch, events?: BatchEvents): Promise<WireResult[]>;
+  /** Drop a queued batch, or stop a running one (its worker is terminated and later replaced); its promise rejects with `reason`. */
+  cancel(batchId: number, reason: unknown): void;
+  /** The main thread no longer needs these def ids: workers may drop them. */
+  release(defIds: readonly string[]): void;
+  /** Stop every worker; pending batches reject. The backend is unusable afterwards. */
+  terminate(): Promise<void>;
+}
+
+export interface BackendOptions {
+  /** Number of workers wanted, already resolved from `nJobs` (at least 1). */
+  nWorkers: number;
+}
+
+export type BackendFactory = (options: BackendOptions) => Backend;

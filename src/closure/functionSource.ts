@@ -1,0 +1,74 @@
+import { createHash } from 'node:crypto';
+import { parseFunctionSource, type SourceForm } from './freeVariables.js';
+
+/**
+ * How a function travels: as its source text, or, for a built-in such as
+ * `Math.max`, as its path from `globalThis` (built-ins have no source).
+ */
+export type FunctionDescription =
+  | { kind: 'source'; id: string; name: string; source: string; form: SourceForm; freeVariables: string[] }
+  | { kind: 'global'; id: string; name: string; path: string }
+  | { kind: 'unsupported'; name: string; reason: string };
+
+const NATIVE = /\{\s*\[native code\]\s*\}\s*$/;
+// Namespaces searched for built-in functions, one level deep.
+const NAMESPACES = ['Math', 'JSON', 'Object', 'Array', 'Number', 'String', 'Reflect', 'Atomics', 'Promise', 'Date', 'BigInt', 'Symbol'];
+
+function findGlobalPath(fn: Function): string | undefined {
+  const root = globalThis as Record<string, unknown>;
+  for (const name of Object.getOwnPropertyNames(root)) {
+    let value: unknown;
+    try {
+      value = root[name];
+    } catch {
+      continue;
+    }
+    if (value === fn) return name;
+  }
+  for (const space of NAMESPACES) {
+    const holder = root[space] as Record<string, unknown> | undefined;
+    if (!holder) continue;
+    for (const name of Object.getOwnPropertyNames(holder)) {
+      let value: unknown;
+      try {
+        value = holder[name];
+      } catch {
+        continue;
+      }
+      if (value === fn) return `${space}.${name}`;
+    }
+  }
+  return undefined;
+}
+
+const hash = (text: string) => createHash('sha1').update(text).digest('base64url');
+const described = new WeakMap<Function, FunctionDescription>();
+
+/** Describe a function once per function object (a run submits the same one many times). */
+export function describeFunction(fn: Function): FunctionDescription {
+  const hit = described.get(fn);
+  if (hit) return hit;
+  const result = describeUncached(fn);
+  described.set(fn, result);
+  return result;
+}
+
+function describeUncached(fn: Function): FunctionDescription {
+  const name = fn.name || '<anonymous>';
+  const source = Function.prototype.toString.call(fn);
+  if (NATIVE.test(source)) {
+    const path = findGlobalPath(fn);
+    if (path) return { kind: 'global', id: `g:${path}`, name, path };
+    const bound = name.startsWith('bound ');
+    return {
+      kind: 'unsupported',
+      name,
+      reason: bound
+        ? 'it is a bound function, whose target and bound arguments have no source'
+        : 'it is a native function that is not a known global, so it has no source to send',
+    };
+  }
+  const parsed = parseFunctionSource(source);
+  if (!parsed) return { kind: 'unsupported', name, reason: 'its source text does not parse as a function' };
+  return { kind: 'source', id: `f:${hash(`${parsed.form}\n${source}`)}`, name, source, form: parsed.form, freeVariables: parsed.freeVariables };
+}

@@ -1,0 +1,27 @@
+import vm from 'node:vm';
+
+/**
+ * Names a function may use freely because every worker has them: the
+ * language's built-ins (read from a fresh vm context, so nothing a user
+ * script added counts) and the globals Node gives every thread and process.
+ */
+const languageGlobals: string[] = vm.runInNewContext('Object.getOwnPropertyNames(globalThis)') as string[];
+
+// Node's own globals, as in every worker thread and child process of Node 20+.
+const nodeGlobals = [
+  'global', 'globalThis', 'process', 'Buffer', 'console', 'performance', 'navigator',
+  'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'clearImmediate',
+  'queueMicrotask', 'structuredClone', 'atob', 'btoa', 'fetch', 'crypto',
+  'URL', 'URLSearchParams', 'TextEncoder', 'TextDecoder', 'AbortController', 'AbortSignal',
+  'EventTarget', 'Event', 'CustomEvent', 'MessageChannel', 'MessagePort', 'MessageEvent', 'BroadcastChannel',
+  'Blob', 'File', 'FormData', 'Headers', 'Request', 'Response', 'DOMException',
+  'ReadableStream', 'WritableStream', 'TransformStream', 'CompressionStream', 'DecompressionStream',
+  'WebAssembly',
+];
+
+const known = new Set<string>([...languageGlobals, ...nodeGlobals]);
+
+/** True for a name that resolves to the same kind of thing in every worker. */
+export function isWorkerGlobal(name: string): boolean {
+  return known.has(name);
+}

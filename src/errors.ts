@@ -1,0 +1,181 @@
+/**
+ * One error family. Every error a task can produce is a `JobletError`, and
+ * each kind names what happened, where, and what to do about it.
+ */
+
+/** Where a serialization failure happened. */
+export type SerializationPhase =
+  | 'serialize-task'
+  | 'deserialize-task'
+  | 'serialize-result'
+  | 'deserialize-result';
+
+const PHASE_TEXT: Record<SerializationPhase, string> = {
+  'serialize-task': 'serializing the task',
+  'deserialize-task': 'deserializing the task in the worker',
+  'serialize-result': 'serializing the result in the worker',
+  'deserialize-result': 'deserializing the result',
+};
+
+export function describePhase(phase: SerializationPhase): string {
+  return PHASE_TEXT[phase];
+}
+
+/** Base class: `instanceof JobletError` catches every error joblet raises for a task. */
+export class JobletError extends Error {
+  /** Index of the task in submission order, when the error belongs to one task. */
+  taskIndex: number | undefined;
+
+  constructor(message: string, options?: { taskIndex?: number | undefined; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.taskIndex = options?.taskIndex;
+  }
+}
+
+/** What a worker reports when a task throws. */
+export interface ThrownRecord {
+  /** True when the task threw an Error (or subclass); false for `throw 'text'` and the like. */
+  isError: boolean;
+  name: string;
+  message: string;
+  stack: string | undefined;
+  /** Own enumerable properties of the thrown error (e.g. `code`), where the serializer carried them. */
+  properties: Record<string, unknown>;
+  /** The thrown value itself when it was not an Error. */
+  value?: unknown;
+  /** Set when the serializer could not carry the custom properties. */
+  propertiesLost?: string;
+}
+
+/** The task's own code threw (or its promise rejected). */
+export class TaskError extends JobletError {
+  /** `name` of the thrown error in the worker (`RangeError`, `MyError`, ...). */
+  readonly originalName: string;
+  readonly originalMessage: string;
+  /** The stack as the worker saw it. */
+  readonly workerStack: string | undefined;
+  /** Custom own properties of the thrown error (`code`, `status`, ...). */
+  readonly properties: Record<string, unknown>;
+  /** The thrown value when it was not an Error (a string, a number, ...). */
+  readonly thrownValue: unknown;
+  readonly isError: boolean;
+
+  constructor(taskIndex: number, record: ThrownRecord) {
+    const what = record.isError ? `${record.name}: ${record.message}` : `a non-Error value: ${record.message}`;
+    super(`Task ${taskIndex} threw ${what}`, { taskIndex });
+    this.originalName = record.name;
+    this.originalMessage = record.message;
+    this.workerStack = record.stack;
+    this.properties = record.properties;
+    this.thrownValue = record.value;
+    this.isError = record.isError;
+    Object.assign(this, record.properties);
+    if (record.stack) this.stack = `${this.name}: ${this.message}\n    --- in the worker ---\n${record.stack}`;
+  }
+}
+
+export interface SerializationErrorDetails {
+  phase: SerializationPhase;
+  /** Path inside the value: `args[1].onItem`, `fn`, `result.items[3]`. */
+  path: string;
+  serializer: string;
+  /** What went wrong, in one sentence. */
+  problem: string;
+  /** What to do instead. */
+  remedy: string;
+  taskIndex?: number | undefined;
+  cause?: unknown;
+}
+
+/** A value could not be turned into bytes, or bytes back into a value. */
+export class SerializationError extends JobletError {
+  readonly phase: SerializationPhase;
+  readonly path: string;
+  readonly serializer: string;
+  readonly problem: string;
+  readonly remedy: string;
+
+  constructor(details: SerializationErrorDetails) {
+    const task = details.taskIndex === undefined ? '' : `task ${details.taskIndex}, `;
+    super(
+      `${details.problem} (${task}${describePhase(details.phase)}, at ${details.path || '<root>'}, ` +
+        `serializer '${details.serializer}'). ${details.remedy}`,
+      { taskIndex: details.taskIndex, cause: details.cause },
+    );
+    this.phase = details.phase;
+    this.path = details.path;
+    this.serializer = details.serializer;
+    this.problem = details.problem;
+    this.remedy = details.remedy;
+  }
+
+  /** Same error, attributed to a task (errors raised before the index is known). */
+  withTask(taskIndex: number): SerializationError {
+    return new SerializationError({ ...this.details(), taskIndex });
+  }
+
+  details(): SerializationErrorDetails {
+    return {
+      phase: this.phase,
+      path: this.path,
+      serializer: this.serializer,
+      problem: this.problem,
+      remedy: this.remedy,
+      taskIndex: this.taskIndex,
+      cause: this.cause,
+    };
+  }
+}
+
+/** A worker died (process.exit, an uncaught exception outside a task, out of memory, a signal). */
+export class WorkerCrashedError extends JobletError {
+  readonly exitCode: number | null;
+  readonly signal: string | null;
+  /** Indices of the tasks that were running on the worker when it died. */
+  readonly taskIndices: number[];
+  readonly backend: string;
+
+  constructor(info: {
+    backend: string;
+    exitCode: number | null;
+    signal: string | null;
+    taskIndices: number[];
+    reason?: string | undefined;
+  }) {
+    const how = info.signal ? `was killed by ${info.signal}` : `exited with code ${info.exitCode}`;
+    const tasks = info.taskIndices.length ? `task ${info.taskIndices.join(', ')}` : 'no task';
+    const reason = info.reason ? ` (${info.reason})` : '';
+    super(
+      `A ${info.backend} worker ${how}${reason} while running ${tasks}; ` +
+        'the worker was replaced, and the task did not finish. ' +
+        'Look for process.exit(), an error thrown from a timer or event handler, or memory exhaustion in the task.',
+      { taskIndex: info.taskIndices[0] },
+    );
+    this.exitCode = info.exitCode;
+    this.signal = info.signal;
+    this.taskIndices = info.taskIndices;
+    this.backend = info.backend;
+  }
+}
+
+/** A task ran longer than the `timeout` option allows. */
+export class TimeoutError extends JobletError {
+  readonly timeoutMs: number;
+
+  constructor(taskIndex: number, timeoutMs: number) {
+    super(
+      `Task ${taskIndex} did not finish within ${timeoutMs} ms (option \`timeout\`); ` +
+        'its worker was stopped and replaced. Raise `timeout` or split the task.',
+      { taskIndex },
+    );
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/** Work was cancelled: the pool was closed, or the consumer left a generator early. */
+export class AbortError extends JobletError {
+  constructor(message: string, options?: { taskIndex?: number; cause?: unknown }) {
+    super(message, options);
+  }
+}

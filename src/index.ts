@@ -1,0 +1,32 @@
+// The public surface: re-exports only.
+export { Parallel, type RunResult } from './parallel/Parallel.js';
+export { delayed, type Task } from './parallel/delayed.js';
+export { parallelConfig, noParallel, parallelEnabled } from './parallel/config.js';
+export { cpuCount, effectiveNJobs } from './parallel/njobs.js';
+export type { ConfigOptions, ParallelOptions, ReturnAs } from './parallel/options.js';
+
+export {
+  registerSerializer,
+  getSerializer,
+  listSerializers,
+  setDefaultSerializer,
+  getDefaultSerializer,
+  type RegisterSerializerOptions,
+} from './serialize/registry.js';
+export { UnserializableValueError, type Serializer, type SerializerCapabilities } from './serialize/types.js';
+export { wrapNonSerializable } from './serialize/wrap.js';
+
+export { registerBackend, listBackends } from './backends/registry.js';
+export type { Backend, BackendCapabilities, BackendFactory, BackendOptions, BatchEvents } from './backends/types.js';
+export type { WireBatch, WireResult, WireDef, WireTask } from './runtime/protocol.js';
+
+export {
+  JobletError,
+  TaskError,
+  SerializationError,
+  WorkerCrashedError,
+  TimeoutError,
+  AbortError,
+  type SerializationPhase,
+  type ThrownRecord,
+} from './errors.js';

@@ -1,0 +1,128 @@
+import type { Backend } from '../backends/types.js';
+import { getBackendFactory } from '../backends/registry.js';
+import { getDefaultSerializer, getSerializer, serializerModule } from '../serialize/registry.js';
+import { currentScope } from './config.js';
+import { delayed, type Task } from './delayed.js';
+import { effectiveNJobs } from './njobs.js';
+import { parsePreDispatch, validateParallelOptions, type ParallelOptions, type ReturnAs } from './options.js';
+import { TaskStream } from './taskStream.js';
+
+/** What `run()` gives back for each `returnAs`. */
+export type RunResult<R extends ReturnAs, T> = R extends 'array' ? Promise<T[]> : AsyncGenerator<T, void, undefined>;
+
+type Tasks<T> = Iterable<Task<T>> | AsyncIterable<Task<T>>;
+
+/**
+ * Runs tasks made by `delayed` on a pool of workers (joblib's `Parallel`).
+ * Options are validated and resolved once, here: an explicit option beats a
+ * `parallelConfig` scope, which beats the default. The pool starts on the
+ * first `run()`, is reused by the next ones, and ends with `close()` (or
+ * `await using`); an idle pool never keeps the process alive.
+ *
+ * @example
+ * const parallel = new Parallel({ nJobs: 2 });
+ * const squares = await parallel.run([1, 2, 3].map((x) => delayed(square)(x)));
+ * await parallel.close();
+ */
+export class Parallel<R extends ReturnAs = 'array'> {
+  /** Workers this Parallel uses (nJobs resolved against the cores; 1 for 'inline'). */
+  readonly nJobs: number;
+  readonly backendName: string;
+  readonly serializerName: string;
+  readonly returnAs: R;
+  private readonly preDispatch: number | string;
+  private readonly timeout: number | undefined;
+  private readonly signal: AbortSignal | undefined;
+  private backend: Backend | undefined;
+
+  constructor(options: ParallelOptions<R> = {}) {
+    validateParallelOptions(options);
+    const scope = currentScope();
+    this.backendName = scope.disabled ? 'inline' : (options.backend ?? scope.backend ?? 'threads');
+    this.nJobs = this.backendName === 'inline' ? 1 : effectiveNJobs(options.nJobs ?? scope.nJobs ?? -1);
+    this.serializerName = options.serializer ?? scope.serializer ?? getDefaultSerializer();
+    getSerializer(this.serializerName);
+    this.preDispatch = options.preDispatch ?? scope.preDispatch ?? '2*nJobs';
+    this.timeout = options.timeout ?? scope.timeout;
+    this.returnAs = options.returnAs ?? ('array' as R);
+    this.signal = options.signal;
+  }
+
+  /**
+   * Run the tasks. With returnAs 'array' (the default) resolves to their
+   * results in submission order; with a generator mode returns an async
+   * generator. The input is consumed lazily, a few tasks ahead of the workers.
+   * The first error rejects and cancels the rest; the pool stays usable.
+   */
+  run<T>(tasks: Tasks<T>): RunResult<R, T> {
+    const stream = this.startStream(tasks);
+    const result = this.returnAs === 'array' ? collect(stream) : iterate(stream);
+    return result as RunResult<R, T>;
+  }
+
+  /** Shorthand for `run(map(items, (item) => delayed(fn)(item)))`, lazy on (async) iterables. */
+  map<I, O>(fn: (item: I) => O, items: Iterable<I> | AsyncIterable<I>): RunResult<R, Awaited<O>> {
+    const call = delayed(fn);
+    return this.run(mapIterable(items, (item) => call(item)));
+  }
+
+  /** Stop the workers. Pending tasks reject with AbortError. A later `run()` starts a new pool. */
+  async close(): Promise<void> {
+    const backend = this.backend;
+    this.backend = undefined;
+    await backend?.terminate();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  private startStream<T>(tasks: Tasks<T>): TaskStream<T> {
+    this.backend ??= getBackendFactory(this.backendName)({ nWorkers: this.nJobs });
+    return new TaskStream(tasks, {
+      backend: this.backend,
+      serializer: getSerializer(this.serializerName),
+      serializerModule: serializerModule(this.serializerName),
+      maxOutstanding: parsePreDispatch(this.preDispatch, this.nJobs),
+      timeout: this.timeout,
+      signal: this.signal,
+      order: this.returnAs === 'generator_unordered' ? 'completion' : 'submission',
+    });
+  }
+}
+
+async function collect<T>(stream: TaskStream<T>): Promise<T[]> {
+  const results: T[] = [];
+  for (;;) {
+    const step = await stream.next();
+    if (step.done) return results;
+    results[step.value.index] = step.value.value;
+  }
+}
+
+async function* iterate<T>(stream: TaskStream<T>): AsyncGenerator<T, void, undefined> {
+  try {
+    for (;;) {
+      const step = await stream.next();
+      if (step.done) return;
+      yield step.value.value;
+    }
+  } finally {
+    // Reached on normal end, on error, and when the consumer breaks out of its loop.
+    stream.cancel();
+  }
+}
+
+function mapIterable<I, O>(items: Iterable<I> | AsyncIterable<I>, fn: (item: I) => O): Iterable<O> | AsyncIterable<O> {
+  if (items !== null && typeof items === 'object' && Symbol.asyncIterator in items) {
+    return (async function* () {
+      for await (const item of items) yield fn(item);
+    })();
+  }
+  if (items === null || typeof (items as Iterable<I>)?.[Symbol.iterator] !== 'function') {
+    throw new TypeError(`map(fn, items) expects an iterable or async iterable as items, got ${String(items)}`);
+  }
+  return (function* () {
+    for (const item of items as Iterable<I>) yield fn(item);
+  })();
+}

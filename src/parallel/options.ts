@@ -1,0 +1,113 @@
+import { getBackendFactory } from '../backends/registry.js';
+import { getSerializer } from '../serialize/registry.js';
+import { checkNJobs } from './njobs.js';
+import { describeValue } from './describe.js';
+
+export type ReturnAs = 'array' | 'generator' | 'generator_unordered';
+
+/** Options that `parallelConfig` may set as scoped defaults. */
+export interface ConfigOptions {
+  /**
+   * Number of workers. Negative values count back from the number of cores:
+   * -1 is all of them, -2 all but one (joblib's convention).
+   * @default -1
+   */
+  nJobs?: number;
+  /**
+   * Where tasks run: 'threads' (worker_threads), 'processes' (child_process),
+   * 'inline' (the main thread, one at a time), or a name given to registerBackend().
+   * @default 'threads'
+   */
+  backend?: string;
+  /**
+   * How tasks and results are encoded: 'structured' (V8), 'json', 'devalue',
+   * 'javascript' (serialize-javascript), or a registered name.
+   * @default setDefaultSerializer(), else JOBLET_SERIALIZER, else 'structured'
+   */
+  serializer?: string;
+  /**
+   * How many tasks are taken from the input ahead of the workers: a number,
+   * 'all', or an expression of nJobs such as '3*nJobs'. Bounds memory when
+   * the input is a large or endless (async) iterable.
+   * @default '2*nJobs'
+   */
+  preDispatch?: number | string;
+  /**
+   * Longest time a task may run, in milliseconds, counted from the moment a
+   * worker starts it. A task over time fails the run with a TimeoutError and
+   * its worker is replaced.
+   * @default undefined (no limit)
+   */
+  timeout?: number;
+}
+
+export interface ParallelOptions<R extends ReturnAs = ReturnAs> extends ConfigOptions {
+  /**
+   * 'array': `run()` resolves to every result in submission order.
+   * 'generator': `run()` returns an async generator yielding results in
+   * submission order; 'generator_unordered' yields them as they complete.
+   * Leaving a generator's loop early cancels the tasks still pending.
+   * @default 'array'
+   */
+  returnAs?: R;
+  /** Aborting it rejects `run()` with `signal.reason`, stops running tasks, and never starts queued ones. */
+  signal?: AbortSignal;
+}
+
+const CONFIG_KEYS = ['nJobs', 'backend', 'serializer', 'preDispatch', 'timeout'] as const;
+const PARALLEL_KEYS = [...CONFIG_KEYS, 'returnAs', 'signal'] as const;
+const RETURN_AS: readonly ReturnAs[] = ['array', 'generator', 'generator_unordered'];
+const PRE_DISPATCH = /^\s*(?:(\d+(?:\.\d+)?)\s*\*\s*)?nJobs\s*$/;
+
+function checkKeys(options: object, allowed: readonly string[], where: string): void {
+  for (const key of Object.keys(options)) {
+    if (!allowed.includes(key)) {
+      const near = allowed.find((k) => k.toLowerCase() === key.toLowerCase().replace(/_/g, ''));
+      throw new TypeError(`Unknown option \`${key}\` for ${where}${near ? `; did you mean \`${near}\`?` : `. Known options: ${allowed.join(', ')}`}`);
+    }
+  }
+}
+
+/** Validate the options `parallelConfig` accepts; throws TypeError or RangeError naming the option and the value. */
+export function validateConfigOptions(options: ConfigOptions, where: string, keys: readonly string[] = CONFIG_KEYS): void {
+  if (typeof options !== 'object' || options === null) throw new TypeError(`${where} expects an options object, got ${describeValue(options)}`);
+  checkKeys(options, keys, where);
+  const { nJobs, backend, serializer, preDispatch, timeout } = options;
+  if (nJobs !== undefined) checkNJobs(nJobs);
+  if (backend !== undefined) {
+    if (typeof backend !== 'string') throw new TypeError(`Expected \`backend\` to be a backend name, got ${describeValue(backend)}`);
+    getBackendFactory(backend);
+  }
+  if (serializer !== undefined) {
+    if (typeof serializer !== 'string') throw new TypeError(`Expected \`serializer\` to be a serializer name, got ${describeValue(serializer)}`);
+    getSerializer(serializer);
+  }
+  if (preDispatch !== undefined) parsePreDispatch(preDispatch, 1);
+  if (timeout !== undefined) {
+    if (typeof timeout !== 'number') throw new TypeError(`Expected \`timeout\` to be a number of milliseconds, got ${describeValue(timeout)}`);
+    if (!(timeout > 0)) throw new RangeError(`Expected \`timeout\` to be a positive number of milliseconds (or Infinity), got ${describeValue(timeout)}`);
+  }
+}
+
+export function validateParallelOptions(options: ParallelOptions): void {
+  validateConfigOptions(options, 'new Parallel()', PARALLEL_KEYS);
+  const { returnAs, signal } = options;
+  if (returnAs !== undefined && !RETURN_AS.includes(returnAs)) {
+    throw new RangeError(`Expected \`returnAs\` to be one of ${RETURN_AS.map((r) => `'${r}'`).join(', ')}, got ${describeValue(returnAs)}`);
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new TypeError(`Expected \`signal\` to be an AbortSignal, got ${describeValue(signal)}`);
+  }
+}
+
+/** Tasks allowed in flight for `nWorkers` workers; Infinity for 'all'. */
+export function parsePreDispatch(value: number | string, nWorkers: number): number {
+  if (value === 'all') return Infinity;
+  if (typeof value === 'number') {
+    if (!Number.isInteger(value) || value < 1) throw new RangeError(`Expected \`preDispatch\` to be a positive integer, 'all' or an expression like '2*nJobs', got ${describeValue(value)}`);
+    return value;
+  }
+  const match = typeof value === 'string' ? PRE_DISPATCH.exec(value) : null;
+  if (!match) throw new TypeError(`Expected \`preDispatch\` to be a positive integer, 'all' or an expression like '2*nJobs', got ${describeValue(value)}`);
+  return Math.max(1, Math.ceil(Number(match[1] ?? 1) * nWorkers));
+}

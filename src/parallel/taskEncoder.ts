@@ -1,0 +1,85 @@
+import { SerializationError } from '../errors.js';
+import { describeFunction } from '../closure/functionSource.js';
+import { encodeValue, locateFailure } from '../serialize/payload.js';
+import { getSerializer } from '../serialize/registry.js';
+import { FALLBACK_SERIALIZER, isWrapped, unwrap } from '../serialize/wrap.js';
+import type { Serializer } from '../serialize/types.js';
+import type { WireDef, WireTask } from '../runtime/protocol.js';
+import type { Task } from './delayed.js';
+
+let nextValueId = 0;
+
+/**
+ * Turns tasks into wire tasks for one run: functions become defs (source,
+ * hashed, sent to each worker once), arguments become bytes, and each
+ * wrapped value is encoded once per run by the fallback serializer.
+ * Everything that cannot travel is refused here, before a worker sees it.
+ */
+export class TaskEncoder {
+  private readonly wrapped = new Map<unknown, WireDef>();
+  private readonly defsById = new Map<string, WireDef>();
+  private readonly fallback: Serializer = getSerializer(FALLBACK_SERIALIZER);
+
+  constructor(private readonly serializer: Serializer) {}
+
+  encode(task: Task, index: number): { task: WireTask; defs: WireDef[] } {
+    const fnDef = this.functionDef(task.fn, index);
+    const refs: string[] = [];
+    const encoded = encodeValue(task.args, {
+      serializer: this.serializer,
+      root: 'args',
+      phase: 'serialize-task',
+      taskIndex: index,
+      refer: (value, path) => this.wrappedDef(value, path, index).id,
+    });
+    refs.push(...encoded.refs);
+    const defs = [fnDef, ...refs.map((id) => this.defsById.get(id)!)];
+    return { task: { index, fn: fnDef.id, args: encoded.data, refs: refs.length > 0 }, defs };
+  }
+
+  /** Ids of values wrapped for this run only, for the workers to forget when it ends. */
+  runScopedIds(): string[] {
+    return [...this.wrapped.values()].map((def) => def.id);
+  }
+
+  private functionDef(fn: Function, index: number): WireDef {
+    if (isWrapped(fn)) return this.wrappedDef(fn, 'fn', index);
+    const description = describeFunction(fn);
+    const refuse = (problem: string, remedy: string) =>
+      new SerializationError({ phase: 'serialize-task', path: 'fn', serializer: this.serializer.name, problem, remedy, taskIndex: index });
+    if (description.kind === 'unsupported') {
+      throw refuse(
+        `Cannot send function \`${description.name}\`: ${description.reason}`,
+        'Pass a plain function (declaration, expression or arrow) that calls it, with the values it needs as arguments.',
+      );
+    }
+    if (description.kind === 'global') return { kind: 'global', id: description.id, name: description.name, path: description.path };
+    if (description.freeVariables.length && !this.serializer.capabilities.closures) {
+      const names = description.freeVariables.map((n) => `\`${n}\``).join(', ');
+      const args = description.freeVariables.join(', ');
+      throw refuse(
+        `Cannot send function \`${description.name}\`: it uses ${names} from its enclosing scope, and a function travels as its source only`,
+        `Pass ${names} as argument(s) (delayed(${description.name === "<anonymous>" ? "fn" : description.name})(..., ${args})), or define ${description.freeVariables.length > 1 ? 'them' : 'it'} inside the function. ` +
+          'Carrying captured variables needs the closure serializer, which joblet does not have yet.',
+      );
+    }
+    return { kind: 'function', id: description.id, name: description.name, source: description.source, form: description.form };
+  }
+
+  /** Encode a wrapped value with the fallback serializer, once per run. */
+  private wrappedDef(value: unknown, path: string, index: number): WireDef {
+    const hit = this.wrapped.get(value);
+    if (hit) return hit;
+    const target = unwrap(value);
+    let data: Uint8Array | string;
+    try {
+      data = this.fallback.serialize(target);
+    } catch (error) {
+      throw locateFailure(error, target, { serializer: this.fallback, root: path, phase: 'serialize-task', taskIndex: index });
+    }
+    const def: WireDef = { kind: 'value', id: `w${nextValueId++}`, serializer: this.fallback.name, data };
+    this.wrapped.set(value, def);
+    this.defsById.set(def.id, def);
+    return def;
+  }
+}

@@ -1,0 +1,249 @@
+import { AbortError, SerializationError, TaskError, TimeoutError, type ThrownRecord } from '../errors.js';
+import { decodeValue } from '../serialize/payload.js';
+import type { Serializer } from '../serialize/types.js';
+import type { Backend } from '../backends/types.js';
+import type { WireResult } from '../runtime/protocol.js';
+import { isTask, type Task } from './delayed.js';
+import { describeValue } from './describe.js';
+import { TaskEncoder } from './taskEncoder.js';
+
+export interface RunPlan {
+  backend: Backend;
+  serializer: Serializer;
+  serializerModule: string | undefined;
+  /** Tasks taken from the input and not yet handed to the consumer. */
+  maxOutstanding: number;
+  timeout: number | undefined;
+  signal: AbortSignal | undefined;
+  order: 'submission' | 'completion';
+}
+
+export interface Completed<T> {
+  index: number;
+  value: T;
+}
+
+interface Pending {
+  indices: number[];
+  timer: NodeJS.Timeout | undefined;
+}
+
+type Source = { next(): IteratorResult<unknown> | Promise<IteratorResult<unknown>>; return?(): unknown };
+
+let nextBatchId = 0;
+
+/**
+ * One run: pulls tasks lazily from the input, keeps at most
+ * `maxOutstanding` of them between the input and the consumer, and yields
+ * results in submission or completion order. The first failure (a task
+ * error, a timeout, an abort) stops everything still pending and is thrown
+ * to the consumer; nothing is lost silently.
+ */
+export class TaskStream<T> {
+  private readonly source: Source;
+  private readonly encoder: TaskEncoder;
+  private readonly pending = new Map<number, Pending>();
+  private readonly done = new Map<number, T>();
+  private readonly completionQueue: Completed<T>[] = [];
+  private nextIndex = 0;
+  private nextToYield = 0;
+  private outstanding = 0;
+  private exhausted = false;
+  private pulling = false;
+  private failure: { error: unknown } | undefined;
+  private ended = false;
+  private wake: (() => void) | undefined;
+  private readonly onAbort = () => this.fail(this.plan.signal!.reason);
+
+  constructor(
+    tasks: Iterable<Task<T>> | AsyncIterable<Task<T>>,
+    private readonly plan: RunPlan,
+  ) {
+    this.source = openSource(tasks);
+    this.encoder = new TaskEncoder(plan.serializer);
+    const { signal } = plan;
+    if (signal?.aborted) this.fail(signal.reason);
+    else {
+      signal?.addEventListener('abort', this.onAbort, { once: true });
+      void this.fill();
+    }
+  }
+
+  /** The next result, or done; throws the run's first failure. */
+  async next(): Promise<IteratorResult<Completed<T>, undefined>> {
+    for (;;) {
+      if (this.failure) {
+        this.end();
+        throw this.failure.error;
+      }
+      const item = this.take();
+      if (item) {
+        this.outstanding--;
+        void this.fill();
+        return { done: false, value: item };
+      }
+      if (this.exhausted && this.pending.size === 0 && !this.pulling) {
+        this.end();
+        return { done: true, value: undefined };
+      }
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+
+  /** The consumer left early: stop what is pending, quietly. */
+  cancel(): void {
+    if (!this.ended && !this.failure) this.fail(new AbortError('The consumer stopped reading results; pending tasks were cancelled.'));
+    this.end();
+  }
+
+  private take(): Completed<T> | undefined {
+    if (this.plan.order === 'completion') return this.completionQueue.shift();
+    if (!this.done.has(this.nextToYield)) return undefined;
+    const index = this.nextToYield++;
+    const value = this.done.get(index)!;
+    this.done.delete(index);
+    return { index, value };
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  private async fill(): Promise<void> {
+    if (this.pulling) return;
+    this.pulling = true;
+    try {
+      while (!this.failure && !this.exhausted && this.outstanding < this.plan.maxOutstanding) {
+        const step = await this.source.next();
+        if (this.failure) break;
+        if (step.done) {
+          this.exhausted = true;
+          break;
+        }
+        this.submit(step.value, this.nextIndex++);
+      }
+    } catch (error) {
+      // The input itself threw (a generator's own error): that ends the run.
+      this.fail(error);
+    } finally {
+      this.pulling = false;
+      this.notify();
+    }
+  }
+
+  private submit(item: unknown, index: number): void {
+    this.outstanding++;
+    if (!isTask(item)) {
+      this.fail(new TypeError(`run() expects tasks made by delayed(fn)(...args); item ${index} is ${describeValue(item)}`));
+      return;
+    }
+    let encoded;
+    try {
+      encoded = this.encoder.encode(item, index);
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    const id = nextBatchId++;
+    const pending: Pending = { indices: [index], timer: undefined };
+    this.pending.set(id, pending);
+    const batch = {
+      id,
+      serializer: this.plan.serializer.name,
+      serializerModule: this.plan.serializerModule,
+      defs: encoded.defs,
+      tasks: [encoded.task],
+    };
+    this.plan.backend
+      .submit(batch, { onStart: () => this.armTimeout(pending, index) })
+      .then(
+        (results) => this.onResults(id, results),
+        (error) => this.onBatchFailed(id, error),
+      );
+  }
+
+  private armTimeout(pending: Pending, index: number): void {
+    const { timeout } = this.plan;
+    if (timeout === undefined || timeout === Infinity) return;
+    pending.timer = setTimeout(() => this.fail(new TimeoutError(index, timeout)), timeout);
+  }
+
+  private settle(id: number): boolean {
+    const pending = this.pending.get(id);
+    if (!pending) return false;
+    clearTimeout(pending.timer);
+    this.pending.delete(id);
+    return !this.failure;
+  }
+
+  private onResults(id: number, results: WireResult[]): void {
+    if (!this.settle(id)) return;
+    for (const result of results) {
+      try {
+        this.accept(result);
+      } catch (error) {
+        this.fail(error);
+        return;
+      }
+    }
+    this.notify();
+  }
+
+  private onBatchFailed(id: number, error: unknown): void {
+    if (!this.settle(id)) return;
+    this.fail(error);
+  }
+
+  private accept(result: WireResult): void {
+    const { serializer } = this.plan;
+    if (result.ok) {
+      const value = decodeValue(result.value, serializer, { phase: 'deserialize-result', root: 'result', taskIndex: result.index }) as T;
+      if (this.plan.order === 'completion') this.completionQueue.push({ index: result.index, value });
+      else this.done.set(result.index, value);
+      return;
+    }
+    if (result.kind === 'serialization') throw new SerializationError({ ...result.failure, taskIndex: result.index });
+    let record = result.record;
+    if (result.data !== undefined) {
+      record = decodeValue(result.data, serializer, { phase: 'deserialize-result', root: 'error', taskIndex: result.index }) as ThrownRecord;
+    }
+    throw new TaskError(result.index, record!);
+  }
+
+  private fail(error: unknown): void {
+    if (this.failure || this.ended) return;
+    this.failure = { error };
+    for (const [id, pending] of this.pending) {
+      clearTimeout(pending.timer);
+      this.plan.backend.cancel(id, error);
+    }
+    this.pending.clear();
+    // Let a generator input run its finally blocks; its own errors no longer matter.
+    try {
+      void Promise.resolve(this.source.return?.()).catch(() => {});
+    } catch {
+      /* the input's return() threw: ignored, the run already failed */
+    }
+    this.notify();
+  }
+
+  private end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.plan.signal?.removeEventListener('abort', this.onAbort);
+    const ids = this.encoder.runScopedIds();
+    if (ids.length) this.plan.backend.release(ids);
+  }
+}
+
+function openSource(tasks: unknown): Source {
+  if (tasks !== null && typeof tasks === 'object' || typeof tasks === 'function') {
+    const asyncIterator = (tasks as AsyncIterable<unknown>)[Symbol.asyncIterator];
+    if (typeof asyncIterator === 'function') return asyncIterator.call(tasks);
+    const iterator = (tasks as Iterable<unknown>)[Symbol.iterator];
+    if (typeof iterator === 'function') return iterator.call(tasks);
+  }
+  throw new TypeError(`run() expects an iterable or async iterable of tasks, got ${describeValue(tasks)}`);
+}

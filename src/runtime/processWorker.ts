@@ -1,0 +1,26 @@
+/** Entry of a child process: receive batches over IPC, answer each with one message. */
+import { TaskRunner } from './taskRunner.js';
+import type { FromWorker, ToWorker } from './protocol.js';
+
+if (!process.send) throw new Error('joblet: processWorker.js must be started with an IPC channel (child_process.fork)');
+
+const runner = new TaskRunner();
+const send = (message: FromWorker, done?: () => void) => process.send!(message, undefined, {}, done);
+
+process.on('message', (message: ToWorker) => {
+  if (message.type === 'forget') return runner.forget(message.ids);
+  void runner.runBatch(message.batch).then((results) => send({ type: 'reply', batchId: message.batch.id, results }));
+});
+
+// The parent went away (it exited without close(), or was killed): nothing left to serve.
+process.on('disconnect', () => process.exit(0));
+
+// An exception outside any task: tell the parent why, then die so the pool replaces this worker.
+process.on('uncaughtException', (error) => {
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  try {
+    send({ type: 'fatal', message }, () => process.exit(1));
+  } catch {
+    process.exit(1);
+  }
+});

@@ -1,0 +1,62 @@
+/**
+ * The messages between the main thread and a worker. Task data is already
+ * bytes (or text) made by the serializer the batch names; the transport
+ * (postMessage, IPC) only moves them.
+ */
+import type { SerializationPhase, ThrownRecord } from '../errors.js';
+import type { SourceForm } from '../closure/freeVariables.js';
+
+export type Bytes = Uint8Array | string;
+
+/**
+ * Something a task refers to by id, sent to each worker once: a function's
+ * source (cached by a hash of it), a built-in by path, or a value encoded by
+ * the fallback serializer (a `wrapNonSerializable` value).
+ */
+export type WireDef =
+  | { kind: 'function'; id: string; name: string; source: string; form: SourceForm }
+  | { kind: 'global'; id: string; name: string; path: string }
+  | { kind: 'value'; id: string; serializer: string; data: Bytes };
+
+export interface WireTask {
+  /** The task's index in submission order. */
+  index: number;
+  /** Id of the def that holds the task's function. */
+  fn: string;
+  /** The argument array, serialized. */
+  args: Bytes;
+  /** True when `args` holds references to value defs. */
+  refs: boolean;
+}
+
+export interface WireBatch {
+  id: number;
+  /** Serializer of `args` and of the answer. */
+  serializer: string;
+  /** Module that registers `serializer` in a worker, for user serializers. */
+  serializerModule?: string | undefined;
+  /** Defs the tasks use; the pool strips the ones a worker already has. */
+  defs: WireDef[];
+  tasks: WireTask[];
+}
+
+export interface WireSerializationFailure {
+  phase: SerializationPhase;
+  path: string;
+  serializer: string;
+  problem: string;
+  remedy: string;
+}
+
+export type WireResult =
+  | { index: number; ok: true; value: Bytes }
+  /** The task threw: `data` is the ThrownRecord in the batch's serializer, `record` a plain copy when that failed. */
+  | { index: number; ok: false; kind: 'thrown'; data?: Bytes; record?: ThrownRecord }
+  | { index: number; ok: false; kind: 'serialization'; failure: WireSerializationFailure };
+
+export type ToWorker = { type: 'batch'; batch: WireBatch } | { type: 'forget'; ids: string[] };
+
+export type FromWorker =
+  | { type: 'reply'; batchId: number; results: WireResult[] }
+  /** The worker is about to die from an error outside any task. */
+  | { type: 'fatal'; message: string };

@@ -1,0 +1,113 @@
+import { SerializationError, type SerializationPhase } from '../errors.js';
+import { compileFunction, resolveGlobalPath } from '../closure/compile.js';
+import { getSerializer, hasSerializer } from '../serialize/registry.js';
+import { decodeValue, encodeValue, resolveReferences } from '../serialize/payload.js';
+import type { Serializer } from '../serialize/types.js';
+import type { WireBatch, WireDef, WireResult, WireTask } from './protocol.js';
+import { encodeThrown, recordThrown } from './thrown.js';
+
+/**
+ * Runs batches in one worker (or inline in the main thread): builds each
+ * def once and caches it by id, decodes arguments, calls the function,
+ * encodes the result. Every failure becomes a result, never an exception,
+ * so one bad task cannot take its batch down.
+ */
+export class TaskRunner {
+  private readonly defs = new Map<string, WireDef>();
+  private readonly built = new Map<string, unknown>();
+  private readonly serializerImports = new Map<string, Promise<unknown>>();
+
+  async runBatch(batch: WireBatch): Promise<WireResult[]> {
+    for (const def of batch.defs) this.defs.set(def.id, def);
+    let serializer: Serializer;
+    try {
+      serializer = await this.loadSerializer(batch.serializer, batch.serializerModule);
+    } catch (error) {
+      const failure = (index: number): WireResult => this.serializationFailure(index, 'deserialize-task', 'args', batch.serializer, error,
+        `Register the serializer in the worker: registerSerializer(s, { module: import.meta.url }) in a module of its own.`);
+      return batch.tasks.map((task) => failure(task.index));
+    }
+    const results: WireResult[] = [];
+    for (const task of batch.tasks) results.push(await this.runTask(task, serializer));
+    return results;
+  }
+
+  /** Drop defs the main thread no longer needs (values wrapped for one run). */
+  forget(ids: readonly string[]): void {
+    for (const id of ids) {
+      this.defs.delete(id);
+      this.built.delete(id);
+    }
+  }
+
+  private async runTask(task: WireTask, serializer: Serializer): Promise<WireResult> {
+    const { index } = task;
+    let fn: unknown;
+    try {
+      fn = this.build(task.fn);
+    } catch (error) {
+      return this.serializationFailure(index, 'deserialize-task', 'fn', serializer.name, error,
+        'The function did not compile in the worker; send a plain function declaration or arrow function.');
+    }
+    if (typeof fn !== 'function') {
+      return this.serializationFailure(index, 'deserialize-task', 'fn', serializer.name, new TypeError(`the task's function arrived as ${typeof fn}`),
+        'Pass a function to delayed().');
+    }
+    let args: unknown;
+    try {
+      args = decodeValue(task.args, serializer, { phase: 'deserialize-task', root: 'args', taskIndex: index });
+      if (task.refs) args = resolveReferences(args, (id) => this.build(id));
+    } catch (error) {
+      if (error instanceof SerializationError) return { index, ok: false, kind: 'serialization', failure: error.details() };
+      return this.serializationFailure(index, 'deserialize-task', 'args', serializer.name, error, 'Check the serializer and the wrapped values.');
+    }
+    let result: unknown;
+    try {
+      result = await (fn as (...a: unknown[]) => unknown)(...(args as unknown[]));
+    } catch (thrown) {
+      return { index, ok: false, kind: 'thrown', ...encodeThrown(recordThrown(thrown), serializer) };
+    }
+    try {
+      return { index, ok: true, value: encodeValue(result, { serializer, root: 'result', phase: 'serialize-result', taskIndex: index }).data };
+    } catch (error) {
+      const details = (error as SerializationError).details();
+      return { index, ok: false, kind: 'serialization', failure: details };
+    }
+  }
+
+  private build(id: string): unknown {
+    if (this.built.has(id)) return this.built.get(id);
+    const def = this.defs.get(id);
+    if (!def) throw new Error(`definition ${id} never reached this worker`);
+    let value: unknown;
+    if (def.kind === 'function') value = compileFunction(def.source, def.form);
+    else if (def.kind === 'global') value = resolveGlobalPath(def.path);
+    else value = getSerializer(def.serializer).deserialize(def.data);
+    this.built.set(id, value);
+    return value;
+  }
+
+  private async loadSerializer(name: string, module: string | undefined): Promise<Serializer> {
+    if (!hasSerializer(name) && module) {
+      let pending = this.serializerImports.get(module);
+      if (!pending) {
+        pending = import(module);
+        this.serializerImports.set(module, pending);
+      }
+      await pending;
+    }
+    return getSerializer(name);
+  }
+
+  private serializationFailure(
+    index: number,
+    phase: SerializationPhase,
+    path: string,
+    serializer: string,
+    error: unknown,
+    remedy: string,
+  ): WireResult {
+    const problem = error instanceof Error ? error.message : String(error);
+    return { index, ok: false, kind: 'serialization', failure: { phase, path, serializer, problem, remedy } };
+  }
+}

@@ -1,0 +1,19 @@
+/** Entry of a worker thread: receive batches on the parent port, answer each with one message. */
+import { parentPort } from 'node:worker_threads';
+import { TaskRunner } from './taskRunner.js';
+import type { FromWorker, ToWorker } from './protocol.js';
+
+const port = parentPort;
+if (!port) throw new Error('joblet: threadWorker.js must be started as a worker thread');
+
+const runner = new TaskRunner();
+
+port.on('message', (message: ToWorker) => {
+  if (message.type === 'forget') return runner.forget(message.ids);
+  void runner.runBatch(message.batch).then((results) => {
+    const reply: FromWorker = { type: 'reply', batchId: message.batch.id, results };
+    port.postMessage(reply);
+  });
+});
+// An exception outside any task (a throwing timer, say) is left uncaught on purpose:
+// the thread dies, its 'error' event names the cause, and the pool replaces it.

@@ -1,0 +1,103 @@
+import type { Serializer } from './types.js';
+import { structuredSerializer } from './structured.js';
+import { jsonSerializer } from './json.js';
+import { devalueSerializer } from './devalue.js';
+import { javascriptSerializer } from './javascript.js';
+
+interface Entry {
+  serializer: Serializer;
+  /** Module a worker imports to register this serializer in its own registry. */
+  module: string | undefined;
+}
+
+const registry = new Map<string, Entry>();
+const BUILT_IN = new Set<string>();
+let explicitDefault: string | undefined;
+
+for (const serializer of [structuredSerializer, jsonSerializer, devalueSerializer, javascriptSerializer]) {
+  registry.set(serializer.name, { serializer, module: undefined });
+  BUILT_IN.add(serializer.name);
+}
+
+export interface RegisterSerializerOptions {
+  /**
+   * URL or absolute path of a module that registers this serializer when
+   * imported. Workers live in their own isolates with their own registry;
+   * they import this module the first time a message names the serializer.
+   * Keep the registration in a small module of its own (not your main
+   * script, which the worker would then run again).
+   * @example registerSerializer(msgpack, { module: import.meta.url })
+   */
+  module?: string | URL;
+  /** Replace an existing serializer of the same name. Built-ins cannot be replaced. */
+  replace?: boolean;
+}
+
+function checkSerializer(serializer: Serializer): void {
+  const s = serializer as Partial<Serializer> | null;
+  if (!s || typeof s !== 'object') throw new TypeError(`registerSerializer expects a serializer object, got ${String(serializer)}`);
+  if (typeof s.name !== 'string' || !s.name) throw new TypeError('A serializer needs a non-empty string `name`');
+  if (typeof s.serialize !== 'function' || typeof s.deserialize !== 'function') {
+    throw new TypeError(`Serializer '${s.name}' needs \`serialize\` and \`deserialize\` functions`);
+  }
+  if (!s.capabilities || typeof s.capabilities !== 'object') {
+    throw new TypeError(`Serializer '${s.name}' needs a \`capabilities\` object ({ functions, closures, cycles, classInstances, binary })`);
+  }
+}
+
+/** Add a serializer to the registry so `serializer: name` can pick it. */
+export function registerSerializer(serializer: Serializer, options: RegisterSerializerOptions = {}): void {
+  checkSerializer(serializer);
+  const existing = registry.get(serializer.name);
+  if (existing && existing.serializer !== serializer) {
+    if (BUILT_IN.has(serializer.name)) throw new Error(`Serializer '${serializer.name}' is built in and cannot be replaced; choose another name`);
+    if (!options.replace) throw new Error(`A serializer named '${serializer.name}' is already registered; pass { replace: true } to replace it`);
+  }
+  const module = options.module instanceof URL ? options.module.href : options.module;
+  registry.set(serializer.name, { serializer, module: module ?? existing?.module });
+}
+
+/** Names of every registered serializer, built-ins first. */
+export function listSerializers(): string[] {
+  return [...registry.keys()];
+}
+
+/** Look a serializer up by name; an unknown name lists the registered ones. */
+export function getSerializer(name: string): Serializer {
+  const entry = registry.get(name);
+  if (!entry) {
+    throw new RangeError(`Unknown serializer '${name}'. Registered serializers: ${listSerializers().join(', ')}. Add one with registerSerializer().`);
+  }
+  return entry.serializer;
+}
+
+export function hasSerializer(name: string): boolean {
+  return registry.has(name);
+}
+
+/** The module that registers `name` in a worker, if it was registered with one. */
+export function serializerModule(name: string): string | undefined {
+  return registry.get(name)?.module;
+}
+
+/**
+ * Choose the process-wide default serializer (loky's `set_loky_pickler`).
+ * Call with no argument to go back to `JOBLET_SERIALIZER` or 'structured'.
+ */
+export function setDefaultSerializer(name?: string): void {
+  if (name !== undefined) getSerializer(name);
+  explicitDefault = name;
+}
+
+/** The default serializer's name: setDefaultSerializer(), else JOBLET_SERIALIZER, else 'structured'. */
+export function getDefaultSerializer(): string {
+  if (explicitDefault) return explicitDefault;
+  const fromEnv = process.env.JOBLET_SERIALIZER;
+  if (fromEnv) {
+    if (!registry.has(fromEnv)) {
+      throw new RangeError(`JOBLET_SERIALIZER names an unknown serializer '${fromEnv}'. Registered serializers: ${listSerializers().join(', ')}.`);
+    }
+    return fromEnv;
+  }
+  return 'structured';
+}

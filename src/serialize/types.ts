@@ -1,0 +1,49 @@
+/** What a serializer can carry. Used to pick remedies and to document the built-ins. */
+export interface SerializerCapabilities {
+  /** Functions inside values (as source, at least). */
+  functions: boolean;
+  /** Functions together with the variables they capture. */
+  closures: boolean;
+  /** Objects that refer back to themselves. */
+  cycles: boolean;
+  /** Class instances keep their prototype (`instanceof` holds after the trip). */
+  classInstances: boolean;
+  /** Output is bytes (`Uint8Array`) rather than text. */
+  binary: boolean;
+}
+
+/**
+ * One object owns both directions of a codec. `deserialize(serialize(v))`
+ * rebuilds `v` as faithfully as the codec can; where it cannot, `serialize`
+ * throws (ideally an {@link UnserializableValueError} naming the path).
+ */
+export interface Serializer {
+  readonly name: string;
+  readonly capabilities: SerializerCapabilities;
+  serialize(value: unknown): Uint8Array | string;
+  deserialize(data: Uint8Array | string): unknown;
+  /**
+   * Optional: why this serializer cannot carry `value` (one node of a graph,
+   * not its children), or undefined when it can. joblet calls it only after
+   * `serialize` failed, to find the path of the culprit for the error message.
+   */
+  rejects?(value: unknown, context: { cyclic: boolean }): string | undefined;
+  /**
+   * Optional: true when `serialize` throws on every Proxy. Values marked with
+   * `wrapNonSerializable` are proxies, so joblet can then skip scanning a
+   * payload for them before the first attempt: the attempt itself finds them.
+   */
+  readonly refusesProxies?: boolean;
+}
+
+/** Thrown by a serializer that knows where in the value it failed. */
+export class UnserializableValueError extends Error {
+  /** Path relative to the serialized root, e.g. `[0].onItem`. */
+  readonly path: string;
+
+  constructor(message: string, path: string) {
+    super(message);
+    this.name = 'UnserializableValueError';
+    this.path = path;
+  }
+}
