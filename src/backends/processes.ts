@@ -47,6 +47,8 @@ const spawnProcess: SpawnWorker = (events) => {
     terminate: () =>
       new Promise<void>((resolve) => {
         if (exited || child.exitCode !== null || child.signalCode !== null) return resolve();
+        // Hold the process open until the child is gone, or close() would resolve into an exited process.
+        child.ref();
         child.once('exit', () => resolve());
         child.kill('SIGKILL');
       }),

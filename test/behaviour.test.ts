@@ -1,0 +1,258 @@
+/**
+ * The same behaviour on every backend (DESIGN principle 5): each test runs
+ * on threads, processes and inline, with real workers.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Parallel, delayed, TaskError, TimeoutError, WorkerCrashedError, SerializationError, JobletError } from 'joblet';
+import { BACKENDS, rejects, sleep, tempDir } from './helpers.js';
+
+// Task functions travel as source: they use only their arguments and globals.
+const square = (x: number) => x * x;
+const slowEcho = (x: number, ms: number) => new Promise<number>((resolve) => setTimeout(() => resolve(x), ms));
+const doubleAsync = async (x: number) => {
+  await new Promise((resolve) => setTimeout(resolve, 1));
+  return x * 2;
+};
+const whereAmI = async () => {
+  const { threadId } = await import('node:worker_threads');
+  return `${process.pid}:${threadId}`;
+};
+// Appends its index to a file, then waits (an unref'd timer, so an abandoned inline task cannot hold the test process).
+const markAndWait = async (i: number, file: string, ms: number) => {
+  const fs = await import('node:fs');
+  fs.appendFileSync(file, `${i}\n`);
+  await new Promise((resolve) => setTimeout(resolve, ms).unref());
+  return i;
+};
+
+for (const backend of BACKENDS) {
+  const test = suite(`behaviour on ${backend}`);
+  const isolated = backend !== 'inline';
+  let parallel: Parallel;
+  test.before(() => {
+    parallel = new Parallel({ backend, nJobs: 2 });
+  });
+  test.after(async () => {
+    await parallel.close();
+  });
+
+  test('results come back in submission order, whatever order they finish in', async () => {
+    const delays = [60, 5, 30, 1, 15];
+    const out = await parallel.run(delays.map((ms, i) => delayed(slowEcho)(i, ms)));
+    assert.equal(out, [0, 1, 2, 3, 4]);
+    assert.equal(await parallel.run([1, 2, 3].map((x) => delayed(square)(x))), [1, 4, 9]);
+  });
+
+  test('empty input gives an empty array, and an empty generator', async () => {
+    assert.equal(await parallel.run([]), []);
+    const gen = new Parallel({ backend, returnAs: 'generator' });
+    const seen: unknown[] = [];
+    for await (const value of gen.run([])) seen.push(value);
+    assert.equal(seen, []);
+    await gen.close();
+  });
+
+  test('async task functions are awaited in the worker', async () => {
+    assert.equal(await parallel.run([1, 2, 3].map((x) => delayed(doubleAsync)(x))), [2, 4, 6]);
+  });
+
+  test("returnAs 'generator' yields in submission order", async () => {
+    const gen = new Parallel({ backend, nJobs: 2, returnAs: 'generator' });
+    const seen: number[] = [];
+    for await (const value of gen.run([40, 1, 20, 1].map((ms, i) => delayed(slowEcho)(i, ms)))) seen.push(value);
+    assert.equal(seen, [0, 1, 2, 3]);
+    await gen.close();
+  });
+
+  test("returnAs 'generator_unordered' yields in completion order", async () => {
+    const gen = new Parallel({ backend, nJobs: 2, returnAs: 'generator_unordered' });
+    const seen: number[] = [];
+    for await (const value of gen.run([300, 1, 1, 1].map((ms, i) => delayed(slowEcho)(i, ms)))) seen.push(value);
+    assert.equal([...seen].sort(), [0, 1, 2, 3]);
+    // Inline runs one task at a time, so there completion order is submission order.
+    if (isolated) assert.is(seen[seen.length - 1], 0, `the slow task 0 should come last, got ${seen}`);
+    else assert.equal(seen, [0, 1, 2, 3]);
+    await gen.close();
+  });
+
+  test('leaving a generator loop early stops pulling from an endless input', async () => {
+    const gen = new Parallel({ backend, nJobs: 2, returnAs: 'generator', preDispatch: 2 });
+    let pulled = 0;
+    let finished = false;
+    function* endless() {
+      try {
+        for (let i = 0; ; i++) {
+          pulled++;
+          yield delayed(square)(i);
+        }
+      } finally {
+        finished = true;
+      }
+    }
+    const seen: number[] = [];
+    for await (const value of gen.run(endless())) {
+      seen.push(value);
+      if (seen.length === 5) break;
+    }
+    assert.equal(seen, [0, 1, 4, 9, 16]);
+    assert.ok(pulled <= 5 + 2, `pulled ${pulled} tasks for 5 results with preDispatch 2`);
+    assert.ok(finished, "the input generator's finally block ran");
+    await gen.close();
+  });
+
+  test('map() is a shorthand over any iterable, async ones too', async () => {
+    assert.equal(await parallel.map(square, new Set([2, 3])), [4, 9]);
+    async function* numbers() {
+      yield 4;
+      yield 5;
+    }
+    assert.equal(await parallel.map(square, numbers()), [16, 25]);
+  });
+
+  test('a thrown Error subclass keeps its name, message, stack, custom properties and index', async () => {
+    const validate = (x: number) => {
+      class ValidationError extends Error {
+        code = 'E_RANGE';
+        constructor(message: string) {
+          super(message);
+          this.name = 'ValidationError';
+        }
+      }
+      if (x > 1) throw new ValidationError(`x too large: ${x}`);
+      return x;
+    };
+    await rejects(parallel.run([0, 1, 2].map((x) => delayed(validate)(x))), (error) => {
+      assert.instance(error, TaskError);
+      assert.instance(error, JobletError);
+      assert.is(error.taskIndex, 2);
+      assert.is(error.originalName, 'ValidationError');
+      assert.is(error.originalMessage, 'x too large: 2');
+      assert.is(error.properties.code, 'E_RANGE');
+      assert.is(error.code, 'E_RANGE');
+      assert.ok(error.isError);
+      assert.match(error.workerStack, 'ValidationError: x too large: 2');
+      assert.match(error.message, 'Task 2 threw ValidationError');
+    });
+  });
+
+  test('a thrown string is reported as a TaskError with the value', async () => {
+    const throwsText = () => {
+      throw 'plain text';
+    };
+    await rejects(parallel.run([delayed(throwsText)()]), (error) => {
+      assert.instance(error, TaskError);
+      assert.not.ok(error.isError);
+      assert.is(error.thrownValue, 'plain text');
+      assert.match(error.message, 'plain text');
+    });
+  });
+
+  test('the first error rejects the run, and the pool serves the next run', async () => {
+    const failsOnTwo = (x: number) => {
+      if (x === 2) throw new RangeError('two');
+      return x;
+    };
+    await rejects(parallel.run([0, 1, 2, 3, 4, 5].map((x) => delayed(failsOnTwo)(x))), (error) => {
+      assert.instance(error, TaskError);
+      assert.is(error.taskIndex, 2);
+    });
+    assert.equal(await parallel.run([5, 6].map((x) => delayed(square)(x))), [25, 36]);
+  });
+
+  test('a result the serializer cannot carry fails in phase serialize-result with its path', async () => {
+    const returnsFunction = () => ({ items: [1, () => 2] });
+    await rejects(parallel.run([delayed(returnsFunction)()]), (error) => {
+      assert.instance(error, SerializationError);
+      assert.is(error.phase, 'serialize-result');
+      assert.is(error.path, 'result.items[1]');
+      assert.is(error.serializer, 'structured');
+      assert.is(error.taskIndex, 0);
+    });
+  });
+
+  test('the pool is reused by consecutive runs', async () => {
+    const first = new Set(await parallel.run([1, 2, 3, 4].map(() => delayed(whereAmI)())));
+    const second = new Set(await parallel.run([1, 2, 3, 4].map(() => delayed(whereAmI)())));
+    for (const id of second) assert.ok(first.has(id), `run 2 used a new worker ${id}`);
+    if (isolated) assert.not.ok(first.has(await whereAmI()), 'tasks ran in the main thread');
+  });
+
+  test('an abort signal rejects with its reason; queued tasks never start', async () => {
+    const dir = tempDir();
+    const file = join(dir.path, 'started');
+    try {
+      const controller = new AbortController();
+      const one = new Parallel({ backend, nJobs: 1, signal: controller.signal });
+      const run = one.run([0, 1, 2].map((i) => delayed(markAndWait)(i, file, 30_000)));
+      while (!existsSync(file)) await sleep(5);
+      const reason = new Error('stop now');
+      controller.abort(reason);
+      await rejects(run, (error) => assert.is(error, reason));
+      await sleep(100);
+      assert.is(readFileSync(file, 'utf8'), '0\n');
+      // An already-aborted signal rejects at once.
+      await rejects(one.run([delayed(square)(1)]), (error) => assert.is(error, reason));
+      await one.close();
+    } finally {
+      dir.remove();
+    }
+  });
+
+  test('a task over its timeout fails with TimeoutError naming its index; the pool carries on', async () => {
+    const timed = new Parallel({ backend, nJobs: 2, timeout: 300 });
+    await rejects(timed.run([delayed(slowEcho)(0, 1), delayed(markAndWait)(1, '/dev/null', 30_000)]), (error) => {
+      assert.instance(error, TimeoutError);
+      assert.is(error.taskIndex, 1);
+      assert.match(error.message, 'Task 1');
+    });
+    assert.equal(await timed.run([delayed(square)(3)]), [9]);
+    await timed.close();
+  });
+
+  if (isolated) {
+    test('a running task is stopped by abort, even a busy loop', async () => {
+      const controller = new AbortController();
+      const busy = new Parallel({ backend, nJobs: 1, signal: controller.signal });
+      const spin = () => {
+        for (;;);
+      };
+      const run = busy.run([delayed(spin)()]);
+      setTimeout(() => controller.abort(), 100);
+      await rejects(run, (error) => assert.is(error.name, 'AbortError'));
+      await busy.close();
+    });
+
+    test('a worker that calls process.exit(1) fails its task with WorkerCrashedError and is replaced', async () => {
+      const exits = (x: number) => {
+        if (x === 1) process.exit(1);
+        return x;
+      };
+      await rejects(parallel.run([0, 1].map((x) => delayed(exits)(x))), (error) => {
+        assert.instance(error, WorkerCrashedError);
+        assert.is(error.exitCode, 1);
+        assert.equal(error.taskIndices, [1]);
+        assert.match(error.message, 'task 1');
+      });
+      assert.equal(await parallel.run([1, 2, 3].map((x) => delayed(square)(x))), [1, 4, 9]);
+    });
+
+    test('a worker that throws from a setTimeout crashes with the reason, and is replaced', async () => {
+      const throwsLater = () =>
+        new Promise(() => {
+          setTimeout(() => {
+            throw new Error('late failure');
+          }, 5);
+        });
+      await rejects(parallel.run([delayed(throwsLater)()]), (error) => {
+        assert.instance(error, WorkerCrashedError);
+        assert.match(error.message, 'late failure');
+      });
+      assert.equal(await parallel.run([delayed(square)(4)]), [16]);
+    });
+  }
+
+  test.run();
+}

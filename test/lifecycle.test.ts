@@ -1,0 +1,54 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { BACKENDS } from './helpers.js';
+
+const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}.js`, import.meta.url));
+
+/** Run a fixture script; resolves with its exit code and output, or kills it after `limitMs` (a hang guard, not a timing assertion). */
+function runScript(name: string, args: string[], env: NodeJS.ProcessEnv = process.env, limitMs = 30_000) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string; killed: boolean }>((resolve) => {
+    const child = spawn(process.execPath, [fixture(name), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let killed = false;
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const guard = setTimeout(() => {
+      killed = true;
+      child.kill('SIGKILL');
+    }, limitMs);
+    child.on('exit', (code) => {
+      clearTimeout(guard);
+      resolve({ code, stdout, stderr, killed });
+    });
+  });
+}
+
+const test = suite('process lifecycle');
+
+for (const backend of BACKENDS) {
+  test(`a script that never calls close() still exits on its own (${backend})`, async () => {
+    const result = await runScript('noClose', [backend]);
+    assert.not.ok(result.killed, `the script hung: its ${backend} pool kept the process alive`);
+    assert.is(result.code, 0, result.stderr);
+    assert.is(result.stdout.trim(), '[2,3,4,40]');
+  });
+}
+
+test('JOBLET_SERIALIZER chooses the process-wide default serializer', async () => {
+  const withEnv = await runScript('defaultSerializer', [], { ...process.env, JOBLET_SERIALIZER: 'devalue' });
+  assert.is(withEnv.code, 0, withEnv.stderr);
+  assert.equal(JSON.parse(withEnv.stdout), { default: 'devalue', parallel: 'devalue' });
+  const env = { ...process.env };
+  delete env.JOBLET_SERIALIZER;
+  const without = await runScript('defaultSerializer', [], env);
+  assert.equal(JSON.parse(without.stdout), { default: 'structured', parallel: 'structured' });
+  const unknown = await runScript('defaultSerializer', [], { ...process.env, JOBLET_SERIALIZER: 'nope' });
+  assert.is.not(unknown.code, 0);
+  assert.match(unknown.stderr, "JOBLET_SERIALIZER names an unknown serializer 'nope'");
+  assert.match(unknown.stderr, 'structured, json, devalue, javascript');
+});
+
+test.run();

@@ -1,0 +1,127 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import {
+  Parallel,
+  delayed,
+  parallelConfig,
+  noParallel,
+  parallelEnabled,
+  cpuCount,
+  effectiveNJobs,
+  setDefaultSerializer,
+  getDefaultSerializer,
+} from 'joblet';
+import { rejects } from './helpers.js';
+
+const test = suite('options are validated at construction');
+
+const throwsWith = (fn: () => unknown, type: Function, ...fragments: string[]) => {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (error) {
+    caught = error;
+  }
+  assert.instance(caught, type);
+  for (const fragment of fragments) assert.match((caught as Error).message, fragment);
+};
+
+test('nJobs must be a non-zero integer; the error names the option and the value', () => {
+  throwsWith(() => new Parallel({ nJobs: 0 }), RangeError, '`nJobs`', '`0` (number)');
+  throwsWith(() => new Parallel({ nJobs: 1.5 }), RangeError, '`nJobs`', '`1.5` (number)');
+  throwsWith(() => new Parallel({ nJobs: '2' as never }), TypeError, '`nJobs`', '"2"');
+});
+
+test('negative nJobs counts back from the number of cores, as in joblib', () => {
+  const cores = cpuCount();
+  assert.ok(cores >= 1);
+  assert.is(effectiveNJobs(-1), cores);
+  assert.is(effectiveNJobs(-2), Math.max(cores - 1, 1));
+  assert.is(effectiveNJobs(-1000), 1);
+  assert.is(effectiveNJobs(3), 3);
+  assert.is(new Parallel().nJobs, cores);
+  assert.is(new Parallel({ nJobs: 2, backend: 'inline' }).nJobs, 1);
+  throwsWith(() => effectiveNJobs(0), RangeError, '`nJobs`');
+});
+
+test('unknown backend and serializer names list the registered ones', () => {
+  throwsWith(() => new Parallel({ backend: 'gpu' }), RangeError, "Unknown backend 'gpu'", 'threads, processes, inline');
+  throwsWith(() => new Parallel({ serializer: 'pickle' }), RangeError, "Unknown serializer 'pickle'", 'structured, json, devalue, javascript');
+});
+
+test('other options: returnAs, timeout, preDispatch, signal, unknown keys', () => {
+  throwsWith(() => new Parallel({ returnAs: 'list' as never }), RangeError, '`returnAs`', "'generator_unordered'", '"list"');
+  throwsWith(() => new Parallel({ timeout: -5 }), RangeError, '`timeout`', '`-5`');
+  throwsWith(() => new Parallel({ timeout: '5s' as never }), TypeError, '`timeout`');
+  throwsWith(() => new Parallel({ preDispatch: 'lots' }), TypeError, '`preDispatch`', '"lots"');
+  throwsWith(() => new Parallel({ preDispatch: 0 }), RangeError, '`preDispatch`');
+  throwsWith(() => new Parallel({ signal: {} as never }), TypeError, '`signal`', 'AbortSignal');
+  throwsWith(() => new Parallel({ n_jobs: 2 } as never), TypeError, 'Unknown option `n_jobs`', 'did you mean `nJobs`');
+  new Parallel({ preDispatch: 'all' });
+  new Parallel({ preDispatch: '3*nJobs', timeout: Infinity });
+});
+
+test('delayed() refuses a non-function, run() a non-task and a non-iterable', async () => {
+  throwsWith(() => delayed(5 as never), TypeError, 'delayed() expects a function', '`5` (number)');
+  const parallel = new Parallel({ backend: 'inline' });
+  await rejects(parallel.run([5 as never]), (error) => {
+    assert.instance(error, TypeError);
+    assert.match(error.message, 'item 0 is `5` (number)');
+  });
+  await rejects(async () => parallel.run(5 as never), (error) => assert.instance(error, TypeError));
+  await parallel.close();
+});
+
+const scopes = suite('parallelConfig scopes');
+
+scopes('the scope beats the default, an explicit option beats the scope, inner beats outer', async () => {
+  const before = new Parallel();
+  assert.is(before.backendName, 'threads');
+  await parallelConfig({ backend: 'processes', serializer: 'json', nJobs: 1 }, async () => {
+    await new Promise((resolve) => setTimeout(resolve, 1)); // the scope survives an await
+    const scoped = new Parallel();
+    assert.is(scoped.backendName, 'processes');
+    assert.is(scoped.serializerName, 'json');
+    assert.is(scoped.nJobs, 1);
+    const explicit = new Parallel({ serializer: 'devalue', nJobs: 2 });
+    assert.is(explicit.serializerName, 'devalue');
+    assert.is(explicit.nJobs, 2);
+    assert.is(explicit.backendName, 'processes');
+    parallelConfig({ serializer: 'javascript' }, () => {
+      const inner = new Parallel();
+      assert.is(inner.serializerName, 'javascript');
+      assert.is(inner.backendName, 'processes');
+    });
+  });
+  assert.is(new Parallel().serializerName, getDefaultSerializer());
+});
+
+scopes('parallelConfig validates its options like the constructor', () => {
+  throwsWith(() => parallelConfig({ nJobs: 0 }, () => 1), RangeError, '`nJobs`');
+  throwsWith(() => parallelConfig({ returnAs: 'generator' } as never, () => 1), TypeError, 'Unknown option `returnAs`');
+});
+
+scopes('noParallel runs every Parallel inline, whatever it asks for', async () => {
+  assert.ok(parallelEnabled());
+  const result = await noParallel(async () => {
+    assert.not.ok(parallelEnabled());
+    const parallel = new Parallel({ backend: 'processes', nJobs: 4 });
+    assert.is(parallel.backendName, 'inline');
+    const pids = await parallel.run([1, 2].map(() => delayed(() => process.pid)()));
+    await parallel.close();
+    return pids;
+  });
+  assert.equal(result, [process.pid, process.pid]);
+  assert.ok(parallelEnabled());
+});
+
+scopes('setDefaultSerializer changes the default process-wide, and resets', () => {
+  setDefaultSerializer('devalue');
+  assert.is(new Parallel().serializerName, 'devalue');
+  setDefaultSerializer();
+  assert.is(new Parallel().serializerName, 'structured');
+  throwsWith(() => setDefaultSerializer('pickle'), RangeError, 'Registered serializers');
+});
+
+test.run();
+scopes.run();

@@ -1,0 +1,96 @@
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Parallel, delayed, wrapNonSerializable, getSerializer, SerializationError } from 'joblet';
+import { BACKENDS, rejects } from './helpers.js';
+
+const applyAll = (values: number[], transform: (x: number) => number) => values.map(transform);
+const increment = (x: number) => x + 1;
+
+for (const backend of BACKENDS) {
+  const test = suite(`wrapNonSerializable on ${backend}`);
+  let parallel: Parallel;
+  test.before(() => {
+    parallel = new Parallel({ backend, nJobs: 2 });
+  });
+  test.after(async () => {
+    await parallel.close();
+  });
+
+  test('a function inside the arguments is refused by structured, with its path', async () => {
+    await rejects(parallel.run([delayed(applyAll)([1, 2], increment)]), (error) => {
+      assert.instance(error, SerializationError);
+      assert.is(error.path, 'args[1]');
+      assert.is(error.phase, 'serialize-task');
+      assert.match(error.message, 'wrapNonSerializable');
+    });
+  });
+
+  test('wrapped, it takes the slow path alone and the worker rebuilds it', async () => {
+    const wrapped = wrapNonSerializable(increment);
+    assert.is(wrapped(1), 2, 'the wrapped function still works in the main thread');
+    assert.equal(await parallel.run([1, 2, 3].map((n) => delayed(applyAll)([n, n * 10], wrapped))), [[2, 11], [3, 21], [4, 31]]);
+  });
+
+  for (const serializer of ['json', 'devalue', 'javascript']) {
+    test(`wrapped values work under '${serializer}' too, deep inside the arguments`, async () => {
+      const p = new Parallel({ backend, serializer, nJobs: 1 });
+      const useHandlers = (config: { handlers: Array<(x: number) => number> }, x: number) => config.handlers.map((h) => h(x));
+      const config = { handlers: [wrapNonSerializable(increment), wrapNonSerializable((x: number) => x * 2)] };
+      assert.equal(await p.run([delayed(useHandlers)(config, 5)]), [[6, 10]]);
+      await p.close();
+    });
+  }
+
+  test('delayed(wrapNonSerializable(fn)) works', async () => {
+    assert.equal(await parallel.run([delayed(wrapNonSerializable(increment))(41)]), [42]);
+  });
+
+  test('a wrapped object with methods reaches the worker whole', async () => {
+    const scaler = wrapNonSerializable({
+      factor: 3,
+      scale(x: number) {
+        return x * this.factor;
+      },
+    });
+    const useScaler = (s: { scale(x: number): number }, x: number) => s.scale(x);
+    assert.equal(await parallel.run([delayed(useScaler)(scaler, 2), delayed(useScaler)(scaler, 5)]), [6, 15]);
+  });
+
+  test('a wrapped value is encoded once per run, not once per task', async () => {
+    const fallback = getSerializer('javascript');
+    const original = fallback.serialize;
+    let calls = 0;
+    (fallback as { serialize: typeof original }).serialize = (value) => {
+      calls++;
+      return original(value);
+    };
+    try {
+      const wrapped = wrapNonSerializable(increment);
+      const out = await parallel.run(Array.from({ length: 10 }, (_, i) => delayed(applyAll)([i], wrapped)));
+      assert.equal(out.flat(), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      assert.is(calls, 1);
+      await parallel.run([delayed(applyAll)([1], wrapped)]);
+      assert.is(calls, 2);
+    } finally {
+      (fallback as { serialize: typeof original }).serialize = original;
+    }
+  });
+
+  test('a wrapped function that captures a variable is refused with the fallback named', async () => {
+    const k = 3;
+    await rejects(parallel.run([delayed(applyAll)([1], wrapNonSerializable((x: number) => x + k))]), (error) => {
+      assert.instance(error, SerializationError);
+      assert.is(error.serializer, 'javascript');
+      assert.is(error.path, 'args[1]');
+      assert.match(error.message, '`k`');
+    });
+  });
+
+  test.run();
+}
+
+const bad = suite('wrapNonSerializable input');
+bad('a primitive cannot be wrapped', () => {
+  assert.throws(() => wrapNonSerializable(5 as never), (error: Error) => error instanceof TypeError && /`5` \(number\)/.test(error.message));
+});
+bad.run();
