@@ -112,10 +112,10 @@ export class SerializationError extends JobletError {
 
   /** Same error, attributed to a task (errors raised before the index is known). */
   withTask(taskIndex: number): SerializationError {
-    return new SerializationError({ ...this.details(), taskIndex });
+    return new SerializationError({ ...this.toDetails(), taskIndex });
   }
 
-  details(): SerializationErrorDetails {
+  toDetails(): SerializationErrorDetails {
     return {
       phase: this.phase,
       path: this.path,

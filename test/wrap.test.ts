@@ -76,6 +76,13 @@ for (const backend of BACKENDS) {
     }
   });
 
+  test('a cycle through a wrapped value survives the substitution', async () => {
+    const config: { run: (x: number) => number; self?: unknown; list: number[] } = { run: wrapNonSerializable(increment), list: [1, 2] };
+    config.self = config;
+    const useConfig = (c: typeof config) => [c.run(c.list[1]!), c.self === c];
+    assert.equal(await parallel.run([delayed(useConfig)(config)]), [[3, true]]);
+  });
+
   test('a wrapped function that captures a variable is refused with the fallback named', async () => {
     const k = 3;
     await rejects(parallel.run([delayed(applyAll)([1], wrapNonSerializable((x: number) => x + k))]), (error) => {
@@ -83,6 +90,14 @@ for (const backend of BACKENDS) {
       assert.is(error.serializer, 'javascript');
       assert.is(error.path, 'args[1]');
       assert.match(error.message, '`k`');
+      assert.match(error.message, "the run's serializer 'structured'");
+      // Advice must not go in a circle: the value is already wrapped.
+      assert.not.match(error.remedy, 'wrapNonSerializable');
+      assert.match(error.remedy, 'Define `k` inside the function');
+    });
+    await rejects(parallel.run([delayed(wrapNonSerializable((x: number) => x + k))(1)]), (error) => {
+      assert.is(error.path, 'fn');
+      assert.match(error.remedy, 'Pass `k` as argument(s)');
     });
   });
 

@@ -2,6 +2,7 @@ import { SerializationError } from '../errors.js';
 import { describeFunction } from '../closure/functionSource.js';
 import { encodeValue, locateFailure } from '../serialize/payload.js';
 import { getSerializer } from '../serialize/registry.js';
+import { capturedVariablesRemedy } from '../serialize/remedies.js';
 import { FALLBACK_SERIALIZER, isWrapped, unwrap } from '../serialize/wrap.js';
 import type { Serializer } from '../serialize/types.js';
 import type { WireDef, WireTask } from '../runtime/protocol.js';
@@ -56,11 +57,9 @@ export class TaskEncoder {
     if (description.kind === 'global') return { kind: 'global', id: description.id, name: description.name, path: description.path };
     if (description.freeVariables.length && !this.serializer.capabilities.closures) {
       const names = description.freeVariables.map((n) => `\`${n}\``).join(', ');
-      const args = description.freeVariables.join(', ');
       throw refuse(
         `Cannot send function \`${description.name}\`: it uses ${names} from its enclosing scope, and a function travels as its source only`,
-        `Pass ${names} as argument(s) (delayed(${description.name === "<anonymous>" ? "fn" : description.name})(..., ${args})), or define ${description.freeVariables.length > 1 ? 'them' : 'it'} inside the function. ` +
-          'Carrying captured variables needs the closure serializer, which joblet does not have yet.',
+        capturedVariablesRemedy(description.name, description.freeVariables, true),
       );
     }
     return { kind: 'function', id: description.id, name: description.name, source: description.source, form: description.form };
@@ -75,7 +74,11 @@ export class TaskEncoder {
     try {
       data = this.fallback.serialize(target);
     } catch (error) {
-      throw locateFailure(error, target, { serializer: this.fallback, root: path, phase: 'serialize-task', taskIndex: index });
+      const failure = locateFailure(error, target, { serializer: this.fallback, root: path, phase: 'serialize-task', taskIndex: index, wrapped: true });
+      throw new SerializationError({
+        ...failure.toDetails(),
+        problem: `${failure.problem} (a wrapNonSerializable value goes through the fallback serializer '${this.fallback.name}', whatever the run's serializer '${this.serializer.name}')`,
+      });
     }
     const def: WireDef = { kind: 'value', id: `w${nextValueId++}`, serializer: this.fallback.name, data };
     this.wrapped.set(value, def);

@@ -58,7 +58,7 @@ export class TaskRunner {
       args = decodeValue(task.args, serializer, { phase: 'deserialize-task', root: 'args', taskIndex: index });
       if (task.refs) args = resolveReferences(args, (id) => this.build(id));
     } catch (error) {
-      if (error instanceof SerializationError) return { index, ok: false, kind: 'serialization', failure: error.details() };
+      if (error instanceof SerializationError) return { index, ok: false, kind: 'serialization', failure: error.toDetails() };
       return this.serializationFailure(index, 'deserialize-task', 'args', serializer.name, error, 'Check the serializer and the wrapped values.');
     }
     let result: unknown;
@@ -70,7 +70,7 @@ export class TaskRunner {
     try {
       return { index, ok: true, value: encodeValue(result, { serializer, root: 'result', phase: 'serialize-result', taskIndex: index }).data };
     } catch (error) {
-      const details = (error as SerializationError).details();
+      const details = (error as SerializationError).toDetails();
       return { index, ok: false, kind: 'serialization', failure: details };
     }
   }

@@ -1,7 +1,7 @@
 import serializeJavascript from 'serialize-javascript';
 import { UnserializableValueError, type Serializer } from './types.js';
 import { commonRejection } from './rejections.js';
-import { findInGraph } from './walk.js';
+import { findInGraph, someInGraph } from './walk.js';
 import { formatPath } from './paths.js';
 import { describeFunction } from '../closure/functionSource.js';
 
@@ -30,8 +30,10 @@ export const javascriptSerializer: Serializer = {
   name: 'javascript',
   capabilities: { functions: true, closures: false, cycles: false, classInstances: false, binary: false },
   serialize(value) {
-    // Catch at submission what would otherwise be a ReferenceError in the worker.
-    const bad = findInGraph(value, (node) => {
+    // Catch at submission what would otherwise be a ReferenceError in the worker. The scan is
+    // a tight loop (function descriptions are cached); the path-building walk runs only on a hit.
+    const unsendable = (v: unknown) => typeof v === 'function' && functionProblem(v) !== undefined;
+    const bad = someInGraph(value, unsendable) && findInGraph(value, (node) => {
       if (typeof node.value !== 'function') return undefined;
       const problem = functionProblem(node.value);
       return problem ? { problem, path: node.path() } : undefined;

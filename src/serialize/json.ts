@@ -1,9 +1,10 @@
 import { UnserializableValueError, type Serializer } from './types.js';
 import { commonRejection } from './rejections.js';
-import { findInGraph } from './walk.js';
+import { findInGraph, someInGraph } from './walk.js';
 import { formatPath } from './paths.js';
 
 const decoder = new TextDecoder();
+const isFunction = (value: unknown) => typeof value === 'function';
 
 /**
  * JSON text. Portable and simple, with JSON's losses: undefined in objects
@@ -15,8 +16,11 @@ export const jsonSerializer: Serializer = {
   capabilities: { functions: false, closures: false, cycles: false, classInstances: false, binary: false },
   serialize(value) {
     // JSON.stringify drops functions without a word; refuse them instead, with their path.
-    const fn = findInGraph(value, (node) => (typeof node.value === 'function' ? node.path() : undefined));
-    if (fn) throw new UnserializableValueError('a function cannot be sent by a data serializer', formatPath('', fn));
+    // The scan is a tight loop; the walk that builds the path runs only when there is one.
+    if (someInGraph(value, isFunction)) {
+      const fn = findInGraph(value, (node) => (isFunction(node.value) ? node.path() : undefined))!;
+      throw new UnserializableValueError('a function cannot be sent by a data serializer', formatPath('', fn));
+    }
     return JSON.stringify(value);
   },
   deserialize: (data) => JSON.parse(typeof data === 'string' ? data : decoder.decode(data)),

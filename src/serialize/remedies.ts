@@ -1,10 +1,40 @@
 import type { Serializer } from './types.js';
+import { describeFunction } from '../closure/functionSource.js';
 
-/** What to do about a value the serializer refused, in one or two sentences. */
-export function remedyFor(culprit: unknown, serializer: Serializer, root: string): string {
+/**
+ * The remedy for a function that uses variables from its enclosing scope:
+ * a task function can take them as arguments; a function inside the
+ * arguments has to become self-contained first.
+ */
+export function capturedVariablesRemedy(
+  functionName: string,
+  freeVariables: readonly string[],
+  isTaskFunction: boolean,
+  alreadyWrapped = false,
+): string {
+  const names = freeVariables.map((n) => `\`${n}\``).join(', ');
+  const call = functionName === '<anonymous>' ? 'fn' : functionName;
+  const it = freeVariables.length > 1 ? 'them' : 'it';
+  const fix = isTaskFunction
+    ? `Pass ${names} as argument(s) (delayed(${call})(..., ${freeVariables.join(', ')})), or define ${it} inside the function.`
+    : `Define ${names} inside the function${alreadyWrapped ? '' : `, then send it with wrapNonSerializable(${call})`}.`;
+  return `${fix} Carrying captured variables needs the closure serializer, which joblet does not have yet.`;
+}
+
+/**
+ * What to do about a value the serializer refused, in one or two sentences.
+ * `wrapped` is true when the value already took the wrapNonSerializable path,
+ * so suggesting that path again would go in a circle.
+ */
+export function remedyFor(culprit: unknown, serializer: Serializer, root: string, wrapped = false): string {
   const inResult = root === 'result';
   if (typeof culprit === 'function') {
+    const description = describeFunction(culprit);
+    if (description.kind === 'source' && description.freeVariables.length) {
+      return capturedVariablesRemedy(description.name, description.freeVariables, root === 'fn', wrapped);
+    }
     if (inResult) return 'Return data, not functions; rebuild the function in the main thread.';
+    if (wrapped) return 'Send a plain function (declaration, expression or arrow) instead, with the values it needs as arguments.';
     return (
       `Wrap it with wrapNonSerializable(fn) so that only it takes the slow path, or use serializer 'javascript'. ` +
       'A function that uses variables from its enclosing scope needs them passed as arguments.'

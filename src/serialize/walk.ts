@@ -57,47 +57,94 @@ export function findInGraph<T>(
 ): T | undefined {
   const seen = new Set<object>();
   const stack: Frame[] = [{ value: root, parent: undefined, step: undefined }];
+  // Primitive and function children are visited through one reused node, so a
+  // large array of numbers allocates no frame, step or closure per element.
+  const leaf = new LeafNode();
   while (stack.length) {
     const frame = stack.pop()!;
     const { value } = frame;
-    const isObject = (typeof value === 'object' && value !== null) || typeof value === 'function';
-    const revisit = isObject && seen.has(value as object);
+    if (!isContainer(value)) {
+      const found = visit({ value, cyclic: false, path: () => pathOf(frame) });
+      if (found !== undefined) return found;
+      continue;
+    }
+    const revisit = seen.has(value);
     const found = visit({ value, cyclic: revisit && isAncestor(frame, value), path: () => pathOf(frame) });
     if (found !== undefined) return found;
-    if (!isObject || revisit || typeof value === 'function') continue;
-    const object = value as object;
-    seen.add(object);
-    if (isLeafObject(object) || !enter(object)) continue;
-    pushChildren(frame, object, stack);
+    if (revisit) continue;
+    seen.add(value);
+    if (isLeafObject(value) || !enter(value)) continue;
+    const inner = visitChildren(frame, value, stack, visit, leaf);
+    if (inner !== undefined) return inner;
   }
   return undefined;
 }
 
-function pushChildren(frame: Frame, object: object, stack: Frame[]): void {
-  // Children are pushed in reverse so that the walk reports the first culprit in reading order.
-  const children: Frame[] = [];
+function isContainer(value: unknown): value is object {
+  return typeof value === 'object' && value !== null;
+}
+
+class LeafNode implements WalkNode {
+  value: unknown = undefined;
+  readonly cyclic = false;
+  parent: Frame | undefined = undefined;
+  index = 0;
+  key: string | undefined = undefined;
+
+  at(value: unknown, parent: Frame, index: number, key: string | undefined): this {
+    this.value = value;
+    this.parent = parent;
+    this.index = index;
+    this.key = key;
+    return this;
+  }
+
+  path(): PathStep[] {
+    const step: PathStep = this.key === undefined ? { kind: 'index', index: this.index } : { kind: 'key', key: this.key };
+    return [...pathOf(this.parent!), step];
+  }
+}
+
+function visitChildren<T>(
+  frame: Frame,
+  object: object,
+  stack: Frame[],
+  visit: (node: WalkNode) => T | undefined,
+  leaf: LeafNode,
+): T | undefined {
+  // Container children are pushed in reverse so that they are entered in reading order.
+  const containers: Frame[] = [];
   if (Array.isArray(object)) {
     for (let i = 0; i < object.length; i++) {
       const child: unknown = object[i];
-      // Primitives cannot contain anything: skip the frame unless the visitor must see it.
-      children.push({ value: child, parent: frame, step: { kind: 'index', index: i } });
+      if (isContainer(child)) containers.push({ value: child, parent: frame, step: { kind: 'index', index: i } });
+      else {
+        const found = visit(leaf.at(child, frame, i, undefined));
+        if (found !== undefined) return found;
+      }
     }
   } else if (object instanceof Map) {
     let position = 0;
     for (const [key, child] of object) {
-      children.push({ value: key, parent: frame, step: { kind: 'mapKey', position } });
-      children.push({ value: child, parent: frame, step: { kind: 'mapValue', key } });
+      containers.push({ value: key, parent: frame, step: { kind: 'mapKey', position } });
+      containers.push({ value: child, parent: frame, step: { kind: 'mapValue', key } });
       position++;
     }
   } else if (object instanceof Set) {
     let position = 0;
-    for (const child of object) children.push({ value: child, parent: frame, step: { kind: 'setItem', position: position++ } });
+    for (const child of object) containers.push({ value: child, parent: frame, step: { kind: 'setItem', position: position++ } });
   } else {
     for (const key of Object.keys(object)) {
-      children.push({ value: (object as Record<string, unknown>)[key], parent: frame, step: { kind: 'key', key } });
+      const child = (object as Record<string, unknown>)[key];
+      if (isContainer(child)) containers.push({ value: child, parent: frame, step: { kind: 'key', key } });
+      else {
+        const found = visit(leaf.at(child, frame, 0, key));
+        if (found !== undefined) return found;
+      }
     }
   }
-  for (let i = children.length - 1; i >= 0; i--) stack.push(children[i]!);
+  for (let i = containers.length - 1; i >= 0; i--) stack.push(containers[i]!);
+  return undefined;
 }
 
 /**
