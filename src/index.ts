@@ -1,5 +1,7 @@
-// The public surface: re-exports only.
-export { Parallel, type RunResult } from './parallel/Parallel.js';
+// The public surface: re-exports only (and the built-in serializers, registered at import).
+import './serialize/builtins.js';
+
+export { Parallel, type RunResult, type ResultOf } from './parallel/Parallel.js';
 export { delayed, type Task } from './parallel/delayed.js';
 export { parallelConfig, noParallel, parallelEnabled } from './parallel/config.js';
 export { cpuCount, effectiveNJobs } from './parallel/njobs.js';

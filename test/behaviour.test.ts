@@ -213,6 +213,13 @@ for (const backend of BACKENDS) {
   });
 
   if (isolated) {
+    test("a timeout counts from the task's start, not from the worker's start-up", async () => {
+      // A fresh pool: starting the worker takes longer than this timeout, the task itself far less.
+      const fresh = new Parallel({ backend, nJobs: 2, timeout: 60 });
+      assert.equal(await fresh.run([1, 2].map((x) => delayed(square)(x))), [1, 4]);
+      await fresh.close();
+    });
+
     test('a running task is stopped by abort, even a busy loop', async () => {
       const controller = new AbortController();
       const busy = new Parallel({ backend, nJobs: 1, signal: controller.signal });

@@ -7,40 +7,9 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Parallel, SerializationError, delayed } from 'joblet';
 import { FIXTURES, SERIALIZERS, describeInWorker, type CarriedCell, type Fixture, type RefusedCell } from './fixtures/values.js';
-
-const BACKENDS = ['threads', 'processes', 'inline'] as const;
-type BackendName = (typeof BACKENDS)[number];
+import { BACKENDS, rejects, type BackendName } from './helpers.js';
 
 const identity = (x: unknown) => x;
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  let rejected = false;
-  let reason: unknown;
-  try {
-    await promise;
-  } catch (error) {
-    rejected = true;
-    reason = error;
-  }
-  assert.ok(rejected, 'Expected the run to reject');
-  return reason;
-}
-
-/**
- * Closes the pools while a timer holds the event loop open. Without it, a
- * 'processes' pool whose worker is idle never finishes closing: terminate()
- * waits for the child's 'exit' event, but the idle child and its IPC channel
- * are unref'd, so Node runs out of work and exits in the middle of the test
- * run (see the report on src/backends/processes.ts).
- */
-async function closeAll(parallels: Iterable<Parallel>): Promise<void> {
-  const keepAlive = setInterval(() => {}, 60_000);
-  try {
-    await Promise.all([...parallels].map((parallel) => parallel.close()));
-  } finally {
-    clearInterval(keepAlive);
-  }
-}
 
 for (const serializer of SERIALIZERS) {
   const test = suite(`serializer '${serializer}'`);
@@ -69,7 +38,7 @@ for (const serializer of SERIALIZERS) {
   };
 
   test.after(async () => {
-    await closeAll(pools.values());
+    await Promise.all([...pools.values()].map((pool) => pool.close()));
     pools.clear();
     trips.clear();
   });
@@ -95,13 +64,19 @@ for (const serializer of SERIALIZERS) {
     for (const f of refused) {
       const { path } = f.cells[serializer] as RefusedCell;
       test(`on ${backend}, a ${f.name} is refused with a SerializationError at ${path}`, async () => {
-        const error = await rejection(poolFor(backend).run([delayed(identity)(f.make())]));
-        assert.instance(error, SerializationError, `expected a SerializationError, got ${inspect(error)}`);
-        const { path: where, serializer: by, phase, taskIndex, message } = error as SerializationError;
-        assert.equal({ path: where, serializer: by, phase, taskIndex }, { path, serializer, phase: 'serialize-task', taskIndex: 0 });
-        assert.ok(message.includes(`at ${path},`), message);
+        await rejects(poolFor(backend).run([delayed(identity)(f.make())]), (error) => {
+          assert.instance(error, SerializationError, `expected a SerializationError, got ${inspect(error)}`);
+          const { path: where, serializer: by, phase, taskIndex, message } = error as SerializationError;
+          assert.equal({ path: where, serializer: by, phase, taskIndex }, { path, serializer, phase: 'serialize-task', taskIndex: 0 });
+          assert.ok(message.includes(`at ${path},`), message);
+        });
       });
     }
+
+    test(`on ${backend}, a task that returns nothing gives ${serializer === 'json' ? 'null (JSON has no undefined)' : 'undefined'}`, async () => {
+      const returnsNothing = () => {};
+      assert.equal(await poolFor(backend).run([delayed(returnsNothing)()]), [serializer === 'json' ? null : undefined]);
+    });
 
     test(`on ${backend}, the pool still runs tasks after the refusals`, async () => {
       assert.equal(await poolFor(backend).run([delayed(identity)(['still', 'here'])]), [['still', 'here']]);

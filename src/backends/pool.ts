@@ -38,6 +38,8 @@ interface Slot {
   /** Def ids this worker has received. */
   known: Set<string>;
   job: Job | undefined;
+  /** The runtime has loaded; until then a batch waits in the channel and its clock has not started. */
+  ready: boolean;
   /** Set when the pool itself stops the worker, so its exit is not a crash. */
   retired: boolean;
 }
@@ -118,7 +120,7 @@ export class WorkerPool implements Backend {
   }
 
   private startWorker(): Slot {
-    const slot: Slot = { handle: undefined as unknown as WorkerHandle, known: new Set(), job: undefined, retired: false };
+    const slot: Slot = { handle: undefined as unknown as WorkerHandle, known: new Set(), job: undefined, ready: false, retired: false };
     slot.handle = this.spawn({
       message: (message) => this.onMessage(slot, message),
       exit: (exit) => this.onExit(slot, exit),
@@ -133,8 +135,9 @@ export class WorkerPool implements Backend {
     slot.job = job;
     this.running.set(job.batch.id, slot);
     slot.handle.ref();
+    // Sent at once: the channel holds it until the runtime listens, so start-up overlaps the send.
     slot.handle.send({ type: 'batch', batch: { ...job.batch, defs } });
-    job.events?.onStart?.();
+    if (slot.ready) job.events?.onStart?.();
   }
 
   private finish(slot: Slot): void {
@@ -144,6 +147,11 @@ export class WorkerPool implements Backend {
   }
 
   private onMessage(slot: Slot, message: FromWorker): void {
+    if (message.type === 'ready') {
+      slot.ready = true;
+      slot.job?.events?.onStart?.();
+      return;
+    }
     if (message.type !== 'reply') return;
     const { job } = slot;
     if (!job || job.batch.id !== message.batchId) return;

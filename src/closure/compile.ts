@@ -1,4 +1,4 @@
-import { wrapSource, type SourceForm } from './freeVariables.js';
+import { wrapSource, type SourceForm } from './sourceForm.js';
 
 /**
  * Rebuild a function from its source in the current realm's global scope.

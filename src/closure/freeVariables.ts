@@ -1,9 +1,10 @@
-import * as acorn from 'acorn';
-import { analyze } from 'eslint-scope';
+import { createRequire } from 'node:module';
+import type * as Acorn from 'acorn';
+import type * as EslintScope from 'eslint-scope';
 import { isWorkerGlobal } from './globals.js';
+import { wrapSource, type SourceForm } from './sourceForm.js';
 
-/** How a function's source must be wrapped to compile as an expression. */
-export type SourceForm = 'expression' | 'method';
+export type { SourceForm };
 
 export interface ParsedFunction {
   form: SourceForm;
@@ -11,17 +12,17 @@ export interface ParsedFunction {
   freeVariables: string[];
 }
 
-const PARSE_OPTIONS: acorn.Options = { ecmaVersion: 'latest', sourceType: 'script', ranges: true };
+const PARSE_OPTIONS: Acorn.Options = { ecmaVersion: 'latest', sourceType: 'script', ranges: true };
 
-/** Source text for each form; `compileFunction` in the worker undoes the same wrapping. */
-export function wrapSource(source: string, form: SourceForm): string {
-  // The newline guards against a source that ends in a line comment.
-  return form === 'expression' ? `(${source}\n)` : `({${source}\n})`;
-}
+// The parser and the scope analyzer are loaded on first use, synchronously: a worker that
+// never describes a function (most of them) saves their ~25 ms of start-up.
+const require = createRequire(import.meta.url);
+let parser: { acorn: typeof Acorn; analyze: typeof EslintScope.analyze } | undefined;
+const loadParser = () => (parser ??= { acorn: require('acorn') as typeof Acorn, analyze: (require('eslint-scope') as typeof EslintScope).analyze });
 
-function parseAs(source: string, form: SourceForm): acorn.Program | undefined {
+function parseAs(source: string, form: SourceForm): Acorn.Program | undefined {
   try {
-    return acorn.parse(wrapSource(source, form), PARSE_OPTIONS);
+    return loadParser().acorn.parse(wrapSource(source, form), PARSE_OPTIONS);
   } catch {
     return undefined;
   }
@@ -47,7 +48,7 @@ export function parseFunctionSource(source: string): ParsedFunction | undefined 
     ast = parseAs(source, form);
   }
   if (!ast) return undefined;
-  const scopes = analyze(ast as never, { ecmaVersion: 2022, sourceType: 'script' });
+  const scopes = loadParser().analyze(ast as never, { ecmaVersion: 2022, sourceType: 'script' });
   const names = new Set<string>();
   for (const reference of scopes.globalScope!.through) {
     const name = reference.identifier.name;

@@ -5,7 +5,6 @@ import vm from 'node:vm';
  * language's built-ins (read from a fresh vm context, so nothing a user
  * script added counts) and the globals Node gives every thread and process.
  */
-const languageGlobals: string[] = vm.runInNewContext('Object.getOwnPropertyNames(globalThis)') as string[];
 
 // Node's own globals, as in every worker thread and child process of Node 20+.
 const nodeGlobals = [
@@ -19,9 +18,11 @@ const nodeGlobals = [
   'WebAssembly',
 ];
 
-const known = new Set<string>([...languageGlobals, ...nodeGlobals]);
+// Built on first use: a fresh vm context costs milliseconds that a worker's start-up should not pay.
+let known: Set<string> | undefined;
 
 /** True for a name that resolves to the same kind of thing in every worker. */
 export function isWorkerGlobal(name: string): boolean {
+  known ??= new Set([...(vm.runInNewContext('Object.getOwnPropertyNames(globalThis)') as string[]), ...nodeGlobals]);
   return known.has(name);
 }

@@ -1,3 +1,4 @@
+import '../serialize/builtins.js';
 import type { Backend } from '../backends/types.js';
 import { getBackendFactory } from '../backends/registry.js';
 import { getDefaultSerializer, getSerializer, serializerModule } from '../serialize/registry.js';
@@ -11,6 +12,9 @@ import { TaskStream } from './taskStream.js';
 export type RunResult<R extends ReturnAs, T> = R extends 'array' ? Promise<T[]> : AsyncGenerator<T, void, undefined>;
 
 type Tasks<T> = Iterable<Task<T>> | AsyncIterable<Task<T>>;
+
+/** The result type of a task, or the union of them for a list of different tasks. */
+export type ResultOf<T> = T extends Task<infer R> ? R : never;
 
 /**
  * Runs tasks made by `delayed` on a pool of workers (joblib's `Parallel`).
@@ -54,10 +58,10 @@ export class Parallel<R extends ReturnAs = 'array'> {
    * generator. The input is consumed lazily, a few tasks ahead of the workers.
    * The first error rejects and cancels the rest; the pool stays usable.
    */
-  run<T>(tasks: Tasks<T>): RunResult<R, T> {
-    const stream = this.startStream(tasks);
+  run<K extends Task<unknown>>(tasks: Iterable<K> | AsyncIterable<K>): RunResult<R, ResultOf<K>> {
+    const stream = this.startStream(tasks as Tasks<ResultOf<K>>);
     const result = this.returnAs === 'array' ? collect(stream) : iterate(stream);
-    return result as RunResult<R, T>;
+    return result as RunResult<R, ResultOf<K>>;
   }
 
   /** Shorthand for `run(map(items, (item) => delayed(fn)(item)))`, lazy on (async) iterables. */

@@ -12,6 +12,8 @@ process.on('message', (message: ToWorker) => {
   void runner.runBatch(message.batch).then((results) => send({ type: 'reply', batchId: message.batch.id, results }));
 });
 
+send({ type: 'ready' });
+
 // The parent went away (it exited without close(), or was killed): nothing left to serve.
 process.on('disconnect', () => process.exit(0));
 

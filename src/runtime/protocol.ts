@@ -4,7 +4,7 @@
  * (postMessage, IPC) only moves them.
  */
 import type { SerializationPhase, ThrownRecord } from '../errors.js';
-import type { SourceForm } from '../closure/freeVariables.js';
+import type { SourceForm } from '../closure/sourceForm.js';
 
 export type Bytes = Uint8Array | string;
 
@@ -57,6 +57,8 @@ export type WireResult =
 export type ToWorker = { type: 'batch'; batch: WireBatch } | { type: 'forget'; ids: string[] };
 
 export type FromWorker =
+  /** Sent once, when the runtime has loaded and listens: start-up time is not task time. */
+  | { type: 'ready' }
   | { type: 'reply'; batchId: number; results: WireResult[] }
   /** The worker is about to die from an error outside any task. */
   | { type: 'fatal'; message: string };

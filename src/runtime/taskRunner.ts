@@ -1,6 +1,6 @@
 import { SerializationError, type SerializationPhase } from '../errors.js';
 import { compileFunction, resolveGlobalPath } from '../closure/compile.js';
-import { getSerializer, hasSerializer } from '../serialize/registry.js';
+import { getSerializer, loadSerializer } from '../serialize/registry.js';
 import { decodeValue, encodeValue, resolveReferences } from '../serialize/payload.js';
 import type { Serializer } from '../serialize/types.js';
 import type { WireBatch, WireDef, WireResult, WireTask } from './protocol.js';
@@ -15,13 +15,14 @@ import { encodeThrown, recordThrown } from './thrown.js';
 export class TaskRunner {
   private readonly defs = new Map<string, WireDef>();
   private readonly built = new Map<string, unknown>();
-  private readonly serializerImports = new Map<string, Promise<unknown>>();
 
   async runBatch(batch: WireBatch): Promise<WireResult[]> {
     for (const def of batch.defs) this.defs.set(def.id, def);
     let serializer: Serializer;
     try {
-      serializer = await this.loadSerializer(batch.serializer, batch.serializerModule);
+      serializer = await loadSerializer(batch.serializer, batch.serializerModule);
+      // Values wrapped with wrapNonSerializable name their own (fallback) serializer; load it before build() needs it.
+      for (const def of batch.defs) if (def.kind === 'value') await loadSerializer(def.serializer);
     } catch (error) {
       const failure = (index: number): WireResult => this.serializationFailure(index, 'deserialize-task', 'args', batch.serializer, error,
         `Register the serializer in the worker: registerSerializer(s, { module: import.meta.url }) in a module of its own.`);
@@ -85,18 +86,6 @@ export class TaskRunner {
     else value = getSerializer(def.serializer).deserialize(def.data);
     this.built.set(id, value);
     return value;
-  }
-
-  private async loadSerializer(name: string, module: string | undefined): Promise<Serializer> {
-    if (!hasSerializer(name) && module) {
-      let pending = this.serializerImports.get(module);
-      if (!pending) {
-        pending = import(module);
-        this.serializerImports.set(module, pending);
-      }
-      await pending;
-    }
-    return getSerializer(name);
   }
 
   private serializationFailure(

@@ -15,5 +15,7 @@ port.on('message', (message: ToWorker) => {
     port.postMessage(reply);
   });
 });
+port.postMessage({ type: 'ready' } satisfies FromWorker);
+
 // An exception outside any task (a throwing timer, say) is left uncaught on purpose:
 // the thread dies, its 'error' event names the cause, and the pool replaces it.

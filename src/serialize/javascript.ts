@@ -22,9 +22,11 @@ function functionProblem(fn: Function): string | undefined {
 /**
  * serialize-javascript: JavaScript source text that rebuilds the value when
  * evaluated. Carries functions as their source (no captured variables),
- * Date, RegExp, Map, Set, BigInt, undefined and sparse arrays. Slow on large
- * data, refuses cycles, and deserializing evaluates code: accept payloads
- * only from a trusted sender (joblet's own workers).
+ * Date, RegExp, Map, Set, BigInt, undefined, Infinity and sparse arrays.
+ * Loses some: NaN becomes null, -0 becomes 0, typed arrays become
+ * index-keyed objects, ArrayBuffer becomes {}, class instances lose their
+ * prototype. Slow on large data, refuses cycles, and deserializing evaluates
+ * code: accept payloads only from a trusted sender (joblet's own workers).
  */
 export const javascriptSerializer: Serializer = {
   name: 'javascript',

@@ -7,9 +7,11 @@ const decoder = new TextDecoder();
 const isFunction = (value: unknown) => typeof value === 'function';
 
 /**
- * JSON text. Portable and simple, with JSON's losses: undefined in objects
- * and symbols vanish, NaN and Infinity become null, Dates become strings,
- * Map and Set become {}. BigInt and cycles are refused.
+ * JSON text. Portable and simple, with JSON's losses: undefined properties
+ * and symbols vanish, undefined, NaN, Infinity and array holes become null,
+ * -0 becomes 0, Dates become strings, Map, Set, RegExp and ArrayBuffer
+ * become {}, typed arrays become index-keyed objects, class instances lose
+ * their prototype. BigInt and cycles are refused.
  */
 export const jsonSerializer: Serializer = {
   name: 'json',
@@ -21,7 +23,9 @@ export const jsonSerializer: Serializer = {
       const fn = findInGraph(value, (node) => (isFunction(node.value) ? node.path() : undefined))!;
       throw new UnserializableValueError('a function cannot be sent by a data serializer', formatPath('', fn));
     }
-    return JSON.stringify(value);
+    // JSON.stringify(undefined) is undefined, not text: a task that returns nothing would
+    // fail to decode. JSON has no undefined, so it becomes null, as inside arrays.
+    return JSON.stringify(value) ?? 'null';
   },
   deserialize: (data) => JSON.parse(typeof data === 'string' ? data : decoder.decode(data)),
   rejects(value, { cyclic }) {

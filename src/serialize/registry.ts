@@ -1,8 +1,4 @@
 import type { Serializer } from './types.js';
-import { structuredSerializer } from './structured.js';
-import { jsonSerializer } from './json.js';
-import { devalueSerializer } from './devalue.js';
-import { javascriptSerializer } from './javascript.js';
 
 interface Entry {
   serializer: Serializer;
@@ -11,12 +7,25 @@ interface Entry {
 }
 
 const registry = new Map<string, Entry>();
-const BUILT_IN = new Set<string>();
 let explicitDefault: string | undefined;
 
-for (const serializer of [structuredSerializer, jsonSerializer, devalueSerializer, javascriptSerializer]) {
+/**
+ * The built-ins, loaded on demand. The main thread registers them all at
+ * import (serialize/builtins.ts); a worker loads only the codecs its
+ * messages name, because their parsers and codecs (acorn, eslint-scope,
+ * devalue, serialize-javascript) cost about 50 ms of every worker's start-up.
+ */
+const BUILT_IN: Record<string, () => Promise<Serializer>> = {
+  structured: async () => (await import('./structured.js')).structuredSerializer,
+  json: async () => (await import('./json.js')).jsonSerializer,
+  devalue: async () => (await import('./devalue.js')).devalueSerializer,
+  javascript: async () => (await import('./javascript.js')).javascriptSerializer,
+};
+const isBuiltIn = (name: string) => Object.hasOwn(BUILT_IN, name);
+
+/** Register a built-in codec (called once per realm by serialize/builtins.ts or on demand). */
+export function registerBuiltIn(serializer: Serializer): void {
   registry.set(serializer.name, { serializer, module: undefined });
-  BUILT_IN.add(serializer.name);
 }
 
 export interface RegisterSerializerOptions {
@@ -48,9 +57,12 @@ function checkSerializer(serializer: Serializer): void {
 /** Add a serializer to the registry so `serializer: name` can pick it. */
 export function registerSerializer(serializer: Serializer, options: RegisterSerializerOptions = {}): void {
   checkSerializer(serializer);
+  if (isBuiltIn(serializer.name) && registry.get(serializer.name)?.serializer !== serializer) {
+    throw new Error(`Serializer '${serializer.name}' is built in and cannot be replaced; choose another name`);
+  }
   const existing = registry.get(serializer.name);
   if (existing && existing.serializer !== serializer) {
-    if (BUILT_IN.has(serializer.name)) throw new Error(`Serializer '${serializer.name}' is built in and cannot be replaced; choose another name`);
+    if (isBuiltIn(serializer.name)) throw new Error(`Serializer '${serializer.name}' is built in and cannot be replaced; choose another name`);
     if (!options.replace) throw new Error(`A serializer named '${serializer.name}' is already registered; pass { replace: true } to replace it`);
   }
   const module = options.module instanceof URL ? options.module.href : options.module;
@@ -59,7 +71,7 @@ export function registerSerializer(serializer: Serializer, options: RegisterSeri
 
 /** Names of every registered serializer, built-ins first. */
 export function listSerializers(): string[] {
-  return [...registry.keys()];
+  return [...new Set([...Object.keys(BUILT_IN), ...registry.keys()])];
 }
 
 /** Look a serializer up by name; an unknown name lists the registered ones. */
@@ -71,8 +83,17 @@ export function getSerializer(name: string): Serializer {
   return entry.serializer;
 }
 
-export function hasSerializer(name: string): boolean {
-  return registry.has(name);
+/**
+ * The serializer, loading it first where needed: a built-in codec not yet
+ * imported in this realm, or a user serializer through the module it was
+ * registered with. Workers call this; the main thread has everything loaded.
+ */
+export async function loadSerializer(name: string, module?: string): Promise<Serializer> {
+  if (!registry.has(name)) {
+    if (isBuiltIn(name)) registerBuiltIn(await BUILT_IN[name]!());
+    else if (module) await import(module);
+  }
+  return getSerializer(name);
 }
 
 /** The module that registers `name` in a worker, if it was registered with one. */
@@ -94,7 +115,7 @@ export function getDefaultSerializer(): string {
   if (explicitDefault) return explicitDefault;
   const fromEnv = process.env.JOBLET_SERIALIZER;
   if (fromEnv) {
-    if (!registry.has(fromEnv)) {
+    if (!registry.has(fromEnv) && !isBuiltIn(fromEnv)) {
       throw new RangeError(`JOBLET_SERIALIZER names an unknown serializer '${fromEnv}'. Registered serializers: ${listSerializers().join(', ')}.`);
     }
     return fromEnv;

@@ -5,7 +5,8 @@ import type { Serializer } from './types.js';
 /**
  * V8's ValueSerializer, the codec behind postMessage and structuredClone:
  * the fastest path for data, with cycles, Map, Set, Date, RegExp, BigInt and
- * typed arrays. Class instances arrive as plain objects (prototype dropped).
+ * typed arrays. Class instances arrive as plain objects (prototype dropped);
+ * Errors keep their type, message and stack but not custom properties.
  */
 export const structuredSerializer: Serializer = {
   name: 'structured',
