@@ -60,6 +60,8 @@ export class TaskError extends JobletError {
   /** The thrown value when it was not an Error (a string, a number, ...). */
   readonly thrownValue: unknown;
   readonly isError: boolean;
+  /** Why `properties` is empty although the thrown error had some: the serializer could not carry them. */
+  readonly propertiesLost: string | undefined;
 
   constructor(taskIndex: number, record: ThrownRecord) {
     const what = record.isError ? `${record.name}: ${record.message}` : `a non-Error value: ${record.message}`;
@@ -70,6 +72,7 @@ export class TaskError extends JobletError {
     this.properties = record.properties;
     this.thrownValue = record.value;
     this.isError = record.isError;
+    this.propertiesLost = record.propertiesLost;
     Object.assign(this, record.properties);
     if (record.stack) this.stack = `${this.name}: ${this.message}\n    --- in the worker ---\n${record.stack}`;
   }

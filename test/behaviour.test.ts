@@ -138,6 +138,18 @@ for (const backend of BACKENDS) {
     });
   });
 
+  test('custom properties the serializer cannot carry are dropped, and the error says so', async () => {
+    const throwsWithCallback = () => {
+      throw Object.assign(new Error('with a callback'), { retry: () => 1, code: 'E_CB' });
+    };
+    await rejects(parallel.run([delayed(throwsWithCallback)()]), (error) => {
+      assert.instance(error, TaskError);
+      assert.is(error.originalMessage, 'with a callback');
+      assert.equal(error.properties, {});
+      assert.match(error.propertiesLost, "serializer 'structured' could not carry them");
+    });
+  });
+
   test('a thrown string is reported as a TaskError with the value', async () => {
     const throwsText = () => {
       throw 'plain text';

@@ -14,29 +14,26 @@ const NATIVE = /\{\s*\[native code\]\s*\}\s*$/;
 // Namespaces searched for built-in functions, one level deep.
 const NAMESPACES = ['Math', 'JSON', 'Object', 'Array', 'Number', 'String', 'Reflect', 'Atomics', 'Promise', 'Date', 'BigInt', 'Symbol'];
 
+/** The own property of `holder` whose value is `fn`, skipping getters that throw. */
+function keyOf(holder: Record<string, unknown>, fn: Function): string | undefined {
+  for (const name of Object.getOwnPropertyNames(holder)) {
+    try {
+      if (holder[name] === fn) return name;
+    } catch {
+      /* a getter that throws is not our function */
+    }
+  }
+  return undefined;
+}
+
 function findGlobalPath(fn: Function): string | undefined {
   const root = globalThis as Record<string, unknown>;
-  for (const name of Object.getOwnPropertyNames(root)) {
-    let value: unknown;
-    try {
-      value = root[name];
-    } catch {
-      continue;
-    }
-    if (value === fn) return name;
-  }
+  const direct = keyOf(root, fn);
+  if (direct) return direct;
   for (const space of NAMESPACES) {
     const holder = root[space] as Record<string, unknown> | undefined;
-    if (!holder) continue;
-    for (const name of Object.getOwnPropertyNames(holder)) {
-      let value: unknown;
-      try {
-        value = holder[name];
-      } catch {
-        continue;
-      }
-      if (value === fn) return `${space}.${name}`;
-    }
+    const key = holder && keyOf(holder, fn);
+    if (key) return `${space}.${key}`;
   }
   return undefined;
 }
