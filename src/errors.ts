@@ -73,7 +73,8 @@ export class TaskError extends JobletError {
     this.thrownValue = record.value;
     this.isError = record.isError;
     this.propertiesLost = record.propertiesLost;
-    Object.assign(this, record.properties);
+    // Copy custom fields (`code`, `status`) for convenience, never over TaskError's own.
+    for (const [key, value] of Object.entries(record.properties)) if (!(key in this)) (this as Record<string, unknown>)[key] = value;
     if (record.stack) this.stack = `${this.name}: ${this.message}\n    --- in the worker ---\n${record.stack}`;
   }
 }
@@ -145,14 +146,19 @@ export class WorkerCrashedError extends JobletError {
     signal: string | null;
     taskIndices: number[];
     reason?: string | undefined;
+    /** The worker died before its runtime was ready: the task never started. */
+    duringStartup?: boolean | undefined;
   }) {
     const how = info.signal ? `was killed by ${info.signal}` : `exited with code ${info.exitCode}`;
     const tasks = info.taskIndices.length ? `task ${info.taskIndices.join(', ')}` : 'no task';
     const reason = info.reason ? ` (${info.reason})` : '';
     super(
-      `A ${info.backend} worker ${how}${reason} while running ${tasks}; ` +
-        'the worker was replaced, and the task did not finish. ' +
-        'Look for process.exit(), an error thrown from a timer or event handler, or memory exhaustion in the task.',
+      info.duringStartup
+        ? `A ${info.backend} worker ${how}${reason} while starting, before it could run ${tasks}. ` +
+            "Check the worker's environment: Node flags (execArgv), loaders, and modules imported at start."
+        : `A ${info.backend} worker ${how}${reason} while running ${tasks}; ` +
+            'the worker was replaced, and the task did not finish. ' +
+            'Look for process.exit(), an error thrown from a timer or event handler, or memory exhaustion in the task.',
       { taskIndex: info.taskIndices[0] },
     );
     this.exitCode = info.exitCode;
@@ -168,8 +174,9 @@ export class TimeoutError extends JobletError {
 
   constructor(taskIndex: number, timeoutMs: number) {
     super(
-      `Task ${taskIndex} did not finish within ${timeoutMs} ms (option \`timeout\`); ` +
-        'its worker was stopped and replaced. Raise `timeout` or split the task.',
+      `Task ${taskIndex} did not finish within ${timeoutMs} ms (option \`timeout\`), counted from when a worker started it. ` +
+        'Its worker was stopped and will be replaced (on the inline backend, code already running cannot be stopped). ' +
+        'Raise `timeout` or split the task.',
       { taskIndex },
     );
     this.timeoutMs = timeoutMs;

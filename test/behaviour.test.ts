@@ -150,6 +150,62 @@ for (const backend of BACKENDS) {
     });
   });
 
+  test('getters that throw, in a result or a thrown error, still give a clear error for that task', async () => {
+    const resultWithBadGetter = () => Object.defineProperty({}, 'x', { enumerable: true, get: () => { throw new Error('getter boom'); } });
+    await rejects(parallel.run([delayed(square)(1), delayed(resultWithBadGetter)()]), (error) => {
+      assert.instance(error, SerializationError);
+      assert.is(error.phase, 'serialize-result');
+      assert.is(error.taskIndex, 1);
+      assert.match(error.message, 'getter boom');
+    });
+    const throwsWithBadGetter = () => {
+      throw Object.defineProperty(new Error('task failed'), 'code', { enumerable: true, get: () => { throw new Error('code getter'); } });
+    };
+    await rejects(parallel.run([delayed(throwsWithBadGetter)()]), (error) => {
+      assert.instance(error, TaskError);
+      assert.is(error.originalMessage, 'task failed');
+      assert.match(error.propertiesLost, 'reading `code` threw');
+    });
+    assert.equal(await parallel.run([delayed(square)(7)]), [49], 'the pool still serves');
+  });
+
+  test("a thrown error's own taskIndex does not overwrite the task's", async () => {
+    const rethrows = (i: number) => {
+      if (i === 2) throw Object.assign(new Error('inner failure'), { taskIndex: 0, code: 'E_INNER' });
+      return i;
+    };
+    await rejects(parallel.run([0, 1, 2].map((i) => delayed(rethrows)(i))), (error) => {
+      assert.is(error.taskIndex, 2);
+      assert.is(error.properties.taskIndex, 0);
+      assert.is(error.code, 'E_INNER');
+    });
+  });
+
+  test('an argument whose getter throws is refused at submission, naming the task', async () => {
+    const bad = Object.defineProperty({}, 'x', { enumerable: true, get: () => { throw new Error('getter!'); } });
+    await rejects(parallel.run([delayed(square)(1), delayed(square)(bad as never)]), (error) => {
+      assert.instance(error, SerializationError);
+      assert.is(error.phase, 'serialize-task');
+      assert.is(error.taskIndex, 1);
+      assert.match(error.message, 'getter!');
+    });
+  });
+
+  test('a generator closed before its first read runs nothing', async () => {
+    const dir = tempDir();
+    const file = join(dir.path, 'started');
+    try {
+      const gen = new Parallel({ backend, nJobs: 2, returnAs: 'generator' });
+      const results = gen.run([0, 1, 2].map((i) => delayed(markAndWait)(i, file, 1)));
+      await results.return();
+      await sleep(150);
+      assert.not.ok(existsSync(file), 'a task ran although nobody read the generator');
+      await gen.close();
+    } finally {
+      dir.remove();
+    }
+  });
+
   test('a thrown string is reported as a TaskError with the value', async () => {
     const throwsText = () => {
       throw 'plain text';
@@ -233,15 +289,35 @@ for (const backend of BACKENDS) {
     });
 
     test('a running task is stopped by abort, even a busy loop', async () => {
-      const controller = new AbortController();
-      const busy = new Parallel({ backend, nJobs: 1, signal: controller.signal });
-      const spin = () => {
-        for (;;);
-      };
-      const run = busy.run([delayed(spin)()]);
-      setTimeout(() => controller.abort(), 100);
-      await rejects(run, (error) => assert.is(error.name, 'AbortError'));
-      await busy.close();
+      const dir = tempDir();
+      const file = join(dir.path, 'ticks');
+      try {
+        const controller = new AbortController();
+        const busy = new Parallel({ backend, nJobs: 1, signal: controller.signal });
+        // Spins forever, leaving a mark every few milliseconds: the marks show whether it still runs.
+        const spinAndMark = async (path: string) => {
+          const fs = await import('node:fs');
+          for (let last = 0; ; ) {
+            const now = Date.now();
+            if (now - last >= 5) {
+              fs.appendFileSync(path, '.');
+              last = now;
+            }
+          }
+        };
+        const run = busy.run([delayed(spinAndMark)(file)]);
+        while (!existsSync(file)) await sleep(5);
+        const reason = new Error('enough spinning');
+        controller.abort(reason);
+        await rejects(run, (error) => assert.is(error, reason));
+        await sleep(50);
+        const stopped = readFileSync(file, 'utf8').length;
+        await sleep(200);
+        assert.is(readFileSync(file, 'utf8').length, stopped, 'the busy loop kept running after the abort');
+        await busy.close();
+      } finally {
+        dir.remove();
+      }
     });
 
     test('a worker that calls process.exit(1) fails its task with WorkerCrashedError and is replaced', async () => {

@@ -92,17 +92,6 @@ functions('a function using a variable from its enclosing scope is refused befor
   await parallel.close();
 });
 
-functions('a function is sent to each worker once, then referred to by the hash of its source', async () => {
-  const parallel = new Parallel({ backend: 'recording' });
-  submitted.length = 0;
-  const add = (a: number, b: number) => a + b;
-  await parallel.run([1, 2, 3].map((x) => delayed(add)(x, 1)));
-  const ids = new Set(submitted.map((batch) => batch.tasks[0]!.fn));
-  assert.is(ids.size, 1);
-  assert.match([...ids][0]!, /^f:/);
-  await parallel.close();
-});
-
 for (const backend of BACKENDS) {
   functions(`methods, recursive declarations and built-ins compile in the worker (${backend})`, async () => {
     const parallel = new Parallel({ backend, nJobs: 2 });
@@ -150,6 +139,18 @@ functions('a serializer registered without a module fails in the worker with the
     assert.is(error.serializer, 'main-only');
     assert.match(error.message, "Unknown serializer 'main-only'");
     assert.match(error.message, 'registerSerializer(s, { module');
+  });
+  await parallel.close();
+});
+
+functions('a value no codec carries gets a remedy that does not name the serializer already in use', async () => {
+  const parallel = new Parallel({ backend: 'inline' });
+  await rejects(parallel.run([delayed((x: unknown) => x)(new WeakMap())]), (error) => {
+    assert.instance(error, SerializationError);
+    assert.is(error.path, 'args[0]');
+    assert.match(error.problem, 'WeakMap');
+    assert.not.match(error.remedy, "serializer 'structured'");
+    assert.match(error.remedy, 'create the object itself inside the task');
   });
   await parallel.close();
 });

@@ -37,6 +37,27 @@ for (const backend of BACKENDS) {
   });
 }
 
+test('the processes backend works from `node -e` (the child does not rerun the parent\'s code)', async () => {
+  const index = fileURLToPath(new URL('../src/index.js', import.meta.url));
+  const code = [
+    `const { Parallel, delayed } = await import(${JSON.stringify(index)});`,
+    "const p = new Parallel({ backend: 'processes', nJobs: 1 });",
+    'console.log(JSON.stringify(await p.run([delayed((x) => x * 2)(21)])));',
+    'await p.close();',
+  ].join('\n');
+  const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const guard = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    child.on('exit', (exitCode) => (clearTimeout(guard), resolve({ code: exitCode, stdout, stderr })));
+  });
+  assert.is(result.code, 0, result.stderr);
+  assert.is(result.stdout.trim(), '[42]');
+});
+
 test('JOBLET_SERIALIZER chooses the process-wide default serializer', async () => {
   const withEnv = await runScript('defaultSerializer', [], { ...process.env, JOBLET_SERIALIZER: 'devalue' });
   assert.is(withEnv.code, 0, withEnv.stderr);

@@ -68,7 +68,11 @@ test('delayed() refuses a non-function, run() a non-task and a non-iterable', as
     assert.instance(error, TypeError);
     assert.match(error.message, 'item 0 is `5` (number)');
   });
-  await rejects(async () => parallel.run(5 as never), (error) => assert.instance(error, TypeError));
+  // Bad input rejects the returned promise; it never throws synchronously.
+  const notIterable = parallel.run(5 as never);
+  await rejects(notIterable, (error) => assert.instance(error, TypeError));
+  await rejects(parallel.map((x: number) => x, 5 as never), (error) => assert.match(error.message, 'map(fn, items)'));
+  await rejects(parallel.map(5 as never, [1]), (error) => assert.match(error.message, 'delayed() expects a function'));
   await parallel.close();
 });
 

@@ -76,6 +76,24 @@ for (const backend of BACKENDS) {
     }
   });
 
+  test('user data shaped like a placeholder arrives unchanged', async () => {
+    const echo = (...values: unknown[]) => values;
+    const lookalike = { __jobletRef: 'w0' };
+    const out = await parallel.run([delayed(echo)(wrapNonSerializable({ secret: 1 }), lookalike, { __jobletRef: 'mine' })]);
+    assert.equal(out, [[{ secret: 1 }, { __jobletRef: 'w0' }, { __jobletRef: 'mine' }]]);
+  });
+
+  test('wrapped values as Map keys and inside Sets are rebuilt, in order', async () => {
+    const key = wrapNonSerializable({ k: 1 });
+    const fn = wrapNonSerializable(increment);
+    const inspect = (map: Map<unknown, unknown>, set: Set<unknown>) => [
+      [...map.keys()].map((k) => JSON.stringify(k)),
+      [...set].map((item) => (typeof item === 'function' ? `fn:${(item as (x: number) => number)(1)}` : item)),
+    ];
+    const out = await parallel.run([delayed(inspect)(new Map([[key, 'v']]), new Set([1, fn, 3]))]);
+    assert.equal(out, [[['{"k":1}'], [1, 'fn:2', 3]]]);
+  });
+
   test('a cycle through a wrapped value survives the substitution', async () => {
     const config: { run: (x: number) => number; self?: unknown; list: number[] } = { run: wrapNonSerializable(increment), list: [1, 2] };
     config.self = config;

@@ -64,12 +64,16 @@ class InlineBackend implements Backend {
     // Start on a later turn so the caller's submit() returns before a synchronous task runs.
     setImmediate(() => {
       if (this.current !== job) return;
-      this.runner.runBatch(job.batch).then((results) => {
+      const settle = (finish: () => void) => {
         if (this.current !== job) return;
         this.current = undefined;
-        job.resolve(results);
+        finish();
         this.pump();
-      });
+      };
+      this.runner.runBatch(job.batch).then(
+        (results) => settle(() => job.resolve(results)),
+        (error) => settle(() => job.reject(error)),
+      );
     });
   }
 }

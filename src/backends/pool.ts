@@ -113,7 +113,25 @@ export class WorkerPool implements Backend {
   private pump(): void {
     while (this.queue.length && !this.terminated) {
       let slot = [...this.slots].find((s) => !s.job);
-      if (!slot && this.slots.size < this.nWorkers) slot = this.startWorker();
+      if (!slot && this.slots.size < this.nWorkers) {
+        try {
+          slot = this.startWorker();
+        } catch (error) {
+          // The worker could not even be created: fail the job that needed it, never leave it queued.
+          const job = this.queue.shift()!;
+          job.reject(
+            new WorkerCrashedError({
+              backend: this.name,
+              exitCode: null,
+              signal: null,
+              taskIndices: job.batch.tasks.map((task) => task.index),
+              reason: error instanceof Error ? error.message : String(error),
+              duringStartup: true,
+            }),
+          );
+          continue;
+        }
+      }
       if (!slot) return;
       this.start(slot, this.queue.shift()!);
     }
@@ -173,6 +191,7 @@ export class WorkerPool implements Backend {
           signal: exit.signal,
           taskIndices: job.batch.tasks.map((task) => task.index),
           reason: exit.reason,
+          duringStartup: !slot.ready,
         }),
       );
     }

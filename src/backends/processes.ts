@@ -5,12 +5,29 @@ import type { BackendFactory } from './types.js';
 
 const entry = fileURLToPath(new URL('../runtime/processWorker.js', import.meta.url));
 
-// A child started with the parent's --inspect flags would fight over the debugger port.
-const execArgv = () => process.execArgv.filter((arg) => !arg.startsWith('--inspect'));
+/**
+ * The parent's Node flags, minus those that would change what the child runs:
+ * `-e`/`-p` (with their code) would run the parent's script instead of the
+ * worker runtime, `--watch` and `--test` change the process's mode, and
+ * `--inspect` would fight over the debugger port. Loaders and memory limits
+ * (`--import`, `--max-old-space-size`) are kept.
+ */
+const DROP_WITH_VALUE = new Set(['-e', '--eval', '-p', '--print', '--input-type', '--watch-path']);
+const DROP = /^(-i|--interactive|--watch(-path)?|--test(-.*)?|--inspect(-.*)?|--debug(-.*)?|(--eval|--print|--input-type|--watch-path)=.*)$/;
+
+function childExecArgv(parent: readonly string[]): string[] {
+  const kept: string[] = [];
+  for (let i = 0; i < parent.length; i++) {
+    const arg = parent[i]!;
+    if (DROP_WITH_VALUE.has(arg)) i++;
+    else if (!DROP.test(arg.split('=')[0]!) && !DROP.test(arg)) kept.push(arg);
+  }
+  return kept;
+}
 
 const spawnProcess: SpawnWorker = (events) => {
   // 'advanced' IPC uses V8's serializer, so Uint8Array payloads cross without base64.
-  const child = fork(entry, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: execArgv() });
+  const child = fork(entry, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: childExecArgv(process.execArgv) });
   let reason: string | undefined;
   let exited = false;
   const exitOnce = (code: number | null, signal: string | null) => {

@@ -5,7 +5,7 @@ import type { BackendFactory } from './types.js';
 // The runtime is compiled beside this module; workers load the JavaScript file.
 const entry = new URL('../runtime/threadWorker.js', import.meta.url);
 
-const spawnThread: SpawnWorker = (events) => {
+export const spawnThread: SpawnWorker = (events) => {
   const worker = new Worker(entry);
   let reason: string | undefined;
   worker.on('message', events.message);

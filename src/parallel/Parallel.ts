@@ -7,6 +7,7 @@ import { delayed, type Task } from './delayed.js';
 import { effectiveNJobs } from './njobs.js';
 import { parsePreDispatch, validateParallelOptions, type ParallelOptions, type ReturnAs } from './options.js';
 import { TaskStream } from './taskStream.js';
+import { describeValue } from './describe.js';
 
 /** What `run()` gives back for each `returnAs`. */
 export type RunResult<R extends ReturnAs, T> = R extends 'array' ? Promise<T[]> : AsyncGenerator<T, void, undefined>;
@@ -59,16 +60,18 @@ export class Parallel<R extends ReturnAs = 'array'> {
    * The first error rejects and cancels the rest; the pool stays usable.
    */
   run<K extends Task<unknown>>(tasks: Iterable<K> | AsyncIterable<K>): RunResult<R, ResultOf<K>> {
-    const stream = this.startStream(tasks as Tasks<ResultOf<K>>);
-    const result = this.returnAs === 'array' ? collect(stream) : iterate(stream);
+    const start = () => this.startStream(tasks as Tasks<ResultOf<K>>);
+    // A generator starts its work on the first next(): one that is never read, or closed
+    // before it starts, runs nothing and holds nothing.
+    const result = this.returnAs === 'array' ? collect(start) : iterate(start);
     return result as RunResult<R, ResultOf<K>>;
   }
 
   /** Shorthand for `run(map(items, (item) => delayed(fn)(item)))`, lazy on (async) iterables. */
   map<I, O>(fn: (item: I) => O, items: Iterable<I> | AsyncIterable<I>): RunResult<R, Awaited<O>> {
-    const call = delayed(fn);
-    return this.run(mapIterable(items, (item) => call(item)));
+    return this.run(mapIterable(items, fn));
   }
+
 
   /** Stop the workers. Pending tasks reject with AbortError. A later `run()` starts a new pool. */
   async close(): Promise<void> {
@@ -95,7 +98,9 @@ export class Parallel<R extends ReturnAs = 'array'> {
   }
 }
 
-async function collect<T>(stream: TaskStream<T>): Promise<T[]> {
+async function collect<T>(start: () => TaskStream<T>): Promise<T[]> {
+  // Inside the async function, so that bad input rejects the promise rather than throwing.
+  const stream = start();
   const results: T[] = [];
   for (;;) {
     const step = await stream.next();
@@ -104,7 +109,8 @@ async function collect<T>(stream: TaskStream<T>): Promise<T[]> {
   }
 }
 
-async function* iterate<T>(stream: TaskStream<T>): AsyncGenerator<T, void, undefined> {
+async function* iterate<T>(start: () => TaskStream<T>): AsyncGenerator<T, void, undefined> {
+  const stream = start();
   try {
     for (;;) {
       const step = await stream.next();
@@ -117,16 +123,19 @@ async function* iterate<T>(stream: TaskStream<T>): AsyncGenerator<T, void, undef
   }
 }
 
-function mapIterable<I, O>(items: Iterable<I> | AsyncIterable<I>, fn: (item: I) => O): Iterable<O> | AsyncIterable<O> {
+/** `delayed(fn)(item)` for each item, lazily; bad arguments surface as the run's rejection, not a throw. */
+function mapIterable<I, O>(items: Iterable<I> | AsyncIterable<I>, fn: (item: I) => O): Iterable<Task<Awaited<O>>> | AsyncIterable<Task<Awaited<O>>> {
   if (items !== null && typeof items === 'object' && Symbol.asyncIterator in items) {
     return (async function* () {
-      for await (const item of items) yield fn(item);
+      const call = delayed(fn);
+      for await (const item of items) yield call(item);
     })();
   }
-  if (items === null || typeof (items as Iterable<I>)?.[Symbol.iterator] !== 'function') {
-    throw new TypeError(`map(fn, items) expects an iterable or async iterable as items, got ${String(items)}`);
-  }
   return (function* () {
-    for (const item of items as Iterable<I>) yield fn(item);
+    const call = delayed(fn);
+    if (items === null || typeof (items as Iterable<I> | undefined)?.[Symbol.iterator] !== 'function') {
+      throw new TypeError(`map(fn, items) expects an iterable or async iterable as items, got ${describeValue(items)}`);
+    }
+    for (const item of items as Iterable<I>) yield call(item);
   })();
 }

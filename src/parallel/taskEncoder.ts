@@ -1,6 +1,6 @@
 import { SerializationError } from '../errors.js';
 import { describeFunction } from '../closure/functionSource.js';
-import { encodeValue, locateFailure } from '../serialize/payload.js';
+import { REF_KEY, encodeValue, locateFailure } from '../serialize/payload.js';
 import { getSerializer } from '../serialize/registry.js';
 import { capturedVariablesRemedy } from '../serialize/remedies.js';
 import { FALLBACK_SERIALIZER, isWrapped, unwrap } from '../serialize/wrap.js';
@@ -24,6 +24,24 @@ export class TaskEncoder {
   constructor(private readonly serializer: Serializer) {}
 
   encode(task: Task, index: number): { task: WireTask; defs: WireDef[] } {
+    try {
+      return this.encodeUnchecked(task, index);
+    } catch (error) {
+      if (error instanceof SerializationError) throw error;
+      // Anything else (a getter that throws, a list nested deeper than the stack) still names the task and the phase.
+      throw new SerializationError({
+        phase: 'serialize-task',
+        path: 'args',
+        serializer: this.serializer.name,
+        problem: `Cannot serialize: ${error instanceof Error ? error.message : String(error)}`,
+        remedy: 'Send plain data: no getters that throw, no structures nested thousands of levels deep.',
+        taskIndex: index,
+        cause: error,
+      });
+    }
+  }
+
+  private encodeUnchecked(task: Task, index: number): { task: WireTask; defs: WireDef[] } {
     const fnDef = this.functionDef(task.fn, index);
     const refs: string[] = [];
     const encoded = encodeValue(task.args, {
@@ -35,7 +53,7 @@ export class TaskEncoder {
     });
     refs.push(...encoded.refs);
     const defs = [fnDef, ...refs.map((id) => this.defsById.get(id)!)];
-    return { task: { index, fn: fnDef.id, args: encoded.data, refs: refs.length > 0 }, defs };
+    return { task: { index, fn: fnDef.id, args: encoded.data, refKey: refs.length > 0 ? REF_KEY : undefined }, defs };
   }
 
   /** Ids of values wrapped for this run only, for the workers to forget when it ends. */

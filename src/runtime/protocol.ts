@@ -25,8 +25,8 @@ export interface WireTask {
   fn: string;
   /** The argument array, serialized. */
   args: Bytes;
-  /** True when `args` holds references to value defs. */
-  refs: boolean;
+  /** Set when `args` holds references to value defs: the placeholder key they use. */
+  refKey?: string | undefined;
 }
 
 export interface WireBatch {

@@ -29,7 +29,16 @@ export class TaskRunner {
       return batch.tasks.map((task) => failure(task.index));
     }
     const results: WireResult[] = [];
-    for (const task of batch.tasks) results.push(await this.runTask(task, serializer));
+    for (const task of batch.tasks) {
+      try {
+        results.push(await this.runTask(task, serializer));
+      } catch (error) {
+        // runTask turns every expected failure into a result; this is the net for the rest
+        // (a value whose getters throw while an error message is being built, say).
+        results.push(this.serializationFailure(task.index, 'serialize-result', 'result', serializer.name, error,
+          'Return plain data; reading the value (or the error) the task produced threw.'));
+      }
+    }
     return results;
   }
 
@@ -57,7 +66,7 @@ export class TaskRunner {
     let args: unknown;
     try {
       args = decodeValue(task.args, serializer, { phase: 'deserialize-task', root: 'args', taskIndex: index });
-      if (task.refs) args = resolveReferences(args, (id) => this.build(id));
+      if (task.refKey) args = resolveReferences(args, task.refKey, (id) => this.build(id));
     } catch (error) {
       if (error instanceof SerializationError) return { index, ok: false, kind: 'serialization', failure: error.toDetails() };
       return this.serializationFailure(index, 'deserialize-task', 'args', serializer.name, error, 'Check the serializer and the wrapped values.');
@@ -71,8 +80,8 @@ export class TaskRunner {
     try {
       return { index, ok: true, value: encodeValue(result, { serializer, root: 'result', phase: 'serialize-result', taskIndex: index }).data };
     } catch (error) {
-      const details = (error as SerializationError).toDetails();
-      return { index, ok: false, kind: 'serialization', failure: details };
+      if (error instanceof SerializationError) return { index, ok: false, kind: 'serialization', failure: error.toDetails() };
+      return this.serializationFailure(index, 'serialize-result', 'result', serializer.name, error, 'Return plain data from the task.');
     }
   }
 

@@ -10,9 +10,12 @@ const runner = new TaskRunner();
 
 port.on('message', (message: ToWorker) => {
   if (message.type === 'forget') return runner.forget(message.ids);
-  void runner.runBatch(message.batch).then((results) => {
+  runner.runBatch(message.batch).then((results) => {
     const reply: FromWorker = { type: 'reply', batchId: message.batch.id, results };
     port.postMessage(reply);
+  }, (error) => {
+    // runBatch does not reject by design; if it ever does, die loudly rather than leave the batch waiting.
+    throw error;
   });
 });
 port.postMessage({ type: 'ready' } satisfies FromWorker);

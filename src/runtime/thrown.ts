@@ -15,8 +15,17 @@ function describeValue(value: unknown): string {
 export function recordThrown(thrown: unknown): ThrownRecord {
   if (thrown instanceof Error) {
     const properties: Record<string, unknown> = {};
-    for (const key of Object.keys(thrown)) properties[key] = (thrown as unknown as Record<string, unknown>)[key];
-    return { isError: true, name: thrown.name, message: thrown.message, stack: thrown.stack, properties };
+    const unreadable: string[] = [];
+    for (const key of Object.keys(thrown)) {
+      try {
+        properties[key] = (thrown as unknown as Record<string, unknown>)[key];
+      } catch {
+        unreadable.push(key); // a getter that throws: the task's error still has to reach the user
+      }
+    }
+    const record: ThrownRecord = { isError: true, name: String(thrown.name), message: String(thrown.message), stack: thrown.stack, properties };
+    if (unreadable.length) record.propertiesLost = `reading ${unreadable.map((k) => `\`${k}\``).join(', ')} threw`;
+    return record;
   }
   return { isError: false, name: typeof thrown, message: describeValue(thrown), stack: undefined, properties: {}, value: thrown };
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { SerializationError, type SerializationPhase } from '../errors.js';
 import { UnserializableValueError, type Serializer } from './types.js';
 import { findInGraph, someInGraph } from './walk.js';
@@ -7,10 +8,12 @@ import { anyWrapped, isWrapped } from './wrap.js';
 
 /**
  * A wrapped value inside a payload travels as a reference to a blob encoded
- * once by the fallback serializer. The placeholder is a plain one-key object
- * so that every data codec can carry it.
+ * once by the fallback serializer. The placeholder is a plain one-key object,
+ * so that every data codec can carry it, and its key holds a random nonce
+ * made once per process and sent with the task, so user data that happens to
+ * look like a placeholder is never mistaken for one.
  */
-export const REF_KEY = '__jobletRef';
+export const REF_KEY = `__jobletRef_${randomBytes(9).toString('base64url')}`;
 
 export interface EncodeContext {
   serializer: Serializer;
@@ -73,15 +76,22 @@ export function locateFailure(error: unknown, value: unknown, context: EncodeCon
   let problem = error instanceof Error ? error.message : String(error);
   let culprit: unknown;
   let known = false;
+  let unreadable = false;
   if (error instanceof UnserializableValueError) {
     path = joinPath(root, error.path);
     known = true;
   }
   if (serializer.rejects) {
-    const found = findInGraph(value, (node) => {
-      const reason = serializer.rejects!(node.value, { cyclic: node.cyclic });
-      return reason === undefined ? undefined : { reason, node: node.value, steps: node.path() };
-    });
+    let found: { reason: string; node: unknown; steps: PathStep[] } | undefined;
+    try {
+      found = findInGraph(value, (node) => {
+        const reason = serializer.rejects!(node.value, { cyclic: node.cyclic });
+        return reason === undefined ? undefined : { reason, node: node.value, steps: node.path() };
+      });
+    } catch {
+      // Reading the value threw (a getter): report the codec's own error at the root.
+      unreadable = true;
+    }
     if (found) {
       culprit = found.node;
       if (!known) {
@@ -95,7 +105,9 @@ export function locateFailure(error: unknown, value: unknown, context: EncodeCon
     path,
     serializer: serializer.name,
     problem: `Cannot serialize: ${problem}`,
-    remedy: remedyFor(culprit, serializer, root, context.wrapped),
+    remedy: unreadable
+      ? 'Reading the value threw (a getter?): send plain data, read into plain objects before submitting.'
+      : remedyFor(culprit, serializer, root, context.wrapped),
     taskIndex: context.taskIndex,
     cause: error,
   });
@@ -212,48 +224,42 @@ function substituteObject(v: Record<string, unknown>, at: At): Record<string, un
   return out;
 }
 
-function isReference(value: unknown): value is Record<typeof REF_KEY, string> {
-  if (typeof value !== 'object' || value === null) return false;
-  const id = (value as Record<string, unknown>)[REF_KEY];
-  return typeof id === 'string' && Object.keys(value).length === 1;
-}
-
-/** Replace reference placeholders in a freshly decoded value, in place. */
-export function resolveReferences(value: unknown, lookup: (id: string) => unknown): unknown {
-  if (isReference(value)) return lookup(value[REF_KEY]);
+/**
+ * Replace reference placeholders in a freshly decoded value, in place.
+ * `key` is the placeholder key the sender used (see REF_KEY).
+ */
+export function resolveReferences(value: unknown, key: string, lookup: (id: string) => unknown): unknown {
+  const isReference = (v: unknown): v is Record<string, string> =>
+    typeof v === 'object' && v !== null && typeof (v as Record<string, unknown>)[key] === 'string' && Object.keys(v).length === 1;
+  const resolve = (v: unknown): unknown => (isReference(v) ? lookup(v[key]!) : (visit(v), v));
   const seen = new Set<object>();
   const visit = (v: unknown): void => {
-    if (typeof v !== 'object' || v === null || seen.has(v)) return;
+    if (typeof v !== 'object' || v === null || seen.has(v) || ArrayBuffer.isView(v)) return;
     seen.add(v);
     if (Array.isArray(v)) {
       for (let i = 0; i < v.length; i++) {
         const child: unknown = v[i];
-        if (isReference(child)) v[i] = lookup(child[REF_KEY]);
-        else visit(child);
+        // Numbers and strings dominate large payloads: skip the call for them.
+        if (typeof child === 'object' && child !== null) v[i] = resolve(child);
       }
     } else if (v instanceof Map) {
-      for (const [key, child] of v) {
-        if (isReference(child)) v.set(key, lookup(child[REF_KEY]));
-        else visit(child);
-      }
+      // Keys may be references too; rebuilding keeps the entries' order.
+      const entries = [...v].map(([k, child]) => [resolve(k), resolve(child)] as const);
+      v.clear();
+      for (const [k, child] of entries) v.set(k, child);
     } else if (v instanceof Set) {
-      for (const child of [...v]) {
-        if (isReference(child)) {
-          v.delete(child);
-          v.add(lookup(child[REF_KEY]));
-        } else visit(child);
-      }
-    } else if (!ArrayBuffer.isView(v)) {
+      const items = [...v].map(resolve);
+      v.clear();
+      for (const item of items) v.add(item);
+    } else {
       const record = v as Record<string, unknown>;
-      for (const key of Object.keys(record)) {
-        const child = record[key];
-        if (isReference(child)) record[key] = lookup(child[REF_KEY]);
-        else visit(child);
+      for (const k of Object.keys(record)) {
+        const child = record[k];
+        if (typeof child === 'object' && child !== null) record[k] = resolve(child);
       }
     }
   };
-  visit(value);
-  return value;
+  return resolve(value);
 }
 
 /** Deserialize, or throw a SerializationError for the given phase. */

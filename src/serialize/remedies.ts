@@ -1,5 +1,6 @@
 import type { Serializer } from './types.js';
 import { describeFunction } from '../closure/functionSource.js';
+import { commonRejection } from './rejections.js';
 
 /**
  * The remedy for a function that uses variables from its enclosing scope:
@@ -41,9 +42,11 @@ export function remedyFor(culprit: unknown, serializer: Serializer, root: string
     );
   }
   if (typeof culprit === 'bigint') return "Use serializer 'structured' or 'devalue', which carry BigInt.";
+  // Proxies, weak collections, promises, symbols: no codec carries these, whatever the serializer.
+  if (commonRejection(culprit)) return 'Send the data it holds instead, and create the object itself inside the task.';
   if (typeof culprit === 'object' && culprit !== null) {
     const proto = Object.getPrototypeOf(culprit);
-    if (proto && proto !== Object.prototype && proto !== Array.prototype && !serializer.capabilities.classInstances) {
+    if (proto && proto !== Object.prototype && proto !== Array.prototype && serializer.name !== 'structured' && !serializer.capabilities.classInstances) {
       return (
         "Use serializer 'structured' (keeps the fields, drops the prototype), convert it to a plain object, " +
         'or wrap it with wrapNonSerializable(obj).'

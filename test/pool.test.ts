@@ -1,0 +1,81 @@
+/**
+ * The worker pool's bookkeeping, on real worker threads: every message to a
+ * worker is recorded on its way, so the tests see what really crossed.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Worker } from 'node:worker_threads';
+import { Parallel, delayed, registerBackend, WorkerCrashedError } from 'joblet';
+import { WorkerPool, type SpawnWorker } from '../src/backends/pool.js';
+import { spawnThread } from '../src/backends/threads.js';
+import type { ToWorker } from '../src/runtime/protocol.js';
+import { rejects } from './helpers.js';
+
+const CAPABILITIES = { sharedMemory: true, isolation: 'thread' } as const;
+
+function recordingPool(nWorkers: number) {
+  const sent: { worker: number; message: ToWorker }[] = [];
+  let spawned = 0;
+  const spawn: SpawnWorker = (events) => {
+    const worker = spawned++;
+    const handle = spawnThread(events);
+    return { ...handle, send: (message) => (sent.push({ worker, message }), handle.send(message)) };
+  };
+  return { pool: new WorkerPool('threads', nWorkers, CAPABILITIES, spawn), sent, spawned: () => spawned };
+}
+
+const sourcesSentTo = (sent: { worker: number; message: ToWorker }[], worker: number) =>
+  sent.filter((s) => s.worker === worker && s.message.type === 'batch').flatMap((s) => (s.message.type === 'batch' ? s.message.batch.defs : [])).filter((d) => d.kind === 'function');
+
+const test = suite('worker pool');
+
+test("a function's source reaches each worker once; a replacement worker gets it again", async () => {
+  const { pool, sent, spawned } = recordingPool(1);
+  registerBackend('recorded-threads', () => pool);
+  const parallel = new Parallel({ backend: 'recorded-threads', nJobs: 1 });
+  const add = (a: number, b: number) => a + b;
+  assert.equal(await parallel.run([1, 2, 3].map((x) => delayed(add)(x, 1))), [2, 3, 4]);
+  assert.is(sent.filter((s) => s.message.type === 'batch').length, 3);
+  assert.is(sourcesSentTo(sent, 0).length, 1, 'the source travelled with the first batch only');
+
+  const exits = (x: number) => (x === 0 ? process.exit(2) : x);
+  await rejects(parallel.run([delayed(exits)(0)]), (error) => assert.instance(error, WorkerCrashedError));
+  assert.equal(await parallel.run([delayed(add)(5, 5)]), [10]);
+  assert.is(spawned(), 2);
+  assert.is(sourcesSentTo(sent, 1).filter((d) => d.name === 'add').length, 1, 'the replacement worker received the source');
+  await parallel.close();
+});
+
+test('a worker that dies while starting fails its task as a start-up crash, and nothing stays queued', async () => {
+  const failing: SpawnWorker = (events) => {
+    const worker = new Worker('process.exit(7)', { eval: true });
+    worker.on('exit', (code) => events.exit({ code, signal: null }));
+    return { send: (m) => worker.postMessage(m), ref: () => worker.ref(), unref: () => worker.unref(), terminate: async () => void (await worker.terminate()) };
+  };
+  const pool = new WorkerPool('threads', 1, CAPABILITIES, failing);
+  const batch = { id: 1, serializer: 'structured', defs: [], tasks: [{ index: 4, fn: 'f:x', args: new Uint8Array() }] };
+  await rejects(pool.submit(batch), (error) => {
+    assert.instance(error, WorkerCrashedError);
+    assert.is(error.exitCode, 7);
+    assert.match(error.message, 'while starting, before it could run task 4');
+  });
+  await pool.terminate();
+});
+
+test('a spawn that throws fails the task at once and leaves nothing queued to run later', async () => {
+  let calls = 0;
+  const throwing: SpawnWorker = () => {
+    calls++;
+    throw new Error('no threads left');
+  };
+  const pool = new WorkerPool('threads', 1, CAPABILITIES, throwing);
+  const batch = { id: 2, serializer: 'structured', defs: [], tasks: [{ index: 0, fn: 'f:x', args: new Uint8Array() }] };
+  await rejects(pool.submit(batch), (error) => {
+    assert.instance(error, WorkerCrashedError);
+    assert.match(error.message, 'no threads left');
+  });
+  assert.is(calls, 1);
+  await pool.terminate();
+});
+
+test.run();
