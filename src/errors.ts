@@ -114,11 +114,6 @@ export class SerializationError extends JobletError {
     this.remedy = details.remedy;
   }
 
-  /** Same error, attributed to a task (errors raised before the index is known). */
-  withTask(taskIndex: number): SerializationError {
-    return new SerializationError({ ...this.toDetails(), taskIndex });
-  }
-
   toDetails(): SerializationErrorDetails {
     return {
       phase: this.phase,

@@ -46,6 +46,32 @@ for (const backend of BACKENDS) {
     assert.equal(await parallel.run([1, 2, 3].map((x) => delayed(square)(x))), [1, 4, 9]);
   });
 
+  if (isolated) {
+    test('a slow first task does not hold back the others (array mode keeps dispatching)', async () => {
+      const dir = tempDir();
+      const file = join(dir.path, 'marks');
+      try {
+        // Task 0 waits (up to 5 s) until three other tasks have left their mark, and reports how many it saw.
+        const waitForOthers = async (path: string) => {
+          const fs = await import('node:fs');
+          for (let i = 0; i < 500; i++) {
+            const marks = fs.existsSync(path) ? fs.readFileSync(path, 'utf8').length : 0;
+            if (marks >= 3) return marks;
+            await new Promise((resolve) => setTimeout(resolve, 10));
+          }
+          return -1;
+        };
+        const mark = async (path: string) => (await import('node:fs')).appendFileSync(path, '.');
+        const narrow = new Parallel({ backend, nJobs: 2, preDispatch: 2 });
+        const out = await narrow.run([delayed(waitForOthers)(file), ...[1, 2, 3, 4].map(() => delayed(mark)(file))]);
+        assert.ok((out[0] as number) >= 3, 'task 0 waited in vain: the other worker stopped receiving tasks');
+        await narrow.close();
+      } finally {
+        dir.remove();
+      }
+    });
+  }
+
   test('empty input gives an empty array, and an empty generator', async () => {
     assert.equal(await parallel.run([]), []);
     const gen = new Parallel({ backend, returnAs: 'generator' });

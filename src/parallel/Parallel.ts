@@ -93,7 +93,9 @@ export class Parallel<R extends ReturnAs = 'array'> {
       maxOutstanding: parsePreDispatch(this.preDispatch, this.nJobs),
       timeout: this.timeout,
       signal: this.signal,
-      order: this.returnAs === 'generator_unordered' ? 'completion' : 'submission',
+      // Only an ordered generator reads in submission order. 'array' reads completions and
+      // places them by index, so a slow first task never holds the other workers back.
+      order: this.returnAs === 'generator' ? 'submission' : 'completion',
     });
   }
 }

@@ -28,7 +28,10 @@ export interface ConfigOptions {
   /**
    * How many tasks are taken from the input ahead of the workers: a number,
    * 'all', or an expression of nJobs such as '3*nJobs'. Bounds memory when
-   * the input is a large or endless (async) iterable.
+   * the input is a large or endless (async) iterable. It counts tasks taken
+   * and not yet handed over: with returnAs 'generator' (ordered) a slow task
+   * holds back those after it until it finishes, which bounds memory but can
+   * leave workers idle; 'array' and 'generator_unordered' keep dispatching.
    * @default '2*nJobs'
    */
   preDispatch?: number | string;

@@ -48,13 +48,8 @@ function isAncestor(frame: Frame, value: unknown): boolean {
 /**
  * Calls `visit` for every node; stops at the first node for which it
  * returns something other than undefined, and returns that.
- * `enter(value)` may return false to skip a container's children.
  */
-export function findInGraph<T>(
-  root: unknown,
-  visit: (node: WalkNode) => T | undefined,
-  enter: (value: object) => boolean = () => true,
-): T | undefined {
+export function findInGraph<T>(root: unknown, visit: (node: WalkNode) => T | undefined): T | undefined {
   const seen = new Set<object>();
   const stack: Frame[] = [{ value: root, parent: undefined, step: undefined }];
   // Primitive and function children are visited through one reused node, so a
@@ -73,7 +68,7 @@ export function findInGraph<T>(
     if (found !== undefined) return found;
     if (revisit) continue;
     seen.add(value);
-    if (isLeafObject(value) || !enter(value)) continue;
+    if (isLeafObject(value)) continue;
     const inner = visitChildren(frame, value, stack, visit, leaf);
     if (inner !== undefined) return inner;
   }
