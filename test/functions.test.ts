@@ -41,10 +41,21 @@ analysis('captured names are free; shadowing and object keys are not mistaken fo
 });
 
 analysis('method shorthand, getters and async generators parse in their own form', () => {
-  assert.equal(parseFunctionSource('triple(x) { return 3 * x * factor; }'), { form: 'method', freeVariables: ['factor'] });
+  const method = parseFunctionSource('triple(x) { return 3 * x * factor; }');
+  assert.equal([method?.form, method?.freeVariables], ['method', ['factor']]);
   assert.equal(parseFunctionSource('get size() { return 3; }')?.form, 'method');
   assert.equal(parseFunctionSource('async *pages(n) { yield n; }')?.form, 'method');
   assert.is(parseFunctionSource('not a function {'), undefined);
+});
+
+analysis('classes report the names their extends clause needs; arrows report lexical this', () => {
+  const cls = parseFunctionSource('class Dog extends mixin(Animal, Base.Inner) { bark() { return sound + this.name; } }');
+  assert.ok(cls?.isClass);
+  assert.equal(cls?.heritageNames.sort(), ['Animal', 'Base', 'mixin']);
+  assert.equal(cls?.freeVariables.sort(), ['Animal', 'Base', 'mixin', 'sound']);
+  assert.ok(parseFunctionSource('() => this.x + 1')?.usesLexicalThis);
+  assert.not.ok(parseFunctionSource('() => function () { return this; }')?.usesLexicalThis);
+  assert.equal(parseFunctionSource('() => process.pid + Math.PI')?.referencedNames.sort(), ['Math', 'process']);
 });
 
 analysis.run();

@@ -10,6 +10,39 @@ export interface ParsedFunction {
   form: SourceForm;
   /** Names the function reads from outside itself that no worker has as a global. */
   freeVariables: string[];
+  /** Every name it reads from outside itself, globals included (a module may shadow a global). */
+  referencedNames: string[];
+  /** The source is a class. */
+  isClass: boolean;
+  /** Names read by the class's `extends` clause: they need values when the class is created. */
+  heritageNames: string[];
+  /** An arrow function that uses `this` from the scope it was created in. */
+  usesLexicalThis: boolean;
+}
+
+type Node = Acorn.Node & Record<string, unknown>;
+
+/** The function, arrow or class node that the wrapped source evaluates to. */
+function topNode(ast: Acorn.Program, form: SourceForm): Node | undefined {
+  const statement = ast.body[0] as Node | undefined;
+  const expression = statement?.expression as Node | undefined;
+  if (form === 'expression') return expression;
+  const property = (expression?.properties as Node[] | undefined)?.[0];
+  return property?.value as Node | undefined;
+}
+
+/** True when `this` appears in `node` outside any nested non-arrow function or class. */
+function usesThis(node: unknown): boolean {
+  if (!node || typeof node !== 'object') return false;
+  const n = node as Node;
+  if (n.type === 'ThisExpression') return true;
+  if (n.type === 'FunctionExpression' || n.type === 'FunctionDeclaration' || n.type === 'ClassExpression' || n.type === 'ClassDeclaration') return false;
+  for (const key of Object.keys(n)) {
+    if (key === 'type' || key === 'range' || key === 'start' || key === 'end') continue;
+    const child = n[key];
+    if (Array.isArray(child) ? child.some(usesThis) : usesThis(child)) return true;
+  }
+  return false;
 }
 
 const PARSE_OPTIONS: Acorn.Options = { ecmaVersion: 'latest', sourceType: 'script', ranges: true };
@@ -18,7 +51,7 @@ const PARSE_OPTIONS: Acorn.Options = { ecmaVersion: 'latest', sourceType: 'scrip
 // never describes a function (most of them) saves their ~25 ms of start-up.
 const require = createRequire(import.meta.url);
 let parser: { acorn: typeof Acorn; analyze: typeof EslintScope.analyze } | undefined;
-const loadParser = () => (parser ??= { acorn: require('acorn') as typeof Acorn, analyze: (require('eslint-scope') as typeof EslintScope).analyze });
+export const loadParser = () => (parser ??= { acorn: require('acorn') as typeof Acorn, analyze: (require('eslint-scope') as typeof EslintScope).analyze });
 
 function parseAs(source: string, form: SourceForm): Acorn.Program | undefined {
   try {
@@ -49,12 +82,25 @@ export function parseFunctionSource(source: string): ParsedFunction | undefined 
   }
   if (!ast) return undefined;
   const scopes = loadParser().analyze(ast as never, { ecmaVersion: 2022, sourceType: 'script' });
-  const names = new Set<string>();
+  const referenced = new Set<string>();
+  const heritage = new Set<string>();
+  const top = topNode(ast, form);
+  const isClass = top?.type === 'ClassExpression';
+  const superRange = isClass ? ((top.superClass as Node | null)?.range as [number, number] | undefined) : undefined;
   for (const reference of scopes.globalScope!.through) {
     const name = reference.identifier.name;
-    if (!isWorkerGlobal(name)) names.add(name);
+    referenced.add(name);
+    const at = (reference.identifier as unknown as { range: [number, number] }).range[0];
+    if (superRange && at >= superRange[0] && at < superRange[1]) heritage.add(name);
   }
-  const parsed: ParsedFunction = { form, freeVariables: [...names] };
+  const parsed: ParsedFunction = {
+    form,
+    freeVariables: [...referenced].filter((name) => !isWorkerGlobal(name)),
+    referencedNames: [...referenced],
+    isClass,
+    heritageNames: [...heritage],
+    usesLexicalThis: top?.type === 'ArrowFunctionExpression' && usesThis(top.body),
+  };
   cache.set(source, parsed);
   return parsed;
 }

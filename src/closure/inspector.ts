@@ -1,0 +1,148 @@
+import inspector from 'node:inspector';
+
+/**
+ * A synchronous view of this thread's own V8 inspector. In the main thread
+ * (and in workers) `Session.post` runs its callback before returning, so a
+ * capture is an ordinary function call. One capture costs a few hundred
+ * microseconds: callers cache per function object and per run.
+ */
+export interface RemoteObject {
+  type: string;
+  subtype?: string;
+  className?: string;
+  value?: unknown;
+  unserializableValue?: string;
+  description?: string;
+  objectId?: string;
+}
+
+interface PropertyDescriptor {
+  name: string;
+  value?: RemoteObject;
+}
+
+const GROUP = 'joblet-capture';
+const SLOT = `__jobletInspectorSlot_${process.pid}`;
+
+let session: inspector.Session | undefined;
+let scriptUrls: Map<string, string> | undefined;
+
+function open(): inspector.Session {
+  if (session) return session;
+  const s = new inspector.Session();
+  s.connect();
+  session = s;
+  return s;
+}
+
+export function post<T>(method: string, params: object = {}): T {
+  let result: T | undefined;
+  let failure: Error | null = null;
+  let answered = false;
+  open().post(method, params, (error, value) => {
+    failure = error;
+    result = value as T;
+    answered = true;
+  });
+  if (!answered) throw new Error(`joblet: the inspector answered ${method} asynchronously; closures cannot be captured in this thread`);
+  if (failure) throw failure;
+  return result as T;
+}
+
+/** A remote handle on a live value, valid until `release()`. */
+export function handleOf(value: unknown): string {
+  const slot = globalThis as Record<string, unknown>;
+  slot[SLOT] = value;
+  try {
+    const { result } = post<{ result: RemoteObject }>('Runtime.evaluate', { expression: `globalThis[${JSON.stringify(SLOT)}]`, objectGroup: GROUP });
+    if (!result.objectId) throw new Error('joblet: the inspector gave no handle for an object');
+    return result.objectId;
+  } finally {
+    delete slot[SLOT];
+  }
+}
+
+/** The live value behind a remote object (identity kept for objects and functions). */
+export function valueOf(remote: RemoteObject): unknown {
+  if (remote.type === 'undefined') return undefined;
+  if (remote.unserializableValue !== undefined) {
+    const text = remote.unserializableValue;
+    if (text.endsWith('n')) return BigInt(text.slice(0, -1));
+    return text === '-0' ? -0 : Number(text);
+  }
+  if (!remote.objectId) return remote.value;
+  // `this` inside the called function is the real object; strict mode keeps primitives unboxed.
+  post('Runtime.callFunctionOn', {
+    objectId: remote.objectId,
+    functionDeclaration: `function () { 'use strict'; globalThis[${JSON.stringify(SLOT)}] = this; }`,
+  });
+  const slot = globalThis as Record<string, unknown>;
+  const value = slot[SLOT];
+  delete slot[SLOT];
+  return value;
+}
+
+export interface InternalProperties {
+  location?: { scriptId: string; lineNumber: number; columnNumber: number };
+  scopes?: string;
+  boundTarget?: RemoteObject;
+  boundThis?: RemoteObject;
+  boundArgs?: RemoteObject;
+}
+
+export function internalsOf(objectId: string): InternalProperties {
+  const { internalProperties = [] } = post<{ internalProperties?: PropertyDescriptor[] }>('Runtime.getProperties', { objectId, ownProperties: true });
+  const out: InternalProperties = {};
+  for (const property of internalProperties) {
+    const value = property.value;
+    if (!value) continue;
+    if (property.name === '[[FunctionLocation]]') out.location = value.value as InternalProperties['location'];
+    else if (property.name === '[[Scopes]]') out.scopes = value.objectId;
+    else if (property.name === '[[TargetFunction]]') out.boundTarget = value;
+    else if (property.name === '[[BoundThis]]') out.boundThis = value;
+    else if (property.name === '[[BoundArgs]]') out.boundArgs = value;
+  }
+  return out;
+}
+
+export interface Scope {
+  /** 'Closure', 'Block', 'Script', 'Module', 'Global', ... */
+  kind: string;
+  variables: Map<string, RemoteObject>;
+}
+
+/** A function's scope chain, innermost first, without the global scope. */
+export function scopesOf(scopesId: string): Scope[] {
+  const { result } = post<{ result: PropertyDescriptor[] }>('Runtime.getProperties', { objectId: scopesId, ownProperties: true });
+  const scopes: Scope[] = [];
+  for (const entry of result) {
+    const id = entry.value?.objectId;
+    const kind = (entry.value?.description ?? '').split(' ')[0] ?? '';
+    if (!id || kind === 'Global') continue;
+    const { result: variables } = post<{ result: PropertyDescriptor[] }>('Runtime.getProperties', { objectId: id, ownProperties: true });
+    scopes.push({ kind, variables: new Map(variables.filter((v) => v.value).map((v) => [v.name, v.value!])) });
+  }
+  return scopes;
+}
+
+/** Free the remote handles made since the last release. */
+export function release(): void {
+  if (session) post('Runtime.releaseObjectGroup', { objectGroup: GROUP });
+}
+
+/** The URL of a script by its id (file:///..., node:..., or '' for eval'd code). */
+export function scriptUrl(scriptId: string): string {
+  if (!scriptUrls) {
+    const urls = new Map<string, string>();
+    // Enabling the debugger reports every script already loaded, synchronously, then each new one.
+    open().on('Debugger.scriptParsed', (message) => urls.set(message.params.scriptId, message.params.url));
+    post('Debugger.enable');
+    scriptUrls = urls;
+  }
+  return scriptUrls.get(scriptId) ?? '';
+}
+
+export function scriptSource(scriptId: string): string {
+  scriptUrl(scriptId);
+  return post<{ scriptSource: string }>('Debugger.getScriptSource', { scriptId }).scriptSource;
+}

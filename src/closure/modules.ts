@@ -1,0 +1,163 @@
+import { createRequire, isBuiltin } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { types } from 'node:util';
+import type * as Acorn from 'acorn';
+import { scriptSource, scriptUrl } from './inspector.js';
+import { loadParser } from './freeVariables.js';
+
+/**
+ * A module value carried by reference: the worker loads the same module and
+ * takes the same binding from it; nothing of the module is copied.
+ * `specifier` is a builtin name or an absolute path.
+ */
+export interface ModuleRef {
+  specifier: string;
+  /** 'namespace' (import * as x), 'default' (import x), 'module' (require), or an export's name. */
+  binding: string;
+}
+
+const cache = new Map<string, Map<string, ModuleRef>>();
+
+/** The imports and top-level requires of the script that defines a function, by local name. */
+export function moduleBindings(scriptId: string): Map<string, ModuleRef> {
+  let bindings = cache.get(scriptId);
+  if (!bindings) {
+    bindings = readBindings(scriptId);
+    cache.set(scriptId, bindings);
+  }
+  return bindings;
+}
+
+function parse(source: string): Acorn.Program | undefined {
+  const { acorn } = loadParser();
+  for (const sourceType of ['module', 'script'] as const) {
+    try {
+      return acorn.parse(source, { ecmaVersion: 'latest', sourceType, allowHashBang: true, allowReturnOutsideFunction: true });
+    } catch {
+      /* try the other source type */
+    }
+  }
+  return undefined;
+}
+
+function readBindings(scriptId: string): Map<string, ModuleRef> {
+  const bindings = new Map<string, ModuleRef>();
+  const url = scriptUrl(scriptId);
+  if (!url.startsWith('file:')) return bindings;
+  const program = parse(scriptSource(scriptId));
+  if (!program) return bindings;
+  const add = (local: string, specifier: string, binding: string) => {
+    const resolved = resolveSpecifier(specifier, url);
+    if (resolved) bindings.set(local, { specifier: resolved, binding });
+  };
+  for (const statement of program.body) {
+    if (statement.type === 'ImportDeclaration') {
+      const specifier = String(statement.source.value);
+      for (const s of statement.specifiers) {
+        if (s.type === 'ImportDefaultSpecifier') add(s.local.name, specifier, 'default');
+        else if (s.type === 'ImportNamespaceSpecifier') add(s.local.name, specifier, 'namespace');
+        else add(s.local.name, specifier, s.imported.type === 'Identifier' ? s.imported.name : String(s.imported.value));
+      }
+    } else if (statement.type === 'VariableDeclaration') {
+      for (const declarator of statement.declarations) {
+        const required = requiredSpecifier(declarator.init);
+        if (!required) continue;
+        if (declarator.id.type === 'Identifier') add(declarator.id.name, required.specifier, required.member ?? 'module');
+        else if (declarator.id.type === 'ObjectPattern' && !required.member) {
+          for (const property of declarator.id.properties) {
+            if (property.type === 'Property' && property.key.type === 'Identifier' && property.value.type === 'Identifier') {
+              add(property.value.name, required.specifier, property.key.name);
+            }
+          }
+        }
+      }
+    }
+  }
+  return bindings;
+}
+
+/** `require('x')` or `require('x').member`, else undefined. */
+function requiredSpecifier(node: Acorn.Expression | null | undefined): { specifier: string; member?: string } | undefined {
+  if (!node) return undefined;
+  if (node.type === 'MemberExpression' && !node.computed && node.property.type === 'Identifier') {
+    const inner = requiredSpecifier(node.object as Acorn.Expression);
+    return inner && !inner.member ? { specifier: inner.specifier, member: node.property.name } : undefined;
+  }
+  if (node.type !== 'CallExpression' || node.callee.type !== 'Identifier' || node.callee.name !== 'require') return undefined;
+  const [argument] = node.arguments;
+  return argument?.type === 'Literal' && typeof argument.value === 'string' ? { specifier: argument.value } : undefined;
+}
+
+/** A builtin name, or the absolute path a specifier resolves to from `parentUrl`; undefined when it cannot be resolved. */
+export function resolveSpecifier(specifier: string, parentUrl: string): string | undefined {
+  if (isBuiltin(specifier)) return specifier;
+  try {
+    return createRequire(parentUrl).resolve(specifier);
+  } catch {
+    if (specifier.startsWith('.') || specifier.startsWith('/') || specifier.startsWith('file:')) {
+      try {
+        return fileURLToPath(new URL(specifier, parentUrl));
+      } catch {
+        return undefined;
+      }
+    }
+    return undefined;
+  }
+}
+
+const requireHere = createRequire(import.meta.url);
+
+/** Load a module reference, synchronously (Node 20.19+ can require ES modules). */
+export function loadModuleRef(ref: ModuleRef): unknown {
+  const loaded = requireHere(ref.specifier) as Record<string, unknown>;
+  const isNamespace = types.isModuleNamespaceObject(loaded);
+  switch (ref.binding) {
+    case 'namespace':
+    case 'module':
+      return loaded;
+    case 'default':
+      return isNamespace ? loaded.default : loaded;
+    default:
+      return loaded[ref.binding];
+  }
+}
+
+// Node's commonly used builtins, searched by identity when a captured value is one of their exports.
+const BUILTINS = [
+  'assert', 'async_hooks', 'buffer', 'child_process', 'crypto', 'dns', 'events', 'fs', 'fs/promises', 'http', 'https',
+  'net', 'os', 'path', 'perf_hooks', 'querystring', 'readline', 'stream', 'string_decoder', 'timers', 'timers/promises',
+  'url', 'util', 'v8', 'vm', 'worker_threads', 'zlib',
+];
+let builtinIndex: Map<unknown, ModuleRef> | undefined;
+
+/** A builtin module, or one of its direct exports, by identity. */
+export function builtinRefOf(value: unknown): ModuleRef | undefined {
+  if (!builtinIndex) {
+    const index = new Map<unknown, ModuleRef>();
+    for (const name of BUILTINS) {
+      const exports = requireHere(`node:${name}`) as Record<string, unknown>;
+      if (!index.has(exports)) index.set(exports, { specifier: `node:${name}`, binding: 'module' });
+      for (const key of Object.keys(exports)) {
+        const member = exports[key];
+        if ((typeof member === 'function' || (typeof member === 'object' && member !== null)) && !index.has(member)) {
+          index.set(member, { specifier: `node:${name}`, binding: key });
+        }
+      }
+    }
+    builtinIndex = index;
+  }
+  return builtinIndex.get(value);
+}
+
+/** The exports of an already loaded CommonJS module, or one of their members, by identity. */
+export function requiredRefOf(value: unknown): ModuleRef | undefined {
+  for (const [path, module] of Object.entries(requireHere.cache)) {
+    const exports = module?.exports as Record<string, unknown> | undefined;
+    if (exports === undefined) continue;
+    if (exports === value) return { specifier: path, binding: 'module' };
+    if (typeof exports === 'object' || typeof exports === 'function') {
+      for (const key of Object.keys(exports)) if (exports[key] === value) return { specifier: path, binding: key };
+    }
+  }
+  return undefined;
+}
