@@ -168,11 +168,19 @@ for (const backend of BACKENDS) {
     const throwsWithCallback = () => {
       throw Object.assign(new Error('with a callback'), { retry: () => 1, code: 'E_CB' });
     };
-    await rejects(parallel.run([delayed(throwsWithCallback)()]), (error) => {
+    const structured = new Parallel({ backend, serializer: 'structured', nJobs: 1 });
+    await rejects(structured.run([delayed(throwsWithCallback)()]), (error) => {
       assert.instance(error, TaskError);
       assert.is(error.originalMessage, 'with a callback');
       assert.equal(error.properties, {});
       assert.match(error.propertiesLost, "serializer 'structured' could not carry them");
+    });
+    await structured.close();
+    // The default serializer carries them, functions included.
+    await rejects(parallel.run([delayed(throwsWithCallback)()]), (error) => {
+      assert.is(error.code, 'E_CB');
+      assert.is(error.properties.retry(), 1);
+      assert.is(error.propertiesLost, undefined);
     });
   });
 
@@ -258,13 +266,18 @@ for (const backend of BACKENDS) {
 
   test('a result the serializer cannot carry fails in phase serialize-result with its path', async () => {
     const returnsFunction = () => ({ items: [1, () => 2] });
-    await rejects(parallel.run([delayed(returnsFunction)()]), (error) => {
+    const structured = new Parallel({ backend, serializer: 'structured', nJobs: 1 });
+    await rejects(structured.run([delayed(returnsFunction)()]), (error) => {
       assert.instance(error, SerializationError);
       assert.is(error.phase, 'serialize-result');
       assert.is(error.path, 'result.items[1]');
       assert.is(error.serializer, 'structured');
       assert.is(error.taskIndex, 0);
     });
+    await structured.close();
+    // The default serializer brings the function back, and it runs here.
+    const [result] = await parallel.run([delayed(returnsFunction)()]);
+    assert.is((result!.items[1] as () => number)(), 2);
   });
 
   test('the pool is reused by consecutive runs', async () => {

@@ -65,11 +65,11 @@ test('JOBLET_SERIALIZER chooses the process-wide default serializer', async () =
   const env = { ...process.env };
   delete env.JOBLET_SERIALIZER;
   const without = await runScript('defaultSerializer', [], env);
-  assert.equal(JSON.parse(without.stdout), { default: 'structured', parallel: 'structured' });
+  assert.equal(JSON.parse(without.stdout), { default: 'auto', parallel: 'auto' });
   const unknown = await runScript('defaultSerializer', [], { ...process.env, JOBLET_SERIALIZER: 'nope' });
   assert.is.not(unknown.code, 0);
   assert.match(unknown.stderr, "JOBLET_SERIALIZER names an unknown serializer 'nope'");
-  assert.match(unknown.stderr, 'structured, json, devalue, javascript');
+  assert.match(unknown.stderr, 'structured, json, devalue, javascript, closure, auto');
 });
 
 test.run();

@@ -46,7 +46,7 @@ test('negative nJobs counts back from the number of cores, as in joblib', () => 
 
 test('unknown backend and serializer names list the registered ones', () => {
   throwsWith(() => new Parallel({ backend: 'gpu' }), RangeError, "Unknown backend 'gpu'", 'threads, processes, inline');
-  throwsWith(() => new Parallel({ serializer: 'pickle' }), RangeError, "Unknown serializer 'pickle'", 'structured, json, devalue, javascript');
+  throwsWith(() => new Parallel({ serializer: 'pickle' }), RangeError, "Unknown serializer 'pickle'", 'structured, json, devalue, javascript, closure, auto');
 });
 
 test('other options: returnAs, timeout, preDispatch, signal, unknown keys', () => {
@@ -123,7 +123,7 @@ scopes('setDefaultSerializer changes the default process-wide, and resets', () =
   setDefaultSerializer('devalue');
   assert.is(new Parallel().serializerName, 'devalue');
   setDefaultSerializer();
-  assert.is(new Parallel().serializerName, 'structured');
+  assert.is(new Parallel().serializerName, 'auto');
   throwsWith(() => setDefaultSerializer('pickle'), RangeError, 'Registered serializers');
 });
 

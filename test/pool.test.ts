@@ -32,7 +32,8 @@ const test = suite('worker pool');
 test("a function's source reaches each worker once; a replacement worker gets it again", async () => {
   const { pool, sent, spawned } = recordingPool(1);
   registerBackend('recorded-threads', () => pool);
-  const parallel = new Parallel({ backend: 'recorded-threads', nJobs: 1 });
+  // 'structured' sends a task function as its source: a 'function' def.
+  const parallel = new Parallel({ backend: 'recorded-threads', nJobs: 1, serializer: 'structured' });
   const add = (a: number, b: number) => a + b;
   assert.equal(await parallel.run([1, 2, 3].map((x) => delayed(add)(x, 1))), [2, 3, 4]);
   assert.is(sent.filter((s) => s.message.type === 'batch').length, 3);

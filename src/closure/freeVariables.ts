@@ -16,6 +16,8 @@ export interface ParsedFunction {
   isClass: boolean;
   /** Names read by the class's `extends` clause: they need values when the class is created. */
   heritageNames: string[];
+  /** Where the `extends` expression stands in the source, as [start, end) offsets. */
+  superClassRange: [number, number] | undefined;
   /** An arrow function that uses `this` from the scope it was created in. */
   usesLexicalThis: boolean;
 }
@@ -99,6 +101,8 @@ export function parseFunctionSource(source: string): ParsedFunction | undefined 
     referencedNames: [...referenced],
     isClass,
     heritageNames: [...heritage],
+    // Offsets in the wrapped source, less the one-character prefix `(` of the expression form.
+    superClassRange: superRange ? [superRange[0] - 1, superRange[1] - 1] : undefined,
     usesLexicalThis: top?.type === 'ArrowFunctionExpression' && usesThis(top.body),
   };
   cache.set(source, parsed);

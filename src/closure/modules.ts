@@ -161,3 +161,16 @@ export function requiredRefOf(value: unknown): ModuleRef | undefined {
   }
   return undefined;
 }
+
+const strictness = new Map<string, boolean>();
+
+/** Whether a script's code is strict: an ES module, or a script that opens with 'use strict'. */
+export function isStrictScript(scriptId: string, isModule: boolean): boolean {
+  if (isModule) return true;
+  let strict = strictness.get(scriptId);
+  if (strict === undefined) {
+    strict = /^(?:#![^\n]*\n)?\s*(?:\/\/[^\n]*\n\s*|\/\*[\s\S]*?\*\/\s*)*(['"])use strict\1/.test(scriptSource(scriptId));
+    strictness.set(scriptId, strict);
+  }
+  return strict;
+}

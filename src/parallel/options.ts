@@ -20,9 +20,11 @@ export interface ConfigOptions {
    */
   backend?: string;
   /**
-   * How tasks and results are encoded: 'structured' (V8), 'json', 'devalue',
-   * 'javascript' (serialize-javascript), or a registered name.
-   * @default setDefaultSerializer(), else JOBLET_SERIALIZER, else 'structured'
+   * How tasks and results are encoded: 'auto' (structured clone for data, the
+   * closure codec for functions and class instances), 'structured' (V8),
+   * 'closure', 'json', 'devalue', 'javascript' (serialize-javascript), or a
+   * registered name.
+   * @default setDefaultSerializer(), else JOBLET_SERIALIZER, else 'auto'
    */
   serializer?: string;
   /**

@@ -1,4 +1,7 @@
+import { createHash } from 'node:crypto';
 import { SerializationError } from '../errors.js';
+import type { Capture } from '../closure/capture.js';
+import { withCaptureCache } from '../closure/codec.js';
 import { describeFunction } from '../closure/functionSource.js';
 import { REF_KEY, encodeValue, locateFailure } from '../serialize/payload.js';
 import { getSerializer } from '../serialize/registry.js';
@@ -20,12 +23,15 @@ export class TaskEncoder {
   private readonly wrapped = new Map<unknown, WireDef>();
   private readonly defsById = new Map<string, WireDef>();
   private readonly fallback: Serializer = getSerializer(FALLBACK_SERIALIZER);
+  /** Functions captured in this run: a closure submitted with 10,000 tasks is captured once. */
+  private readonly captures = new Map<Function, Capture>();
+  private readonly closureDefs = new Map<Function, WireDef>();
 
   constructor(private readonly serializer: Serializer) {}
 
   encode(task: Task, index: number): { task: WireTask; defs: WireDef[] } {
     try {
-      return this.encodeUnchecked(task, index);
+      return withCaptureCache(this.captures, () => this.encodeUnchecked(task, index));
     } catch (error) {
       if (error instanceof SerializationError) throw error;
       // Anything else (a getter that throws, a list nested deeper than the stack) still names the task and the phase.
@@ -63,6 +69,7 @@ export class TaskEncoder {
 
   private functionDef(fn: Function, index: number): WireDef {
     if (isWrapped(fn)) return this.wrappedDef(fn, 'fn', index);
+    if (this.serializer.capabilities.closures) return this.closureDef(fn, index);
     const description = describeFunction(fn);
     const refuse = (problem: string, remedy: string) =>
       new SerializationError({ phase: 'serialize-task', path: 'fn', serializer: this.serializer.name, problem, remedy, taskIndex: index });
@@ -81,6 +88,26 @@ export class TaskEncoder {
       );
     }
     return { kind: 'function', id: description.id, name: description.name, source: description.source, form: description.form };
+  }
+
+  /**
+   * The task function with what it captures, through the closure codec, once per run.
+   * Its id is a hash of the bytes: a worker that already holds the same function with
+   * the same captured values (an earlier run) is not sent them again.
+   */
+  private closureDef(fn: Function, index: number): WireDef {
+    const hit = this.closureDefs.get(fn);
+    if (hit) return hit;
+    const codec = getSerializer('closure');
+    let data: Uint8Array | string;
+    try {
+      data = codec.serialize(fn);
+    } catch (error) {
+      throw locateFailure(error, fn, { serializer: codec, root: 'fn', phase: 'serialize-task', taskIndex: index });
+    }
+    const def: WireDef = { kind: 'value', id: `c:${createHash('sha1').update(data).digest('base64url')}`, serializer: codec.name, data };
+    this.closureDefs.set(fn, def);
+    return def;
   }
 
   /** Encode a wrapped value with the fallback serializer, once per run. */

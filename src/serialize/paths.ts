@@ -39,5 +39,7 @@ export function formatPath(root: string, steps: readonly PathStep[]): string {
 /** Join a root name with a path a codec reported relative to it (`[0].x`). */
 export function joinPath(root: string, relative: string): string {
   if (!relative) return root;
+  // A path through a function's captures: `fn -> captured 'db' -> .pool`.
+  if (relative.startsWith(' -> ')) return root + relative;
   return relative.startsWith('[') || relative.startsWith('.') ? root + relative : `${root}.${relative}`;
 }

@@ -104,7 +104,9 @@ export function locateFailure(error: unknown, value: unknown, context: EncodeCon
     problem: `Cannot serialize: ${problem}`,
     remedy: unreadable
       ? 'Reading the value threw (a getter?): send plain data, read into plain objects before submitting.'
-      : remedyFor(culprit, serializer, root, context.wrapped),
+      : error instanceof UnserializableValueError && error.remedy
+        ? error.remedy
+        : remedyFor(culprit, serializer, root, context.wrapped),
     taskIndex: context.taskIndex,
     cause: error,
   });

@@ -20,6 +20,8 @@ const BUILT_IN: Record<string, () => Promise<Serializer>> = {
   json: async () => (await import('./json.js')).jsonSerializer,
   devalue: async () => (await import('./devalue.js')).devalueSerializer,
   javascript: async () => (await import('./javascript.js')).javascriptSerializer,
+  closure: async () => (await import('./closure.js')).closureSerializer,
+  auto: async () => (await import('./auto.js')).autoSerializer,
 };
 const isBuiltIn = (name: string) => Object.hasOwn(BUILT_IN, name);
 
@@ -103,14 +105,14 @@ export function serializerModule(name: string): string | undefined {
 
 /**
  * Choose the process-wide default serializer (loky's `set_loky_pickler`).
- * Call with no argument to go back to `JOBLET_SERIALIZER` or 'structured'.
+ * Call with no argument to go back to `JOBLET_SERIALIZER` or 'auto'.
  */
 export function setDefaultSerializer(name?: string): void {
   if (name !== undefined) getSerializer(name);
   explicitDefault = name;
 }
 
-/** The default serializer's name: setDefaultSerializer(), else JOBLET_SERIALIZER, else 'structured'. */
+/** The default serializer's name: setDefaultSerializer(), else JOBLET_SERIALIZER, else 'auto'. */
 export function getDefaultSerializer(): string {
   if (explicitDefault) return explicitDefault;
   const fromEnv = process.env.JOBLET_SERIALIZER;
@@ -120,5 +122,5 @@ export function getDefaultSerializer(): string {
     }
     return fromEnv;
   }
-  return 'structured';
+  return 'auto';
 }

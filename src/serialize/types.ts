@@ -38,12 +38,15 @@ export interface Serializer {
 
 /** Thrown by a serializer that knows where in the value it failed. */
 export class UnserializableValueError extends Error {
-  /** Path relative to the serialized root, e.g. `[0].onItem`. */
+  /** Path relative to the serialized root, e.g. `[0].onItem`, or ` -> captured 'db' -> .pool` through a function's captures. */
   readonly path: string;
+  /** What to do instead, when the codec knows better than the generic advice. */
+  readonly remedy: string | undefined;
 
-  constructor(message: string, path: string) {
+  constructor(message: string, path: string, remedy?: string) {
     super(message);
     this.name = 'UnserializableValueError';
     this.path = path;
+    this.remedy = remedy;
   }
 }

@@ -11,7 +11,7 @@ const targets = new WeakMap<object, object>();
 let everWrapped = false;
 
 /** Name of the serializer that encodes wrapped values (cloudpickle's role in joblib). */
-export const FALLBACK_SERIALIZER = 'javascript';
+export const FALLBACK_SERIALIZER = 'closure';
 
 export function wrapNonSerializable<T extends object>(value: T): T {
   if ((typeof value !== 'object' && typeof value !== 'function') || value === null) {

@@ -1,0 +1,124 @@
+import { describeFunction } from './functionSource.js';
+import { parseFunctionSource, type SourceForm } from './freeVariables.js';
+import { isWorkerGlobal } from './globals.js';
+import { handleOf, internalsOf, release, scopesOf, scriptUrl, valueOf } from './inspector.js';
+import { builtinRefOf, isStrictScript, moduleBindings, type ModuleRef } from './modules.js';
+
+/**
+ * What a function is made of, as live values: its source and the variables
+ * it captures (a snapshot, read now), or the pieces of a bound function, or
+ * a reference (a global, a module export) that the worker resolves itself.
+ */
+/** The name a rewritten `extends` clause refers to. */
+export const SUPER_NAME = '__jobletSuper$';
+
+export type Capture =
+  | {
+      kind: 'source';
+      name: string;
+      source: string;
+      form: SourceForm;
+      isClass: boolean;
+      /**
+       * A class's parent, taken from the class itself: V8 keeps no scope entry for a name
+       * read only by `extends`, so the source's `extends` expression is replaced by SUPER_NAME.
+       */
+      superClass: { value: unknown } | undefined;
+      /** Captured variables and their current values. */
+      values: Map<string, unknown>;
+      /** Captured variables bound to imports or requires: carried by reference. */
+      modules: Map<string, ModuleRef>;
+      /** An arrow function's lexical `this`, when it uses one. */
+      lexicalThis: { value: unknown } | undefined;
+      /** The function was defined in strict code (an ES module, a class, 'use strict'). */
+      strict: boolean;
+    }
+  | { kind: 'bound'; name: string; target: Function; thisArg: unknown; args: unknown[] }
+  | { kind: 'global'; name: string; path: string }
+  | { kind: 'module'; name: string; ref: ModuleRef }
+  | { kind: 'unsupported'; name: string; reason: string };
+
+/** Capture a function: one inspector round trip per scope, about a quarter of a millisecond in all. */
+export function captureFunction(fn: Function): Capture {
+  try {
+    return captureUnreleased(fn);
+  } finally {
+    release();
+  }
+}
+
+function captureUnreleased(fn: Function): Capture {
+  const description = describeFunction(fn);
+  const name = description.name;
+  if (description.kind === 'global') return { kind: 'global', name, path: description.path };
+  const id = handleOf(fn);
+  const internals = internalsOf(id);
+  if (internals.boundTarget) {
+    return {
+      kind: 'bound',
+      name,
+      target: valueOf(internals.boundTarget) as Function,
+      thisArg: internals.boundThis ? valueOf(internals.boundThis) : undefined,
+      args: internals.boundArgs ? [...(valueOf(internals.boundArgs) as unknown[])] : [],
+    };
+  }
+  const url = internals.location ? scriptUrl(internals.location.scriptId) : '';
+  if (description.kind === 'unsupported' || url.startsWith('node:')) {
+    // Node's own functions (path.join, EventEmitter, ...) travel as the module export they are.
+    const ref = builtinRefOf(fn);
+    if (ref) return { kind: 'module', name, ref };
+    const reason =
+      description.kind === 'unsupported'
+        ? description.reason
+        : `it is internal to Node (${url}) and not an export of a builtin module joblet knows`;
+    return { kind: 'unsupported', name, reason };
+  }
+  const parsed = parseFunctionSource(description.source)!;
+  const scopes = internals.scopes ? scopesOf(internals.scopes) : [];
+  const bindings = internals.location && url.startsWith('file:') ? moduleBindings(internals.location.scriptId) : new Map<string, ModuleRef>();
+  const values = new Map<string, unknown>();
+  const modules = new Map<string, ModuleRef>();
+  let source = description.source;
+  let superClass: { value: unknown } | undefined;
+  const heritage = new Set<string>();
+  if (parsed.superClassRange) {
+    const [start, end] = parsed.superClassRange;
+    source = `${source.slice(0, start)}${SUPER_NAME}${source.slice(end)}`;
+    superClass = { value: Object.getPrototypeOf(fn) };
+    for (const name of parsed.heritageNames) heritage.add(name);
+  }
+  for (const variable of parsed.referencedNames) {
+    const at = scopes.findIndex((scope) => scope.variables.has(variable));
+    // A name read only by `extends` is not in any scope; the parent itself is captured above.
+    if (at < 0 && heritage.has(variable)) continue;
+    if (at < 0) {
+      // Not in any scope of the function: a global. Standard ones are the worker's own;
+      // a property a program added to globalThis is carried like a captured variable.
+      if (!isWorkerGlobal(variable) && variable in globalThis) values.set(variable, (globalThis as Record<string, unknown>)[variable]);
+      continue;
+    }
+    // A binding of the script's top level may be an import or a require: carry those by reference.
+    const binding = at === scopes.length - 1 ? bindings.get(variable) : undefined;
+    if (binding) modules.set(variable, binding);
+    else values.set(variable, valueOf(scopes[at]!.variables.get(variable)!));
+  }
+  let lexicalThis: { value: unknown } | undefined;
+  if (parsed.usesLexicalThis) {
+    const holder = scopes.find((scope) => scope.variables.has('this'));
+    lexicalThis = { value: holder ? valueOf(holder.variables.get('this')!) : undefined };
+  }
+  return {
+    kind: 'source',
+    name,
+    source,
+    form: description.form,
+    isClass: parsed.isClass,
+    superClass,
+    values,
+    modules,
+    lexicalThis,
+    strict:
+      parsed.isClass ||
+      (internals.location !== undefined && url.startsWith('file:') && isStrictScript(internals.location.scriptId, scopes.some((scope) => scope.kind === 'Module'))),
+  };
+}

@@ -1,0 +1,488 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { types } from 'node:util';
+import vm from 'node:vm';
+import { formatPath } from '../serialize/paths.js';
+import { substitute } from '../serialize/substitute.js';
+import { UnserializableValueError } from '../serialize/types.js';
+import { isWrapped, unwrap } from '../serialize/wrap.js';
+import { captureFunction, SUPER_NAME, type Capture } from './capture.js';
+import { isWorkerGlobal } from './globals.js';
+import { loadModuleRef } from './modules.js';
+import { wrapSource, type SourceForm } from './sourceForm.js';
+
+/**
+ * The closure codec: a value graph, functions included, as plain data.
+ *
+ * Functions, class instances and the like become nodes of a table; in the
+ * data they are replaced by one-key marker objects `{ [mark]: index }`. The
+ * result (data with markers, and the node table) is plain enough for V8's
+ * serializer, so the data part of a payload costs what structured clone
+ * costs, and shared objects and cycles keep their identity for free.
+ *
+ * Rebuilding creates each node once. A function is compiled with its
+ * captured variables as `let` bindings of a wrapper; a binding whose value
+ * is still being built (recursion, mutual recursion) is set through the
+ * wrapper's setter once that value exists.
+ */
+export interface Graph {
+  mark: string;
+  root: unknown;
+  nodes: NodeRecord[];
+}
+
+/** [key, flags, value] for data properties, [key, flags | ACCESSOR, getter, setter] for accessors. */
+type PropRecord = [string, number, unknown?, unknown?];
+const ENUMERABLE = 1;
+const WRITABLE = 2;
+const CONFIGURABLE = 4;
+const ACCESSOR = 8;
+
+export type NodeRecord =
+  | {
+      t: 'fn';
+      name: string;
+      source: string;
+      form: SourceForm;
+      strict: boolean;
+      vars: Record<string, unknown>;
+      /** Lexical `this` of an arrow function. */
+      self?: unknown;
+      /** Parent class, for a class whose `extends` was rewritten. */
+      sup?: unknown;
+      /** Own enumerable properties (static fields, `fn.cache = ...`). */
+      props: Record<string, unknown>;
+      /** Own enumerable properties of an old-style constructor's prototype. */
+      protoProps?: Record<string, unknown>;
+      /** Class identity: a realm rebuilds a class once and reuses it, so `instanceof` holds across payloads. */
+      cid?: string;
+    }
+  | { t: 'bound'; target: unknown; thisArg: unknown; args: unknown[] }
+  | { t: 'module'; specifier: string; binding: string }
+  | { t: 'global'; path: string }
+  | { t: 'object'; cls?: unknown; proto?: unknown; props: PropRecord[] };
+
+/** Marker key: random per process, so user data can never pass for a marker. */
+const MARK = `__jobletNode_${randomBytes(9).toString('base64url')}`;
+
+// Structured clone carries these natively (prototype included).
+const NATIVE_PROTOTYPES = new Set<unknown>([
+  Object.prototype, Array.prototype, Date.prototype, RegExp.prototype, Map.prototype, Set.prototype,
+  ArrayBuffer.prototype, SharedArrayBuffer.prototype, DataView.prototype,
+  Boolean.prototype, Number.prototype, String.prototype, BigInt.prototype,
+  Error.prototype, EvalError.prototype, RangeError.prototype, ReferenceError.prototype,
+  SyntaxError.prototype, TypeError.prototype, URIError.prototype,
+]);
+
+/** True for an object that structured clone would flatten: a class instance, or a plain object with null prototype is fine. */
+export function isClassInstance(value: object): boolean {
+  const proto = Object.getPrototypeOf(value);
+  return proto !== null && !NATIVE_PROTOTYPES.has(proto) && !ArrayBuffer.isView(value);
+}
+
+// Global objects (Math, console, process, ...) travel by name; the worker has its own.
+let globalObjects: Map<unknown, string> | undefined;
+function globalNameOf(value: unknown): string | undefined {
+  if (!globalObjects) {
+    globalObjects = new Map();
+    for (const name of Object.getOwnPropertyNames(globalThis)) {
+      if (!isWorkerGlobal(name) || name === 'globalThis' || name === 'global') continue;
+      const candidate = (globalThis as Record<string, unknown>)[name];
+      if (typeof candidate === 'object' && candidate !== null) globalObjects.set(candidate, name);
+    }
+    globalObjects.set(globalThis, 'globalThis');
+  }
+  return globalObjects.get(value);
+}
+
+function unsendableReason(value: object): string | undefined {
+  if (types.isProxy(value)) return 'a Proxy cannot be sent (its handler is code joblet cannot see)';
+  if (value instanceof WeakMap || value instanceof WeakSet || value instanceof WeakRef) {
+    return `a ${value.constructor.name} cannot be sent (its entries cannot be enumerated)`;
+  }
+  if (value instanceof Promise) return 'a Promise cannot be sent; await it first';
+  if (types.isModuleNamespaceObject(value)) return 'a module namespace reached as data cannot be sent; import the module in the task';
+  return undefined;
+}
+
+const RESOURCE_REMEDY =
+  'Create it inside the task (or once per worker), send the data it holds instead, or keep it in the main thread.';
+
+// Each class gets one id for the life of this process (cloudpickle's class tracker).
+const classIds = new WeakMap<Function, string>();
+function classIdOf(cls: Function): string {
+  let id = classIds.get(cls);
+  if (!id) {
+    classIds.set(cls, (id = randomUUID()));
+    // This realm owns the class: an instance that comes back (a result) gets this very class.
+    classRegistry(undefined).set(id, cls);
+  }
+  return id;
+}
+
+// Classes rebuilt in each realm, by id: the first definition to arrive is the one kept.
+const rebuiltClasses = new WeakMap<object, Map<string, Function>>();
+const THIS_REALM = {};
+function classRegistry(context: vm.Context | undefined): Map<string, Function> {
+  const key = context ?? THIS_REALM;
+  let registry = rebuiltClasses.get(key);
+  if (!registry) rebuiltClasses.set(key, (registry = new Map()));
+  return registry;
+}
+
+/** Per-run cache of captures, so a function submitted with 10,000 tasks is captured once. */
+let activeCaptures: Map<Function, Capture> | undefined;
+
+/** Run `fn` with a capture cache shared by every encoding inside it (one run's tasks). */
+export function withCaptureCache<T>(captures: Map<Function, Capture>, fn: () => T): T {
+  const previous = activeCaptures;
+  activeCaptures = captures;
+  try {
+    return fn();
+  } finally {
+    activeCaptures = previous;
+  }
+}
+
+export interface EncodeOptions {
+  /** Also turn plain objects with getters or setters into nodes (the closure serializer does; auto does not look). */
+  accessors: boolean;
+}
+
+/** Encode a value graph; throws UnserializableValueError with a path through captures. */
+export function encodeGraph(value: unknown, options: EncodeOptions = { accessors: true }): Graph {
+  return new GraphEncoder(options).encode(value);
+}
+
+class GraphEncoder {
+  private readonly nodes: NodeRecord[] = [];
+  private readonly index = new Map<unknown, number>();
+  private readonly captures = activeCaptures ?? new Map<Function, Capture>();
+
+  constructor(private readonly options: EncodeOptions) {}
+
+  encode(value: unknown): Graph {
+    return { mark: MARK, root: this.transform(value, ''), nodes: this.nodes };
+  }
+
+  private isSpecial = (value: unknown): boolean => {
+    if (typeof value === 'function') return true;
+    if (typeof value !== 'object' || value === null) return false;
+    if (isWrapped(value) || unsendableReason(value) || globalNameOf(value)) return true;
+    if (Array.isArray(value)) return false;
+    if (isClassInstance(value)) return true;
+    return this.options.accessors && Object.getPrototypeOf(value) === Object.prototype && hasAccessor(value);
+  };
+
+  private transform(value: unknown, where: string): unknown {
+    return substitute(value, this.isSpecial, (special, steps) => this.replace(special, formatPath(where, steps)));
+  }
+
+  private replace(special: unknown, path: string): unknown {
+    // A wrapped value takes the slow path: here, that is this codec itself.
+    if (isWrapped(special)) return this.transform(unwrap(special), path);
+    const known = this.index.get(special);
+    if (known !== undefined) return { [MARK]: known };
+    const at = this.nodes.length;
+    this.index.set(special, at);
+    this.nodes.push(undefined as unknown as NodeRecord);
+    this.nodes[at] = this.build(special as object, path);
+    return { [MARK]: at };
+  }
+
+  private build(value: object, path: string): NodeRecord {
+    const reason = unsendableReason(value);
+    if (reason) throw new UnserializableValueError(reason, path, RESOURCE_REMEDY);
+    const globalName = globalNameOf(value);
+    if (globalName) return { t: 'global', path: globalName };
+    if (typeof value === 'function') return this.buildFunction(value, path);
+    return this.buildObject(value, path);
+  }
+
+  private buildFunction(fn: Function, path: string): NodeRecord {
+    let capture = this.captures.get(fn);
+    if (!capture) {
+      capture = captureFunction(fn);
+      this.captures.set(fn, capture);
+    }
+    switch (capture.kind) {
+      case 'unsupported':
+        throw new UnserializableValueError(`function \`${capture.name}\` cannot be sent: ${capture.reason}`, path, RESOURCE_REMEDY);
+      case 'global':
+        return { t: 'global', path: capture.path };
+      case 'module':
+        return { t: 'module', ...capture.ref };
+      case 'bound':
+        return {
+          t: 'bound',
+          target: this.transform(capture.target, `${path} -> bound target`),
+          thisArg: this.transform(capture.thisArg, `${path} -> bound this`),
+          args: this.transform(capture.args, `${path} -> bound arguments`) as unknown[],
+        };
+      case 'source': {
+        const vars: Record<string, unknown> = {};
+        for (const [name, captured] of capture.values) vars[name] = this.transform(captured, `${path} -> captured '${name}'`);
+        for (const [name, ref] of capture.modules) vars[name] = this.moduleNode(ref.specifier, ref.binding);
+        const record: NodeRecord = {
+          t: 'fn',
+          name: capture.name,
+          source: capture.source,
+          form: capture.form,
+          strict: capture.strict,
+          vars,
+          props: this.ownProperties(fn, path, ['prototype']),
+        };
+        if (capture.lexicalThis) record.self = this.transform(capture.lexicalThis.value, `${path} -> this`);
+        if (capture.superClass) record.sup = this.transform(capture.superClass.value, `${path} -> extends`);
+        const prototype = (fn as { prototype?: unknown }).prototype;
+        if (!capture.isClass && typeof prototype === 'object' && prototype !== null && Object.keys(prototype).length) {
+          record.protoProps = this.ownProperties(prototype, `${path}.prototype`, ['constructor']);
+        }
+        if (capture.isClass || record.protoProps) record.cid = classIdOf(fn);
+        return record;
+      }
+    }
+  }
+
+  private moduleNode(specifier: string, binding: string): unknown {
+    const key = `module:${specifier}#${binding}`;
+    let at = this.index.get(key);
+    if (at === undefined) {
+      at = this.nodes.length;
+      this.index.set(key, at);
+      this.nodes.push({ t: 'module', specifier, binding });
+    }
+    return { [MARK]: at };
+  }
+
+  private buildObject(value: object, path: string): NodeRecord {
+    const proto = Object.getPrototypeOf(value) as object | null;
+    const record: Extract<NodeRecord, { t: 'object' }> = { t: 'object', props: [] };
+    const ctor = proto && Object.hasOwn(proto, 'constructor') ? (proto as { constructor: unknown }).constructor : undefined;
+    if (proto === null) record.proto = null;
+    else if (proto === Object.prototype) record.proto = 'object';
+    else if (typeof ctor === 'function' && ctor.prototype === proto) {
+      const capture = this.captures.get(ctor) ?? captureFunction(ctor);
+      this.captures.set(ctor, capture);
+      if (capture.kind !== 'source') {
+        // Node's own classes (sockets, streams, URL): their state lives in native handles or private fields.
+        throw new UnserializableValueError(
+          `an instance of \`${ctor.name}\` cannot be sent: its class is part of Node, and its state (handles, private fields) cannot be copied`,
+          path,
+          RESOURCE_REMEDY,
+        );
+      }
+      record.cls = this.transform(ctor, `${path} -> class`);
+    } else record.proto = this.transform(proto, `${path} -> prototype`);
+    for (const key of Object.getOwnPropertyNames(value)) {
+      const descriptor = Object.getOwnPropertyDescriptor(value, key)!;
+      const flags = (descriptor.enumerable ? ENUMERABLE : 0) | (descriptor.configurable ? CONFIGURABLE : 0);
+      const at = formatPath(path, [{ kind: 'key', key }]);
+      if ('value' in descriptor) record.props.push([key, flags | (descriptor.writable ? WRITABLE : 0), this.transform(descriptor.value, at)]);
+      else record.props.push([key, flags | ACCESSOR, this.transform(descriptor.get, at), this.transform(descriptor.set, at)]);
+    }
+    return record;
+  }
+
+  private ownProperties(holder: object, path: string, skip: string[]): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(holder)) {
+      if (!skip.includes(key)) out[key] = this.transform((holder as Record<string, unknown>)[key], formatPath(path, [{ kind: 'key', key }]));
+    }
+    return out;
+  }
+}
+
+function resolveGlobal(path: string): unknown {
+  let value: unknown = globalThis;
+  for (const part of path.split('.')) value = (value as Record<string, unknown>)[part];
+  if (value === undefined) throw new Error(`globalThis.${path} does not exist in this worker`);
+  return value;
+}
+
+function hasAccessor(value: object): boolean {
+  for (const key of Object.keys(value)) {
+    const descriptor = Object.getOwnPropertyDescriptor(value, key);
+    if (descriptor && !('value' in descriptor)) return true;
+  }
+  return false;
+}
+
+/** Where functions are compiled: this realm, or a vm context (tests use a fresh one). */
+export interface DecodeOptions {
+  context?: vm.Context;
+}
+
+const EARLY = '__jobletEarly$';
+const THIS = '__jobletThis$';
+// Names a strict wrapper cannot declare with `let`; a capture of one of them is dropped.
+const RESERVED = new Set(['arguments', 'eval', 'let', 'static', 'yield', 'await', 'implements', 'interface', 'package', 'private', 'protected', 'public']);
+
+type Compiled = [Function, (name: string, value: unknown) => void];
+
+function compileNode(record: Extract<NodeRecord, { t: 'fn' }>, early: Record<string, unknown>, sup: unknown, self: unknown, options: DecodeOptions): Compiled {
+  const names = Object.keys(record.vars).filter((name) => !RESERVED.has(name));
+  const declarations = names.length ? `let ${names.map((n) => `${n} = ${EARLY}[${JSON.stringify(n)}]`).join(', ')};` : '';
+  const setter = `function (name, value) { switch (name) { ${names.map((n) => `case ${JSON.stringify(n)}: ${n} = value; break;`).join(' ')} } }`;
+  const expression =
+    record.form === 'expression'
+      ? wrapSource(record.source, 'expression')
+      : `((o) => { const d = Object.getOwnPropertyDescriptors(o); const k = Reflect.ownKeys(d)[0]; return d[k].value ?? d[k].get ?? d[k].set; })(${wrapSource(record.source, 'method')})`;
+  const body = record.self === undefined ? `return [${expression}, ${setter}];` : `return (function () { return [${expression}, ${setter}]; }).call(${THIS});`;
+  const code = `(function (${EARLY}, ${SUPER_NAME}, ${THIS}) { ${record.strict ? "'use strict';" : ''} ${declarations} ${body} })`;
+  const factory = (options.context ? vm.runInContext(code, options.context) : (0, eval)(code)) as (...a: unknown[]) => Compiled;
+  return factory(early, sup, self);
+}
+
+/** Rebuild a graph made by encodeGraph. */
+export function decodeGraph(graph: Graph, options: DecodeOptions = {}): unknown {
+  const { mark, nodes } = graph;
+  const built: unknown[] = new Array(nodes.length);
+  const state = new Uint8Array(nodes.length); // 0 not started, 1 being built, 2 done
+  const waiting = new Map<number, (() => void)[]>();
+  const resolved = new Set<object>();
+
+  const markerOf = (v: unknown): number | undefined => {
+    if (typeof v !== 'object' || v === null) return undefined;
+    const at = (v as Record<string, unknown>)[mark];
+    return typeof at === 'number' && Object.keys(v).length === 1 ? at : undefined;
+  };
+  const whenBuilt = (at: number, then: () => void) => {
+    if (state[at] === 2) then();
+    else waiting.set(at, [...(waiting.get(at) ?? []), then]);
+  };
+  /** The value for `v`; when it is a node still being built, `assign` receives it later. */
+  const value = (v: unknown, assign: (resolved: unknown) => void): unknown => {
+    const at = markerOf(v);
+    if (at === undefined) {
+      resolveInPlace(v);
+      return v;
+    }
+    if (state[at] === 1) {
+      whenBuilt(at, () => assign(built[at]));
+      return undefined;
+    }
+    return node(at);
+  };
+  const resolveInPlace = (v: unknown): void => {
+    if (typeof v !== 'object' || v === null || resolved.has(v) || ArrayBuffer.isView(v)) return;
+    resolved.add(v);
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const child: unknown = v[i];
+        if (typeof child === 'object' && child !== null) v[i] = value(child, (r) => (v[i] = r));
+      }
+    } else if (v instanceof Map) {
+      const entries = [...v];
+      v.clear();
+      for (const [k, child] of entries) {
+        const key = value(k, () => {
+          throw new Error('joblet: a Map key that refers back to a function being rebuilt is not supported');
+        });
+        v.set(key, value(child, (r) => v.set(key, r)));
+      }
+    } else if (v instanceof Set) {
+      const items = [...v];
+      v.clear();
+      for (const item of items) v.add(value(item, (r) => v.add(r)));
+    } else if (!(v instanceof Date) && !(v instanceof RegExp)) {
+      const record = v as Record<string, unknown>;
+      for (const key of Object.keys(record)) {
+        const child = record[key];
+        if (typeof child === 'object' && child !== null) record[key] = value(child, (r) => (record[key] = r));
+      }
+    }
+  };
+  const finish = (at: number) => {
+    state[at] = 2;
+    const then = waiting.get(at);
+    waiting.delete(at);
+    for (const callback of then ?? []) callback();
+  };
+  const node = (at: number): unknown => {
+    if (state[at] !== 0) return built[at];
+    state[at] = 1;
+    const record = nodes[at]!;
+    switch (record.t) {
+      case 'global':
+        // The realm's own global (Math, console, a builtin function), never a copy.
+        built[at] = options.context ? vm.runInContext(`globalThis.${record.path}`, options.context) : resolveGlobal(record.path);
+        break;
+      case 'module':
+        built[at] = loadModuleRef(record);
+        break;
+      case 'bound': {
+        const target = value(record.target, () => {
+          throw new Error('joblet: a bound function whose target refers back to it is not supported');
+        }) as Function;
+        built[at] = target.bind(value(record.thisArg, () => undefined), ...(value(record.args, () => undefined) as unknown[]));
+        break;
+      }
+      case 'fn': {
+        const registry = record.cid === undefined ? undefined : classRegistry(options.context);
+        const known = record.cid === undefined ? undefined : registry!.get(record.cid);
+        if (known) {
+          built[at] = known;
+          break;
+        }
+        const early: Record<string, unknown> = {};
+        const late: [string, number][] = [];
+        for (const [name, captured] of Object.entries(record.vars)) {
+          const target = markerOf(captured);
+          if (target !== undefined && state[target] === 1) late.push([name, target]);
+          else early[name] = value(captured, () => undefined);
+        }
+        const sup = record.sup === undefined ? undefined : value(record.sup, () => undefined);
+        const self = record.self === undefined ? undefined : value(record.self, () => undefined);
+        const [fn, setLate] = compileNode(record, early, sup, self, options);
+        built[at] = fn;
+        if (record.cid !== undefined) {
+          registry!.set(record.cid, fn);
+          // Sent back (an instance in a result), the rebuilt class keeps the id it arrived with.
+          classIds.set(fn, record.cid);
+        }
+        for (const [name, target] of late) whenBuilt(target, () => setLate(name, built[target]));
+        for (const [key, v] of Object.entries(record.props)) {
+          (fn as unknown as Record<string, unknown>)[key] = value(v, (r) => ((fn as unknown as Record<string, unknown>)[key] = r));
+        }
+        if (record.protoProps) {
+          const prototype = (fn as { prototype: Record<string, unknown> }).prototype;
+          for (const [key, v] of Object.entries(record.protoProps)) prototype[key] = value(v, (r) => (prototype[key] = r));
+        }
+        break;
+      }
+      case 'object': {
+        const object: Record<string, unknown> = Object.create(null);
+        built[at] = object;
+        if (record.cls !== undefined) {
+          const setPrototype = (cls: unknown) => Object.setPrototypeOf(object, (cls as { prototype: object }).prototype);
+          const cls = value(record.cls, setPrototype);
+          if (cls !== undefined) setPrototype(cls);
+        } else if (record.proto === 'object') Object.setPrototypeOf(object, Object.prototype);
+        else if (record.proto !== null) {
+          const proto = value(record.proto, (p) => Object.setPrototypeOf(object, p as object));
+          if (proto !== undefined) Object.setPrototypeOf(object, proto as object);
+        }
+        for (const [key, flags, first, second] of record.props) {
+          const descriptor: PropertyDescriptor = { enumerable: !!(flags & ENUMERABLE), configurable: true };
+          if (flags & ACCESSOR) {
+            descriptor.get = value(first, (g) => Object.defineProperty(object, key, { get: g as () => unknown })) as (() => unknown) | undefined;
+            descriptor.set = value(second, (s) => Object.defineProperty(object, key, { set: s as (v: unknown) => void })) as ((v: unknown) => void) | undefined;
+          } else {
+            descriptor.writable = true;
+            descriptor.value = value(first, (r) => Object.defineProperty(object, key, { value: r }));
+          }
+          Object.defineProperty(object, key, descriptor);
+          // Restore the real flags once late values are in (a late value needs the property writable).
+          if (!(flags & CONFIGURABLE) || (!(flags & ACCESSOR) && !(flags & WRITABLE))) {
+            whenBuilt(at, () => Object.defineProperty(object, key, { configurable: !!(flags & CONFIGURABLE), ...(flags & ACCESSOR ? {} : { writable: !!(flags & WRITABLE) }) }));
+          }
+        }
+        break;
+      }
+    }
+    finish(at);
+    return built[at];
+  };
+
+  return value(graph.root, () => undefined);
+}
