@@ -2,7 +2,7 @@ import { describeFunction } from './functionSource.js';
 import { parseFunctionSource, type SourceForm } from './freeVariables.js';
 import { isWorkerGlobal } from './globals.js';
 import { handleOf, internalsOf, release, scopesOf, scriptUrl, valueOf } from './inspector.js';
-import { builtinRefOf, isStrictScript, moduleBindings, type ModuleRef } from './modules.js';
+import { builtinRefOf, insideFunction, isStrictScript, moduleBindings, type ModuleRef } from './modules.js';
 
 /**
  * What a function is made of, as live values: its source and the variables
@@ -105,7 +105,19 @@ function captureUnreleased(fn: Function): Capture {
   let lexicalThis: { value: unknown } | undefined;
   if (parsed.usesLexicalThis) {
     const holder = scopes.find((scope) => scope.variables.has('this'));
-    lexicalThis = { value: holder ? valueOf(holder.variables.get('this')!) : undefined };
+    if (holder) lexicalThis = { value: valueOf(holder.variables.get('this')!) };
+    else if (!internals.location || insideFunction(internals.location.scriptId, internals.location.lineNumber, internals.location.columnNumber)) {
+      // V8 keeps an arrow's `this` where no scope entry shows it: refuse rather than send the wrong one.
+      return {
+        kind: 'unsupported',
+        name,
+        reason:
+          "it is an arrow function that uses `this` from the function that created it, and V8 does not expose that `this`. " +
+          'Put the value in a variable the arrow captures (const self = this), or use a regular function with .bind(object)',
+      };
+    }
+    // An arrow at the top of a module: `this` there is undefined.
+    else lexicalThis = { value: undefined };
   }
   return {
     kind: 'source',

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { types } from 'node:util';
 import vm from 'node:vm';
-import { formatPath } from '../serialize/paths.js';
+import { formatPath, type PathStep } from '../serialize/paths.js';
 import { substitute } from '../serialize/substitute.js';
 import { UnserializableValueError } from '../serialize/types.js';
 import { isWrapped, unwrap } from '../serialize/wrap.js';
@@ -174,7 +174,7 @@ class GraphEncoder {
   };
 
   private transform(value: unknown, where: string): unknown {
-    return substitute(value, this.isSpecial, (special, steps) => this.replace(special, formatPath(where, steps)));
+    return substitute(value, this.isSpecial, (special, steps) => this.replace(special, pathThrough(where, steps)));
   }
 
   private replace(special: unknown, path: string): unknown {
@@ -276,7 +276,7 @@ class GraphEncoder {
     for (const key of Object.getOwnPropertyNames(value)) {
       const descriptor = Object.getOwnPropertyDescriptor(value, key)!;
       const flags = (descriptor.enumerable ? ENUMERABLE : 0) | (descriptor.configurable ? CONFIGURABLE : 0);
-      const at = formatPath(path, [{ kind: 'key', key }]);
+      const at = pathThrough(path, [{ kind: 'key', key }]);
       if ('value' in descriptor) record.props.push([key, flags | (descriptor.writable ? WRITABLE : 0), this.transform(descriptor.value, at)]);
       else record.props.push([key, flags | ACCESSOR, this.transform(descriptor.get, at), this.transform(descriptor.set, at)]);
     }
@@ -286,10 +286,16 @@ class GraphEncoder {
   private ownProperties(holder: object, path: string, skip: string[]): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     for (const key of Object.keys(holder)) {
-      if (!skip.includes(key)) out[key] = this.transform((holder as Record<string, unknown>)[key], formatPath(path, [{ kind: 'key', key }]));
+      if (!skip.includes(key)) out[key] = this.transform((holder as Record<string, unknown>)[key], pathThrough(path, [{ kind: 'key', key }]));
     }
     return out;
   }
+}
+
+/** `fn -> captured 'db' -> .pool.socket`: steps below a capture read as their own hop. */
+function pathThrough(where: string, steps: PathStep[]): string {
+  if (!steps.length || !where.endsWith("'")) return formatPath(where, steps);
+  return `${where} -> ${formatPath('', steps)}`;
 }
 
 function resolveGlobal(path: string): unknown {

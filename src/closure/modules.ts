@@ -17,6 +17,54 @@ export interface ModuleRef {
 }
 
 const cache = new Map<string, Map<string, ModuleRef>>();
+const programs = new Map<string, Acorn.Program | null>();
+
+/** The parsed script, once per script id. */
+function programOf(scriptId: string): Acorn.Program | undefined {
+  let program = programs.get(scriptId);
+  if (program === undefined) {
+    program = parse(scriptSource(scriptId)) ?? null;
+    programs.set(scriptId, program);
+  }
+  return program ?? undefined;
+}
+
+type AnyNode = Acorn.Node & Record<string, unknown>;
+
+/**
+ * Whether the code at (line, column) of a script sits inside a non-arrow
+ * function or a class: then an arrow there takes `this` from that function,
+ * a value no scope entry shows.
+ */
+export function insideFunction(scriptId: string, line: number, column: number): boolean {
+  const source = scriptSource(scriptId);
+  let offset = 0;
+  for (let l = 0; l < line; l++) offset = source.indexOf('\n', offset) + 1;
+  offset += column;
+  const program = programOf(scriptId);
+  if (!program) return true;
+  const visit = (node: unknown, inFunction: boolean): boolean | undefined => {
+    if (!node || typeof node !== 'object') return undefined;
+    const n = node as AnyNode;
+    if (typeof n.type !== 'string' || typeof n.start !== 'number') {
+      for (const child of Object.values(n)) {
+        const found = Array.isArray(child) ? child.map((c) => visit(c, inFunction)).find((r) => r !== undefined) : visit(child, inFunction);
+        if (found !== undefined) return found;
+      }
+      return undefined;
+    }
+    if (offset < n.start || offset >= n.end) return undefined;
+    if (n.type === 'ArrowFunctionExpression' && n.start === offset) return inFunction;
+    const entersFunction = n.type === 'FunctionDeclaration' || n.type === 'FunctionExpression' || n.type === 'ClassBody';
+    for (const [key, child] of Object.entries(n)) {
+      if (key === 'type' || key === 'start' || key === 'end') continue;
+      const found = Array.isArray(child) ? child.map((c) => visit(c, inFunction || entersFunction)).find((r) => r !== undefined) : visit(child, inFunction || entersFunction);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  };
+  return visit(program, false) ?? true;
+}
 
 /** The imports and top-level requires of the script that defines a function, by local name. */
 export function moduleBindings(scriptId: string): Map<string, ModuleRef> {
@@ -44,7 +92,7 @@ function readBindings(scriptId: string): Map<string, ModuleRef> {
   const bindings = new Map<string, ModuleRef>();
   const url = scriptUrl(scriptId);
   if (!url.startsWith('file:')) return bindings;
-  const program = parse(scriptSource(scriptId));
+  const program = programOf(scriptId);
   if (!program) return bindings;
   const add = (local: string, specifier: string, binding: string) => {
     const resolved = resolveSpecifier(specifier, url);

@@ -1,0 +1,348 @@
+/**
+ * Closures with what they capture, rebuilt where they run. Every case is a
+ * task function that uses something from this module; it runs in a real
+ * worker thread and a real child process under the default serializer
+ * ('auto'), and is rebuilt in a fresh vm context by the 'closure'
+ * serializer, where a lost capture cannot hide behind this module's scope.
+ * The expected value is what the same function returns here.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import vm from 'node:vm';
+import v8 from 'node:v8';
+import net from 'node:net';
+import * as path from 'node:path';
+import { join, basename } from 'node:path';
+import os from 'node:os';
+import { createRequire } from 'node:module';
+import * as devalue from 'devalue';
+import serializeJavascript from 'serialize-javascript';
+import { Parallel, delayed, getSerializer, SerializationError, wrapNonSerializable } from 'joblet';
+import { decodeGraph, type Graph } from '../src/closure/codec.js';
+import { rejects } from './helpers.js';
+
+const require = createRequire(import.meta.url);
+const util = require('node:util');
+const { inspect } = require('node:util');
+// tsc's own output for ES2015 and CommonJS (test/legacy/helpers.cts).
+const legacy = require('../legacy/helpers.cjs') as {
+  joinLater(a: string, b: string): Promise<string>;
+  Greeter: new (name: string) => { greet(): Promise<string> };
+};
+declare const jobletTestGlobal: number;
+
+// ---- the captured world -------------------------------------------------------------
+const k = 7;
+let counter = 3;
+const shared = { hits: 2, list: [1, 2, 3] };
+const alias = shared;
+const bigint = 2n ** 70n;
+const when = new Date(Date.UTC(2020, 1, 2));
+const lookup = new Map<string, number>([['a', 1], ['b', 2]]);
+const tags = new Set(['x', 'y']);
+const cyclic: { name: string; self?: unknown } = { name: 'loop' };
+cyclic.self = cyclic;
+const URL = 'a module constant that shadows the global URL';
+(globalThis as Record<string, unknown>).jobletTestGlobal = 41;
+
+function helper(x: number): number {
+  return x * k;
+}
+const fact = (n: number): number => (n <= 1 ? 1 : n * fact(n - 1));
+function isEven(n: number): boolean {
+  return n === 0 ? true : isOdd(n - 1);
+}
+function isOdd(n: number): boolean {
+  return n === 0 ? false : isEven(n - 1);
+}
+const makeAdder = (a: number) => (x: number) => x + a + k;
+const addFive = makeAdder(5);
+const makeCounter = () => {
+  let count = 0;
+  return () => ++count;
+};
+const tick = makeCounter();
+
+class Point {
+  constructor(
+    readonly x: number,
+    readonly y: number,
+  ) {}
+  norm(): number {
+    return Math.hypot(this.x, this.y);
+  }
+  get sum(): number {
+    return this.x + this.y;
+  }
+}
+class Animal {
+  constructor(readonly name: string) {}
+  speak(): string {
+    return `${this.name} makes a sound`;
+  }
+}
+class Dog extends Animal {
+  override speak(): string {
+    return `${super.speak()}: woof x${k}`;
+  }
+}
+class Puppy extends Dog {
+  override speak(): string {
+    return `${super.speak()} (small)`;
+  }
+}
+class Registry {
+  static count = 0;
+  static label(): string {
+    return `registry of ${Registry.count}`;
+  }
+}
+Registry.count = 5;
+const Anonymous = class {
+  value(): number {
+    return k + 1;
+  }
+};
+const Timestamped = <T extends new (...args: any[]) => object>(Base: T) =>
+  class extends Base {
+    stamp(): string {
+      return `stamped ${k}`;
+    }
+  };
+class Stamped extends Timestamped(Animal) {}
+class ValidationError extends Error {
+  readonly code = 'E_VALID';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ValidationError';
+  }
+}
+function OldStyle(this: { base: number }, base: number) {
+  this.base = base;
+}
+OldStyle.prototype.plusK = function (this: { base: number }) {
+  return this.base + k;
+};
+const withGetter = {
+  get total() {
+    return k * 2;
+  },
+};
+const box = {
+  raw: 0,
+  set value(v: number) {
+    this.raw = v * k;
+  },
+};
+const tools = {
+  scale(x: number) {
+    return x * k;
+  },
+};
+function greet(this: { name: string }, greeting: string, punctuation: string) {
+  return `${greeting}, ${this.name}${punctuation}`;
+}
+const boundGreet = greet.bind({ name: 'Ada' }, 'Hello');
+const withCache = Object.assign((x: number) => x + withCache.cache.offset, { cache: { offset: 100 } });
+const holder = {
+  factor: 3,
+  make() {
+    return (x: number) => x * this.factor;
+  },
+};
+const tripler = holder.make();
+const registry: { handler?: (x: number) => number } = {};
+const handler = (x: number) => (registry.handler === handler ? x * 2 : -1);
+registry.handler = handler;
+const hypot = Math.hypot;
+const joinAlias = path.join;
+const globals = { m: Math, j: JSON };
+const early = (x: number) => later(x) + 1;
+const later = (x: number) => x * 10;
+
+interface Case {
+  name: string;
+  fn: (...args: any[]) => unknown;
+  args?: unknown[];
+  /** The expected result, when calling `fn` here first would change the state it captures. */
+  expect?: unknown;
+}
+
+// ---- the cases ------------------------------------------------------------------------
+const CASES: Case[] = [
+  { name: 'arrow capturing a const', fn: (x: number) => x + k, args: [1] },
+  { name: 'arrow capturing a let (its value now)', fn: () => counter * 2 },
+  { name: 'function declaration capturing a function', fn: helper, args: [3] },
+  { name: 'named function expression calling itself', fn: function down(n: number): number { return n <= 0 ? k : down(n - 1); }, args: [3] },
+  { name: 'async arrow', fn: async (x: number) => (await Promise.resolve(x)) + k, args: [2] },
+  { name: 'async function awaiting a captured helper', fn: async function () { return helper(await Promise.resolve(2)); } },
+  { name: 'generator function', fn: function* (n: number) { for (let i = 0; i < n; i++) yield i * k; }, args: [3] },
+  { name: 'async generator', fn: async function* () { yield k; yield counter; } },
+  { name: 'method shorthand', fn: tools.scale, args: [6] },
+  { name: 'object with a getter', fn: () => withGetter.total },
+  { name: 'object with a setter', fn: () => { box.value = 5; return box.raw; } },
+  { name: 'bound function (this and arguments)', fn: boundGreet, args: ['!'] },
+  { name: 'bound function passed as an argument', fn: (f: (p: string) => string) => f('?'), args: [boundGreet] },
+  { name: 'class instance captured', fn: () => new Point(3, 4).norm() + new Point(1, 1).sum },
+  { name: 'class instance as an argument keeps instanceof', fn: (p: Point) => [p.norm(), p.sum, p instanceof Point], args: [new Point(6, 8)] },
+  { name: 'three-level inheritance with super', fn: () => [new Puppy('rex').speak(), new Puppy('a') instanceof Animal] },
+  { name: 'static method and a mutated static field', fn: () => [Registry.label(), Registry.count] },
+  { name: 'anonymous class expression', fn: () => new Anonymous().value() },
+  { name: 'class extending a mixin', fn: () => [new Stamped('s').stamp(), new Stamped('t').speak(), new Stamped('u') instanceof Animal] },
+  { name: 'Error subclass instance as an argument', fn: (e: ValidationError) => [e.name, e.message, e.code, e instanceof ValidationError, e instanceof Error], args: [new ValidationError('bad')] },
+  { name: 'old-style constructor with prototype methods', fn: () => new (OldStyle as any)(5).plusK() },
+  { name: 'nested closure (a captured closure that captures)', fn: (x: number) => addFive(x), args: [1] },
+  { name: 'recursion through a const', fn: fact, args: [6] },
+  { name: 'mutual recursion', fn: (n: number) => [isEven(n), isOdd(n)], args: [9] },
+  { name: 'closure state travels as a snapshot and lives on in the task', fn: () => [tick(), tick()], expect: [1, 2] },
+  { name: 'shared captured object keeps identity', fn: () => [shared === alias, shared.list.length + alias.hits] },
+  { name: 'captured cycle', fn: () => [cyclic.self === cyclic, cyclic.name] },
+  { name: 'cycle through functions', fn: (x: number) => registry.handler!(x), args: [21] },
+  { name: 'function with its own properties', fn: withCache, args: [1] },
+  { name: 'a function defined later in the module', fn: early, args: [4] },
+  { name: 'namespace import of a builtin', fn: (a: string) => path.join(a, 'b') + path.sep, args: ['a'] },
+  { name: 'named imports of a builtin', fn: (a: string) => basename(join(a, 'file.txt')), args: ['dir'] },
+  { name: 'default import of a builtin', fn: () => typeof os.cpus === 'function' && os.EOL.length },
+  { name: 'namespace import of a package', fn: (v: unknown) => devalue.stringify(v), args: [{ a: [1, 2] }] },
+  { name: 'default import of a package', fn: (v: unknown) => serializeJavascript(v), args: [{ when: 1 }] },
+  { name: 'require of a builtin', fn: (n: number) => util.format('%d apples', n), args: [3] },
+  { name: 'destructured require', fn: (v: unknown) => inspect(v), args: [{ deep: { er: 1 } }] },
+  { name: 'builtin functions through an alias', fn: () => [hypot(3, 4), joinAlias('x', 'y')] },
+  { name: 'global objects captured by value stay the worker\'s own', fn: () => [globals.m === Math, globals.j.stringify([k])] },
+  { name: 'process and Buffer are the worker\'s', fn: () => [typeof process.pid, Buffer.from('hi').toString('hex')] },
+  { name: 'a property a program added to globalThis', fn: () => jobletTestGlobal + 1 },
+  { name: 'a module constant that shadows a global name', fn: () => URL.length },
+  { name: 'BigInt, Date, Map and Set captured', fn: () => [String(bigint), when.toISOString(), lookup.get('b'), [...tags].join()] },
+  { name: 'tsc output: an async function (__awaiter, __importStar)', fn: (a: string, b: string) => legacy.joinLater(a, b), args: ['p', 'q'] },
+  { name: 'tsc output: a class with an async method (__importDefault)', fn: () => new legacy.Greeter('tsc').greet() },
+  { name: 'a closure that returns a closure', fn: (x: number) => { const inner = (y: number) => x + y + k; return inner(1); }, args: [2] },
+];
+
+/** Normalize a value from another realm into this one so that deep equality compares data, not constructors. */
+const here = (value: unknown) => structuredClone(value);
+
+async function collect(value: unknown): Promise<unknown> {
+  const awaited = await value;
+  if (awaited && typeof (awaited as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') {
+    const out: unknown[] = [];
+    for await (const item of awaited as AsyncIterable<unknown>) out.push(item);
+    return out;
+  }
+  if (awaited && typeof awaited === 'object' && typeof (awaited as Iterable<unknown>)[Symbol.iterator] === 'function' && !Array.isArray(awaited)) {
+    return [...(awaited as Iterable<unknown>)];
+  }
+  return awaited;
+}
+
+// Generators and async generators cannot cross back as results: the task drains them in the worker.
+const drained = (fn: Case['fn']) => {
+  const drain = async (...args: unknown[]) => {
+    const out = await fn(...args);
+    if (out && typeof (out as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') {
+      const items: unknown[] = [];
+      for await (const item of out as AsyncIterable<unknown>) items.push(item);
+      return items;
+    }
+    if (out && typeof out === 'object' && typeof (out as Iterable<unknown>)[Symbol.iterator] === 'function' && !Array.isArray(out)) {
+      return [...(out as Iterable<unknown>)];
+    }
+    return out;
+  };
+  return drain;
+};
+
+const expected = new Map<string, unknown>();
+for (const c of CASES) expected.set(c.name, 'expect' in c ? c.expect : here(await collect(c.fn(...(c.args ?? [])))));
+// The cases that change state in this thread ran once above; reset it for the workers' snapshot.
+box.raw = 0;
+
+for (const backend of ['threads', 'processes'] as const) {
+  const test = suite(`closures in a ${backend} worker`);
+  let parallel: Parallel;
+  test.before(() => {
+    parallel = new Parallel({ backend, nJobs: 2 });
+  });
+  test.after(async () => {
+    await parallel.close();
+  });
+  for (const c of CASES) {
+    test(c.name, async () => {
+      const [result] = await parallel.run([delayed(drained(c.fn))(...(c.args ?? []))]);
+      assert.equal(result, expected.get(c.name));
+    });
+  }
+  test.run();
+}
+
+const inVm = suite("closures rebuilt by 'closure' in a fresh vm context");
+const closure = getSerializer('closure');
+for (const c of CASES) {
+  inVm(c.name, async () => {
+    const bytes = closure.serialize([drained(c.fn), c.args ?? []]) as Uint8Array;
+    const context = vm.createContext({ console, setTimeout, Buffer, process });
+    const [fn, args] = decodeGraph(v8.deserialize(bytes) as Graph, { context }) as [(...a: unknown[]) => unknown, unknown[]];
+    assert.equal(here(await fn(...args)), expected.get(c.name));
+  });
+}
+inVm.run();
+
+const refusals = suite('what cannot be carried is refused with its path through the captures');
+
+refusals("a socket deep inside a captured object: fn -> captured 'db' -> .pool.socket", async () => {
+  const socket = new net.Socket();
+  const db = { pool: { socket } };
+  const query = (q: string) => db.pool.socket.write(q);
+  const parallel = new Parallel({ backend: 'inline' });
+  await rejects(parallel.run([delayed(query)('select 1')]), (error) => {
+    assert.instance(error, SerializationError);
+    assert.is(error.phase, 'serialize-task');
+    assert.is(error.path, "fn -> captured 'db' -> .pool.socket");
+    assert.match(error.problem, 'Socket');
+    assert.match(error.remedy, 'inside the task');
+  });
+  socket.destroy();
+  await parallel.close();
+});
+
+refusals("an arrow that uses its creator's `this` is refused with a way out", async () => {
+  const parallel = new Parallel({ backend: 'inline' });
+  await rejects(parallel.run([delayed(tripler)(5)]), (error) => {
+    assert.instance(error, SerializationError);
+    assert.match(error.problem, 'uses `this` from the function that created it');
+    assert.match(error.problem, 'const self = this');
+  });
+  await parallel.close();
+});
+
+refusals('a captured WeakMap, Proxy or Promise is refused, each with its reason', async () => {
+  const parallel = new Parallel({ backend: 'inline' });
+  const seen = new WeakMap<object, number>();
+  const guarded = new Proxy({ a: 1 }, {});
+  const pending = Promise.resolve(1);
+  const cases: [Function, string, string][] = [
+    [() => seen.has({}), "fn -> captured 'seen'", 'WeakMap'],
+    [() => guarded.a, "fn -> captured 'guarded'", 'Proxy'],
+    [() => pending, "fn -> captured 'pending'", 'await it first'],
+  ];
+  for (const [fn, where, reason] of cases) {
+    await rejects(parallel.run([delayed(fn as () => unknown)()]), (error) => {
+      assert.instance(error, SerializationError);
+      assert.is(error.path, where);
+      assert.match(error.problem, reason);
+    });
+  }
+  await parallel.close();
+});
+
+refusals("the same closures are refused by 'structured', which sends source only", async () => {
+  const parallel = new Parallel({ backend: 'inline', serializer: 'structured' });
+  await rejects(parallel.run([delayed(helper)(1)]), (error) => {
+    assert.instance(error, SerializationError);
+    assert.match(error.message, '`k`');
+  });
+  // ...and wrapNonSerializable sends one function by the closure codec while the rest stays structured.
+  assert.equal(await parallel.run([delayed(wrapNonSerializable(helper))(1)]), [7]);
+  await parallel.close();
+});
+
+refusals.run();
