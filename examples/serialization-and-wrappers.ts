@@ -4,18 +4,28 @@
  * Every task crosses a thread boundary twice, so the serializer decides what a
  * task may contain and how much a large argument costs. This demo times one
  * call with a 1,000,000-element argument under each built-in serializer, then
- * shows what each refuses, and how `wrapNonSerializable` sends one function
- * by the slow path while the data keeps the fast one.
+ * sends a closure: 'structured' refuses it, 'closure' (joblet's cloudpickle)
+ * carries it with what it captures, and 'auto', the default, does the same
+ * while keeping the data on structured clone. Last, `wrapNonSerializable`
+ * sends one value by the slow path by hand, as joblib's wrapper does.
  *
  * Run: npm run demo
  */
-import { Parallel, SerializationError, delayed, listSerializers, wrapNonSerializable, type Task } from 'joblet';
+import {
+  Parallel,
+  SerializationError,
+  delayed,
+  getDefaultSerializer,
+  listSerializers,
+  wrapNonSerializable,
+  type Task,
+} from 'joblet';
 
 const REPEATS = 3;
-const WIDTH = { label: 30, serializer: 11, outcome: 62 };
+const WIDTH = { label: 30, serializer: 16, outcome: 57 };
 
-// Task functions travel as source text and are compiled again in the worker,
-// so they may read their arguments and globals, nothing from this module.
+// These functions read only their arguments, so every serializer that carries
+// functions at all can send them as source text.
 const funcAsync = (i: number, ...args: unknown[]) => 2 * i;
 const applyTo = (list: number[], transform: (x: number) => number) => {
   let sum = 0;
@@ -48,8 +58,15 @@ function firstLine(error: unknown): string {
  * (both workers, with a tiny run) because a worker costs tens of
  * milliseconds to start, which would hide the differences we came to see.
  */
-async function measure(label: string, serializer: string, makeTask: () => Task<unknown>, expected: unknown): Promise<void> {
-  const parallel = new Parallel({ nJobs: 2, serializer });
+async function measure(
+  label: string,
+  serializer: string | undefined,
+  makeTask: () => Task<unknown>,
+  expected: unknown,
+): Promise<void> {
+  // No serializer option: the run takes the default, as most code will.
+  const parallel = new Parallel(serializer === undefined ? { nJobs: 2 } : { nJobs: 2, serializer });
+  if (serializer === undefined) serializer = `${getDefaultSerializer()} (default)`;
   const times: number[] = [];
   let start = 0;
   try {
@@ -73,34 +90,43 @@ async function measure(label: string, serializer: string, makeTask: () => Task<u
 
 // 1. Plain data under every serializer. 'structured' is V8's own binary codec,
 // written in C++; 'json' and 'devalue' write text and parse it back; 'javascript'
-// writes source text that the worker evaluates. The list dominates every payload.
+// writes source text that the worker evaluates. 'closure' walks the value graph
+// to find functions and hands the data it meets to structured clone; 'auto' sees
+// at once that the payload is plain data and sends it through structured clone
+// alone. The list dominates every payload.
 for (const serializer of listSerializers()) {
   await measure('funcAsync(21, largeList)', serializer, () => delayed(funcAsync)(21, largeList), 42);
 }
 
-// 2. A closure: `scale` reads `factor` from this module, and a function travels
-// as its source only, so the worker would have no `factor`. joblet refuses it
-// at submission rather than letting a ReferenceError surface in the worker.
+// 2. A closure: `scale` reads `factor` from this module. Under 'structured' a
+// function travels as its source only, so the worker would have no `factor`:
+// joblet refuses it at submission rather than letting a ReferenceError surface
+// in the worker. 'closure' sends the source with a snapshot of `factor`, taken
+// at submission; 'auto', the default, sends the function that way too.
 const factor = 2;
 const scale = (i: number) => factor * i;
 await measure('scale(21), captures factor', 'structured', () => delayed(scale)(21), 42);
+await measure('scale(21), captures factor', undefined, () => delayed(scale)(21), 42);
+await measure('scale(21), captures factor', 'closure', () => delayed(scale)(21), 42);
 
 // 3. A function inside the arguments. 'structured' cannot carry functions at
-// all; 'javascript' can, but then writes the whole list as source text too.
+// all; 'javascript' can, but then writes the whole list as source text too;
+// 'auto' sends `inc` through the closure codec and the list through structured clone.
 const expectedSum = applyTo(largeList, inc);
 await measure('applyTo(largeList, inc)', 'structured', () => delayed(applyTo)(largeList, inc), expectedSum);
 await measure('applyTo(largeList, inc)', 'javascript', () => delayed(applyTo)(largeList, inc), expectedSum);
+await measure('applyTo(largeList, inc)', 'auto', () => delayed(applyTo)(largeList, inc), expectedSum);
 
-// Wrapped, only `inc` takes the 'javascript' path, encoded once per run and
-// sent to each worker once; the list stays on 'structured'. The price is a
-// copy of the arguments made in JavaScript, to swap the wrapped value for a
-// reference: dearer than plain 'structured', cheaper than the list as source text.
+// 4. The same by hand under 'structured': wrapped, only `inc` takes the
+// 'closure' path, encoded once per run and sent to each worker once; the list
+// stays on 'structured'. The price is a copy of the arguments made in
+// JavaScript, to swap the wrapped value for a reference: dearer than plain
+// 'structured', cheaper than the list as source text.
 const wrappedInc = wrapNonSerializable(inc);
 await measure('applyTo(largeList, wrap(inc))', 'structured', () => delayed(applyTo)(largeList, wrappedInc), expectedSum);
 // The task function itself may be wrapped too, joblib's decorator form.
 await measure('wrap(funcAsync)(21, largeList)', 'structured', () => delayed(wrapNonSerializable(funcAsync))(21, largeList), 42);
-// Wrapping is not a closure serializer: the fallback still sends source only,
-// so `factor` is still missing and `scale` is still refused.
+// The fallback is the closure serializer, so a wrapped closure takes `factor` along.
 await measure('wrap(scale)(21)', 'structured', () => delayed(wrapNonSerializable(scale))(21), 42);
 
 console.log(`One task with a ${largeList.length.toLocaleString('en-US')}-element list on 2 worker threads: median of ${REPEATS} warm runs,`);
@@ -118,6 +144,6 @@ for (const { row, error } of refusals) {
   console.log(message.replace(/(.{1,96})(?:\s+|$)/g, '    $1\n').trimEnd());
 }
 console.log(
-  '\nNote: wrapNonSerializable picks the slow path for one value; it does not carry captured variables yet.\n' +
-    'Until joblet has its closure serializer, pass such values as arguments: delayed(fn)(..., factor).',
+  "\nNote: 'auto', the default, does per value what wrapNonSerializable does by hand: structured clone\n" +
+    "for data, the closure codec for functions and class instances. Wrap a value when you choose 'structured'.",
 );

@@ -3,6 +3,7 @@ import { types } from 'node:util';
 import vm from 'node:vm';
 import { formatPath, type PathStep } from '../serialize/paths.js';
 import { substitute } from '../serialize/substitute.js';
+import { someInGraph } from '../serialize/walk.js';
 import { UnserializableValueError } from '../serialize/types.js';
 import { isWrapped, unwrap } from '../serialize/wrap.js';
 import { captureFunction, SUPER_NAME, type Capture } from './capture.js';
@@ -161,6 +162,8 @@ class GraphEncoder {
   constructor(private readonly options: EncodeOptions) {}
 
   encode(value: unknown): Graph {
+    // Pure data (the common payload) is sent as it is: one scan, no copy, no markers.
+    if (!someInGraph(value, this.isSpecial)) return { mark: MARK, root: value, nodes: [] };
     return { mark: MARK, root: this.transform(value, ''), nodes: this.nodes };
   }
 
@@ -342,6 +345,8 @@ function compileNode(record: Extract<NodeRecord, { t: 'fn' }>, early: Record<str
 /** Rebuild a graph made by encodeGraph. */
 export function decodeGraph(graph: Graph, options: DecodeOptions = {}): unknown {
   const { mark, nodes } = graph;
+  // No node, no marker: nothing to rebuild, nothing to walk.
+  if (nodes.length === 0) return graph.root;
   const built: unknown[] = new Array(nodes.length);
   const state = new Uint8Array(nodes.length); // 0 not started, 1 being built, 2 done
   const waiting = new Map<number, (() => void)[]>();

@@ -3,9 +3,9 @@ import { describeFunction } from '../closure/functionSource.js';
 import { commonRejection } from './rejections.js';
 
 /**
- * The remedy for a function that uses variables from its enclosing scope:
- * a task function can take them as arguments; a function inside the
- * arguments has to become self-contained first.
+ * The remedy for a function that uses variables from its enclosing scope,
+ * refused by a serializer that sends source only: a serializer that carries
+ * captures, wrapping just that function, or passing the values as arguments.
  */
 export function capturedVariablesRemedy(
   functionName: string,
@@ -16,10 +16,12 @@ export function capturedVariablesRemedy(
   const names = freeVariables.map((n) => `\`${n}\``).join(', ');
   const call = functionName === '<anonymous>' ? 'fn' : functionName;
   const it = freeVariables.length > 1 ? 'them' : 'it';
-  const fix = isTaskFunction
-    ? `Pass ${names} as argument(s) (delayed(${call})(..., ${freeVariables.join(', ')})), or define ${it} inside the function.`
-    : `Define ${names} inside the function${alreadyWrapped ? '' : `, then send it with wrapNonSerializable(${call})`}.`;
-  return `${fix} Carrying captured variables needs the closure serializer, which joblet does not have yet.`;
+  const carry = "Use serializer 'auto' (the default) or 'closure', which carry captured variables";
+  const wrap = alreadyWrapped ? '' : `, or wrap just this function: wrapNonSerializable(${call})`;
+  const pass = isTaskFunction
+    ? `; or pass ${names} as argument(s) (delayed(${call})(..., ${freeVariables.join(', ')}))`
+    : `; or define ${it} inside the function`;
+  return `${carry}${wrap}${pass}.`;
 }
 
 /**
@@ -34,11 +36,11 @@ export function remedyFor(culprit: unknown, serializer: Serializer, root: string
     if (description.kind === 'source' && description.freeVariables.length) {
       return capturedVariablesRemedy(description.name, description.freeVariables, root === 'fn', wrapped);
     }
-    if (inResult) return 'Return data, not functions; rebuild the function in the main thread.';
+    if (inResult) return "Return data, or use serializer 'auto' (the default) or 'closure', which carry functions.";
     if (wrapped) return 'Send a plain function (declaration, expression or arrow) instead, with the values it needs as arguments.';
     return (
-      `Wrap it with wrapNonSerializable(fn) so that only it takes the slow path, or use serializer 'javascript'. ` +
-      'A function that uses variables from its enclosing scope needs them passed as arguments.'
+      "Use serializer 'auto' (the default), which sends functions by the closure codec and data by structured clone, " +
+      'or wrap just this one: wrapNonSerializable(fn).'
     );
   }
   if (typeof culprit === 'bigint') return "Use serializer 'structured' or 'devalue', which carry BigInt.";

@@ -88,8 +88,9 @@ function fillCopy(v: object, out: object, at: At): void {
 function substituteArray(v: unknown[], at: At): unknown[] {
   let out: unknown[] | undefined;
   for (let i = 0; i < v.length; i++) {
-    if (!(i in v)) continue;
     const child = v[i];
+    // The hot loop of a large payload: primitives (and holes) are skipped without a call.
+    if ((typeof child !== 'object' || child === null) && typeof child !== 'function') continue;
     const next = at({ kind: 'index', index: i }, child);
     if (next !== child) (out ??= v.slice())[i] = next;
   }
