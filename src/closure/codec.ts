@@ -60,7 +60,14 @@ export type NodeRecord =
   | { t: 'bound'; target: unknown; thisArg: unknown; args: unknown[] }
   | { t: 'module'; specifier: string; binding: string }
   | { t: 'global'; path: string }
-  | { t: 'object'; cls?: unknown; proto?: unknown; props: PropRecord[] };
+  | {
+      t: 'object';
+      cls?: unknown;
+      proto?: unknown;
+      props: PropRecord[];
+      /** The built-in an instance extends, and what fills its internal slots: [kind, ...contents]. */
+      base?: [string, ...unknown[]];
+    };
 
 /** Marker key: random per process, so user data can never pass for a marker. */
 const MARK = `__jobletNode_${randomBytes(9).toString('base64url')}`;
@@ -74,11 +81,30 @@ const NATIVE_PROTOTYPES = new Set<unknown>([
   SyntaxError.prototype, TypeError.prototype, URIError.prototype,
 ]);
 
-/** True for an object that structured clone would flatten: a class instance, or a plain object with null prototype is fine. */
+/**
+ * True for an object that structured clone would flatten or strip: a class
+ * instance (its prototype), or a built-in Error with properties of its own
+ * (V8 keeps only name, message and stack). A null-prototype object is fine.
+ */
 export function isClassInstance(value: object): boolean {
   const proto = Object.getPrototypeOf(value);
-  return proto !== null && !NATIVE_PROTOTYPES.has(proto) && !ArrayBuffer.isView(value);
+  if (proto === null || ArrayBuffer.isView(value)) return false;
+  if (!NATIVE_PROTOTYPES.has(proto)) return true;
+  return types.isNativeError(value) && Object.keys(value).length > 0;
 }
+
+/** A built-in an instance is made of, whose internal slots Object.create cannot give it. */
+function builtinBase(value: object): 'Date' | 'Map' | 'Set' | 'RegExp' | 'Error' | undefined {
+  if (types.isDate(value)) return 'Date';
+  if (types.isMap(value)) return 'Map';
+  if (types.isSet(value)) return 'Set';
+  if (types.isRegExp(value)) return 'RegExp';
+  if (types.isNativeError(value)) return 'Error';
+  return undefined;
+}
+
+// The native error constructors may stand as an instance's class: they are the worker's own too.
+const NATIVE_ERRORS = new Set<unknown>([Error, EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError]);
 
 // Global objects (Math, console, process, ...) travel by name; the worker has its own.
 let globalObjects: Map<unknown, string> | undefined;
@@ -263,6 +289,7 @@ class GraphEncoder {
     const ctor = proto && Object.hasOwn(proto, 'constructor') ? (proto as { constructor: unknown }).constructor : undefined;
     if (proto === null) record.proto = null;
     else if (proto === Object.prototype) record.proto = 'object';
+    else if (NATIVE_ERRORS.has(ctor)) record.cls = this.transform(ctor, `${path} -> class`);
     else if (typeof ctor === 'function' && ctor.prototype === proto) {
       const capture = this.captures.get(ctor) ?? captureFunction(ctor);
       this.captures.set(ctor, capture);
@@ -276,6 +303,12 @@ class GraphEncoder {
       }
       record.cls = this.transform(ctor, `${path} -> class`);
     } else record.proto = this.transform(proto, `${path} -> prototype`);
+    const base = builtinBase(value);
+    if (base === 'Date') record.base = [base, (value as Date).getTime()];
+    else if (base === 'RegExp') record.base = [base, (value as RegExp).source, (value as RegExp).flags];
+    else if (base === 'Error') record.base = [base, (value as Error).message];
+    else if (base === 'Map') record.base = [base, this.transform([...(value as Map<unknown, unknown>)], `${path} -> entries`)];
+    else if (base === 'Set') record.base = [base, this.transform([...(value as Set<unknown>)], `${path} -> items`)];
     for (const key of Object.getOwnPropertyNames(value)) {
       const descriptor = Object.getOwnPropertyDescriptor(value, key)!;
       const flags = (descriptor.enumerable ? ENUMERABLE : 0) | (descriptor.configurable ? CONFIGURABLE : 0);
@@ -340,6 +373,22 @@ function compileNode(record: Extract<NodeRecord, { t: 'fn' }>, early: Record<str
   const code = `(function (${EARLY}, ${SUPER_NAME}, ${THIS}) { ${record.strict ? "'use strict';" : ''} ${declarations} ${body} })`;
   const factory = (options.context ? vm.runInContext(code, options.context) : (0, eval)(code)) as (...a: unknown[]) => Compiled;
   return factory(early, sup, self);
+}
+
+/** An instance of a built-in subclass, made by the built-in itself so that its internal slots exist. */
+function constructOnBase(record: Extract<NodeRecord, { t: 'object' }>, value: (v: unknown) => unknown, options: DecodeOptions): object {
+  const [kind, ...contents] = record.base!;
+  const Base = (options.context ? vm.runInContext(kind, options.context) : (globalThis as Record<string, unknown>)[kind]) as new (...a: unknown[]) => object;
+  const Class = (record.cls === undefined ? Base : value(record.cls)) as Function;
+  if (kind === 'Map' || kind === 'Set') {
+    const made = Reflect.construct(Base, [], Class) as Map<unknown, unknown> & Set<unknown>;
+    for (const entry of value(contents[0]) as unknown[]) {
+      if (kind === 'Map') made.set((entry as [unknown, unknown])[0], (entry as [unknown, unknown])[1]);
+      else made.add(entry);
+    }
+    return made;
+  }
+  return Reflect.construct(Base, contents, Class);
 }
 
 /** Rebuild a graph made by encodeGraph. */
@@ -462,6 +511,13 @@ export function decodeGraph(graph: Graph, options: DecodeOptions = {}): unknown 
         break;
       }
       case 'object': {
+        if (record.base) {
+          built[at] = constructOnBase(record, (v) => value(v, () => {
+            throw new Error('joblet: an instance of a built-in subclass whose class refers back to it is not supported');
+          }), options);
+          defineProperties(built[at] as object, record.props, at);
+          break;
+        }
         const object: Record<string, unknown> = Object.create(null);
         built[at] = object;
         if (record.cls !== undefined) {
@@ -473,27 +529,30 @@ export function decodeGraph(graph: Graph, options: DecodeOptions = {}): unknown 
           const proto = value(record.proto, (p) => Object.setPrototypeOf(object, p as object));
           if (proto !== undefined) Object.setPrototypeOf(object, proto as object);
         }
-        for (const [key, flags, first, second] of record.props) {
-          const descriptor: PropertyDescriptor = { enumerable: !!(flags & ENUMERABLE), configurable: true };
-          if (flags & ACCESSOR) {
-            descriptor.get = value(first, (g) => Object.defineProperty(object, key, { get: g as () => unknown })) as (() => unknown) | undefined;
-            descriptor.set = value(second, (s) => Object.defineProperty(object, key, { set: s as (v: unknown) => void })) as ((v: unknown) => void) | undefined;
-          } else {
-            descriptor.writable = true;
-            descriptor.value = value(first, (r) => Object.defineProperty(object, key, { value: r }));
-          }
-          Object.defineProperty(object, key, descriptor);
-          // Restore the real flags once late values are in (a late value needs the property writable).
-          if (!(flags & CONFIGURABLE) || (!(flags & ACCESSOR) && !(flags & WRITABLE))) {
-            whenBuilt(at, () => Object.defineProperty(object, key, { configurable: !!(flags & CONFIGURABLE), ...(flags & ACCESSOR ? {} : { writable: !!(flags & WRITABLE) }) }));
-          }
-        }
+        defineProperties(object, record.props, at);
         break;
       }
     }
     finish(at);
     return built[at];
   };
+  function defineProperties(object: object, props: PropRecord[], at: number): void {
+    for (const [key, flags, first, second] of props) {
+      const descriptor: PropertyDescriptor = { enumerable: !!(flags & ENUMERABLE), configurable: true };
+      if (flags & ACCESSOR) {
+        descriptor.get = value(first, (g) => Object.defineProperty(object, key, { get: g as () => unknown })) as (() => unknown) | undefined;
+        descriptor.set = value(second, (s) => Object.defineProperty(object, key, { set: s as (v: unknown) => void })) as ((v: unknown) => void) | undefined;
+      } else {
+        descriptor.writable = true;
+        descriptor.value = value(first, (r) => Object.defineProperty(object, key, { value: r }));
+      }
+      Object.defineProperty(object, key, descriptor);
+      // Restore the real flags once late values are in (a late value needs the property writable).
+      if (!(flags & CONFIGURABLE) || (!(flags & ACCESSOR) && !(flags & WRITABLE))) {
+        whenBuilt(at, () => Object.defineProperty(object, key, { configurable: !!(flags & CONFIGURABLE), ...(flags & ACCESSOR ? {} : { writable: !!(flags & WRITABLE) }) }));
+      }
+    }
+  }
 
   return value(graph.root, () => undefined);
 }
