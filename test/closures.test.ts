@@ -314,6 +314,25 @@ refusals("an arrow that uses its creator's `this` is refused with a way out", as
   await parallel.close();
 });
 
+refusals('an instance of a class with #private members is refused, its class still travels', async () => {
+  class Vault {
+    #secret = 42;
+    reveal() {
+      return this.#secret;
+    }
+  }
+  class SubVault extends Vault {}
+  const parallel = new Parallel({ backend: 'inline' });
+  await rejects(parallel.run([delayed((v: Vault) => v.reveal())(new SubVault())]), (error) => {
+    assert.instance(error, SerializationError);
+    assert.is(error.path, 'args[0]');
+    assert.match(error.problem, 'through `Vault`) has #private members');
+  });
+  // The class itself is fine: instances made inside the task work.
+  assert.equal(await parallel.run([delayed(() => new SubVault().reveal())()]), [42]);
+  await parallel.close();
+});
+
 refusals('a captured WeakMap, Proxy or Promise is refused, each with its reason', async () => {
   const parallel = new Parallel({ backend: 'inline' });
   const seen = new WeakMap<object, number>();

@@ -32,6 +32,8 @@ export type Capture =
       lexicalThis: { value: unknown } | undefined;
       /** The function was defined in strict code (an ES module, a class, 'use strict'). */
       strict: boolean;
+      /** A class with `#private` members. */
+      hasPrivateMembers: boolean;
     }
   | { kind: 'bound'; name: string; target: Function; thisArg: unknown; args: unknown[] }
   | { kind: 'global'; name: string; path: string }
@@ -125,6 +127,7 @@ function captureUnreleased(fn: Function): Capture {
     source,
     form: description.form,
     isClass: parsed.isClass,
+    hasPrivateMembers: parsed.hasPrivateMembers,
     superClass,
     values,
     modules,

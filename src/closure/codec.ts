@@ -272,6 +272,21 @@ class GraphEncoder {
     }
   }
 
+  /** Refuse an instance whose class (or an ancestor) has `#private` members: that state cannot be copied. */
+  private refusePrivateState(ctor: Function, path: string): void {
+    for (let cls: unknown = ctor; typeof cls === 'function' && cls !== Function.prototype; cls = Object.getPrototypeOf(cls)) {
+      let capture = this.captures.get(cls);
+      if (!capture) this.captures.set(cls, (capture = captureFunction(cls)));
+      if (capture.kind === 'source' && capture.hasPrivateMembers) {
+        throw new UnserializableValueError(
+          `an instance of \`${ctor.name}\` cannot be sent: its class ${cls === ctor ? '' : `(through \`${cls.name}\`) `}has #private members, whose state no copy can restore`,
+          path,
+          'Use public fields for state that must travel, or send the data and build the instance inside the task.',
+        );
+      }
+    }
+  }
+
   private moduleNode(specifier: string, binding: string): unknown {
     const key = `module:${specifier}#${binding}`;
     let at = this.index.get(key);
@@ -301,6 +316,7 @@ class GraphEncoder {
           RESOURCE_REMEDY,
         );
       }
+      this.refusePrivateState(ctor, path);
       record.cls = this.transform(ctor, `${path} -> class`);
     } else record.proto = this.transform(proto, `${path} -> prototype`);
     const base = builtinBase(value);

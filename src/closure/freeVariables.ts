@@ -20,6 +20,8 @@ export interface ParsedFunction {
   superClassRange: [number, number] | undefined;
   /** An arrow function that uses `this` from the scope it was created in. */
   usesLexicalThis: boolean;
+  /** A class with `#private` fields or methods: its instances carry state no copy can restore. */
+  hasPrivateMembers: boolean;
 }
 
 type Node = Acorn.Node & Record<string, unknown>;
@@ -104,6 +106,8 @@ export function parseFunctionSource(source: string): ParsedFunction | undefined 
     // Offsets in the wrapped source, less the one-character prefix `(` of the expression form.
     superClassRange: superRange ? [superRange[0] - 1, superRange[1] - 1] : undefined,
     usesLexicalThis: top?.type === 'ArrowFunctionExpression' && usesThis(top.body),
+    hasPrivateMembers:
+      isClass && ((top.body as Node).body as Node[]).some((member) => (member.key as Node | undefined)?.type === 'PrivateIdentifier'),
   };
   cache.set(source, parsed);
   return parsed;
