@@ -143,27 +143,36 @@ function visitChildren<T>(
 }
 
 /**
- * Fast yes/no scan: is there a node for which `test` is true? No paths and
- * no frames, so a 1,000,000-number array costs one tight loop. Use
- * `findInGraph` afterwards to locate the node for an error message.
+ * Fast yes/no scan: is there an object or function for which `test` is
+ * true? Primitives are never tested (no caller looks for one), so a
+ * 1,000,000-number array costs one tight loop of typeof checks, no call per
+ * element. No paths, no frames: use `findInGraph` afterwards to locate the
+ * node for an error message.
  */
-export function someInGraph(root: unknown, test: (value: unknown) => boolean): boolean {
-  if (test(root)) return true;
+export function someInGraph(root: unknown, test: (value: object) => boolean): boolean {
+  if (typeof root === 'function') return test(root);
   if (typeof root !== 'object' || root === null) return false;
-  const seen = new Set<object>();
+  if (test(root)) return true;
+  const seen = new Set<object>([root]);
   const stack: object[] = [root];
   const check = (child: unknown): boolean => {
+    if (typeof child === 'function') return test(child);
+    if (typeof child !== 'object' || child === null || seen.has(child)) return false;
     if (test(child)) return true;
-    if (typeof child === 'object' && child !== null && !seen.has(child)) stack.push(child);
+    seen.add(child);
+    stack.push(child);
     return false;
   };
   while (stack.length) {
     const object = stack.pop()!;
-    if (seen.has(object)) continue;
-    seen.add(object);
     if (isLeafObject(object)) continue;
     if (Array.isArray(object)) {
-      for (let i = 0; i < object.length; i++) if (check(object[i])) return true;
+      for (let i = 0; i < object.length; i++) {
+        const child: unknown = object[i];
+        if ((typeof child === 'object' && child !== null) || typeof child === 'function') {
+          if (check(child)) return true;
+        }
+      }
     } else if (object instanceof Map) {
       for (const [key, child] of object) if (check(key) || check(child)) return true;
     } else if (object instanceof Set) {
