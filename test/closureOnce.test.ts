@@ -58,6 +58,9 @@ test('200 tasks: encoded once, its captured megabyte sent once per worker, uncha
     const third = await parallel.run(indices.slice(0, 4).map((i) => delayed(score)(i)));
     assert.equal(third, [0, 3, 6, 9]);
     assert.is.not([...taskFunctionIds()][0], id);
+    // The superseded snapshot is released: a long-lived pool keeps one per function, not one per run.
+    const forgotten = sent.flatMap((m) => (m.type === 'forget' ? m.ids : []));
+    assert.ok(forgotten.includes(id!), 'the workers were told to drop the old snapshot');
   } finally {
     (closure as { serialize: typeof original }).serialize = original;
     await parallel.close();

@@ -13,6 +13,9 @@ import type { Task } from './delayed.js';
 
 let nextValueId = 0;
 
+// The last snapshot sent of each task function: when a run sends a new one, workers may drop the old.
+const lastClosureDef = new WeakMap<Function, string>();
+
 /**
  * Turns tasks into wire tasks for one run: functions become defs (source,
  * hashed, sent to each worker once), arguments become bytes, and each
@@ -26,6 +29,7 @@ export class TaskEncoder {
   /** Functions captured in this run: a closure submitted with 10,000 tasks is captured once. */
   private readonly captures = new Map<Function, Capture>();
   private readonly closureDefs = new Map<Function, WireDef>();
+  private readonly superseded: string[] = [];
 
   constructor(private readonly serializer: Serializer) {}
 
@@ -62,9 +66,13 @@ export class TaskEncoder {
     return { task: { index, fn: fnDef.id, args: encoded.data, refKey: refs.length > 0 ? REF_KEY : undefined }, defs };
   }
 
-  /** Ids of values wrapped for this run only, for the workers to forget when it ends. */
+  /**
+   * Ids the workers may forget when this run ends: values wrapped for this run only, and
+   * earlier snapshots of task functions whose captured values changed (so a long-lived pool
+   * holds one snapshot per function, not one per run).
+   */
   runScopedIds(): string[] {
-    return [...this.wrapped.values()].map((def) => def.id);
+    return [...[...this.wrapped.values()].map((def) => def.id), ...this.superseded];
   }
 
   private functionDef(fn: Function, index: number): WireDef {
@@ -107,6 +115,9 @@ export class TaskEncoder {
     }
     const def: WireDef = { kind: 'value', id: `c:${createHash('sha1').update(data).digest('base64url')}`, serializer: codec.name, data };
     this.closureDefs.set(fn, def);
+    const previous = lastClosureDef.get(fn);
+    if (previous !== undefined && previous !== def.id) this.superseded.push(previous);
+    lastClosureDef.set(fn, def.id);
     return def;
   }
 

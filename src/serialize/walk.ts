@@ -169,6 +169,8 @@ export function someInGraph(root: unknown, test: (value: object) => boolean): bo
     if (Array.isArray(object)) {
       for (let i = 0; i < object.length; i++) {
         const child: unknown = object[i];
+        // Numbers first: see needsClosure in auto.ts for why this order is twice as fast.
+        if (typeof child === 'number') continue;
         if ((typeof child === 'object' && child !== null) || typeof child === 'function') {
           if (check(child)) return true;
         }
