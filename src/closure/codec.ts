@@ -123,9 +123,8 @@ function globalNameOf(value: unknown): string | undefined {
 
 function unsendableReason(value: object): string | undefined {
   if (types.isProxy(value)) return 'a Proxy cannot be sent (its handler is code joblet cannot see)';
-  if (value instanceof WeakMap || value instanceof WeakSet || value instanceof WeakRef) {
-    return `a ${value.constructor.name} cannot be sent (its entries cannot be enumerated)`;
-  }
+  if (value instanceof WeakMap || value instanceof WeakSet) return `a ${value.constructor.name} cannot be sent (its entries cannot be enumerated)`;
+  if (value instanceof WeakRef) return 'a WeakRef cannot be sent (its target is held weakly and may be gone)';
   if (value instanceof Promise) return 'a Promise cannot be sent; await it first';
   if (types.isModuleNamespaceObject(value)) return 'a module namespace reached as data cannot be sent; import the module in the task';
   return undefined;
