@@ -18,6 +18,9 @@ export {
 export { UnserializableValueError, type Serializer, type SerializerCapabilities } from './serialize/types.js';
 export { wrapNonSerializable } from './serialize/wrap.js';
 
+export { persist, PersistedModel, type PersistMethod, type PersistOptions } from './sharing/persisted.js';
+export { sharedArray, type TypedArrayConstructor } from './sharing/sharedArray.js';
+
 export { registerBackend, listBackends } from './backends/registry.js';
 export type { Backend, BackendCapabilities, BackendFactory, BackendOptions, BatchEvents } from './backends/types.js';
 export type { WireBatch, WireResult, WireDef, WireTask } from './runtime/protocol.js';

@@ -7,6 +7,8 @@ import { delayed, type Task } from './delayed.js';
 import { effectiveNJobs } from './njobs.js';
 import { parsePreDispatch, validateParallelOptions, type ParallelOptions, type ReturnAs } from './options.js';
 import { TaskStream } from './taskStream.js';
+import { parseBytes } from '../sharing/bytes.js';
+import { trackHolder } from '../sharing/persisted.js';
 import { describeValue } from './describe.js';
 
 /** What `run()` gives back for each `returnAs`. */
@@ -38,7 +40,9 @@ export class Parallel<R extends ReturnAs = 'array'> {
   private readonly preDispatch: number | string;
   private readonly timeout: number | undefined;
   private readonly signal: AbortSignal | undefined;
+  private readonly maxNbytes: number | null;
   private backend: Backend | undefined;
+  private untrack: (() => void) | undefined;
 
   constructor(options: ParallelOptions<R> = {}) {
     validateParallelOptions(options);
@@ -51,6 +55,7 @@ export class Parallel<R extends ReturnAs = 'array'> {
     this.timeout = options.timeout ?? scope.timeout;
     this.returnAs = options.returnAs ?? ('array' as R);
     this.signal = options.signal;
+    this.maxNbytes = parseBytes(options.maxNbytes !== undefined ? options.maxNbytes : scope.maxNbytes !== undefined ? scope.maxNbytes : '1M');
   }
 
   /**
@@ -77,6 +82,7 @@ export class Parallel<R extends ReturnAs = 'array'> {
   async close(): Promise<void> {
     const backend = this.backend;
     this.backend = undefined;
+    this.untrack?.();
     await backend?.terminate();
   }
 
@@ -85,7 +91,11 @@ export class Parallel<R extends ReturnAs = 'array'> {
   }
 
   private startStream<T>(tasks: Tasks<T>): TaskStream<T> {
-    this.backend ??= getBackendFactory(this.backendName)({ nWorkers: this.nJobs });
+    if (!this.backend) {
+      this.backend = getBackendFactory(this.backendName)({ nWorkers: this.nJobs });
+      // Its workers may hold persisted values: a handle's close() tells them to drop theirs.
+      this.untrack = trackHolder(this.backend);
+    }
     return new TaskStream(tasks, {
       backend: this.backend,
       serializer: getSerializer(this.serializerName),
@@ -93,6 +103,7 @@ export class Parallel<R extends ReturnAs = 'array'> {
       maxOutstanding: parsePreDispatch(this.preDispatch, this.nJobs),
       timeout: this.timeout,
       signal: this.signal,
+      sharing: { sharedMemory: this.backend.capabilities.sharedMemory, maxNbytes: this.maxNbytes },
       // Only an ordered generator reads in submission order. 'array' reads completions and
       // places them by index, so a slow first task never holds the other workers back.
       order: this.returnAs === 'generator' ? 'submission' : 'completion',

@@ -23,6 +23,7 @@ export function currentScope(): Readonly<Scope> {
 export function parallelConfig<T>(options: ConfigOptions, fn: () => T): T {
   validateConfigOptions(options, 'parallelConfig()');
   if (typeof fn !== 'function') throw new TypeError('parallelConfig(options, fn) expects a function as its second argument');
+  // undefined means "not set here"; null is a value (maxNbytes: null turns sharing off).
   const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
   return storage.run({ ...currentScope(), ...defined }, fn);
 }

@@ -2,6 +2,7 @@ import { getBackendFactory } from '../backends/registry.js';
 import { getSerializer } from '../serialize/registry.js';
 import { checkNJobs } from './njobs.js';
 import { describeValue } from './describe.js';
+import { parseBytes } from '../sharing/bytes.js';
 
 export type ReturnAs = 'array' | 'generator' | 'generator_unordered';
 
@@ -44,6 +45,14 @@ export interface ConfigOptions {
    * @default undefined (no limit)
    */
   timeout?: number;
+  /**
+   * Arguments larger than this are shared for the run instead of copied with
+   * every task: sent to each worker once, released when the run ends.
+   * Bytes, or a string like '10M'; null turns it off (joblib's max_nbytes).
+   * Looks at each task's top-level arguments, estimated without a walk.
+   * @default '1M'
+   */
+  maxNbytes?: number | string | null;
 }
 
 export interface ParallelOptions<R extends ReturnAs = ReturnAs> extends ConfigOptions {
@@ -59,7 +68,7 @@ export interface ParallelOptions<R extends ReturnAs = ReturnAs> extends ConfigOp
   signal?: AbortSignal;
 }
 
-const CONFIG_KEYS = ['nJobs', 'backend', 'serializer', 'preDispatch', 'timeout'] as const;
+const CONFIG_KEYS = ['nJobs', 'backend', 'serializer', 'preDispatch', 'timeout', 'maxNbytes'] as const;
 const PARALLEL_KEYS = [...CONFIG_KEYS, 'returnAs', 'signal'] as const;
 const RETURN_AS: readonly ReturnAs[] = ['array', 'generator', 'generator_unordered'];
 const PRE_DISPATCH = /^\s*(?:(\d+(?:\.\d+)?)\s*\*\s*)?nJobs\s*$/;
@@ -77,7 +86,8 @@ function checkKeys(options: object, allowed: readonly string[], where: string): 
 export function validateConfigOptions(options: ConfigOptions, where: string, keys: readonly string[] = CONFIG_KEYS): void {
   if (typeof options !== 'object' || options === null) throw new TypeError(`${where} expects an options object, got ${describeValue(options)}`);
   checkKeys(options, keys, where);
-  const { nJobs, backend, serializer, preDispatch, timeout } = options;
+  const { nJobs, backend, serializer, preDispatch, timeout, maxNbytes } = options;
+  if (maxNbytes !== undefined) parseBytes(maxNbytes);
   if (nJobs !== undefined) checkNJobs(nJobs);
   if (backend !== undefined) {
     if (typeof backend !== 'string') throw new TypeError(`Expected \`backend\` to be a backend name, got ${describeValue(backend)}`);

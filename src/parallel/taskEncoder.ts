@@ -9,9 +9,21 @@ import { capturedVariablesRemedy } from '../serialize/remedies.js';
 import { FALLBACK_SERIALIZER, isWrapped, unwrap } from '../serialize/wrap.js';
 import type { Serializer } from '../serialize/types.js';
 import type { WireDef, WireTask } from '../runtime/protocol.js';
+import { isClassInstance } from '../closure/codec.js';
+import { someInGraph } from '../serialize/walk.js';
+import { estimateBytes } from '../sharing/bytes.js';
+import { anyPersisted, isPersisted, type PersistedModel } from '../sharing/persisted.js';
+import { anySharedArrays, isSharedView } from '../sharing/sharedArray.js';
 import type { Task } from './delayed.js';
 
 let nextValueId = 0;
+
+export interface SharingPlan {
+  /** The backend's workers see this thread's SharedArrayBuffers. */
+  sharedMemory: boolean;
+  /** Arguments estimated larger than this many bytes are shared for the run; null: never. */
+  maxNbytes: number | null;
+}
 
 // The last snapshot sent of each task function: when a run sends a new one, workers may drop the old.
 const lastClosureDef = new WeakMap<Function, string>();
@@ -30,8 +42,15 @@ export class TaskEncoder {
   private readonly captures = new Map<Function, Capture>();
   private readonly closureDefs = new Map<Function, WireDef>();
   private readonly superseded: string[] = [];
+  /** Values shared for this run: large arguments and shared arrays, by identity (the same object for N tasks is sent once). */
+  private readonly sharedForRun = new Map<object, WireDef>();
+  private readonly persistedDefs = new Map<PersistedModel, WireDef>();
+  private readonly shareable = new Map<object, boolean>();
 
-  constructor(private readonly serializer: Serializer) {}
+  constructor(
+    private readonly serializer: Serializer,
+    private readonly sharing: SharingPlan = { sharedMemory: true, maxNbytes: null },
+  ) {}
 
   encode(task: Task, index: number): { task: WireTask; defs: WireDef[] } {
     try {
@@ -54,12 +73,15 @@ export class TaskEncoder {
   private encodeUnchecked(task: Task, index: number): { task: WireTask; defs: WireDef[] } {
     const fnDef = this.functionDef(task.fn, index);
     const refs: string[] = [];
+    const large = this.largeArguments(task.args);
     const encoded = encodeValue(task.args, {
       serializer: this.serializer,
       root: 'args',
       phase: 'serialize-task',
       taskIndex: index,
-      refer: (value, path) => this.wrappedDef(value, path, index).id,
+      refer: (value, path) => this.specialDef(value, path, index).id,
+      isSpecial: (v) => isWrapped(v) || isPersisted(v) || isSharedView(v) || large.has(v),
+      scanFirst: large.size > 0 || anyPersisted() || anySharedArrays(),
     });
     refs.push(...encoded.refs);
     const defs = [fnDef, ...refs.map((id) => this.defsById.get(id)!)];
@@ -67,12 +89,70 @@ export class TaskEncoder {
   }
 
   /**
-   * Ids the workers may forget when this run ends: values wrapped for this run only, and
-   * earlier snapshots of task functions whose captured values changed (so a long-lived pool
-   * holds one snapshot per function, not one per run).
+   * Ids the workers may forget when this run ends: values wrapped or shared for this run only,
+   * and earlier snapshots of task functions whose captured values changed (so a long-lived pool
+   * holds one snapshot per function, not one per run). Persisted values stay until close().
    */
   runScopedIds(): string[] {
-    return [...[...this.wrapped.values()].map((def) => def.id), ...this.superseded];
+    return [...[...this.wrapped.values(), ...this.sharedForRun.values()].map((def) => def.id), ...this.superseded];
+  }
+
+  /** The top-level arguments large enough to share for the run (estimated, not walked). */
+  private largeArguments(args: readonly unknown[]): Set<object> {
+    const large = new Set<object>();
+    const { maxNbytes } = this.sharing;
+    if (maxNbytes === null) return large;
+    for (const arg of args) {
+      if (typeof arg !== 'object' || arg === null || estimateBytes(arg) <= maxNbytes) continue;
+      if (isSharedView(arg) || isPersisted(arg) || isWrapped(arg)) continue;
+      // Shared values travel by structured clone: functions and class instances keep to the serializer.
+      let ok = this.shareable.get(arg);
+      if (ok === undefined) {
+        ok = !someInGraph(arg, (v) => typeof v === 'function' || isClassInstance(v) || isWrapped(v) || isPersisted(v));
+        this.shareable.set(arg, ok);
+      }
+      if (ok) large.add(arg);
+    }
+    return large;
+  }
+
+  private specialDef(value: unknown, path: string, index: number): WireDef {
+    if (isWrapped(value)) return this.wrappedDef(value, path, index);
+    if (isPersisted(value)) return this.persistedDef(value, path, index);
+    const hit = this.sharedForRun.get(value as object);
+    if (hit) return hit;
+    let shared = value;
+    // A process cannot map this thread's memory: it gets a copy, and its writes stay with it.
+    if (isSharedView(value) && !this.sharing.sharedMemory) {
+      shared = new (value.constructor as new (source: ArrayBufferView) => ArrayBufferView)(value);
+    }
+    const def: WireDef = { kind: 'shared', id: `s${nextValueId++}`, value: shared, persisted: false };
+    this.sharedForRun.set(value as object, def);
+    this.defsById.set(def.id, def);
+    return def;
+  }
+
+  private persistedDef(handle: PersistedModel, path: string, index: number): WireDef {
+    const hit = this.persistedDefs.get(handle);
+    if (hit) return hit;
+    if (handle.closed) {
+      throw new SerializationError({
+        phase: 'serialize-task',
+        path,
+        serializer: this.serializer.name,
+        problem: `PersistedModel ${handle.id} was closed before the task was submitted`,
+        remedy: 'Close a persisted value after the runs that use it, or persist it again.',
+        taskIndex: index,
+      });
+    }
+    const payload = handle.payload(this.sharing.sharedMemory);
+    const def: WireDef =
+      payload.kind === 'shared'
+        ? { kind: 'shared', id: handle.id, value: payload.value, persisted: true }
+        : { kind: 'file', id: handle.id, path: payload.path };
+    this.persistedDefs.set(handle, def);
+    this.defsById.set(def.id, def);
+    return def;
   }
 
   private functionDef(fn: Function, index: number): WireDef {

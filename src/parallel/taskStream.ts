@@ -5,7 +5,7 @@ import type { Backend } from '../backends/types.js';
 import type { WireResult } from '../runtime/protocol.js';
 import { isTask, type Task } from './delayed.js';
 import { describeValue } from './describe.js';
-import { TaskEncoder } from './taskEncoder.js';
+import { TaskEncoder, type SharingPlan } from './taskEncoder.js';
 
 export interface RunPlan {
   backend: Backend;
@@ -15,6 +15,7 @@ export interface RunPlan {
   maxOutstanding: number;
   timeout: number | undefined;
   signal: AbortSignal | undefined;
+  sharing: SharingPlan;
   order: 'submission' | 'completion';
 }
 
@@ -60,7 +61,7 @@ export class TaskStream<T> {
     private readonly plan: RunPlan,
   ) {
     this.source = openSource(tasks);
-    this.encoder = new TaskEncoder(plan.serializer);
+    this.encoder = new TaskEncoder(plan.serializer, plan.sharing);
     const { signal } = plan;
     if (signal?.aborted) this.fail(signal.reason);
     else {

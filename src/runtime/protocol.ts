@@ -16,7 +16,14 @@ export type Bytes = Uint8Array | string;
 export type WireDef =
   | { kind: 'function'; id: string; name: string; source: string; form: SourceForm }
   | { kind: 'global'; id: string; name: string; path: string }
-  | { kind: 'value'; id: string; serializer: string; data: Bytes };
+  | { kind: 'value'; id: string; serializer: string; data: Bytes }
+  /**
+   * A value carried by the transport's own structured clone, not by a serializer: on threads
+   * its SharedArrayBuffers are shared, not copied. `persisted`: the worker gets a handle.
+   */
+  | { kind: 'shared'; id: string; value: unknown; persisted: boolean }
+  /** A persisted value in a file, read once per worker (the processes backend's way). */
+  | { kind: 'file'; id: string; path: string };
 
 export interface WireTask {
   /** The task's index in submission order. */

@@ -4,6 +4,7 @@ import { getSerializer, loadSerializer } from '../serialize/registry.js';
 import { decodeValue, encodeValue, resolveReferences } from '../serialize/payload.js';
 import type { Serializer } from '../serialize/types.js';
 import type { WireBatch, WireDef, WireResult, WireTask } from './protocol.js';
+import { PersistedModel } from '../sharing/persisted.js';
 import { encodeThrown, recordThrown } from './thrown.js';
 
 /**
@@ -23,6 +24,8 @@ export class TaskRunner {
       serializer = await loadSerializer(batch.serializer, batch.serializerModule);
       // Values wrapped with wrapNonSerializable name their own (fallback) serializer; load it before build() needs it.
       for (const def of batch.defs) if (def.kind === 'value') await loadSerializer(def.serializer);
+      // Persisted files are written with 'auto'.
+      if (batch.defs.some((def) => def.kind === 'file')) await loadSerializer('auto');
     } catch (error) {
       const failure = (index: number): WireResult => this.serializationFailure(index, 'deserialize-task', 'args', batch.serializer, error,
         `Register the serializer in the worker: registerSerializer(s, { module: import.meta.url }) in a module of its own.`);
@@ -92,6 +95,9 @@ export class TaskRunner {
     let value: unknown;
     if (def.kind === 'function') value = compileFunction(def.source, def.form);
     else if (def.kind === 'global') value = resolveGlobalPath(def.path);
+    else if (def.kind === 'shared') value = def.persisted ? PersistedModel.received(def.id, { value: def.value }, false) : def.value;
+    // The file is read on the first get(), once per worker: the handle is kept here.
+    else if (def.kind === 'file') value = PersistedModel.received(def.id, { file: def.path }, false);
     else value = getSerializer(def.serializer).deserialize(def.data);
     this.built.set(id, value);
     return value;

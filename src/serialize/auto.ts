@@ -2,6 +2,7 @@ import v8 from 'node:v8';
 import { decodeGraph, encodeGraph, isClassInstance, type Graph } from '../closure/codec.js';
 import { commonRejection } from './rejections.js';
 import type { Serializer } from './types.js';
+import { setFileCodec } from '../sharing/persisted.js';
 
 const PLAIN = 0;
 const GRAPH = 1;
@@ -89,3 +90,6 @@ export const autoSerializer: Serializer = {
   },
   rejects: (value) => (typeof value === 'function' ? undefined : commonRejection(value)),
 };
+
+// Persisted values are written to files with this codec: data by structured clone, the rest by the closure codec.
+setFileCodec(autoSerializer);

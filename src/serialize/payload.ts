@@ -24,8 +24,12 @@ export interface EncodeContext {
   taskIndex?: number | undefined;
   /** True when encoding a value that was wrapped with wrapNonSerializable (remedies must not suggest wrapping it). */
   wrapped?: boolean;
-  /** Turns a wrapped value (and its path, for errors) into a reference id; absent where nothing can be wrapped. */
-  refer?: ((wrapped: unknown, path: string) => string) | undefined;
+  /** Turns a special value (and its path, for errors) into a reference id; absent where nothing is special. */
+  refer?: ((special: unknown, path: string) => string) | undefined;
+  /** Which values `refer` takes: wrapped values unless told otherwise (persisted handles, shared arrays, large arguments). */
+  isSpecial?: ((value: object) => boolean) | undefined;
+  /** Scan for special values before the first attempt (some special values do not make a codec fail). */
+  scanFirst?: boolean;
 }
 
 export interface EncodedValue {
@@ -37,27 +41,29 @@ export interface EncodedValue {
 /** Serialize `value`, replacing wrapped values with references, or throw a SerializationError naming the path. */
 export function encodeValue(value: unknown, context: EncodeContext): EncodedValue {
   const { serializer, refer } = context;
-  const mayHoldWrapped = refer !== undefined && anyWrapped();
-  // A codec that refuses proxies finds wrapped values itself on the first attempt; others need the scan first.
-  if (mayHoldWrapped && !serializer.refusesProxies && someInGraph(value, isWrapped)) {
-    return encodeWithReferences(value, context);
+  const special = context.isSpecial ?? isWrapped;
+  const mayHoldSpecial = refer !== undefined && (anyWrapped() || context.scanFirst === true);
+  // A codec that refuses proxies finds wrapped values itself on the first attempt; other special
+  // values (a persisted handle, a large argument) do not make a codec fail: scan for them first.
+  if (mayHoldSpecial && (context.scanFirst || !serializer.refusesProxies) && someInGraph(value, special)) {
+    return encodeWithReferences(value, context, special);
   }
   try {
     return { data: serializer.serialize(value), refs: [] };
   } catch (error) {
-    if (mayHoldWrapped && someInGraph(value, isWrapped)) return encodeWithReferences(value, context);
+    if (mayHoldSpecial && someInGraph(value, special)) return encodeWithReferences(value, context, special);
     throw locateFailure(error, value, context);
   }
 }
 
-function encodeWithReferences(value: unknown, context: EncodeContext): EncodedValue {
+function encodeWithReferences(value: unknown, context: EncodeContext, special: (value: object) => boolean): EncodedValue {
   const refs = new Set<string>();
-  const replace = (wrapped: unknown, steps: PathStep[]) => {
-    const id = context.refer!(wrapped, formatPath(context.root, steps));
+  const replace = (found: unknown, steps: PathStep[]) => {
+    const id = context.refer!(found, formatPath(context.root, steps));
     refs.add(id);
     return { [REF_KEY]: id };
   };
-  const copy = substitute(value, isWrapped, replace);
+  const copy = substitute(value, (v) => typeof v === 'object' || typeof v === 'function' ? v !== null && special(v as object) : false, replace);
   try {
     return { data: context.serializer.serialize(copy), refs: [...refs] };
   } catch (error) {

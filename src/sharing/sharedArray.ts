@@ -1,0 +1,53 @@
+/**
+ * Typed arrays on shared memory (grain's SharedMemoryArray). On the threads
+ * backend a worker sees the same memory: no copy, and what a task writes is
+ * seen by the main thread once the task is done. The processes backend
+ * cannot share memory: each worker gets a copy, and its writes stay there.
+ */
+export type TypedArrayConstructor =
+  | Int8ArrayConstructor | Uint8ArrayConstructor | Uint8ClampedArrayConstructor
+  | Int16ArrayConstructor | Uint16ArrayConstructor | Int32ArrayConstructor | Uint32ArrayConstructor
+  | Float32ArrayConstructor | Float64ArrayConstructor | BigInt64ArrayConstructor | BigUint64ArrayConstructor;
+
+type InstanceOf<C> = C extends new (...args: any[]) => infer I ? I : never;
+
+const TYPED_ARRAYS = new Set<unknown>([
+  Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
+  Float32Array, Float64Array, BigInt64Array, BigUint64Array,
+]);
+
+function checkConstructor(type: unknown): asserts type is TypedArrayConstructor {
+  if (!TYPED_ARRAYS.has(type)) {
+    const given = typeof type === 'function' ? `\`${type.name || 'anonymous'}\`` : `\`${String(type)}\` (${typeof type})`;
+    throw new TypeError(`sharedArray expects a typed-array constructor (Float64Array, Int32Array, ...), got ${given}`);
+  }
+}
+
+let everShared = false;
+/** False until the first sharedArray(): before that, payloads need no scan for shared memory. */
+export function anySharedArrays(): boolean {
+  return everShared;
+}
+
+/** A zero-filled typed array of `length` elements on a SharedArrayBuffer. */
+export function sharedArray<C extends TypedArrayConstructor>(type: C, length: number): InstanceOf<C> {
+  checkConstructor(type);
+  everShared = true;
+  if (!Number.isInteger(length) || length < 0) throw new RangeError(`sharedArray expects a length that is a non-negative integer, got \`${String(length)}\``);
+  const memory = new SharedArrayBuffer(length * type.BYTES_PER_ELEMENT);
+  return new (type as unknown as new (buffer: SharedArrayBuffer) => unknown)(memory) as InstanceOf<C>;
+}
+
+/** A copy of `source` on shared memory, of the same type. */
+sharedArray.from = function from<T extends ArrayBufferView>(source: T): T {
+  const type = (source as { constructor?: unknown }).constructor;
+  checkConstructor(type);
+  const copy = sharedArray(type, (source as unknown as { length: number }).length);
+  (copy as unknown as { set(s: ArrayLike<number | bigint>): void }).set(source as unknown as ArrayLike<number | bigint>);
+  return copy as unknown as T;
+};
+
+/** True for a typed array or DataView over shared memory. */
+export function isSharedView(value: unknown): value is ArrayBufferView {
+  return ArrayBuffer.isView(value) && value.buffer instanceof SharedArrayBuffer;
+}
