@@ -369,3 +369,116 @@ refusals("the same closures are refused by 'structured', which sends source only
 });
 
 refusals.run();
+
+const review = suite('closures: what a review found');
+const lazy = require('../legacy/lazyRequire.cjs') as { lazyJoin(x: string): string };
+let rate = 1;
+class Rated {
+  static label = 'rated';
+  value(): number {
+    return rate * 10;
+  }
+}
+const range = {
+  from: 1,
+  to: 3,
+  *[Symbol.iterator]() {
+    for (let i = this.from; i <= this.to; i++) yield i;
+  },
+};
+const KEY = Symbol.for('joblet.test.key');
+class Vec extends Float64Array {
+  sum(): number {
+    return this.reduce((a, b) => a + b, 0);
+  }
+}
+
+review('a class sent to a worker picks up later changes to what it captures (one snapshot per run)', async () => {
+  const parallel = new Parallel({ backend: 'threads', nJobs: 1 });
+  const out: number[] = [];
+  for (const r of [1, 2, 3]) {
+    rate = r;
+    out.push(...(await parallel.run([delayed(() => new Rated().value())()])));
+  }
+  assert.equal(out, [10, 20, 30]);
+  await parallel.close();
+});
+
+review('instances returned by workers keep the main thread\'s class, 200 times over', async () => {
+  const parallel = new Parallel({ backend: 'threads', nJobs: 2 });
+  const out = await parallel.run(Array.from({ length: 200 }, (_, i) => delayed((x: number) => new Point(x, x))(i)));
+  assert.ok(out.every((p) => p instanceof Point));
+  assert.is(out[3]!.sum, 6);
+  await parallel.close();
+});
+
+review('imports still resolve after a classic script adds a Script scope', async () => {
+  vm.runInThisContext('let jobletScriptScoped = 1;');
+  const parallel = new Parallel({ backend: 'threads', nJobs: 1 });
+  assert.equal(await parallel.run([delayed((a: string) => join(a, 'b'))('x')]), ['x/b']);
+  await parallel.close();
+});
+
+review('a CommonJS function that requires a module inside its body', async () => {
+  const parallel = new Parallel({ backend: 'processes', nJobs: 1 });
+  assert.equal(await parallel.run([delayed(lazy.lazyJoin)('x')]), ['lazy/x']);
+  await parallel.close();
+});
+
+review('symbol-keyed members, registered symbols, and typed-array subclasses travel', async () => {
+  const parallel = new Parallel({ backend: 'threads', nJobs: 1 });
+  const [spread, sameKey, vec] = (await parallel.run([
+    delayed(() => [...range])(),
+    delayed(() => KEY === Symbol.for('joblet.test.key'))(),
+    delayed((v: Vec) => [v instanceof Vec, v.sum(), v.length])(Vec.from([1, 2, 3]) as Vec),
+  ])) as [number[], boolean, unknown[]];
+  assert.equal(spread, [1, 2, 3]);
+  assert.is(sameKey, true);
+  assert.equal(vec, [true, 6, 3]);
+  await parallel.close();
+});
+
+review("an own '__proto__' key survives beside a function", async () => {
+  const data = JSON.parse('{"__proto__": {"x": 1}, "safe": 1}') as Record<string, unknown>;
+  const parallel = new Parallel({ backend: 'inline' });
+  const [keys] = await parallel.run([delayed((d: Record<string, unknown>, f: () => number) => [Object.keys(d), f()])(data, () => 1)]);
+  assert.equal(keys, [['__proto__', 'safe'], 1]);
+  await parallel.close();
+});
+
+review('what cannot be captured is refused at submission, not in the worker', async () => {
+  const parallel = new Parallel({ backend: 'inline' });
+  const secret = 41;
+  const base = { hi: () => 'base' };
+  const child = { __proto__: base, hi() { return `${super.hi()}!`; } };
+  const ITER = Symbol.iterator;
+  class Countdown {
+    *[ITER]() {
+      yield 1;
+    }
+  }
+  const unique = Symbol('unique');
+  const cases: [Function, string][] = [
+    [(x: number) => eval('secret') + x + secret, 'calls eval()'],
+    [child.hi, 'uses `super`'],
+    [() => unique.toString(), 'a unique Symbol cannot be sent'],
+  ];
+  for (const [fn, reason] of cases) {
+    await rejects(parallel.run([delayed(fn as () => unknown)()]), (error) => {
+      assert.instance(error, SerializationError);
+      assert.is(error.phase, 'serialize-task');
+      assert.match(error.message, reason);
+    });
+  }
+  // A name used only in a computed member key: V8 keeps it in scope or not, depending on what
+  // else uses it. Either the class works in the worker, or it is refused up front, never wrong there.
+  try {
+    assert.equal(await parallel.run([delayed(() => [...(new Countdown() as unknown as Iterable<number>)])()]), [[1]]);
+  } catch (error) {
+    assert.instance(error, SerializationError);
+    assert.match((error as Error).message, 'only in a computed member name');
+  }
+  await parallel.close();
+});
+
+review.run();

@@ -2,7 +2,8 @@ import { describeFunction } from './functionSource.js';
 import { parseFunctionSource, type SourceForm } from './freeVariables.js';
 import { isWorkerGlobal } from './globals.js';
 import { handleOf, internalsOf, release, scopesOf, scriptUrl, valueOf } from './inspector.js';
-import { builtinRefOf, insideFunction, isStrictScript, moduleBindings, type ModuleRef } from './modules.js';
+import { fileURLToPath } from 'node:url';
+import { builtinRefOf, insideFunction, isStrictAt, moduleBindings, REQUIRE_BINDING, requiredRefOf, type ModuleRef } from './modules.js';
 
 /**
  * What a function is made of, as live values: its source and the variables
@@ -75,8 +76,25 @@ function captureUnreleased(fn: Function): Capture {
         : `it is internal to Node (${url}) and not an export of a builtin module joblet knows`;
     return { kind: 'unsupported', name, reason };
   }
+  // A function exported by an installed CommonJS package travels as that export, like a builtin's.
+  if (url.includes('/node_modules/')) {
+    const ref = requiredRefOf(fn);
+    if (ref) return { kind: 'module', name, ref };
+  }
   const parsed = parseFunctionSource(description.source)!;
+  const refuse = (reason: string): Capture => ({ kind: 'unsupported', name, reason });
+  if (parsed.callsEval) return refuse('it calls eval(), which may read any variable in scope, so what it captures cannot be known. Pass the values as arguments instead');
+  if (parsed.usesSuper) {
+    return refuse(
+      'it uses `super`, whose home object (the object or class that defines it) is not part of its source. Send the object or class itself, or call the parent method explicitly',
+    );
+  }
   const scopes = internals.scopes ? scopesOf(internals.scopes) : [];
+  const isModule = scopes.some((scope) => scope.kind === 'Module');
+  // The script's top-level scope: the Module scope of an ES module, else the outermost one before
+  // Script scopes (which classic scripts, the REPL or node -e add after it).
+  let top = scopes.findIndex((scope) => scope.kind === 'Module');
+  if (top < 0) for (let i = scopes.length - 1; i >= 0; i--) if (scopes[i]!.kind !== 'Script') { top = i; break; }
   const bindings = internals.location && url.startsWith('file:') ? moduleBindings(internals.location.scriptId) : new Map<string, ModuleRef>();
   const values = new Map<string, unknown>();
   const modules = new Map<string, ModuleRef>();
@@ -93,14 +111,24 @@ function captureUnreleased(fn: Function): Capture {
     const at = scopes.findIndex((scope) => scope.variables.has(variable));
     // A name read only by `extends` is not in any scope; the parent itself is captured above.
     if (at < 0 && heritage.has(variable)) continue;
+    if (at < 0 && parsed.computedKeyNames.includes(variable)) {
+      return refuse(`it uses \`${variable}\` only in a computed member name, and V8 keeps no value for it there. Write the key inline (for instance [Symbol.iterator])`);
+    }
     if (at < 0) {
       // Not in any scope of the function: a global. Standard ones are the worker's own;
       // a property a program added to globalThis is carried like a captured variable.
       if (!isWorkerGlobal(variable) && variable in globalThis) values.set(variable, (globalThis as Record<string, unknown>)[variable]);
       continue;
     }
-    // A binding of the script's top level may be an import or a require: carry those by reference.
-    const binding = at === scopes.length - 1 ? bindings.get(variable) : undefined;
+    // `require` in a CommonJS module: the worker makes its own, resolving from the same file.
+    if (variable === 'require' && !isModule && at === top && url.startsWith('file:')) {
+      modules.set(variable, { specifier: fileURLToPath(url), binding: REQUIRE_BINDING });
+      continue;
+    }
+    // A binding of the script's top level may be an import or a require: the module travels by
+    // reference, as cloudpickle sends functions of importable modules. The worker loads it again,
+    // so its top-level code runs there and state set on it in the main thread does not travel.
+    const binding = at === top ? bindings.get(variable) : undefined;
     if (binding) modules.set(variable, binding);
     else values.set(variable, valueOf(scopes[at]!.variables.get(variable)!));
   }
@@ -118,7 +146,9 @@ function captureUnreleased(fn: Function): Capture {
           'Put the value in a variable the arrow captures (const self = this), or use a regular function with .bind(object)',
       };
     }
-    // An arrow at the top of a module: `this` there is undefined.
+    // At the top of a CommonJS module `this` is module.exports, which no scope entry shows either.
+    else if (!isModule) return refuse('it is an arrow at the top of a CommonJS module that uses `this` (module.exports); use exports by name instead');
+    // An arrow at the top of an ES module: `this` there is undefined.
     else lexicalThis = { value: undefined };
   }
   return {
@@ -134,6 +164,9 @@ function captureUnreleased(fn: Function): Capture {
     lexicalThis,
     strict:
       parsed.isClass ||
-      (internals.location !== undefined && url.startsWith('file:') && isStrictScript(internals.location.scriptId, scopes.some((scope) => scope.kind === 'Module'))),
+      isModule ||
+      (internals.location !== undefined &&
+        url.startsWith('file:') &&
+        isStrictAt(internals.location.scriptId, internals.location.lineNumber, internals.location.columnNumber)),
   };
 }

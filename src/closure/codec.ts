@@ -31,8 +31,10 @@ export interface Graph {
   nodes: NodeRecord[];
 }
 
+/** A property key: a string, or a symbol by its well-known or registered name. */
+type KeyRecord = string | { w: string } | { r: string };
 /** [key, flags, value] for data properties, [key, flags | ACCESSOR, getter, setter] for accessors. */
-type PropRecord = [string, number, unknown?, unknown?];
+type PropRecord = [KeyRecord, number, unknown?, unknown?];
 const ENUMERABLE = 1;
 const WRITABLE = 2;
 const CONFIGURABLE = 4;
@@ -56,7 +58,13 @@ export type NodeRecord =
       protoProps?: Record<string, unknown>;
       /** Class identity: a realm rebuilds a class once and reuses it, so `instanceof` holds across payloads. */
       cid?: string;
+      /** The run (capture epoch) this snapshot of the class belongs to: a later run's snapshot replaces it. */
+      cep?: string;
     }
+  /** A class the receiver already has (it sent it): by id only. */
+  | { t: 'classref'; cid: string }
+  /** A registered (Symbol.for) or well-known symbol. */
+  | { t: 'symbol'; registered?: string; wellKnown?: string }
   | { t: 'bound'; target: unknown; thisArg: unknown; args: unknown[] }
   | { t: 'module'; specifier: string; binding: string }
   | { t: 'global'; path: string }
@@ -81,6 +89,22 @@ const NATIVE_PROTOTYPES = new Set<unknown>([
   SyntaxError.prototype, TypeError.prototype, URIError.prototype,
 ]);
 
+const NATIVE_TYPED_ARRAY_PROTOTYPES = new Set<unknown>(
+  [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array].map((c) => c.prototype),
+);
+// Buffer is Node's own Uint8Array: structured clone carries it.
+NATIVE_TYPED_ARRAY_PROTOTYPES.add(Buffer.prototype);
+
+/** 'r:key' for a registered symbol, { w: name } for a well-known one, undefined for a unique one. */
+function symbolRecord(symbol: symbol): string | { w: string } | undefined {
+  const registered = Symbol.keyFor(symbol);
+  if (registered !== undefined) return `r:${registered}`;
+  for (const name of Object.getOwnPropertyNames(Symbol)) {
+    if ((Symbol as unknown as Record<string, unknown>)[name] === symbol) return { w: name };
+  }
+  return undefined;
+}
+
 /**
  * True for an object that structured clone would flatten or strip: a class
  * instance (its prototype), or a built-in Error with properties of its own
@@ -88,13 +112,24 @@ const NATIVE_PROTOTYPES = new Set<unknown>([
  */
 export function isClassInstance(value: object): boolean {
   const proto = Object.getPrototypeOf(value);
-  if (proto === null || ArrayBuffer.isView(value)) return false;
+  if (proto === null) return false;
+  // A typed array of a subclass of its own (class Vec extends Float64Array) needs the codec; plain ones do not.
+  if (ArrayBuffer.isView(value)) return types.isTypedArray(value) && !NATIVE_TYPED_ARRAY_PROTOTYPES.has(proto);
   if (!NATIVE_PROTOTYPES.has(proto)) return true;
   return types.isNativeError(value) && Object.keys(value).length > 0;
 }
 
+/** The native typed-array constructor a (subclassed) typed array is made of. */
+function nativeTypedArrayOf(value: object): Function | undefined {
+  for (let proto = Object.getPrototypeOf(value); proto; proto = Object.getPrototypeOf(proto)) {
+    if (NATIVE_TYPED_ARRAY_PROTOTYPES.has(proto)) return (proto as { constructor: Function }).constructor;
+  }
+  return undefined;
+}
+
 /** A built-in an instance is made of, whose internal slots Object.create cannot give it. */
-function builtinBase(value: object): 'Date' | 'Map' | 'Set' | 'RegExp' | 'Error' | undefined {
+function builtinBase(value: object): 'Date' | 'Map' | 'Set' | 'RegExp' | 'Error' | 'TypedArray' | undefined {
+  if (types.isTypedArray(value)) return 'TypedArray';
   if (types.isDate(value)) return 'Date';
   if (types.isMap(value)) return 'Map';
   if (types.isSet(value)) return 'Set';
@@ -140,23 +175,41 @@ function classIdOf(cls: Function): string {
   if (!id) {
     classIds.set(cls, (id = randomUUID()));
     // This realm owns the class: an instance that comes back (a result) gets this very class.
-    classRegistry(undefined).set(id, cls);
+    classRegistry(undefined).set(id, { epoch: '*', cls });
   }
   return id;
 }
 
-// Classes rebuilt in each realm, by id: the first definition to arrive is the one kept.
-const rebuiltClasses = new WeakMap<object, Map<string, Function>>();
+/**
+ * Classes in each realm, by id. The realm that defined a class keeps it for
+ * good (epoch '*'); a receiving realm keeps the snapshot of one run and
+ * replaces it when a later run sends a newer one, so a class whose captured
+ * values changed is rebuilt, and memory holds one snapshot per class.
+ */
+interface KnownClass {
+  epoch: string;
+  cls: Function;
+}
+const rebuiltClasses = new WeakMap<object, Map<string, KnownClass>>();
 const THIS_REALM = {};
-function classRegistry(context: vm.Context | undefined): Map<string, Function> {
+function classRegistry(context: vm.Context | undefined): Map<string, KnownClass> {
   const key = context ?? THIS_REALM;
   let registry = rebuiltClasses.get(key);
   if (!registry) rebuiltClasses.set(key, (registry = new Map()));
   return registry;
 }
 
+// Class ids this realm received from its peer: sent back, they go by id only.
+const receivedClassIds = new Set<string>();
+let isWorkerRealm = false;
+/** Called by the worker runtimes: a worker's peer (the main thread) holds every class it sent. */
+export function markWorkerRealm(): void {
+  isWorkerRealm = true;
+}
+
 /** Per-run cache of captures, so a function submitted with 10,000 tasks is captured once. */
 let activeCaptures: Map<Function, Capture> | undefined;
+const epochs = new WeakMap<Map<Function, Capture>, string>();
 
 /** Run `fn` with a capture cache shared by every encoding inside it (one run's tasks). */
 export function withCaptureCache<T>(captures: Map<Function, Capture>, fn: () => T): T {
@@ -183,8 +236,14 @@ class GraphEncoder {
   private readonly nodes: NodeRecord[] = [];
   private readonly index = new Map<unknown, number>();
   private readonly captures = activeCaptures ?? new Map<Function, Capture>();
+  /** One epoch per run (per capture cache): every payload of a run shares its classes' snapshots. */
+  private readonly epoch: string;
 
-  constructor(private readonly options: EncodeOptions) {}
+  constructor(private readonly options: EncodeOptions) {
+    let epoch = epochs.get(this.captures);
+    if (!epoch) epochs.set(this.captures, (epoch = randomUUID()));
+    this.epoch = epoch;
+  }
 
   encode(value: unknown): Graph {
     // Pure data (the common payload) is sent as it is: one scan, no copy, no markers.
@@ -198,10 +257,14 @@ class GraphEncoder {
     if (isWrapped(value) || unsendableReason(value) || globalNameOf(value)) return true;
     if (Array.isArray(value)) return false;
     if (isClassInstance(value)) return true;
-    return this.options.accessors && Object.getPrototypeOf(value) === Object.prototype && hasAccessor(value);
+    if (Object.getPrototypeOf(value) !== Object.prototype) return false;
+    // Symbol-keyed properties ([Symbol.iterator]() {...}) are dropped by structured clone.
+    if (Object.getOwnPropertySymbols(value).length) return true;
+    return this.options.accessors && hasAccessor(value);
   };
 
   private transform(value: unknown, where: string): unknown {
+    if (typeof value === 'symbol') return this.symbolNode(value, where);
     return substitute(value, this.isSpecial, (special, steps) => this.replace(special, pathThrough(where, steps)));
   }
 
@@ -227,6 +290,9 @@ class GraphEncoder {
   }
 
   private buildFunction(fn: Function, path: string): NodeRecord {
+    const knownId = classIds.get(fn);
+    // A worker sending back a class its peer sent: the peer has it, an id is enough.
+    if (knownId !== undefined && isWorkerRealm && receivedClassIds.has(knownId)) return { t: 'classref', cid: knownId };
     let capture = this.captures.get(fn);
     if (!capture) {
       capture = captureFunction(fn);
@@ -265,7 +331,10 @@ class GraphEncoder {
         if (!capture.isClass && typeof prototype === 'object' && prototype !== null && Object.keys(prototype).length) {
           record.protoProps = this.ownProperties(prototype, `${path}.prototype`, ['constructor']);
         }
-        if (capture.isClass || record.protoProps) record.cid = classIdOf(fn);
+        if (capture.isClass || record.protoProps) {
+          record.cid = classIdOf(fn);
+          record.cep = this.epoch;
+        }
         return record;
       }
     }
@@ -284,6 +353,14 @@ class GraphEncoder {
         );
       }
     }
+  }
+
+  private symbolNode(symbol: symbol, path: string): unknown {
+    const record = symbolRecord(symbol);
+    if (!record) throw new UnserializableValueError('a unique Symbol cannot be sent (only Symbol.for(...) and well-known symbols exist in every worker)', path, 'Use Symbol.for(key), or a string.');
+    const at = this.nodes.length;
+    this.nodes.push(typeof record === 'string' ? { t: 'symbol', registered: record.slice(2) } : { t: 'symbol', wellKnown: record.w });
+    return { [MARK]: at };
   }
 
   private moduleNode(specifier: string, binding: string): unknown {
@@ -324,12 +401,28 @@ class GraphEncoder {
     else if (base === 'Error') record.base = [base, (value as Error).message];
     else if (base === 'Map') record.base = [base, this.transform([...(value as Map<unknown, unknown>)], `${path} -> entries`)];
     else if (base === 'Set') record.base = [base, this.transform([...(value as Set<unknown>)], `${path} -> items`)];
-    for (const key of Object.getOwnPropertyNames(value)) {
+    else if (base === 'TypedArray') {
+      const view = value as unknown as { constructor: unknown } & ArrayBufferView;
+      const native = nativeTypedArrayOf(view)!;
+      record.base = [base, native.name, new (native as unknown as new (source: ArrayBufferView) => ArrayBufferView)(view)];
+    }
+    const keys: (string | symbol)[] = [...Object.getOwnPropertyNames(value), ...Object.getOwnPropertySymbols(value)];
+    for (const key of keys) {
+      // A typed array's indices are its contents, carried in `base`.
+      if (base === 'TypedArray' && typeof key === 'string' && /^\d+$/.test(key)) continue;
       const descriptor = Object.getOwnPropertyDescriptor(value, key)!;
       const flags = (descriptor.enumerable ? ENUMERABLE : 0) | (descriptor.configurable ? CONFIGURABLE : 0);
-      const at = pathThrough(path, [{ kind: 'key', key }]);
-      if ('value' in descriptor) record.props.push([key, flags | (descriptor.writable ? WRITABLE : 0), this.transform(descriptor.value, at)]);
-      else record.props.push([key, flags | ACCESSOR, this.transform(descriptor.get, at), this.transform(descriptor.set, at)]);
+      const label = typeof key === 'string' ? key : `[${String(key)}]`;
+      const at = pathThrough(path, [{ kind: 'key', key: label }]);
+      let keyRecord: KeyRecord;
+      if (typeof key === 'string') keyRecord = key;
+      else {
+        const symbol = symbolRecord(key);
+        if (!symbol) throw new UnserializableValueError(`a property keyed by a unique ${String(key)} cannot be sent`, at, 'Key it by Symbol.for(...), a well-known symbol, or a string.');
+        keyRecord = typeof symbol === 'string' ? { r: symbol.slice(2) } : symbol;
+      }
+      if ('value' in descriptor) record.props.push([keyRecord, flags | (descriptor.writable ? WRITABLE : 0), this.transform(descriptor.value, at)]);
+      else record.props.push([keyRecord, flags | ACCESSOR, this.transform(descriptor.get, at), this.transform(descriptor.set, at)]);
     }
     return record;
   }
@@ -392,7 +485,9 @@ function compileNode(record: Extract<NodeRecord, { t: 'fn' }>, early: Record<str
 
 /** An instance of a built-in subclass, made by the built-in itself so that its internal slots exist. */
 function constructOnBase(record: Extract<NodeRecord, { t: 'object' }>, value: (v: unknown) => unknown, options: DecodeOptions): object {
-  const [kind, ...contents] = record.base!;
+  let [kind, ...contents] = record.base!;
+  // A typed array names its native constructor, and carries its contents as one.
+  if (kind === 'TypedArray') [kind, ...contents] = contents as [string, ...unknown[]];
   const Base = (options.context ? vm.runInContext(kind, options.context) : (globalThis as Record<string, unknown>)[kind]) as new (...a: unknown[]) => object;
   const Class = (record.cls === undefined ? Base : value(record.cls)) as Function;
   if (kind === 'Map' || kind === 'Set') {
@@ -478,6 +573,15 @@ export function decodeGraph(graph: Graph, options: DecodeOptions = {}): unknown 
     state[at] = 1;
     const record = nodes[at]!;
     switch (record.t) {
+      case 'classref': {
+        const known = classRegistry(options.context).get(record.cid);
+        if (!known) throw new Error(`joblet: class ${record.cid} is not known in this realm any more`);
+        built[at] = known.cls;
+        break;
+      }
+      case 'symbol':
+        built[at] = record.registered !== undefined ? Symbol.for(record.registered) : (Symbol as unknown as Record<string, symbol>)[record.wellKnown!];
+        break;
       case 'global':
         // The realm's own global (Math, console, a builtin function), never a copy.
         built[at] = options.context ? vm.runInContext(`globalThis.${record.path}`, options.context) : resolveGlobal(record.path);
@@ -495,8 +599,9 @@ export function decodeGraph(graph: Graph, options: DecodeOptions = {}): unknown 
       case 'fn': {
         const registry = record.cid === undefined ? undefined : classRegistry(options.context);
         const known = record.cid === undefined ? undefined : registry!.get(record.cid);
-        if (known) {
-          built[at] = known;
+        // The defining realm's own class, or this run's snapshot already rebuilt: reuse it.
+        if (known && (known.epoch === '*' || known.epoch === record.cep)) {
+          built[at] = known.cls;
           break;
         }
         const early: Record<string, unknown> = {};
@@ -511,9 +616,10 @@ export function decodeGraph(graph: Graph, options: DecodeOptions = {}): unknown 
         const [fn, setLate] = compileNode(record, early, sup, self, options);
         built[at] = fn;
         if (record.cid !== undefined) {
-          registry!.set(record.cid, fn);
+          registry!.set(record.cid, { epoch: record.cep ?? '', cls: fn });
           // Sent back (an instance in a result), the rebuilt class keeps the id it arrived with.
           classIds.set(fn, record.cid);
+          receivedClassIds.add(record.cid);
         }
         for (const [name, target] of late) whenBuilt(target, () => setLate(name, built[target]));
         for (const [key, v] of Object.entries(record.props)) {
@@ -552,7 +658,9 @@ export function decodeGraph(graph: Graph, options: DecodeOptions = {}): unknown 
     return built[at];
   };
   function defineProperties(object: object, props: PropRecord[], at: number): void {
-    for (const [key, flags, first, second] of props) {
+    for (const [keyRecord, flags, first, second] of props) {
+      const key: string | symbol =
+        typeof keyRecord === 'string' ? keyRecord : 'w' in keyRecord ? (Symbol as unknown as Record<string, symbol>)[keyRecord.w]! : Symbol.for(keyRecord.r);
       const descriptor: PropertyDescriptor = { enumerable: !!(flags & ENUMERABLE), configurable: true };
       if (flags & ACCESSOR) {
         descriptor.get = value(first, (g) => Object.defineProperty(object, key, { get: g as () => unknown })) as (() => unknown) | undefined;

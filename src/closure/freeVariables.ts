@@ -22,6 +22,28 @@ export interface ParsedFunction {
   usesLexicalThis: boolean;
   /** A class with `#private` fields or methods: its instances carry state no copy can restore. */
   hasPrivateMembers: boolean;
+  /** Calls eval() directly: it may read any variable in scope, which no analysis can list. */
+  callsEval: boolean;
+  /** Uses `super` outside a class body of its own: its home object is not part of its source. */
+  usesSuper: boolean;
+  /** Names read only by computed member keys of a class (`[ITER]() {}`): no scope entry keeps them. */
+  computedKeyNames: string[];
+}
+
+/** Walk an AST, calling `visit(node, insideFunction)`; `insideFunction` is true below a non-arrow function or class. */
+function walkAst(node: unknown, visit: (node: Node, insideFunction: boolean) => void, insideFunction = false): void {
+  if (!node || typeof node !== 'object') return;
+  if (Array.isArray(node)) {
+    for (const child of node) walkAst(child, visit, insideFunction);
+    return;
+  }
+  const n = node as Node;
+  if (typeof n.type !== 'string') return;
+  visit(n, insideFunction);
+  const entering = insideFunction || n.type === 'FunctionExpression' || n.type === 'FunctionDeclaration' || n.type === 'ClassBody';
+  for (const key of Object.keys(n)) {
+    if (key !== 'type' && key !== 'range' && key !== 'start' && key !== 'end') walkAst(n[key], visit, entering);
+  }
 }
 
 type Node = Acorn.Node & Record<string, unknown>;
@@ -33,6 +55,15 @@ function topNode(ast: Acorn.Program, form: SourceForm): Node | undefined {
   if (form === 'expression') return expression;
   const property = (expression?.properties as Node[] | undefined)?.[0];
   return property?.value as Node | undefined;
+}
+
+/** A method's own body uses `super` (directly or in arrows): walkAst counts a method's body as inside a function. */
+function sourceUsesSuper(top: Node | undefined): boolean {
+  let found = false;
+  walkAst((top as Node | undefined)?.body, (node, insideFunction) => {
+    if (node.type === 'Super' && !insideFunction) found = true;
+  });
+  return found;
 }
 
 /** True when `this` appears in `node` outside any nested non-arrow function or class. */
@@ -97,7 +128,24 @@ export function parseFunctionSource(source: string): ParsedFunction | undefined 
     const at = (reference.identifier as unknown as { range: [number, number] }).range[0];
     if (superRange && at >= superRange[0] && at < superRange[1]) heritage.add(name);
   }
+  let callsEval = false;
+  let usesSuper = false;
+  const computedRanges: [number, number][] = [];
+  walkAst(top, (node, insideFunction) => {
+    if (node.type === 'CallExpression' && (node.callee as Node).type === 'Identifier' && (node.callee as Node).name === 'eval') callsEval = true;
+    // `super` in the function itself, or in arrows within it: the home object is not in the source.
+    if (node.type === 'Super' && !insideFunction && !isClass) usesSuper = true;
+    if ((node.type === 'MethodDefinition' || node.type === 'PropertyDefinition') && node.computed) computedRanges.push((node.key as Node).range as [number, number]);
+  });
+  const computedKeyNames = new Set<string>();
+  for (const reference of scopes.globalScope!.through) {
+    const at = (reference.identifier as unknown as { range: [number, number] }).range[0];
+    if (computedRanges.some(([start, end]) => at >= start && at < end)) computedKeyNames.add(reference.identifier.name);
+  }
   const parsed: ParsedFunction = {
+    callsEval,
+    usesSuper: usesSuper || (form === 'method' && sourceUsesSuper(top)),
+    computedKeyNames: [...computedKeyNames],
     form,
     freeVariables: [...referenced].filter((name) => !isWorkerGlobal(name)),
     referencedNames: [...referenced],

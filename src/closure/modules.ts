@@ -142,6 +142,14 @@ export function resolveSpecifier(specifier: string, parentUrl: string): string |
   try {
     return createRequire(parentUrl).resolve(specifier);
   } catch {
+    // A package whose exports offer only an `import` condition: resolve it as an import would.
+    if (!specifier.startsWith('.') && !specifier.startsWith('/')) {
+      try {
+        return fileURLToPath(import.meta.resolve(specifier));
+      } catch {
+        return undefined;
+      }
+    }
     if (specifier.startsWith('.') || specifier.startsWith('/') || specifier.startsWith('file:')) {
       try {
         return fileURLToPath(new URL(specifier, parentUrl));
@@ -155,8 +163,12 @@ export function resolveSpecifier(specifier: string, parentUrl: string): string |
 
 const requireHere = createRequire(import.meta.url);
 
+/** The binding that stands for a CommonJS module's own `require`, rebuilt in the worker for the same file. */
+export const REQUIRE_BINDING = '<require>';
+
 /** Load a module reference, synchronously (Node 20.19+ can require ES modules). */
 export function loadModuleRef(ref: ModuleRef): unknown {
+  if (ref.binding === REQUIRE_BINDING) return createRequire(ref.specifier);
   const loaded = requireHere(ref.specifier) as Record<string, unknown>;
   const isNamespace = types.isModuleNamespaceObject(loaded);
   switch (ref.binding) {
@@ -210,15 +222,29 @@ export function requiredRefOf(value: unknown): ModuleRef | undefined {
   return undefined;
 }
 
-const strictness = new Map<string, boolean>();
-
-/** Whether a script's code is strict: an ES module, or a script that opens with 'use strict'. */
-export function isStrictScript(scriptId: string, isModule: boolean): boolean {
-  if (isModule) return true;
-  let strict = strictness.get(scriptId);
-  if (strict === undefined) {
-    strict = /^(?:#![^\n]*\n)?\s*(?:\/\/[^\n]*\n\s*|\/\*[\s\S]*?\*\/\s*)*(['"])use strict\1/.test(scriptSource(scriptId));
-    strictness.set(scriptId, strict);
-  }
+/**
+ * Whether the code at (line, column) of a script is strict: a 'use strict'
+ * directive of the script or of an enclosing function, or a class body.
+ */
+export function isStrictAt(scriptId: string, line: number, column: number): boolean {
+  const source = scriptSource(scriptId);
+  let offset = 0;
+  for (let l = 0; l < line; l++) offset = source.indexOf('\n', offset) + 1;
+  offset += column;
+  const program = programOf(scriptId);
+  if (!program) return false;
+  const directive = (body: unknown): boolean =>
+    Array.isArray(body) && body.some((statement: AnyNode) => statement.type === 'ExpressionStatement' && statement.directive === 'use strict');
+  let strict = directive(program.body);
+  const visit = (node: unknown): void => {
+    if (!node || typeof node !== 'object') return;
+    if (Array.isArray(node)) return node.forEach(visit);
+    const n = node as AnyNode;
+    if (typeof n.type !== 'string' || typeof n.start !== 'number' || offset < n.start || offset >= n.end) return;
+    if (n.type === 'ClassBody') strict = true;
+    if ((n.type === 'FunctionDeclaration' || n.type === 'FunctionExpression' || n.type === 'ArrowFunctionExpression') && directive((n.body as AnyNode).body)) strict = true;
+    for (const [key, child] of Object.entries(n)) if (key !== 'type' && key !== 'start' && key !== 'end') visit(child);
+  };
+  visit(program);
   return strict;
 }

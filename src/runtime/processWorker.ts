@@ -1,9 +1,12 @@
 /** Entry of a child process: receive batches over IPC, answer each with one message. */
 import { TaskRunner } from './taskRunner.js';
+import { markWorkerRealm } from '../closure/codec.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 
 if (!process.send) throw new Error('joblet: processWorker.js must be started with an IPC channel (child_process.fork)');
 
+// The main thread holds every class it sends: a class sent back goes by id.
+markWorkerRealm();
 const runner = new TaskRunner();
 const send = (message: FromWorker, done?: () => void) => process.send!(message, undefined, {}, done);
 

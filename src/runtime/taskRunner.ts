@@ -60,7 +60,8 @@ export class TaskRunner {
       fn = this.build(task.fn);
     } catch (error) {
       return this.serializationFailure(index, 'deserialize-task', 'fn', serializer.name, error,
-        'The function did not compile in the worker; send a plain function declaration or arrow function.');
+        'The worker rebuilt the task function from what the main thread sent, and that failed as the message says: ' +
+          'a module the worker cannot load (check the path and that it loads without top-level await), or code that does not compile there.');
     }
     if (typeof fn !== 'function') {
       return this.serializationFailure(index, 'deserialize-task', 'fn', serializer.name, new TypeError(`the task's function arrived as ${typeof fn}`),

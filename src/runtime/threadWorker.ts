@@ -1,11 +1,14 @@
 /** Entry of a worker thread: receive batches on the parent port, answer each with one message. */
 import { parentPort } from 'node:worker_threads';
 import { TaskRunner } from './taskRunner.js';
+import { markWorkerRealm } from '../closure/codec.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('joblet: threadWorker.js must be started as a worker thread');
 
+// The main thread holds every class it sends: a class sent back goes by id.
+markWorkerRealm();
 const runner = new TaskRunner();
 
 port.on('message', (message: ToWorker) => {

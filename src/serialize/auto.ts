@@ -15,8 +15,13 @@ function needsClosure(root: unknown): boolean {
   const stack: object[] = [root];
   while (stack.length) {
     const object = stack.pop()!;
-    if (seen.has(object) || ArrayBuffer.isView(object)) continue;
+    if (seen.has(object)) continue;
     seen.add(object);
+    // A typed array is data, unless it is an instance of a subclass of its own.
+    if (ArrayBuffer.isView(object)) {
+      if (isClassInstance(object)) return true;
+      continue;
+    }
     if (Array.isArray(object)) {
       // The hot loop of a large payload. Numbers are tested first: a payload that mixes a number
       // and an object before a long list of numbers otherwise leaves this loop with mixed type
@@ -31,6 +36,8 @@ function needsClosure(root: unknown): boolean {
       continue;
     }
     if (isClassInstance(object)) return true;
+    // Symbol-keyed properties ([Symbol.iterator]() {...}) are dropped by structured clone.
+    if (Object.getPrototypeOf(object) === Object.prototype && Object.getOwnPropertySymbols(object).length) return true;
     if (object instanceof Map) {
       for (const [key, child] of object) {
         if (typeof key === 'function' || typeof child === 'function') return true;

@@ -81,7 +81,7 @@ function fillCopy(v: object, out: object, at: At): void {
     let position = 0;
     for (const child of v) (out as Set<unknown>).add(at({ kind: 'setItem', position: position++ }, child));
   } else {
-    for (const key of Object.keys(v)) (out as Record<string, unknown>)[key] = at({ kind: 'key', key }, (v as Record<string, unknown>)[key]);
+    for (const key of Object.keys(v)) setOwn(out, key, at({ kind: 'key', key }, (v as Record<string, unknown>)[key]));
   }
 }
 
@@ -127,7 +127,13 @@ function substituteObject(v: Record<string, unknown>, at: At): Record<string, un
   const values = keys.map((key) => at({ kind: 'key', key }, v[key]));
   if (values.every((next, i) => next === v[keys[i]!])) return v;
   const out = Object.create(Object.getPrototypeOf(v)) as Record<string, unknown>;
-  keys.forEach((key, i) => (out[key] = values[i]));
+  keys.forEach((key, i) => setOwn(out, key, values[i]));
   return out;
 }
 
+
+/** An own data property, even for the key `__proto__` (an assignment would call its setter). */
+function setOwn(target: object, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
+  else (target as Record<string, unknown>)[key] = value;
+}
