@@ -160,6 +160,39 @@ for (const serializer of listSerializers()) {
   });
 }
 
+const inClosures = suite('sharing inside closures and results');
+inClosures('a persisted handle captured by a closure works in the worker (through its file)', async () => {
+  const model = persist({ weights: new Float64Array([2, 3]), name: 'captured' });
+  const useCaptured = (i: number) => model.get().weights[i]! * 10;
+  const parallel = new Parallel({ backend: 'processes', nJobs: 1 });
+  assert.equal(await parallel.run([0, 1].map((i) => delayed(useCaptured)(i))), [20, 30]);
+  await parallel.close();
+  model.close();
+});
+inClosures('a task can persist a value and transfer it to the main thread, which then owns it', async () => {
+  const parallel = new Parallel({ backend: 'threads', nJobs: 1 });
+  const make = async () => {
+    const { persist: persistHere } = await import('joblet');
+    return persistHere({ rows: [1, 2, 3] }).transfer();
+  };
+  const [handle] = await parallel.run([delayed(make)()]);
+  assert.equal(handle!.get(), { rows: [1, 2, 3] });
+  handle!.close();
+  assert.throws(() => handle!.get(), /was closed/);
+  await parallel.close();
+});
+inClosures('a shared array captured by a closure is refused with the way to share it', async () => {
+  const shared = sharedArray(Float64Array, 2);
+  const parallel = new Parallel({ backend: 'inline' });
+  await rejects(parallel.run([delayed(() => shared[0])()]), (error) => {
+    assert.instance(error, SerializationError);
+    assert.is(error.path, "fn -> captured 'shared'");
+    assert.match(error.problem, 'pass it to the task as an argument');
+  });
+  await parallel.close();
+});
+inClosures.run();
+
 const bad = suite('sharing: bad input');
 bad('persist refuses what cannot travel, with its path', () => {
   assert.throws(

@@ -10,6 +10,8 @@ import { captureFunction, SUPER_NAME, type Capture } from './capture.js';
 import { isWorkerGlobal } from './globals.js';
 import { loadModuleRef } from './modules.js';
 import { wrapSource, type SourceForm } from './sourceForm.js';
+import { isPersisted, PersistedModel } from '../sharing/persisted.js';
+import { isSharedView } from '../sharing/sharedArray.js';
 
 /**
  * The closure codec: a value graph, functions included, as plain data.
@@ -65,6 +67,8 @@ export type NodeRecord =
   | { t: 'classref'; cid: string }
   /** A registered (Symbol.for) or well-known symbol. */
   | { t: 'symbol'; registered?: string; wellKnown?: string }
+  /** A persisted value, by its file: the receiver reads it on get(); `owner` when ownership was transferred. */
+  | { t: 'persisted'; id: string; path: string; owner: boolean }
   | { t: 'bound'; target: unknown; thisArg: unknown; args: unknown[] }
   | { t: 'module'; specifier: string; binding: string }
   | { t: 'global'; path: string }
@@ -158,6 +162,7 @@ function globalNameOf(value: unknown): string | undefined {
 
 function unsendableReason(value: object): string | undefined {
   if (types.isProxy(value)) return 'a Proxy cannot be sent (its handler is code joblet cannot see)';
+  if (isSharedView(value)) return 'a shared array captured by a function cannot be sent; pass it to the task as an argument, where thread workers share it';
   if (value instanceof WeakMap || value instanceof WeakSet) return `a ${value.constructor.name} cannot be sent (its entries cannot be enumerated)`;
   if (value instanceof WeakRef) return 'a WeakRef cannot be sent (its target is held weakly and may be gone)';
   if (value instanceof Promise) return 'a Promise cannot be sent; await it first';
@@ -254,7 +259,7 @@ class GraphEncoder {
   private isSpecial = (value: unknown): boolean => {
     if (typeof value === 'function') return true;
     if (typeof value !== 'object' || value === null) return false;
-    if (isWrapped(value) || unsendableReason(value) || globalNameOf(value)) return true;
+    if (isWrapped(value) || isPersisted(value) || unsendableReason(value) || globalNameOf(value)) return true;
     if (Array.isArray(value)) return false;
     if (isClassInstance(value)) return true;
     if (Object.getPrototypeOf(value) !== Object.prototype) return false;
@@ -285,6 +290,8 @@ class GraphEncoder {
     if (reason) throw new UnserializableValueError(reason, path, RESOURCE_REMEDY);
     const globalName = globalNameOf(value);
     if (globalName) return { t: 'global', path: globalName };
+    // A persisted value inside a closure or a result: its file, which any worker or the main thread can read.
+    if (isPersisted(value)) return { t: 'persisted', id: value.id, path: value.writeFile(), owner: value.transfers };
     if (typeof value === 'function') return this.buildFunction(value, path);
     return this.buildObject(value, path);
   }
@@ -579,6 +586,9 @@ export function decodeGraph(graph: Graph, options: DecodeOptions = {}): unknown 
         built[at] = known.cls;
         break;
       }
+      case 'persisted':
+        built[at] = PersistedModel.received(record.id, { file: record.path }, record.owner);
+        break;
       case 'symbol':
         built[at] = record.registered !== undefined ? Symbol.for(record.registered) : (Symbol as unknown as Record<string, symbol>)[record.wellKnown!];
         break;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { types } from 'node:util';
 import { SerializationError } from '../errors.js';
 import { isClassInstance } from '../closure/codec.js';
@@ -38,18 +38,38 @@ export function trackHolder(holder: { release(ids: readonly string[]): void }): 
   return () => holders.delete(holder);
 }
 
-// Temporary files this process owns, removed when it exits, whatever the reason.
+// Temporary files this thread owns, and their folders: removed when it exits, whatever the reason.
+// Only owned files go: a file transferred to the main thread outlives the worker that wrote it.
 const ownedFiles = new Set<string>();
+const folders = new Set<string>();
 let folder: string | undefined;
+let cleanupRegistered = false;
+function cleanUpAtExit(): void {
+  if (cleanupRegistered) return;
+  cleanupRegistered = true;
+  process.once('exit', () => {
+    for (const file of ownedFiles) rmSync(file, { force: true });
+    for (const dir of folders) {
+      try {
+        rmdirSync(dir); // only when empty: another thread may still own a file in it
+      } catch {
+        /* not empty, or gone */
+      }
+    }
+  });
+}
 function tempFolder(): string {
   if (!folder) {
     folder = mkdtempSync(join(process.env.JOBLET_TEMP_DIR || tmpdir(), 'joblet-'));
-    process.once('exit', () => {
-      for (const file of ownedFiles) rmSync(file, { force: true });
-      rmSync(folder!, { recursive: true, force: true });
-    });
+    folders.add(folder);
+    cleanUpAtExit();
   }
   return folder;
+}
+function own(file: string): void {
+  ownedFiles.add(file);
+  folders.add(dirname(file));
+  cleanUpAtExit();
 }
 
 /** The serializer a file is written with: structured clone for data, the closure codec where needed. */
@@ -129,8 +149,10 @@ export class PersistedModel<T = unknown> {
       ownedFiles.delete(this.#file);
       try {
         unlinkSync(this.#file);
+        // A transferred file's folder belonged to the worker that wrote it: remove it once empty.
+        if (dirname(this.#file) !== folder) rmdirSync(dirname(this.#file));
       } catch {
-        /* already gone */
+        /* already gone, or the folder holds other files */
       }
     }
   }
@@ -138,6 +160,8 @@ export class PersistedModel<T = unknown> {
   /** Mark for ownership transfer: the side that receives this handle owns it (and frees it on close). */
   transfer(): this {
     this.#owner = 'transfer';
+    // The receiver will own the file: this thread must not remove it when it exits.
+    if (this.#file) ownedFiles.delete(this.#file);
     return this;
   }
 
@@ -173,7 +197,7 @@ export class PersistedModel<T = unknown> {
       }
       writeFileSync(path, bytes);
       this.#file = path;
-      if (this.#owner === true) ownedFiles.add(path);
+      if (this.#owner === true) own(path);
     }
     return this.#file;
   }
@@ -186,7 +210,7 @@ export class PersistedModel<T = unknown> {
   /** @internal The handle a receiver builds: owning when the sender transferred it. */
   static received<T>(id: string, state: { value?: T; file?: string }, owner: boolean): PersistedModel<T> {
     const handle = new PersistedModel<T>(id, undefined, { ...state, owner });
-    if (owner && state.file) ownedFiles.add(state.file);
+    if (owner && state.file) own(state.file);
     return handle;
   }
 }
