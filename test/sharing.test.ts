@@ -193,6 +193,21 @@ inClosures('a shared array captured by a closure is refused with the way to shar
 });
 inClosures.run();
 
+const inline = suite('sharing on the inline backend');
+inline('get() in an inline task returns the value itself, and a large argument is the object itself', async () => {
+  const value = { weights: new Float64Array(3), name: 'itself' };
+  const model = persist(value);
+  const big = Array.from({ length: 300_000 }, () => 0);
+  const parallel = new Parallel({ backend: 'inline' });
+  // Identity shows as a side effect: what the inline task changes is this very object.
+  await parallel.run([delayed((m: PersistedModel<Model>, list: number[]) => ((m.get().name = 'changed'), (list[0] = 7)))(model, big)]);
+  assert.is(value.name, 'changed');
+  assert.is(big[0], 7);
+  await parallel.close();
+  model.close();
+});
+inline.run();
+
 const bad = suite('sharing: bad input');
 bad('persist refuses what cannot travel, with its path', () => {
   assert.throws(

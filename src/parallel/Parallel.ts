@@ -103,7 +103,11 @@ export class Parallel<R extends ReturnAs = 'array'> {
       maxOutstanding: parsePreDispatch(this.preDispatch, this.nJobs),
       timeout: this.timeout,
       signal: this.signal,
-      sharing: { sharedMemory: this.backend.capabilities.sharedMemory, maxNbytes: this.maxNbytes },
+      sharing: {
+        sharedMemory: this.backend.capabilities.sharedMemory,
+        maxNbytes: this.maxNbytes,
+        sameThread: this.backend.capabilities.isolation === 'none',
+      },
       // Only an ordered generator reads in submission order. 'array' reads completions and
       // places them by index, so a slow first task never holds the other workers back.
       order: this.returnAs === 'generator' ? 'submission' : 'completion',

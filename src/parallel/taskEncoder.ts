@@ -23,6 +23,8 @@ export interface SharingPlan {
   sharedMemory: boolean;
   /** Arguments estimated larger than this many bytes are shared for the run; null: never. */
   maxNbytes: number | null;
+  /** Tasks run in this very thread (inline): a persisted handle gives them the value itself. */
+  sameThread?: boolean;
 }
 
 // The last snapshot sent of each task function: when a run sends a new one, workers may drop the old.
@@ -145,7 +147,7 @@ export class TaskEncoder {
         taskIndex: index,
       });
     }
-    const payload = handle.payload(this.sharing.sharedMemory);
+    const payload = this.sharing.sameThread ? { kind: 'shared' as const, value: handle.get() } : handle.payload(this.sharing.sharedMemory);
     const def: WireDef =
       payload.kind === 'shared'
         ? { kind: 'shared', id: handle.id, value: payload.value, persisted: true }
