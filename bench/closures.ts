@@ -37,11 +37,10 @@
  */
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
 import b from 'benny';
+import { RESULTS, addAsync, markdownTable, progress, saves } from './lib.js';
 import { Parallel, delayed, getSerializer, type Task } from 'joblet';
 
-const RESULTS = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 const LIST_LENGTH = 1_000_000;
 const TASKS = 10_000;
 const WEIGHTS_LENGTH = 131_072; // 8 bytes each: 1 MiB
@@ -97,19 +96,8 @@ function rowsOf(summary: Summary, baseline: string): Row[] {
   }));
 }
 
-const markdownTable = (header: string[], align: string[], rows: string[][]) =>
-  [`| ${header.join(' | ')} |`, `| ${align.join(' | ')} |`, ...rows.map((cells) => `| ${cells.join(' | ')} |`)].join('\n');
 
-/** One plain line per finished case (benny's default redraws the screen, which a log file keeps as noise). */
-const progress = b.cycle((result) => {
-  console.log(`  ${result.name}: ${(result.details.mean * 1000).toFixed(1)} ms per op ±${result.margin.toFixed(1)}% (${result.samples} samples)`);
-});
 
-/** benny's own saves: every sample as JSON, and a bar chart of ops/s. */
-const saves = (file: string) => [
-  b.save({ file, folder: RESULTS, format: 'json', details: true }),
-  b.save({ file, folder: RESULTS, format: 'chart.html' }),
-];
 
 // ---- 1. codec ----------------------------------------------------------------
 
@@ -136,7 +124,7 @@ async function codecSuite(): Promise<Row[]> {
     'codec',
     b.configure({ minDisplayPrecision: 2, cases: CODEC_OPTIONS }),
     ...CODECS.map((name) => b.add(name, roundTrip(name))),
-    progress,
+    progress('ms per op'),
     ...saves('closures-codec'),
   );
   return rowsOf(summary, CODEC_BASELINE);
@@ -184,24 +172,7 @@ function interleavedRatios(names: string[]): Map<string, Paired> {
 
 // ---- 2. tasks ----------------------------------------------------------------
 
-interface Deferred {
-  resolve(): void;
-}
-interface BenchmarkSuite {
-  add(name: string, fn: (deferred: Deferred) => void, options: object): BenchmarkSuite;
-}
 
-/**
- * An async case, added to benchmark.js directly. benny's `add` calls a case
- * two or three times while preparing it, some calls not awaited, and
- * prepares all cases at once: pools would then run side by side on 2 cores
- * just before the first sample. A failure in a deferred case would hang
- * benchmark.js, so it ends the bench instead.
- */
-function addAsync(name: string, run: () => Promise<void>, fail: (error: unknown) => void) {
-  return async (config: { cases?: object }) => (suite: BenchmarkSuite) =>
-    suite.add(name, (deferred) => void run().then(() => deferred.resolve(), fail), { ...config.cases, defer: true });
-}
 
 interface TaskCase {
   name: string;
@@ -222,7 +193,8 @@ function touchWeights(): number {
 const TASKS_BASELINE = 'by argument';
 
 async function tasksSuite(): Promise<Row[]> {
-  const pool = (serializer: string) => new Parallel({ nJobs: 2, serializer });
+  // maxNbytes: null: the by-argument baseline must copy the array with every task, not share it.
+  const pool = (serializer: string) => new Parallel({ nJobs: 2, serializer, maxNbytes: null });
   const cases: TaskCase[] = [
     { name: TASKS_BASELINE, pool: pool('auto'), task: (i) => delayed(scoreOf)(i, weights), expected1: touchWeights },
     { name: 'by argument, structured', pool: pool('structured'), task: (i) => delayed(scoreOf)(i, weights), expected1: touchWeights },
@@ -254,7 +226,7 @@ async function tasksSuite(): Promise<Row[]> {
       `tasks (${TASKS.toLocaleString('en-US')} per op)`,
       b.configure({ minDisplayPrecision: 2, cases: TASK_OPTIONS }),
       ...added,
-      progress,
+      progress('ms per op'),
       ...saves('closures-tasks'),
     );
     return rowsOf(summary, TASKS_BASELINE);

@@ -8,7 +8,8 @@
  * - "codec": serialize + deserialize in this thread, nothing else: the
  *   serializer's own cost.
  * - "end to end": one task `delayed(funcAsync)(i, largeList)` through
- *   `new Parallel({ nJobs: 2, serializer })` on worker threads: encoding,
+ *   `new Parallel({ nJobs: 2, serializer, maxNbytes: null })` on worker threads (no
+ *   automatic sharing, so the list goes through the serializer with every task): encoding,
  *   the copy to the worker, decoding there, the call, and the result back.
  *   Each serializer has its own pool, started and warmed before timing and
  *   reused by every sample, so worker start-up is not counted.
@@ -26,13 +27,12 @@
  */
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
 import b from 'benny';
+import { RESULTS, addAsync, progress, saves } from './lib.js';
 import { Parallel, delayed, getSerializer, listSerializers } from 'joblet';
 
 const BASELINE = 'structured';
 const LIST_LENGTH = 1_000_000;
-const RESULTS = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 // Short runs, so that the whole bench takes about a minute on 2 cores: the
 // slowest codec takes about a second per call, and 5 samples of it still
 // give a margin of error well under the differences measured.
@@ -103,35 +103,9 @@ function table(title: string, rows: Row[]): string {
   return lines.join('\n');
 }
 
-/** One plain line per finished case (benny's default redraws the screen, which a log file keeps as noise). */
-const progress = b.cycle((result) => {
-  console.log(`  ${result.name}: ${(1 / result.details.mean).toFixed(2)} ops/s ±${result.margin.toFixed(1)}% (${result.samples} samples)`);
-});
 
-/** benny's own saves: every sample as JSON, and a bar chart of ops/s. */
-const saves = (file: string) => [
-  b.save({ file, folder: RESULTS, format: 'json', details: true }),
-  b.save({ file, folder: RESULTS, format: 'chart.html' }),
-];
 
-interface Deferred {
-  resolve(): void;
-}
-interface BenchmarkSuite {
-  add(name: string, fn: (deferred: Deferred) => void, options: object): BenchmarkSuite;
-}
 
-/**
- * An async case, added to benchmark.js directly. benny's `add` calls a case
- * two or three times while preparing it, some calls not awaited, and
- * prepares all cases at once: four pools would then run payloads side by
- * side on 2 cores just before the first sample. A failure in a deferred case
- * would hang benchmark.js, so it ends the bench instead.
- */
-function addAsync(name: string, run: () => Promise<void>, fail: (error: unknown) => void) {
-  return async (config: { cases?: object }) => (suite: BenchmarkSuite) =>
-    suite.add(name, (deferred) => void run().then(() => deferred.resolve(), fail), { ...config.cases, defer: true });
-}
 
 async function codecSuite(): Promise<Row[]> {
   const cases = serializers.map((name) => {
@@ -146,14 +120,15 @@ async function codecSuite(): Promise<Row[]> {
     'codec',
     b.configure({ minDisplayPrecision: 2, cases: CASE_OPTIONS }),
     ...cases,
-    progress,
+    progress('ops/s'),
     ...saves('serializers-codec'),
   );
   return rowsOf(summary);
 }
 
 async function endToEndSuite(): Promise<Row[]> {
-  const pools = new Map(serializers.map((serializer) => [serializer, new Parallel({ nJobs: 2, serializer })]));
+  // maxNbytes: null: a list this large would otherwise be shared for the run, bypassing the serializer this suite measures.
+  const pools = new Map(serializers.map((serializer) => [serializer, new Parallel({ nJobs: 2, serializer, maxNbytes: null })]));
   const closeAll = () => Promise.all([...pools.values()].map((pool) => pool.close()));
   const fail = (error: unknown) => {
     console.error('\nThe end-to-end suite failed:', error);
@@ -177,7 +152,7 @@ async function endToEndSuite(): Promise<Row[]> {
       'end to end',
       b.configure({ minDisplayPrecision: 2, cases: CASE_OPTIONS }),
       ...cases,
-      progress,
+      progress('ops/s'),
       ...saves('serializers-end-to-end'),
     );
     return rowsOf(summary);

@@ -48,13 +48,12 @@
  */
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { serialize } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import b from 'benny';
+import { RESULTS, addAsync, markdownTable, progress, saves } from './lib.js';
 import { Parallel, delayed, persist, sharedArray, type PersistedModel } from 'joblet';
 
-const RESULTS = fileURLToPath(new URL('../../bench/results/', import.meta.url));
 const PISCINA_WORKER = new URL('./piscina-worker.js', import.meta.url).href;
 const N_JOBS = 2;
 const LIST_LENGTH = 1_000_000;
@@ -117,41 +116,12 @@ function rowsOf(summary: Summary, baseline: string, tasks: number): Row[] {
   }));
 }
 
-const markdownTable = (header: string[], align: string[], rows: string[][]) =>
-  [`| ${header.join(' | ')} |`, `| ${align.join(' | ')} |`, ...rows.map((cells) => `| ${cells.join(' | ')} |`)].join('\n');
 
-/** One plain line per finished case (benny's default redraws the screen, which a log file keeps as noise). */
-const progress = b.cycle((result) => {
-  console.log(`  ${result.name}: ${(result.details.mean * 1000).toFixed(1)} ms per run ±${result.margin.toFixed(1)}% (${result.samples} samples)`);
-});
 
-/** benny's own saves: every sample as JSON, and a bar chart of ops/s. */
-const saves = (file: string) => [
-  b.save({ file, folder: RESULTS, format: 'json', details: true }),
-  b.save({ file, folder: RESULTS, format: 'chart.html' }),
-];
 
 // ---- cases -------------------------------------------------------------------
 
-interface Deferred {
-  resolve(): void;
-}
-interface BenchmarkSuite {
-  add(name: string, fn: (deferred: Deferred) => void, options: object): BenchmarkSuite;
-}
 
-/**
- * An async case, added to benchmark.js directly, with its own sample options
- * (a copied run is a thousand times longer than a shared one). benny's `add`
- * calls a case two or three times while preparing it, some calls not
- * awaited, and prepares all cases at once: pools would then run side by side
- * on 2 cores just before the first sample. A failure in a deferred case would
- * hang benchmark.js, so it ends the bench instead.
- */
-function addAsync(name: string, options: object, run: () => Promise<void>, fail: (error: unknown) => void) {
-  return async () => (suite: BenchmarkSuite) =>
-    suite.add(name, (deferred) => void run().then(() => deferred.resolve(), fail), { ...options, defer: true });
-}
 
 type AnyTask = ReturnType<ReturnType<typeof delayed>>;
 
@@ -195,7 +165,6 @@ async function runSuite(title: string, file: string, cases: Case[], tasks: numbe
     const added = cases.map(({ name, options, run, expected }) =>
       addAsync(
         name,
-        options,
         async () => {
           sampling = `${file}: ${name}`;
           sampleRss();
@@ -204,10 +173,11 @@ async function runSuite(title: string, file: string, cases: Case[], tasks: numbe
           if (wrong >= 0) throw new Error(`'${name}': task ${wrong} returned ${String(results[wrong])}, expected ${expected(wrong)} (${results.length} results)`);
         },
         fail,
+        options,
       ),
     );
     console.log(`\n${title}`);
-    const summary = await b.suite(title, b.configure({ minDisplayPrecision: 2 }), ...added, progress, ...saves(`sharing-${file}`));
+    const summary = await b.suite(title, b.configure({ minDisplayPrecision: 2 }), ...added, progress('ms per run'), ...saves(`sharing-${file}`));
     return rowsOf(summary, cases[0]!.name, tasks);
   } finally {
     sampling = undefined;

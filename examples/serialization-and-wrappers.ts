@@ -64,8 +64,10 @@ async function measure(
   makeTask: () => Task<unknown>,
   expected: unknown,
 ): Promise<void> {
-  // No serializer option: the run takes the default, as most code will.
-  const parallel = new Parallel(serializer === undefined ? { nJobs: 2 } : { nJobs: 2, serializer });
+  // No serializer option: the run takes the default, as most code will. maxNbytes: null turns
+  // off automatic sharing, which would send the list around the serializer we came to compare
+  // (part 5 shows what sharing does).
+  const parallel = new Parallel(serializer === undefined ? { nJobs: 2, maxNbytes: null } : { nJobs: 2, serializer, maxNbytes: null });
   if (serializer === undefined) serializer = `${getDefaultSerializer()} (default)`;
   const times: number[] = [];
   let start = 0;

@@ -221,19 +221,6 @@ const CASES: Case[] = [
 /** Normalize a value from another realm into this one so that deep equality compares data, not constructors. */
 const here = (value: unknown) => structuredClone(value);
 
-async function collect(value: unknown): Promise<unknown> {
-  const awaited = await value;
-  if (awaited && typeof (awaited as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') {
-    const out: unknown[] = [];
-    for await (const item of awaited as AsyncIterable<unknown>) out.push(item);
-    return out;
-  }
-  if (awaited && typeof awaited === 'object' && typeof (awaited as Iterable<unknown>)[Symbol.iterator] === 'function' && !Array.isArray(awaited)) {
-    return [...(awaited as Iterable<unknown>)];
-  }
-  return awaited;
-}
-
 // Generators and async generators cannot cross back as results: the task drains them in the worker.
 const drained = (fn: Case['fn']) => {
   const drain = async (...args: unknown[]) => {
@@ -252,7 +239,7 @@ const drained = (fn: Case['fn']) => {
 };
 
 const expected = new Map<string, unknown>();
-for (const c of CASES) expected.set(c.name, 'expect' in c ? c.expect : here(await collect(c.fn(...(c.args ?? [])))));
+for (const c of CASES) expected.set(c.name, 'expect' in c ? c.expect : here(await drained(c.fn)(...(c.args ?? []))));
 // The cases that change state in this thread ran once above; reset it for the workers' snapshot.
 box.raw = 0;
 

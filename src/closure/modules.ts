@@ -31,16 +31,21 @@ function programOf(scriptId: string): Acorn.Program | undefined {
 
 type AnyNode = Acorn.Node & Record<string, unknown>;
 
+/** The character offset of (line, column) in a script, as the inspector reports positions. */
+function offsetOf(scriptId: string, line: number, column: number): number {
+  const source = scriptSource(scriptId);
+  let offset = 0;
+  for (let l = 0; l < line; l++) offset = source.indexOf('\n', offset) + 1;
+  return offset + column;
+}
+
 /**
  * Whether the code at (line, column) of a script sits inside a non-arrow
  * function or a class: then an arrow there takes `this` from that function,
  * a value no scope entry shows.
  */
 export function insideFunction(scriptId: string, line: number, column: number): boolean {
-  const source = scriptSource(scriptId);
-  let offset = 0;
-  for (let l = 0; l < line; l++) offset = source.indexOf('\n', offset) + 1;
-  offset += column;
+  const offset = offsetOf(scriptId, line, column);
   const program = programOf(scriptId);
   if (!program) return true;
   const visit = (node: unknown, inFunction: boolean): boolean | undefined => {
@@ -227,10 +232,7 @@ export function requiredRefOf(value: unknown): ModuleRef | undefined {
  * directive of the script or of an enclosing function, or a class body.
  */
 export function isStrictAt(scriptId: string, line: number, column: number): boolean {
-  const source = scriptSource(scriptId);
-  let offset = 0;
-  for (let l = 0; l < line; l++) offset = source.indexOf('\n', offset) + 1;
-  offset += column;
+  const offset = offsetOf(scriptId, line, column);
   const program = programOf(scriptId);
   if (!program) return false;
   const directive = (body: unknown): boolean =>
