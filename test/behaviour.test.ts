@@ -105,7 +105,8 @@ for (const backend of BACKENDS) {
   });
 
   test('leaving a generator loop early stops pulling from an endless input', async () => {
-    const gen = new Parallel({ backend, nJobs: 2, returnAs: 'generator', preDispatch: 2 });
+    // One task per batch, for an exact bound: preDispatch counts batches.
+    const gen = new Parallel({ backend, nJobs: 2, returnAs: 'generator', preDispatch: 2, batchSize: 1 });
     let pulled = 0;
     let finished = false;
     function* endless() {
@@ -126,6 +127,40 @@ for (const backend of BACKENDS) {
     assert.equal(seen, [0, 1, 4, 9, 16]);
     assert.ok(pulled <= 5 + 2, `pulled ${pulled} tasks for 5 results with preDispatch 2`);
     assert.ok(finished, "the input generator's finally block ran");
+    await gen.close();
+  });
+
+  test('batches keep results in order and attribute an error to its own task', async () => {
+    const n = 3000;
+    const plusOne = (x: number) => x + 1;
+    assert.equal(await parallel.run(Array.from({ length: n }, (_, i) => delayed(plusOne)(i))), Array.from({ length: n }, (_, i) => i + 1));
+    const failsAt = (x: number) => {
+      if (x === 1234) throw new RangeError(`bad ${x}`);
+      return x;
+    };
+    await rejects(parallel.run(Array.from({ length: n }, (_, i) => delayed(failsAt)(i))), (error) => {
+      assert.instance(error, TaskError);
+      assert.is(error.taskIndex, 1234);
+      assert.is(error.originalMessage, 'bad 1234');
+    });
+    const fixed = new Parallel({ backend, nJobs: 2, batchSize: 7 });
+    assert.equal(await fixed.run([9, 1, 5, 1, 3, 1, 8, 2].map((ms, i) => delayed(slowEcho)(i, ms))), [0, 1, 2, 3, 4, 5, 6, 7]);
+    await fixed.close();
+  });
+
+  test('with batches, the window of tasks taken ahead still bounds an endless input', async () => {
+    const gen = new Parallel({ backend, nJobs: 2, returnAs: 'generator_unordered', preDispatch: 2 });
+    let pulled = 0;
+    function* endless() {
+      for (let i = 0; ; i++) {
+        pulled++;
+        yield delayed(square)(i);
+      }
+    }
+    let seen = 0;
+    for await (const _ of gen.run(endless())) if (++seen === 20_000) break;
+    // 2 batches ahead of the consumer, each at most 10,000 tasks: the input is never drained.
+    assert.ok(pulled < 20_000 + 2 * 10_000 + 1, `pulled ${pulled} tasks for 20,000 results`);
     await gen.close();
   });
 
@@ -357,6 +392,16 @@ for (const backend of BACKENDS) {
       } finally {
         dir.remove();
       }
+    });
+
+    test('a crash inside a batch names the tasks of that batch', async () => {
+      const batched = new Parallel({ backend, nJobs: 1, batchSize: 4 });
+      const exitsAt = (x: number) => (x === 6 ? process.exit(1) : x);
+      await rejects(batched.run(Array.from({ length: 8 }, (_, i) => delayed(exitsAt)(i))), (error) => {
+        assert.instance(error, WorkerCrashedError);
+        assert.equal(error.taskIndices, [4, 5, 6, 7]);
+      });
+      await batched.close();
     });
 
     test('a worker that calls process.exit(1) fails its task with WorkerCrashedError and is replaced', async () => {

@@ -57,6 +57,10 @@ test('other options: returnAs, timeout, preDispatch, signal, unknown keys', () =
   throwsWith(() => new Parallel({ preDispatch: 0 }), RangeError, '`preDispatch`');
   throwsWith(() => new Parallel({ signal: {} as never }), TypeError, '`signal`', 'AbortSignal');
   throwsWith(() => new Parallel({ n_jobs: 2 } as never), TypeError, 'Unknown option `n_jobs`', 'did you mean `nJobs`');
+  throwsWith(() => new Parallel({ batchSize: 0 }), RangeError, '`batchSize`', '`0` (number)');
+  throwsWith(() => new Parallel({ batchSize: 'big' as never }), TypeError, '`batchSize`');
+  new Parallel({ batchSize: 'auto' });
+  new Parallel({ batchSize: 64 });
   new Parallel({ preDispatch: 'all' });
   new Parallel({ preDispatch: '3*nJobs', timeout: Infinity });
 });

@@ -41,6 +41,7 @@ export class Parallel<R extends ReturnAs = 'array'> {
   private readonly timeout: number | undefined;
   private readonly signal: AbortSignal | undefined;
   private readonly maxNbytes: number | null;
+  private readonly batchSize: 'auto' | number;
   private backend: Backend | undefined;
   private untrack: (() => void) | undefined;
 
@@ -55,6 +56,7 @@ export class Parallel<R extends ReturnAs = 'array'> {
     this.timeout = options.timeout ?? scope.timeout;
     this.returnAs = options.returnAs ?? ('array' as R);
     this.signal = options.signal;
+    this.batchSize = options.batchSize ?? scope.batchSize ?? 'auto';
     this.maxNbytes = parseBytes(options.maxNbytes !== undefined ? options.maxNbytes : scope.maxNbytes !== undefined ? scope.maxNbytes : '1M');
   }
 
@@ -101,6 +103,7 @@ export class Parallel<R extends ReturnAs = 'array'> {
       serializer: getSerializer(this.serializerName),
       serializerModule: serializerModule(this.serializerName),
       maxOutstanding: parsePreDispatch(this.preDispatch, this.nJobs),
+      batchSize: this.batchSize,
       timeout: this.timeout,
       signal: this.signal,
       sharing: {

@@ -53,6 +53,14 @@ export interface ConfigOptions {
    * @default '1M'
    */
   maxNbytes?: number | string | null;
+  /**
+   * Tasks per message to a worker. 'auto' starts at one and adapts so that a
+   * batch takes about 20 ms (joblib's auto batching, fitted to a message cost
+   * of about 50 microseconds), with smaller batches at the end of a run.
+   * A per-task `timeout` and the inline backend send one task at a time.
+   * @default 'auto'
+   */
+  batchSize?: 'auto' | number;
 }
 
 export interface ParallelOptions<R extends ReturnAs = ReturnAs> extends ConfigOptions {
@@ -68,7 +76,7 @@ export interface ParallelOptions<R extends ReturnAs = ReturnAs> extends ConfigOp
   signal?: AbortSignal;
 }
 
-const CONFIG_KEYS = ['nJobs', 'backend', 'serializer', 'preDispatch', 'timeout', 'maxNbytes'] as const;
+const CONFIG_KEYS = ['nJobs', 'backend', 'serializer', 'preDispatch', 'timeout', 'maxNbytes', 'batchSize'] as const;
 const PARALLEL_KEYS = [...CONFIG_KEYS, 'returnAs', 'signal'] as const;
 const RETURN_AS: readonly ReturnAs[] = ['array', 'generator', 'generator_unordered'];
 const PRE_DISPATCH = /^\s*(?:(\d+(?:\.\d+)?)\s*\*\s*)?nJobs\s*$/;
@@ -86,8 +94,11 @@ function checkKeys(options: object, allowed: readonly string[], where: string): 
 export function validateConfigOptions(options: ConfigOptions, where: string, keys: readonly string[] = CONFIG_KEYS): void {
   if (typeof options !== 'object' || options === null) throw new TypeError(`${where} expects an options object, got ${describeValue(options)}`);
   checkKeys(options, keys, where);
-  const { nJobs, backend, serializer, preDispatch, timeout, maxNbytes } = options;
+  const { nJobs, backend, serializer, preDispatch, timeout, maxNbytes, batchSize } = options;
   if (maxNbytes !== undefined) parseBytes(maxNbytes);
+  if (batchSize !== undefined && batchSize !== 'auto' && !(Number.isInteger(batchSize) && batchSize > 0)) {
+    throw new (typeof batchSize === 'number' ? RangeError : TypeError)(`Expected \`batchSize\` to be 'auto' or a positive integer, got ${describeValue(batchSize)}`);
+  }
   if (nJobs !== undefined) checkNJobs(nJobs);
   if (backend !== undefined) {
     if (typeof backend !== 'string') throw new TypeError(`Expected \`backend\` to be a backend name, got ${describeValue(backend)}`);

@@ -2,7 +2,8 @@ import { AbortError, SerializationError, TaskError, TimeoutError, type ThrownRec
 import { decodeValue } from '../serialize/payload.js';
 import type { Serializer } from '../serialize/types.js';
 import type { Backend } from '../backends/types.js';
-import type { WireResult } from '../runtime/protocol.js';
+import type { WireDef, WireResult, WireTask } from '../runtime/protocol.js';
+import { AutoBatchSizer } from './batching.js';
 import { isTask, type Task } from './delayed.js';
 import { describeValue } from './describe.js';
 import { TaskEncoder, type SharingPlan } from './taskEncoder.js';
@@ -11,8 +12,10 @@ export interface RunPlan {
   backend: Backend;
   serializer: Serializer;
   serializerModule: string | undefined;
-  /** Tasks taken from the input and not yet handed to the consumer. */
+  /** Batches' worth of tasks taken from the input and not yet handed to the consumer (joblib's pre_dispatch). */
   maxOutstanding: number;
+  /** 'auto' (adaptive), or a fixed number of tasks per message. */
+  batchSize: 'auto' | number;
   timeout: number | undefined;
   signal: AbortSignal | undefined;
   sharing: SharingPlan;
@@ -27,7 +30,11 @@ export interface Completed<T> {
 interface Pending {
   indices: number[];
   timer: NodeJS.Timeout | undefined;
+  /** When a worker started the batch (performance.now()), for the batch sizer. */
+  started: number;
 }
+
+type Encoded = { task: WireTask; defs: WireDef[] };
 
 type Source = { next(): IteratorResult<unknown> | Promise<IteratorResult<unknown>>; return?(): unknown };
 
@@ -53,6 +60,12 @@ export class TaskStream<T> {
   private pulling = false;
   private failure: { error: unknown } | undefined;
   private ended = false;
+  /** Encoded tasks waiting to fill a batch. */
+  private forming: Encoded[] = [];
+  private readonly sizer: AutoBatchSizer;
+  private batchTarget = 1;
+  /** How many tasks the input holds, when it says (an array): for smaller batches at the end. */
+  private readonly total: number | undefined;
   private wake: (() => void) | undefined;
   private readonly onAbort = () => this.fail(this.plan.signal!.reason);
 
@@ -61,7 +74,13 @@ export class TaskStream<T> {
     private readonly plan: RunPlan,
   ) {
     this.source = openSource(tasks);
+    this.total = Array.isArray(tasks) ? tasks.length : undefined;
     this.encoder = new TaskEncoder(plan.serializer, plan.sharing);
+    // One task per message where a task's own clock or the main thread's turn matters: a
+    // per-task timeout, and the inline backend (which does not batch).
+    const oneByOne = plan.timeout !== undefined && plan.timeout !== Infinity ? 1 : plan.backend.capabilities.isolation === 'none' ? 1 : undefined;
+    this.sizer = new AutoBatchSizer(plan.backend.nWorkers, plan.batchSize === 'auto' ? oneByOne : plan.batchSize);
+    this.batchTarget = this.sizer.next(this.total);
     const { signal } = plan;
     if (signal?.aborted) this.fail(signal.reason);
     else {
@@ -116,15 +135,24 @@ export class TaskStream<T> {
     if (this.pulling) return;
     this.pulling = true;
     try {
-      while (!this.failure && !this.exhausted && this.outstanding < this.plan.maxOutstanding) {
-        const step = await this.source.next();
+      while (!this.failure && !this.exhausted && this.outstanding < this.plan.maxOutstanding * this.batchTarget) {
+        let step = this.source.next();
+        if (isPromiseLike(step)) {
+          // An async input may take its time: do not hold a partial batch while workers are idle.
+          if (this.forming.length && this.pending.size < this.plan.backend.nWorkers) this.flush();
+          step = await step;
+        }
         if (this.failure) break;
         if (step.done) {
           this.exhausted = true;
           break;
         }
-        this.submit(step.value, this.nextIndex++);
+        this.enqueue(step.value, this.nextIndex++);
       }
+      // A partial batch goes when the input is done, or when nothing else is in flight (the window
+      // is full of results the consumer has not taken). Otherwise it keeps filling as the consumer
+      // frees room: flushing at every freed slot would send batches of one.
+      if (!this.failure && this.forming.length && (this.exhausted || this.pending.size === 0)) this.flush();
     } catch (error) {
       // The input itself threw (a generator's own error): that ends the run.
       this.fail(error);
@@ -134,35 +162,50 @@ export class TaskStream<T> {
     }
   }
 
-  private submit(item: unknown, index: number): void {
+  /** Encode one task (refusing it here, before any worker, if it cannot travel) and add it to the forming batch. */
+  private enqueue(item: unknown, index: number): void {
     this.outstanding++;
     if (!isTask(item)) {
       this.fail(new TypeError(`run() expects tasks made by delayed(fn)(...args); item ${index} is ${describeValue(item)}`));
       return;
     }
-    let encoded;
     try {
-      encoded = this.encoder.encode(item, index);
+      this.forming.push(this.encoder.encode(item, index));
     } catch (error) {
       this.fail(error);
       return;
     }
+    if (this.forming.length >= this.batchTarget) this.flush();
+  }
+
+  /** Send the forming batch: one message for all its tasks, each def once. */
+  private flush(): void {
+    const formed = this.forming;
+    this.forming = [];
+    const defs = new Map<string, WireDef>();
+    for (const { defs: used } of formed) for (const def of used) defs.set(def.id, def);
     const id = nextBatchId++;
-    const pending: Pending = { indices: [index], timer: undefined };
+    const pending: Pending = { indices: formed.map((e) => e.task.index), timer: undefined, started: 0 };
     this.pending.set(id, pending);
     const batch = {
       id,
       serializer: this.plan.serializer.name,
       serializerModule: this.plan.serializerModule,
-      defs: encoded.defs,
-      tasks: [encoded.task],
+      defs: [...defs.values()],
+      tasks: formed.map((e) => e.task),
     };
     this.plan.backend
-      .submit(batch, { onStart: () => this.armTimeout(pending, index) })
+      .submit(batch, {
+        onStart: () => {
+          pending.started = performance.now();
+          this.armTimeout(pending, pending.indices[0]!);
+        },
+      })
       .then(
-        (results) => this.onResults(id, results),
+        (results) => this.onResults(id, results, pending),
         (error) => this.onBatchFailed(id, error),
       );
+    this.batchTarget = this.sizer.next(this.total === undefined ? undefined : this.total - this.nextIndex);
   }
 
   private armTimeout(pending: Pending, index: number): void {
@@ -179,8 +222,12 @@ export class TaskStream<T> {
     return !this.failure;
   }
 
-  private onResults(id: number, results: WireResult[]): void {
+  private onResults(id: number, results: WireResult[], pending: Pending): void {
     if (!this.settle(id)) return;
+    if (pending.started) this.sizer.record(results.length, performance.now() - pending.started);
+    this.batchTarget = this.sizer.next(this.total === undefined ? undefined : this.total - this.nextIndex);
+    // Nothing left in flight: a partial batch must go, or the run would wait on it forever.
+    if (this.pending.size === 0 && this.forming.length && !this.failure) this.flush();
     for (const result of results) {
       try {
         this.accept(result);
@@ -237,6 +284,10 @@ export class TaskStream<T> {
     const ids = this.encoder.runScopedIds();
     if (ids.length) this.plan.backend.release(ids);
   }
+}
+
+function isPromiseLike<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
 function openSource(tasks: unknown): Source {

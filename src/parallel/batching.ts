@@ -1,0 +1,46 @@
+/**
+ * Automatic batch sizing, after joblib's AutoBatchingMixin: aim each batch
+ * at a target duration, learn the per-task time with a moving average, grow
+ * at most by doubling, and shrink near the end so the last workers do not
+ * straggle.
+ *
+ * The constants fit JavaScript's costs, not Python's. A message to a worker
+ * thread and back costs about 50 microseconds here (joblib's processes pay
+ * milliseconds, hence its 0.2 to 2 s targets): a batch of 10 to 50 ms keeps
+ * that overhead under 1% while a slow task still gets a batch of its own.
+ */
+const TARGET_MS = 20;
+const MIN_MS = 10;
+const MAX_MS = 50;
+// Weight of the newest batch in the moving average of the per-task time.
+const SMOOTHING = 0.3;
+// A batch never holds more than this: results wait for the whole batch.
+const MAX_SIZE = 10_000;
+
+export class AutoBatchSizer {
+  private size = 1;
+  private perTaskMs: number | undefined;
+
+  constructor(
+    private readonly nWorkers: number,
+    private readonly fixed: number | undefined,
+  ) {}
+
+  /** The size of the next batch, given how many tasks are known to remain (undefined: unknown). */
+  next(remaining: number | undefined): number {
+    if (this.fixed !== undefined) return this.fixed;
+    // Near the end, split what is left so that every worker gets a share.
+    if (remaining !== undefined) return Math.max(1, Math.min(this.size, Math.floor(remaining / (2 * this.nWorkers))));
+    return this.size;
+  }
+
+  /** A batch of `tasks` tasks took `ms` from its start in a worker to its results here. */
+  record(tasks: number, ms: number): void {
+    if (this.fixed !== undefined || tasks < this.size / 2) return; // a tail batch says little
+    const perTask = Math.max(ms, 0.01) / tasks;
+    this.perTaskMs = this.perTaskMs === undefined ? perTask : SMOOTHING * perTask + (1 - SMOOTHING) * this.perTaskMs;
+    const duration = this.perTaskMs * this.size;
+    if (duration < MIN_MS) this.size = Math.min(this.size * 2, MAX_SIZE, Math.max(this.size + 1, Math.round(TARGET_MS / this.perTaskMs)));
+    else if (duration > MAX_MS) this.size = Math.max(1, Math.min(Math.floor(this.size / 2), Math.round(TARGET_MS / this.perTaskMs)));
+  }
+}
