@@ -148,6 +148,25 @@ for (const backend of BACKENDS) {
     await fixed.close();
   });
 
+  test('in a packed batch, an argument or a result that cannot travel is still blamed on its own task', async () => {
+    const structured = new Parallel({ backend, nJobs: 2, serializer: 'structured', batchSize: 50 });
+    const identity = (x: unknown) => x;
+    const args = Array.from({ length: 100 }, (_, i) => (i === 57 ? { onItem: () => i } : i));
+    await rejects(structured.run(args.map((a) => delayed(identity)(a))), (error) => {
+      assert.instance(error, SerializationError);
+      assert.is(error.phase, 'serialize-task');
+      assert.is(error.taskIndex, 57);
+      assert.is(error.path, 'args[0].onItem');
+    });
+    const returnsFunctionAt42 = (i: number) => (i === 42 ? () => i : i);
+    await rejects(structured.run(Array.from({ length: 100 }, (_, i) => delayed(returnsFunctionAt42)(i))), (error) => {
+      assert.instance(error, SerializationError);
+      assert.is(error.phase, 'serialize-result');
+      assert.is(error.taskIndex, 42);
+    });
+    await structured.close();
+  });
+
   test('with batches, the window of tasks taken ahead still bounds an endless input', async () => {
     const gen = new Parallel({ backend, nJobs: 2, returnAs: 'generator_unordered', preDispatch: 2 });
     let pulled = 0;

@@ -1,12 +1,12 @@
 import { AbortError } from '../errors.js';
 import { TaskRunner } from '../runtime/taskRunner.js';
-import type { WireBatch, WireResult } from '../runtime/protocol.js';
+import type { WireBatch, WireReply } from '../runtime/protocol.js';
 import type { Backend, BackendFactory, BatchEvents } from './types.js';
 
 interface Job {
   batch: WireBatch;
   events: BatchEvents | undefined;
-  resolve(results: WireResult[]): void;
+  resolve(reply: WireReply): void;
   reject(reason: unknown): void;
 }
 
@@ -26,7 +26,7 @@ class InlineBackend implements Backend {
   private current: Job | undefined;
   private terminated = false;
 
-  submit(batch: WireBatch, events?: BatchEvents): Promise<WireResult[]> {
+  submit(batch: WireBatch, events?: BatchEvents): Promise<WireReply> {
     if (this.terminated) return Promise.reject(new AbortError('The inline backend was closed; create a new Parallel.'));
     return new Promise((resolve, reject) => {
       this.queue.push({ batch, events, resolve, reject });
@@ -71,7 +71,7 @@ class InlineBackend implements Backend {
         this.pump();
       };
       this.runner.runBatch(job.batch).then(
-        (results) => settle(() => job.resolve(results)),
+        (reply) => settle(() => job.resolve(reply)),
         (error) => settle(() => job.reject(error)),
       );
     });

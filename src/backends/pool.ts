@@ -1,10 +1,12 @@
 import { AbortError, WorkerCrashedError } from '../errors.js';
-import type { FromWorker, ToWorker, WireBatch, WireResult } from '../runtime/protocol.js';
+import type { FromWorker, ToWorker, WireBatch, WireReply } from '../runtime/protocol.js';
 import type { Backend, BackendCapabilities, BatchEvents } from './types.js';
+import { transferable } from '../runtime/transfer.js';
 
 /** One live worker, thread or process, as the pool sees it. */
 export interface WorkerHandle {
-  send(message: ToWorker): void;
+  /** `transfer`: ArrayBuffers whose ownership moves with the message (threads; ignored elsewhere). */
+  send(message: ToWorker, transfer?: ArrayBuffer[]): void;
   /** Keep the process alive while this worker has work. */
   ref(): void;
   /** Let the process exit while this worker is idle. */
@@ -29,7 +31,7 @@ export type SpawnWorker = (events: WorkerEvents) => WorkerHandle;
 interface Job {
   batch: WireBatch;
   events: BatchEvents | undefined;
-  resolve(results: WireResult[]): void;
+  resolve(reply: WireReply): void;
   reject(reason: unknown): void;
 }
 
@@ -63,7 +65,7 @@ export class WorkerPool implements Backend {
     private readonly spawn: SpawnWorker,
   ) {}
 
-  submit(batch: WireBatch, events?: BatchEvents): Promise<WireResult[]> {
+  submit(batch: WireBatch, events?: BatchEvents): Promise<WireReply> {
     if (this.terminated) return Promise.reject(new AbortError(`The ${this.name} pool was closed; create a new Parallel.`));
     return new Promise((resolve, reject) => {
       this.queue.push({ batch, events, resolve, reject });
@@ -154,7 +156,8 @@ export class WorkerPool implements Backend {
     this.running.set(job.batch.id, slot);
     slot.handle.ref();
     // Sent at once: the channel holds it until the runtime listens, so start-up overlaps the send.
-    slot.handle.send({ type: 'batch', batch: { ...job.batch, defs } });
+    // The packed arguments move rather than copy: nothing here reads them again.
+    slot.handle.send({ type: 'batch', batch: { ...job.batch, defs } }, transferable(job.batch.packed));
     if (slot.ready) job.events?.onStart?.();
   }
 
@@ -174,7 +177,7 @@ export class WorkerPool implements Backend {
     const { job } = slot;
     if (!job || job.batch.id !== message.batchId) return;
     this.finish(slot);
-    job.resolve(message.results);
+    job.resolve({ results: message.results, packed: message.packed });
     this.pump();
   }
 
@@ -204,3 +207,4 @@ export class WorkerPool implements Backend {
     return slot.handle.terminate();
   }
 }
+

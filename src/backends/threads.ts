@@ -16,7 +16,7 @@ export const spawnThread: SpawnWorker = (events) => {
   worker.on('exit', (code) => events.exit({ code, signal: null, reason }));
   worker.unref();
   return {
-    send: (message) => worker.postMessage(message),
+    send: (message, transfer) => worker.postMessage(message, transfer),
     ref: () => worker.ref(),
     unref: () => worker.unref(),
     terminate: async () => {

@@ -1,4 +1,4 @@
-import type { WireBatch, WireResult } from '../runtime/protocol.js';
+import type { WireBatch, WireReply } from '../runtime/protocol.js';
 
 export interface BackendCapabilities {
   /** Workers can see SharedArrayBuffers of the main thread without a copy. */
@@ -18,8 +18,8 @@ export interface BatchEvents {
  * this interface, never which backend it drives.
  *
  * Contract:
- * - `submit` queues a batch and resolves with one result per task once a
- *   worker answers. It rejects only when the batch did not complete: its
+ * - `submit` queues a batch and resolves with the worker's reply (one result
+ *   per task, values packed in one buffer) once a worker answers. It rejects only when the batch did not complete: its
  *   worker died ({@link WorkerCrashedError}), it was cancelled (with the
  *   reason given to `cancel`), or the backend was terminated.
  * - Batches are started in submission order, at most one per worker.
@@ -32,7 +32,7 @@ export interface Backend {
   /** How many batches run at once. */
   readonly nWorkers: number;
   readonly capabilities: BackendCapabilities;
-  submit(batch: WireBatch, events?: BatchEvents): Promise<WireResult[]>;
+  submit(batch: WireBatch, events?: BatchEvents): Promise<WireReply>;
   /** Drop a queued batch, or stop a running one (its worker is terminated and later replaced); its promise rejects with `reason`. */
   cancel(batchId: number, reason: unknown): void;
   /** The main thread no longer needs these def ids: workers may drop them. */

@@ -3,7 +3,7 @@ import { SerializationError } from '../errors.js';
 import type { Capture } from '../closure/capture.js';
 import { withCaptureCache } from '../closure/codec.js';
 import { describeFunction } from '../closure/functionSource.js';
-import { REF_KEY, encodeValue, locateFailure } from '../serialize/payload.js';
+import { REF_KEY, encodeValue, locateFailure, prepareValue } from '../serialize/payload.js';
 import { getSerializer } from '../serialize/registry.js';
 import { capturedVariablesRemedy } from '../serialize/remedies.js';
 import { FALLBACK_SERIALIZER, isWrapped, unwrap } from '../serialize/wrap.js';
@@ -17,6 +17,13 @@ import { anySharedArrays, isSharedView } from '../sharing/sharedArray.js';
 import type { Task } from './delayed.js';
 
 let nextValueId = 0;
+
+/** A task checked and ready for its batch; its arguments are serialized with the batch's. */
+export interface Prepared {
+  task: WireTask;
+  defs: WireDef[];
+  args: unknown;
+}
 
 export interface SharingPlan {
   /** The backend's workers see this thread's SharedArrayBuffers. */
@@ -54,7 +61,12 @@ export class TaskEncoder {
     private readonly sharing: SharingPlan = { sharedMemory: true, maxNbytes: null },
   ) {}
 
-  encode(task: Task, index: number): { task: WireTask; defs: WireDef[] } {
+  /**
+   * Check a task and prepare it for its batch, refusing here, before any worker, what cannot
+   * travel: its function becomes a def, its special arguments references. The arguments
+   * themselves are serialized with the rest of the batch by `pack`.
+   */
+  prepare(task: Task, index: number): Prepared {
     try {
       return withCaptureCache(this.captures, () => this.encodeUnchecked(task, index));
     } catch (error) {
@@ -72,11 +84,34 @@ export class TaskEncoder {
     }
   }
 
-  private encodeUnchecked(task: Task, index: number): { task: WireTask; defs: WireDef[] } {
+  /**
+   * The argument arrays of a batch, serialized in one call: one serializer set-up and one
+   * buffer for the whole batch. If the call fails, each task is encoded alone to find the
+   * one that cannot travel, so the error names its index and the path inside it.
+   */
+  pack(batch: readonly Prepared[]): Uint8Array | string {
+    try {
+      return withCaptureCache(this.captures, () => this.serializer.serialize(batch.map((p) => p.args)));
+    } catch (error) {
+      withCaptureCache(this.captures, () => {
+        for (const p of batch) encodeValue(p.args, { serializer: this.serializer, root: 'args', phase: 'serialize-task', taskIndex: p.task.index });
+      });
+      throw new SerializationError({
+        phase: 'serialize-task',
+        path: 'args',
+        serializer: this.serializer.name,
+        problem: `Cannot serialize the batch of tasks ${batch[0]!.task.index} to ${batch[batch.length - 1]!.task.index}: ${error instanceof Error ? error.message : String(error)}`,
+        remedy: 'Each task encodes alone; together they do not (shared objects across tasks?). Try batchSize: 1.',
+        taskIndex: batch[0]!.task.index,
+        cause: error,
+      });
+    }
+  }
+
+  private encodeUnchecked(task: Task, index: number): Prepared {
     const fnDef = this.functionDef(task.fn, index);
-    const refs: string[] = [];
     const large = this.largeArguments(task.args);
-    const encoded = encodeValue(task.args, {
+    const prepared = prepareValue(task.args, {
       serializer: this.serializer,
       root: 'args',
       phase: 'serialize-task',
@@ -85,9 +120,8 @@ export class TaskEncoder {
       isSpecial: (v) => isWrapped(v) || isPersisted(v) || isSharedView(v) || large.has(v),
       scanFirst: large.size > 0 || anyPersisted() || anySharedArrays(),
     });
-    refs.push(...encoded.refs);
-    const defs = [fnDef, ...refs.map((id) => this.defsById.get(id)!)];
-    return { task: { index, fn: fnDef.id, args: encoded.data, refKey: refs.length > 0 ? REF_KEY : undefined }, defs };
+    const defs = [fnDef, ...prepared.refs.map((id) => this.defsById.get(id)!)];
+    return { task: { index, fn: fnDef.id, refKey: prepared.refs.length > 0 ? REF_KEY : undefined }, defs, args: prepared.value };
   }
 
   /**

@@ -2,11 +2,11 @@ import { AbortError, SerializationError, TaskError, TimeoutError, type ThrownRec
 import { decodeValue } from '../serialize/payload.js';
 import type { Serializer } from '../serialize/types.js';
 import type { Backend } from '../backends/types.js';
-import type { WireDef, WireResult, WireTask } from '../runtime/protocol.js';
+import type { WireDef, WireReply, WireResult } from '../runtime/protocol.js';
 import { AutoBatchSizer } from './batching.js';
 import { isTask, type Task } from './delayed.js';
 import { describeValue } from './describe.js';
-import { TaskEncoder, type SharingPlan } from './taskEncoder.js';
+import { TaskEncoder, type Prepared, type SharingPlan } from './taskEncoder.js';
 
 export interface RunPlan {
   backend: Backend;
@@ -34,7 +34,6 @@ interface Pending {
   started: number;
 }
 
-type Encoded = { task: WireTask; defs: WireDef[] };
 
 type Source = { next(): IteratorResult<unknown> | Promise<IteratorResult<unknown>>; return?(): unknown };
 
@@ -61,7 +60,7 @@ export class TaskStream<T> {
   private failure: { error: unknown } | undefined;
   private ended = false;
   /** Encoded tasks waiting to fill a batch. */
-  private forming: Encoded[] = [];
+  private forming: Prepared[] = [];
   private readonly sizer: AutoBatchSizer;
   private batchTarget = 1;
   /** How many tasks the input holds, when it says (an array): for smaller batches at the end. */
@@ -170,7 +169,7 @@ export class TaskStream<T> {
       return;
     }
     try {
-      this.forming.push(this.encoder.encode(item, index));
+      this.forming.push(this.encoder.prepare(item, index));
     } catch (error) {
       this.fail(error);
       return;
@@ -182,6 +181,13 @@ export class TaskStream<T> {
   private flush(): void {
     const formed = this.forming;
     this.forming = [];
+    let packed: Uint8Array | string;
+    try {
+      packed = this.encoder.pack(formed);
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
     const defs = new Map<string, WireDef>();
     for (const { defs: used } of formed) for (const def of used) defs.set(def.id, def);
     const id = nextBatchId++;
@@ -193,6 +199,7 @@ export class TaskStream<T> {
       serializerModule: this.plan.serializerModule,
       defs: [...defs.values()],
       tasks: formed.map((e) => e.task),
+      packed,
     };
     this.plan.backend
       .submit(batch, {
@@ -202,7 +209,7 @@ export class TaskStream<T> {
         },
       })
       .then(
-        (results) => this.onResults(id, results, pending),
+        (reply) => this.onResults(id, reply, pending),
         (error) => this.onBatchFailed(id, error),
       );
     this.batchTarget = this.sizer.next(this.total === undefined ? undefined : this.total - this.nextIndex);
@@ -222,15 +229,25 @@ export class TaskStream<T> {
     return !this.failure;
   }
 
-  private onResults(id: number, results: WireResult[], pending: Pending): void {
+  private onResults(id: number, reply: WireReply, pending: Pending): void {
     if (!this.settle(id)) return;
+    const { results } = reply;
     if (pending.started) this.sizer.record(results.length, performance.now() - pending.started);
     this.batchTarget = this.sizer.next(this.total === undefined ? undefined : this.total - this.nextIndex);
     // Nothing left in flight: a partial batch must go, or the run would wait on it forever.
     if (this.pending.size === 0 && this.forming.length && !this.failure) this.flush();
+    let unpacked: unknown[] | undefined;
+    try {
+      if (reply.packed !== undefined) {
+        unpacked = decodeValue(reply.packed, this.plan.serializer, { phase: 'deserialize-result', root: 'result', taskIndex: results[0]?.index }) as unknown[];
+      }
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
     for (const result of results) {
       try {
-        this.accept(result);
+        this.accept(result, unpacked);
       } catch (error) {
         this.fail(error);
         return;
@@ -244,10 +261,14 @@ export class TaskStream<T> {
     this.fail(error);
   }
 
-  private accept(result: WireResult): void {
+  private accept(result: WireResult, unpacked: unknown[] | undefined): void {
     const { serializer } = this.plan;
     if (result.ok) {
-      const value = decodeValue(result.value, serializer, { phase: 'deserialize-result', root: 'result', taskIndex: result.index }) as T;
+      const value = (
+        result.at !== undefined
+          ? unpacked![result.at]
+          : decodeValue(result.value!, serializer, { phase: 'deserialize-result', root: 'result', taskIndex: result.index })
+      ) as T;
       if (this.plan.order === 'completion') this.completionQueue.push({ index: result.index, value });
       else this.done.set(result.index, value);
       return;

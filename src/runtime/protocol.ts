@@ -30,8 +30,8 @@ export interface WireTask {
   index: number;
   /** Id of the def that holds the task's function. */
   fn: string;
-  /** The argument array, serialized. */
-  args: Bytes;
+  /** The argument array, serialized on its own; absent when the batch is packed. */
+  args?: Bytes;
   /** Set when `args` holds references to value defs: the placeholder key they use. */
   refKey?: string | undefined;
 }
@@ -45,6 +45,14 @@ export interface WireBatch {
   /** Defs the tasks use; the pool strips the ones a worker already has. */
   defs: WireDef[];
   tasks: WireTask[];
+  /** The argument arrays of all the tasks, in order, serialized in one call (one buffer to send). */
+  packed?: Bytes;
+}
+
+/** A worker's answer to a batch: one result per task; the values of the successful ones packed in one buffer. */
+export interface WireReply {
+  results: WireResult[];
+  packed?: Bytes;
 }
 
 export interface WireSerializationFailure {
@@ -56,7 +64,8 @@ export interface WireSerializationFailure {
 }
 
 export type WireResult =
-  | { index: number; ok: true; value: Bytes }
+  /** `at`: the value's position in the reply's packed buffer; `value`: encoded on its own. */
+  | { index: number; ok: true; value?: Bytes; at?: number }
   /** The task threw: `data` is the ThrownRecord in the batch's serializer, `record` a plain copy when that failed. */
   | { index: number; ok: false; kind: 'thrown'; data?: Bytes; record?: ThrownRecord }
   | { index: number; ok: false; kind: 'serialization'; failure: WireSerializationFailure };
@@ -66,6 +75,6 @@ export type ToWorker = { type: 'batch'; batch: WireBatch } | { type: 'forget'; i
 export type FromWorker =
   /** Sent once, when the runtime has loaded and listens: start-up time is not task time. */
   | { type: 'ready' }
-  | { type: 'reply'; batchId: number; results: WireResult[] }
+  | { type: 'reply'; batchId: number; results: WireResult[]; packed?: Bytes }
   /** The worker is about to die from an error outside any task. */
   | { type: 'fatal'; message: string };

@@ -3,7 +3,7 @@ import { compileFunction, resolveGlobalPath } from '../closure/compile.js';
 import { getSerializer, loadSerializer } from '../serialize/registry.js';
 import { decodeValue, encodeValue, resolveReferences } from '../serialize/payload.js';
 import type { Serializer } from '../serialize/types.js';
-import type { WireBatch, WireDef, WireResult, WireTask } from './protocol.js';
+import type { WireBatch, WireDef, WireReply, WireResult, WireTask } from './protocol.js';
 import { PersistedModel } from '../sharing/persisted.js';
 import { encodeThrown, recordThrown } from './thrown.js';
 
@@ -17,7 +17,7 @@ export class TaskRunner {
   private readonly defs = new Map<string, WireDef>();
   private readonly built = new Map<string, unknown>();
 
-  async runBatch(batch: WireBatch): Promise<WireResult[]> {
+  async runBatch(batch: WireBatch): Promise<WireReply> {
     for (const def of batch.defs) this.defs.set(def.id, def);
     let serializer: Serializer;
     try {
@@ -29,12 +29,28 @@ export class TaskRunner {
     } catch (error) {
       const failure = (index: number): WireResult => this.serializationFailure(index, 'deserialize-task', 'args', batch.serializer, error,
         `Register the serializer in the worker: registerSerializer(s, { module: import.meta.url }) in a module of its own.`);
-      return batch.tasks.map((task) => failure(task.index));
+      return { results: batch.tasks.map((task) => failure(task.index)) };
+    }
+    // The batch's argument arrays, decoded in one call.
+    let argsList: unknown[] | undefined;
+    if (batch.packed !== undefined) {
+      try {
+        argsList = decodeValue(batch.packed, serializer, { phase: 'deserialize-task', root: 'args', taskIndex: batch.tasks[0]?.index }) as unknown[];
+      } catch (error) {
+        const details = (error as SerializationError).toDetails();
+        return { results: batch.tasks.map((task) => ({ index: task.index, ok: false, kind: 'serialization', failure: details })) };
+      }
     }
     const results: WireResult[] = [];
-    for (const task of batch.tasks) {
+    const values: unknown[] = [];
+    for (let i = 0; i < batch.tasks.length; i++) {
+      const task = batch.tasks[i]!;
       try {
-        results.push(await this.runTask(task, serializer));
+        const outcome = await this.runTask(task, serializer, argsList?.[i]);
+        if ('ran' in outcome) {
+          results.push({ index: task.index, ok: true, at: values.length });
+          values.push(outcome.ran);
+        } else results.push(outcome);
       } catch (error) {
         // runTask turns every expected failure into a result; this is the net for the rest
         // (a value whose getters throw while an error message is being built, say).
@@ -42,7 +58,23 @@ export class TaskRunner {
           'Return plain data; reading the value (or the error) the task produced threw.'));
       }
     }
-    return results;
+    if (!values.length) return { results };
+    try {
+      // The results, encoded in one call: one buffer back, moved rather than copied.
+      return { results, packed: serializer.serialize(values) };
+    } catch {
+      // One of them cannot travel: encode each alone, so the failure is the right task's, with its path.
+      return { results: results.map((result) => (result.ok && result.at !== undefined ? this.encodeResult(result.index, values[result.at], serializer) : result)) };
+    }
+  }
+
+  private encodeResult(index: number, value: unknown, serializer: Serializer): WireResult {
+    try {
+      return { index, ok: true, value: encodeValue(value, { serializer, root: 'result', phase: 'serialize-result', taskIndex: index }).data };
+    } catch (error) {
+      if (error instanceof SerializationError) return { index, ok: false, kind: 'serialization', failure: error.toDetails() };
+      return this.serializationFailure(index, 'serialize-result', 'result', serializer.name, error, 'Return plain data from the task.');
+    }
   }
 
   /** Drop defs the main thread no longer needs (values wrapped for one run). */
@@ -53,7 +85,8 @@ export class TaskRunner {
     }
   }
 
-  private async runTask(task: WireTask, serializer: Serializer): Promise<WireResult> {
+  /** Run one task: its value (`ran`), or a failure result. `packedArgs`: its arguments from the batch's packed buffer. */
+  private async runTask(task: WireTask, serializer: Serializer, packedArgs: unknown): Promise<{ ran: unknown } | WireResult> {
     const { index } = task;
     let fn: unknown;
     try {
@@ -69,7 +102,7 @@ export class TaskRunner {
     }
     let args: unknown;
     try {
-      args = decodeValue(task.args, serializer, { phase: 'deserialize-task', root: 'args', taskIndex: index });
+      args = task.args === undefined ? packedArgs : decodeValue(task.args, serializer, { phase: 'deserialize-task', root: 'args', taskIndex: index });
       if (task.refKey) args = resolveReferences(args, task.refKey, (id) => this.build(id));
     } catch (error) {
       if (error instanceof SerializationError) return { index, ok: false, kind: 'serialization', failure: error.toDetails() };
@@ -81,12 +114,7 @@ export class TaskRunner {
     } catch (thrown) {
       return { index, ok: false, kind: 'thrown', ...encodeThrown(recordThrown(thrown), serializer) };
     }
-    try {
-      return { index, ok: true, value: encodeValue(result, { serializer, root: 'result', phase: 'serialize-result', taskIndex: index }).data };
-    } catch (error) {
-      if (error instanceof SerializationError) return { index, ok: false, kind: 'serialization', failure: error.toDetails() };
-      return this.serializationFailure(index, 'serialize-result', 'result', serializer.name, error, 'Return plain data from the task.');
-    }
+    return { ran: result };
   }
 
   private build(id: string): unknown {

@@ -2,6 +2,7 @@
 import { parentPort } from 'node:worker_threads';
 import { TaskRunner } from './taskRunner.js';
 import { markWorkerRealm } from '../closure/codec.js';
+import { transferable } from './transfer.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 
 const port = parentPort;
@@ -13,9 +14,10 @@ const runner = new TaskRunner();
 
 port.on('message', (message: ToWorker) => {
   if (message.type === 'forget') return runner.forget(message.ids);
-  runner.runBatch(message.batch).then((results) => {
-    const reply: FromWorker = { type: 'reply', batchId: message.batch.id, results };
-    port.postMessage(reply);
+  runner.runBatch(message.batch).then(({ results, packed }) => {
+    const reply: FromWorker = { type: 'reply', batchId: message.batch.id, results, packed };
+    // The packed results move to the main thread rather than copy.
+    port.postMessage(reply, transferable(packed));
   }, (error) => {
     // runBatch does not reject by design; if it ever does, die loudly rather than leave the batch waiting.
     throw error;

@@ -38,6 +38,23 @@ export interface EncodedValue {
   refs: string[];
 }
 
+/**
+ * What `encodeValue` would serialize, without serializing: the value with its
+ * special values replaced by references (copy-on-write), and their ids. Used to
+ * encode a whole batch in one call.
+ */
+export function prepareValue(value: unknown, context: EncodeContext): { value: unknown; refs: string[] } {
+  const special = context.isSpecial ?? isWrapped;
+  if (context.refer === undefined || !(anyWrapped() || context.scanFirst) || !someInGraph(value, special)) return { value, refs: [] };
+  const refs = new Set<string>();
+  const replace = (found: unknown, steps: PathStep[]) => {
+    const id = context.refer!(found, formatPath(context.root, steps));
+    refs.add(id);
+    return { [REF_KEY]: id };
+  };
+  return { value: substitute(value, (v) => (typeof v === 'object' || typeof v === 'function' ? v !== null && special(v as object) : false), replace), refs: [...refs] };
+}
+
 /** Serialize `value`, replacing wrapped values with references, or throw a SerializationError naming the path. */
 export function encodeValue(value: unknown, context: EncodeContext): EncodedValue {
   const { serializer, refer } = context;
