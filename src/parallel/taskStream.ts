@@ -51,7 +51,7 @@ export class TaskStream<T> {
   private readonly encoder: TaskEncoder;
   private readonly pending = new Map<number, Pending>();
   private readonly done = new Map<number, T>();
-  private readonly completionQueue: Completed<T>[] = [];
+  private completionQueue: Completed<T>[] = [];
   private nextIndex = 0;
   private nextToYield = 0;
   private outstanding = 0;
@@ -64,7 +64,7 @@ export class TaskStream<T> {
   private readonly sizer: AutoBatchSizer;
   private batchTarget = 1;
   /** How many tasks the input holds, when it says (an array): for smaller batches at the end. */
-  private readonly total: number | undefined;
+  readonly total: number | undefined;
   private wake: (() => void) | undefined;
   private readonly onAbort = () => this.fail(this.plan.signal!.reason);
 
@@ -107,6 +107,27 @@ export class TaskStream<T> {
       }
       await new Promise<void>((resolve) => (this.wake = resolve));
     }
+  }
+
+  /**
+   * Every result ready now, without waiting: array mode drains them in one step rather than
+   * one awaited next() (a promise and a refill) per result. Empty after a failure: next() throws it.
+   */
+  takeReady(): Completed<T>[] {
+    if (this.failure) return [];
+    let ready: Completed<T>[];
+    if (this.plan.order === 'completion') {
+      ready = this.completionQueue;
+      this.completionQueue = [];
+    } else {
+      ready = [];
+      for (let item = this.take(); item; item = this.take()) ready.push(item);
+    }
+    if (ready.length) {
+      this.outstanding -= ready.length;
+      void this.fill();
+    }
+    return ready;
   }
 
   /** The consumer left early: stop what is pending, quietly. */
