@@ -21,7 +21,7 @@ registerBackend('recorded-closures', ({ nWorkers }) => new WorkerPool('threads',
 /** How many times a def with this id crossed to a worker, and its size. */
 const deliveries = (id: string) =>
   sent.flatMap((m) => (m.type === 'batch' ? m.batch.defs : [])).filter((d) => d.id === id).map((d) => (d.kind === 'value' ? d.data.length : 0));
-const taskFunctionIds = () => new Set(sent.flatMap((m) => (m.type === 'batch' ? m.batch.tasks.map((t) => t.fn) : [])));
+const taskFunctionIds = () => new Set(sent.flatMap((m) => (m.type === 'batch' ? [m.batch.fns].flat() : [])));
 
 // About 1 MB of captured data.
 const weights = Float64Array.from({ length: 131_072 }, (_, i) => i % 10);

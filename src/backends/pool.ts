@@ -126,7 +126,7 @@ export class WorkerPool implements Backend {
               backend: this.name,
               exitCode: null,
               signal: null,
-              taskIndices: job.batch.tasks.map((task) => task.index),
+              taskIndices: job.batch.indices,
               reason: error instanceof Error ? error.message : String(error),
               duringStartup: true,
             }),
@@ -177,7 +177,7 @@ export class WorkerPool implements Backend {
     const { job } = slot;
     if (!job || job.batch.id !== message.batchId) return;
     this.finish(slot);
-    job.resolve({ results: message.results, packed: message.packed });
+    job.resolve({ packed: message.packed, failures: message.failures, results: message.results });
     this.pump();
   }
 
@@ -192,7 +192,7 @@ export class WorkerPool implements Backend {
           backend: this.name,
           exitCode: exit.code,
           signal: exit.signal,
-          taskIndices: job.batch.tasks.map((task) => task.index),
+          taskIndices: job.batch.indices,
           reason: exit.reason,
           duringStartup: !slot.ready,
         }),

@@ -219,7 +219,9 @@ export class TaskStream<T> {
       serializer: this.plan.serializer.name,
       serializerModule: this.plan.serializerModule,
       defs: [...defs.values()],
-      tasks: formed.map((e) => e.task),
+      indices: pending.indices,
+      fns: sameFunction(formed) ?? formed.map((e) => e.task.fn),
+      refKeys: formed.some((e) => e.task.refKey) ? formed.map((e) => e.task.refKey) : undefined,
       packed,
     };
     this.plan.backend
@@ -252,27 +254,16 @@ export class TaskStream<T> {
 
   private onResults(id: number, reply: WireReply, pending: Pending): void {
     if (!this.settle(id)) return;
-    const { results } = reply;
-    if (pending.started) this.sizer.record(results.length, performance.now() - pending.started);
+    if (pending.started) this.sizer.record(pending.indices.length, performance.now() - pending.started);
     this.batchTarget = this.sizer.next(this.total === undefined ? undefined : this.total - this.nextIndex);
     // Nothing left in flight: a partial batch must go, or the run would wait on it forever.
     if (this.pending.size === 0 && this.forming.length && !this.failure) this.flush();
-    let unpacked: unknown[] | undefined;
     try {
-      if (reply.packed !== undefined) {
-        unpacked = decodeValue(reply.packed, this.plan.serializer, { phase: 'deserialize-result', root: 'result', taskIndex: results[0]?.index }) as unknown[];
-      }
+      if (reply.results) for (const result of reply.results) this.accept(result);
+      else this.acceptPacked(reply, pending.indices);
     } catch (error) {
       this.fail(error);
       return;
-    }
-    for (const result of results) {
-      try {
-        this.accept(result, unpacked);
-      } catch (error) {
-        this.fail(error);
-        return;
-      }
     }
     this.notify();
   }
@@ -282,16 +273,26 @@ export class TaskStream<T> {
     this.fail(error);
   }
 
-  private accept(result: WireResult, unpacked: unknown[] | undefined): void {
+  /** A compact reply: the values of the tasks that succeeded in batch order, and the failures. */
+  private acceptPacked(reply: WireReply, indices: number[]): void {
+    const failed = new Map((reply.failures ?? []).map((failure) => [failure.index, failure]));
+    // A failure goes first: the run fails with it, as it would have task by task.
+    for (const failure of failed.values()) this.accept(failure);
+    if (reply.packed === undefined) return;
+    const values = decodeValue(reply.packed, this.plan.serializer, { phase: 'deserialize-result', root: 'result', taskIndex: indices[0] }) as unknown[];
+    let next = 0;
+    for (const index of indices) if (!failed.has(index)) this.deliver(index, values[next++] as T);
+  }
+
+  private deliver(index: number, value: T): void {
+    if (this.plan.order === 'completion') this.completionQueue.push({ index, value });
+    else this.done.set(index, value);
+  }
+
+  private accept(result: WireResult): void {
     const { serializer } = this.plan;
     if (result.ok) {
-      const value = (
-        result.at !== undefined
-          ? unpacked![result.at]
-          : decodeValue(result.value!, serializer, { phase: 'deserialize-result', root: 'result', taskIndex: result.index })
-      ) as T;
-      if (this.plan.order === 'completion') this.completionQueue.push({ index: result.index, value });
-      else this.done.set(result.index, value);
+      this.deliver(result.index, decodeValue(result.value!, serializer, { phase: 'deserialize-result', root: 'result', taskIndex: result.index }) as T);
       return;
     }
     if (result.kind === 'serialization') throw new SerializationError({ ...result.failure, taskIndex: result.index });
@@ -326,6 +327,12 @@ export class TaskStream<T> {
     const ids = this.encoder.runScopedIds();
     if (ids.length) this.plan.backend.release(ids);
   }
+}
+
+/** The one function id every task of a batch shares, if they do. */
+function sameFunction(formed: readonly Prepared[]): string | undefined {
+  const fn = formed[0]?.task.fn;
+  return formed.every((e) => e.task.fn === fn) ? fn : undefined;
 }
 
 function isPromiseLike<T>(value: T | Promise<T>): value is Promise<T> {

@@ -13,7 +13,7 @@ const send = (message: FromWorker, done?: () => void) => process.send!(message, 
 process.on('message', (message: ToWorker) => {
   if (message.type === 'forget') return runner.forget(message.ids);
   runner.runBatch(message.batch).then(
-    ({ results, packed }) => send({ type: 'reply', batchId: message.batch.id, results, packed }),
+    (answer) => send({ type: 'reply', batchId: message.batch.id, ...answer }),
     (error) => {
       // runBatch does not reject by design; if it ever does, die loudly rather than leave the batch waiting.
       throw error;

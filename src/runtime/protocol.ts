@@ -25,14 +25,13 @@ export type WireDef =
   /** A persisted value in a file, read once per worker (the processes backend's way). */
   | { kind: 'file'; id: string; path: string };
 
+/** One task, as the encoder describes it before it joins a batch. */
 export interface WireTask {
   /** The task's index in submission order. */
   index: number;
   /** Id of the def that holds the task's function. */
   fn: string;
-  /** The argument array, serialized on its own; absent when the batch is packed. */
-  args?: Bytes;
-  /** Set when `args` holds references to value defs: the placeholder key they use. */
+  /** Set when the arguments hold references to value defs: the placeholder key they use. */
   refKey?: string | undefined;
 }
 
@@ -44,15 +43,27 @@ export interface WireBatch {
   serializerModule?: string | undefined;
   /** Defs the tasks use; the pool strips the ones a worker already has. */
   defs: WireDef[];
-  tasks: WireTask[];
+  /**
+   * The tasks, as columns rather than one object each (a batch may hold thousands, and each
+   * object costs a clone): their indices, their function (one id when they all share it),
+   * and their placeholder keys when any has references.
+   */
+  indices: number[];
+  fns: string | string[];
+  refKeys?: (string | undefined)[];
   /** The argument arrays of all the tasks, in order, serialized in one call (one buffer to send). */
-  packed?: Bytes;
+  packed: Bytes;
 }
 
-/** A worker's answer to a batch: one result per task; the values of the successful ones packed in one buffer. */
+/**
+ * A worker's answer to a batch. Usually `packed`: the values of the tasks that succeeded, in
+ * batch order, in one buffer, and `failures` for the others. When the values could not be
+ * packed together, `results`: one result per task, each value encoded alone.
+ */
 export interface WireReply {
-  results: WireResult[];
   packed?: Bytes;
+  failures?: WireResult[];
+  results?: WireResult[];
 }
 
 export interface WireSerializationFailure {
@@ -75,6 +86,6 @@ export type ToWorker = { type: 'batch'; batch: WireBatch } | { type: 'forget'; i
 export type FromWorker =
   /** Sent once, when the runtime has loaded and listens: start-up time is not task time. */
   | { type: 'ready' }
-  | { type: 'reply'; batchId: number; results: WireResult[]; packed?: Bytes }
+  | ({ type: 'reply'; batchId: number } & WireReply)
   /** The worker is about to die from an error outside any task. */
   | { type: 'fatal'; message: string };

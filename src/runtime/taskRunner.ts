@@ -29,42 +29,42 @@ export class TaskRunner {
     } catch (error) {
       const failure = (index: number): WireResult => this.serializationFailure(index, 'deserialize-task', 'args', batch.serializer, error,
         `Register the serializer in the worker: registerSerializer(s, { module: import.meta.url }) in a module of its own.`);
-      return { results: batch.tasks.map((task) => failure(task.index)) };
+      return { failures: batch.indices.map((index) => failure(index)) };
     }
     // The batch's argument arrays, decoded in one call.
-    let argsList: unknown[] | undefined;
-    if (batch.packed !== undefined) {
-      try {
-        argsList = decodeValue(batch.packed, serializer, { phase: 'deserialize-task', root: 'args', taskIndex: batch.tasks[0]?.index }) as unknown[];
-      } catch (error) {
-        const details = (error as SerializationError).toDetails();
-        return { results: batch.tasks.map((task) => ({ index: task.index, ok: false, kind: 'serialization', failure: details })) };
-      }
+    let argsList: unknown[];
+    try {
+      argsList = decodeValue(batch.packed, serializer, { phase: 'deserialize-task', root: 'args', taskIndex: batch.indices[0] }) as unknown[];
+    } catch (error) {
+      const details = (error as SerializationError).toDetails();
+      return { failures: batch.indices.map((index): WireResult => ({ index, ok: false, kind: 'serialization', failure: details })) };
     }
-    const results: WireResult[] = [];
+    const failures: WireResult[] = [];
     const values: unknown[] = [];
-    for (let i = 0; i < batch.tasks.length; i++) {
-      const task = batch.tasks[i]!;
+    const valueIndices: number[] = [];
+    for (let i = 0; i < batch.indices.length; i++) {
+      const index = batch.indices[i]!;
+      const task: WireTask = { index, fn: typeof batch.fns === 'string' ? batch.fns : batch.fns[i]!, refKey: batch.refKeys?.[i] };
       try {
-        const outcome = await this.runTask(task, serializer, argsList?.[i]);
+        const outcome = await this.runTask(task, serializer, argsList[i]);
         if ('ran' in outcome) {
-          results.push({ index: task.index, ok: true, at: values.length });
           values.push(outcome.ran);
-        } else results.push(outcome);
+          valueIndices.push(index);
+        } else failures.push(outcome);
       } catch (error) {
         // runTask turns every expected failure into a result; this is the net for the rest
         // (a value whose getters throw while an error message is being built, say).
-        results.push(this.serializationFailure(task.index, 'serialize-result', 'result', serializer.name, error,
+        failures.push(this.serializationFailure(index, 'serialize-result', 'result', serializer.name, error,
           'Return plain data; reading the value (or the error) the task produced threw.'));
       }
     }
-    if (!values.length) return { results };
+    if (!values.length) return { failures };
     try {
-      // The results, encoded in one call: one buffer back, moved rather than copied.
-      return { results, packed: serializer.serialize(values) };
+      // The values, in batch order, encoded in one call: one buffer back, moved rather than copied.
+      return { packed: serializer.serialize(values), failures: failures.length ? failures : undefined };
     } catch {
       // One of them cannot travel: encode each alone, so the failure is the right task's, with its path.
-      return { results: results.map((result) => (result.ok && result.at !== undefined ? this.encodeResult(result.index, values[result.at], serializer) : result)) };
+      return { results: [...failures, ...valueIndices.map((index, k) => this.encodeResult(index, values[k], serializer))] };
     }
   }
 
@@ -85,7 +85,7 @@ export class TaskRunner {
     }
   }
 
-  /** Run one task: its value (`ran`), or a failure result. `packedArgs`: its arguments from the batch's packed buffer. */
+  /** Run one task: its value (`ran`), or a failure result. `args`: its arguments, from the batch's packed buffer. */
   private async runTask(task: WireTask, serializer: Serializer, packedArgs: unknown): Promise<{ ran: unknown } | WireResult> {
     const { index } = task;
     let fn: unknown;
@@ -102,7 +102,7 @@ export class TaskRunner {
     }
     let args: unknown;
     try {
-      args = task.args === undefined ? packedArgs : decodeValue(task.args, serializer, { phase: 'deserialize-task', root: 'args', taskIndex: index });
+      args = packedArgs;
       if (task.refKey) args = resolveReferences(args, task.refKey, (id) => this.build(id));
     } catch (error) {
       if (error instanceof SerializationError) return { index, ok: false, kind: 'serialization', failure: error.toDetails() };

@@ -14,10 +14,10 @@ const runner = new TaskRunner();
 
 port.on('message', (message: ToWorker) => {
   if (message.type === 'forget') return runner.forget(message.ids);
-  runner.runBatch(message.batch).then(({ results, packed }) => {
-    const reply: FromWorker = { type: 'reply', batchId: message.batch.id, results, packed };
+  runner.runBatch(message.batch).then((answer) => {
+    const reply: FromWorker = { type: 'reply', batchId: message.batch.id, ...answer };
     // The packed results move to the main thread rather than copy.
-    port.postMessage(reply, transferable(packed));
+    port.postMessage(reply, transferable(answer.packed));
   }, (error) => {
     // runBatch does not reject by design; if it ever does, die loudly rather than leave the batch waiting.
     throw error;
