@@ -61,6 +61,8 @@ test('other options: returnAs, timeout, preDispatch, signal, unknown keys', () =
   throwsWith(() => new Parallel({ batchSize: 'big' as never }), TypeError, '`batchSize`');
   new Parallel({ batchSize: 'auto' });
   new Parallel({ batchSize: 64 });
+  throwsWith(() => new Parallel({ perWorkerBufferSize: -1 }), RangeError, '`perWorkerBufferSize`');
+  new Parallel({ perWorkerBufferSize: 0 });
   new Parallel({ preDispatch: 'all' });
   new Parallel({ preDispatch: '3*nJobs', timeout: Infinity });
 });

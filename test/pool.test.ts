@@ -79,4 +79,33 @@ test('a spawn that throws fails the task at once and leaves nothing queued to ru
   await pool.terminate();
 });
 
+test('batches in flight stay under nWorkers x (1 + perWorkerBufferSize)', async () => {
+  for (const perWorkerBufferSize of [0, 1, 3]) {
+    let inFlight = 0;
+    let most = 0;
+    const counting: SpawnWorker = (events) =>
+      spawnThread({
+        ...events,
+        message: (message) => {
+          if (message.type === 'reply') inFlight--;
+          events.message(message);
+        },
+      });
+    registerBackend('counted', ({ nWorkers }) => {
+      const pool = new WorkerPool('threads', nWorkers, CAPABILITIES, counting);
+      const submit = pool.submit.bind(pool);
+      pool.submit = (batch, events) => {
+        most = Math.max(most, ++inFlight);
+        return submit(batch, events);
+      };
+      return pool;
+    });
+    const parallel = new Parallel({ backend: 'counted', nJobs: 2, batchSize: 5, preDispatch: 'all', perWorkerBufferSize });
+    const out = await parallel.run(Array.from({ length: 400 }, (_, i) => delayed((x: number) => x * 2)(i)));
+    assert.equal(out, Array.from({ length: 400 }, (_, i) => i * 2));
+    assert.ok(most <= 2 * (1 + perWorkerBufferSize), `perWorkerBufferSize ${perWorkerBufferSize}: ${most} batches in flight`);
+    await parallel.close();
+  }
+});
+
 test.run();

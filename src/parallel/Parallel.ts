@@ -42,6 +42,7 @@ export class Parallel<R extends ReturnAs = 'array'> {
   private readonly signal: AbortSignal | undefined;
   private readonly maxNbytes: number | null;
   private readonly batchSize: 'auto' | number;
+  private readonly perWorkerBufferSize: number;
   private backend: Backend | undefined;
   private untrack: (() => void) | undefined;
 
@@ -57,6 +58,7 @@ export class Parallel<R extends ReturnAs = 'array'> {
     this.returnAs = options.returnAs ?? ('array' as R);
     this.signal = options.signal;
     this.batchSize = options.batchSize ?? scope.batchSize ?? 'auto';
+    this.perWorkerBufferSize = options.perWorkerBufferSize ?? scope.perWorkerBufferSize ?? 1;
     this.maxNbytes = parseBytes(options.maxNbytes !== undefined ? options.maxNbytes : scope.maxNbytes !== undefined ? scope.maxNbytes : '1M');
   }
 
@@ -104,6 +106,7 @@ export class Parallel<R extends ReturnAs = 'array'> {
       serializerModule: serializerModule(this.serializerName),
       maxOutstanding: parsePreDispatch(this.preDispatch, this.nJobs),
       batchSize: this.batchSize,
+      perWorkerBufferSize: this.perWorkerBufferSize,
       timeout: this.timeout,
       signal: this.signal,
       sharing: {

@@ -61,6 +61,13 @@ export interface ConfigOptions {
    * @default 'auto'
    */
   batchSize?: 'auto' | number;
+  /**
+   * Batches that may wait queued for each worker beyond the one it runs
+   * (grain's per_worker_buffer_size): with preDispatch, it bounds the tasks
+   * and results in flight. Larger keeps workers busier when batches vary.
+   * @default 1
+   */
+  perWorkerBufferSize?: number;
 }
 
 export interface ParallelOptions<R extends ReturnAs = ReturnAs> extends ConfigOptions {
@@ -76,7 +83,7 @@ export interface ParallelOptions<R extends ReturnAs = ReturnAs> extends ConfigOp
   signal?: AbortSignal;
 }
 
-const CONFIG_KEYS = ['nJobs', 'backend', 'serializer', 'preDispatch', 'timeout', 'maxNbytes', 'batchSize'] as const;
+const CONFIG_KEYS = ['nJobs', 'backend', 'serializer', 'preDispatch', 'timeout', 'maxNbytes', 'batchSize', 'perWorkerBufferSize'] as const;
 const PARALLEL_KEYS = [...CONFIG_KEYS, 'returnAs', 'signal'] as const;
 const RETURN_AS: readonly ReturnAs[] = ['array', 'generator', 'generator_unordered'];
 const PRE_DISPATCH = /^\s*(?:(\d+(?:\.\d+)?)\s*\*\s*)?nJobs\s*$/;
@@ -94,7 +101,12 @@ function checkKeys(options: object, allowed: readonly string[], where: string): 
 export function validateConfigOptions(options: ConfigOptions, where: string, keys: readonly string[] = CONFIG_KEYS): void {
   if (typeof options !== 'object' || options === null) throw new TypeError(`${where} expects an options object, got ${describeValue(options)}`);
   checkKeys(options, keys, where);
-  const { nJobs, backend, serializer, preDispatch, timeout, maxNbytes, batchSize } = options;
+  const { nJobs, backend, serializer, preDispatch, timeout, maxNbytes, batchSize, perWorkerBufferSize } = options;
+  if (perWorkerBufferSize !== undefined && !(Number.isInteger(perWorkerBufferSize) && perWorkerBufferSize >= 0)) {
+    throw new (typeof perWorkerBufferSize === 'number' ? RangeError : TypeError)(
+      `Expected \`perWorkerBufferSize\` to be a non-negative integer, got ${describeValue(perWorkerBufferSize)}`,
+    );
+  }
   if (maxNbytes !== undefined) parseBytes(maxNbytes);
   if (batchSize !== undefined && batchSize !== 'auto' && !(Number.isInteger(batchSize) && batchSize > 0)) {
     throw new (typeof batchSize === 'number' ? RangeError : TypeError)(`Expected \`batchSize\` to be 'auto' or a positive integer, got ${describeValue(batchSize)}`);

@@ -16,6 +16,8 @@ export interface RunPlan {
   maxOutstanding: number;
   /** 'auto' (adaptive), or a fixed number of tasks per message. */
   batchSize: 'auto' | number;
+  /** Batches that may wait queued for each worker beyond the one it runs (grain's per_worker_buffer_size). */
+  perWorkerBufferSize: number;
   timeout: number | undefined;
   signal: AbortSignal | undefined;
   sharing: SharingPlan;
@@ -155,7 +157,13 @@ export class TaskStream<T> {
     if (this.pulling) return;
     this.pulling = true;
     try {
-      while (!this.failure && !this.exhausted && this.outstanding < this.plan.maxOutstanding * this.batchTarget) {
+      while (
+        !this.failure &&
+        !this.exhausted &&
+        this.outstanding < this.plan.maxOutstanding * this.batchTarget &&
+        // A full batch waiting for room in the workers' buffers: take no more for now.
+        !(this.forming.length >= this.batchTarget && !this.canSend())
+      ) {
         let step = this.source.next();
         if (isPromiseLike(step)) {
           // An async input may take its time: do not hold a partial batch while workers are idle.
@@ -172,7 +180,7 @@ export class TaskStream<T> {
       // A partial batch goes when the input is done, or when nothing else is in flight (the window
       // is full of results the consumer has not taken). Otherwise it keeps filling as the consumer
       // frees room: flushing at every freed slot would send batches of one.
-      if (!this.failure && this.forming.length && (this.exhausted || this.pending.size === 0)) this.flush();
+      if (!this.failure && this.forming.length && (this.exhausted || this.pending.size === 0) && this.canSend()) this.flush();
     } catch (error) {
       // The input itself threw (a generator's own error): that ends the run.
       this.fail(error);
@@ -195,7 +203,12 @@ export class TaskStream<T> {
       this.fail(error);
       return;
     }
-    if (this.forming.length >= this.batchTarget) this.flush();
+    if (this.forming.length >= this.batchTarget && this.canSend()) this.flush();
+  }
+
+  /** Room in the workers' buffers: batches in flight stay under nWorkers x (1 + perWorkerBufferSize). */
+  private canSend(): boolean {
+    return this.pending.size < this.plan.backend.nWorkers * (1 + this.plan.perWorkerBufferSize);
   }
 
   /** Send the forming batch: one message for all its tasks, each def once. */
@@ -256,8 +269,10 @@ export class TaskStream<T> {
     if (!this.settle(id)) return;
     if (pending.started) this.sizer.record(pending.indices.length, performance.now() - pending.started);
     this.batchTarget = this.sizer.next(this.total === undefined ? undefined : this.total - this.nextIndex);
-    // Nothing left in flight: a partial batch must go, or the run would wait on it forever.
-    if (this.pending.size === 0 && this.forming.length && !this.failure) this.flush();
+    // Room freed: a full batch that waited goes now; with nothing left in flight, a partial one must
+    // go too, or the run would wait on it forever. Then the input may be read again.
+    if (this.forming.length && !this.failure && (this.forming.length >= this.batchTarget || this.exhausted || this.pending.size === 0)) this.flush();
+    void this.fill();
     try {
       if (reply.results) for (const result of reply.results) this.accept(result);
       else this.acceptPacked(reply, pending.indices);
