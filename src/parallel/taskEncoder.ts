@@ -38,6 +38,14 @@ export interface SharingPlan {
 const lastClosureDef = new WeakMap<Function, string>();
 
 /**
+ * Task functions whose capture turned out empty (they use arguments and globals only): there
+ * is no snapshot to take again, so their def is kept for good and later runs skip the
+ * inspector, about half a millisecond per run. A function that captures anything is
+ * captured again at every run, so each run sees the values of that moment.
+ */
+const pureClosureDefs = new WeakMap<Function, WireDef>();
+
+/**
  * Turns tasks into wire tasks for one run: functions become defs (source,
  * hashed, sent to each worker once), arguments become bytes, and each
  * wrapped value is encoded once per run by the fallback serializer.
@@ -220,7 +228,7 @@ export class TaskEncoder {
    * the same captured values (an earlier run) is not sent them again.
    */
   private closureDef(fn: Function, index: number): WireDef {
-    const hit = this.closureDefs.get(fn);
+    const hit = this.closureDefs.get(fn) ?? pureClosureDefs.get(fn);
     if (hit) return hit;
     const codec = getSerializer('closure');
     let data: Uint8Array | string;
@@ -231,6 +239,10 @@ export class TaskEncoder {
     }
     const def: WireDef = { kind: 'value', id: `c:${createHash('sha1').update(data).digest('base64url')}`, serializer: codec.name, data };
     this.closureDefs.set(fn, def);
+    const capture = this.captures.get(fn);
+    if (capture?.kind === 'source' && !capture.values.size && !capture.modules.size && !capture.lexicalThis && !capture.superClass && !capture.isClass) {
+      pureClosureDefs.set(fn, def);
+    }
     const previous = lastClosureDef.get(fn);
     if (previous !== undefined && previous !== def.id) this.superseded.push(previous);
     lastClosureDef.set(fn, def.id);
