@@ -39,7 +39,10 @@ interface Slot {
   handle: WorkerHandle;
   /** Def ids this worker has received. */
   known: Set<string>;
-  job: Job | undefined;
+  /** Batches sent to this worker, in order: the first is running, the others wait in its port. */
+  jobs: Job[];
+  /** Batches cancelled while waiting in the port: the worker will still answer them, and the answer is dropped. */
+  dropped: Set<number>;
   /** The runtime has loaded; until then a batch waits in the channel and its clock has not started. */
   ready: boolean;
   /** Set when the pool itself stops the worker, so its exit is not a crash. */
@@ -49,21 +52,27 @@ interface Slot {
 /**
  * A pool of workers behind the Backend interface, shared by the threads and
  * processes backends (tinypool's seam): they differ only in how a worker is
- * spawned. Workers start lazily, one batch each at a time; a worker that
- * dies fails its batch with WorkerCrashedError and is replaced on demand.
+ * spawned. Workers start lazily and replace crashed ones on demand. Each
+ * worker is sent up to `1 + perWorkerBufferSize` batches, so that it starts
+ * the next as soon as it finishes one, without a round trip to this thread;
+ * a batch whose clock matters (a per-task timeout) runs alone.
  */
 export class WorkerPool implements Backend {
   private readonly queue: Job[] = [];
   private readonly slots = new Set<Slot>();
   private readonly running = new Map<number, Slot>();
   private terminated = false;
+  private readonly perWorker: number;
 
   constructor(
     readonly name: string,
     readonly nWorkers: number,
     readonly capabilities: BackendCapabilities,
     private readonly spawn: SpawnWorker,
-  ) {}
+    perWorkerBufferSize = 1,
+  ) {
+    this.perWorker = 1 + perWorkerBufferSize;
+  }
 
   submit(batch: WireBatch, events?: BatchEvents): Promise<WireReply> {
     if (this.terminated) return Promise.reject(new AbortError(`The ${this.name} pool was closed; create a new Parallel.`));
@@ -80,11 +89,19 @@ export class WorkerPool implements Backend {
       return;
     }
     const slot = this.running.get(batchId);
-    if (!slot?.job) return;
-    const { job } = slot;
-    this.finish(slot);
-    job.reject(reason);
-    // The only way to stop code running in a worker is to stop the worker.
+    if (!slot) return;
+    const at = slot.jobs.findIndex((job) => job.batch.id === batchId);
+    if (at < 0) return;
+    const [job] = slot.jobs.splice(at, 1);
+    this.running.delete(batchId);
+    job!.reject(reason);
+    if (at > 0) {
+      // Still waiting in the worker's port: it will run and answer; the answer is dropped.
+      slot.dropped.add(batchId);
+      return;
+    }
+    // The only way to stop code running in a worker is to stop the worker; what waited behind it goes back to the queue.
+    this.requeue(slot);
     this.retire(slot);
     this.pump();
   }
@@ -104,9 +121,10 @@ export class WorkerPool implements Backend {
     for (const job of this.queue.splice(0)) job.reject(closed);
     const stopping: Promise<void>[] = [];
     for (const slot of [...this.slots]) {
-      const { job } = slot;
-      this.finish(slot);
-      job?.reject(closed);
+      for (const job of slot.jobs.splice(0)) {
+        this.running.delete(job.batch.id);
+        job.reject(closed);
+      }
       stopping.push(this.retire(slot));
     }
     await Promise.all(stopping);
@@ -114,13 +132,14 @@ export class WorkerPool implements Backend {
 
   private pump(): void {
     while (this.queue.length && !this.terminated) {
-      let slot = [...this.slots].find((s) => !s.job);
+      const job = this.queue[0]!;
+      let slot = this.slotFor(job);
       if (!slot && this.slots.size < this.nWorkers) {
         try {
           slot = this.startWorker();
         } catch (error) {
           // The worker could not even be created: fail the job that needed it, never leave it queued.
-          const job = this.queue.shift()!;
+          this.queue.shift();
           job.reject(
             new WorkerCrashedError({
               backend: this.name,
@@ -139,8 +158,20 @@ export class WorkerPool implements Backend {
     }
   }
 
+  /** An idle worker first; else, unless the job must run alone, the least loaded one with room in its buffer. */
+  private slotFor(job: Job): Slot | undefined {
+    let best: Slot | undefined;
+    for (const slot of this.slots) {
+      if (!slot.jobs.length) return slot;
+      const alone = job.events?.alone || slot.jobs.some((queued) => queued.events?.alone);
+      if (!alone && slot.jobs.length < this.perWorker && (!best || slot.jobs.length < best.jobs.length)) best = slot;
+    }
+    // Spawning a worker beats queueing behind a busy one.
+    return best && this.slots.size >= this.nWorkers ? best : undefined;
+  }
+
   private startWorker(): Slot {
-    const slot: Slot = { handle: undefined as unknown as WorkerHandle, known: new Set(), job: undefined, ready: false, retired: false };
+    const slot: Slot = { handle: undefined as unknown as WorkerHandle, known: new Set(), jobs: [], dropped: new Set(), ready: false, retired: false };
     slot.handle = this.spawn({
       message: (message) => this.onMessage(slot, message),
       exit: (exit) => this.onExit(slot, exit),
@@ -152,31 +183,31 @@ export class WorkerPool implements Backend {
   private start(slot: Slot, job: Job): void {
     const defs = job.batch.defs.filter((def) => !slot.known.has(def.id));
     for (const def of defs) slot.known.add(def.id);
-    slot.job = job;
+    slot.jobs.push(job);
     this.running.set(job.batch.id, slot);
     slot.handle.ref();
     // Sent at once: the channel holds it until the runtime listens, so start-up overlaps the send.
     // The packed arguments move rather than copy: nothing here reads them again.
     slot.handle.send({ type: 'batch', batch: { ...job.batch, defs } }, transferable(job.batch.packed));
-    if (slot.ready) job.events?.onStart?.();
-  }
-
-  private finish(slot: Slot): void {
-    if (slot.job) this.running.delete(slot.job.batch.id);
-    slot.job = undefined;
-    slot.handle.unref();
+    // Its clock starts when the worker reaches it: now, if it is the worker's only batch.
+    if (slot.ready && slot.jobs.length === 1) job.events?.onStart?.();
   }
 
   private onMessage(slot: Slot, message: FromWorker): void {
     if (message.type === 'ready') {
       slot.ready = true;
-      slot.job?.events?.onStart?.();
+      slot.jobs[0]?.events?.onStart?.();
       return;
     }
     if (message.type !== 'reply') return;
-    const { job } = slot;
+    if (slot.dropped.delete(message.batchId)) return;
+    const job = slot.jobs[0];
     if (!job || job.batch.id !== message.batchId) return;
-    this.finish(slot);
+    slot.jobs.shift();
+    this.running.delete(job.batch.id);
+    // The worker moves on to the next batch in its port: that one's clock starts now.
+    slot.jobs[0]?.events?.onStart?.();
+    if (!slot.jobs.length) slot.handle.unref();
     job.resolve({ packed: message.packed, failures: message.failures, results: message.results });
     this.pump();
   }
@@ -184,9 +215,9 @@ export class WorkerPool implements Backend {
   private onExit(slot: Slot, exit: WorkerExit): void {
     this.slots.delete(slot);
     if (slot.retired) return;
-    const { job } = slot;
-    this.finish(slot);
+    const job = slot.jobs.shift();
     if (job) {
+      this.running.delete(job.batch.id);
       job.reject(
         new WorkerCrashedError({
           backend: this.name,
@@ -198,13 +229,22 @@ export class WorkerPool implements Backend {
         }),
       );
     }
+    // The batches that waited behind it never started: they go to another worker.
+    this.requeue(slot);
     this.pump();
+  }
+
+  /** Put the batches waiting in a worker's port back at the front of the queue, in order. */
+  private requeue(slot: Slot): void {
+    const waiting = slot.jobs.splice(0);
+    for (const job of waiting) this.running.delete(job.batch.id);
+    this.queue.unshift(...waiting);
   }
 
   private retire(slot: Slot): Promise<void> {
     slot.retired = true;
     this.slots.delete(slot);
+    slot.handle.unref();
     return slot.handle.terminate();
   }
 }
-

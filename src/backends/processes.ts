@@ -73,5 +73,5 @@ const spawnProcess: SpawnWorker = (events) => {
 };
 
 /** child_process.fork: full isolation (its own heap and globals), slower to start and to message. */
-export const createProcessesBackend: BackendFactory = ({ nWorkers }) =>
-  new WorkerPool('processes', nWorkers, { sharedMemory: false, isolation: 'process' }, spawnProcess);
+export const createProcessesBackend: BackendFactory = ({ nWorkers, perWorkerBufferSize }) =>
+  new WorkerPool('processes', nWorkers, { sharedMemory: false, isolation: 'process' }, spawnProcess, perWorkerBufferSize);

@@ -10,6 +10,8 @@ export interface BackendCapabilities {
 export interface BatchEvents {
   /** Called when a worker starts the batch (it may wait in a queue before); timeouts count from here. */
   onStart?(): void;
+  /** Run it on an idle worker with nothing queued behind it: its clock must match its running time. */
+  alone?: boolean;
 }
 
 /**
@@ -44,6 +46,8 @@ export interface Backend {
 export interface BackendOptions {
   /** Number of workers wanted, already resolved from `nJobs` (at least 1). */
   nWorkers: number;
+  /** Batches a worker may hold queued beyond the one it runs (0: one at a time). */
+  perWorkerBufferSize?: number;
 }
 
 export type BackendFactory = (options: BackendOptions) => Backend;

@@ -96,7 +96,7 @@ export class Parallel<R extends ReturnAs = 'array'> {
 
   private startStream<T>(tasks: Tasks<T>): TaskStream<T> {
     if (!this.backend) {
-      this.backend = getBackendFactory(this.backendName)({ nWorkers: this.nJobs });
+      this.backend = getBackendFactory(this.backendName)({ nWorkers: this.nJobs, perWorkerBufferSize: this.perWorkerBufferSize });
       // Its workers may hold persisted values: a handle's close() tells them to drop theirs.
       this.untrack = trackHolder(this.backend);
     }

@@ -34,11 +34,21 @@ export class AutoBatchSizer {
     return this.size;
   }
 
+  /**
+   * Whether a batch of `size` tasks is known to be short (the moving average says at most
+   * MAX_MS): only then may it wait in a busy worker's queue, where a long one would hold up
+   * the batches behind it while another worker idles.
+   */
+  isShort(size: number): boolean {
+    return this.perTaskMs !== undefined && this.perTaskMs * size <= MAX_MS;
+  }
+
   /** A batch of `tasks` tasks took `ms` from its start in a worker to its results here. */
   record(tasks: number, ms: number): void {
-    if (this.fixed !== undefined || tasks < this.size / 2) return; // a tail batch says little
+    if (tasks < this.size / 2 && this.perTaskMs !== undefined) return; // a tail batch says little
     const perTask = Math.max(ms, 0.01) / tasks;
     this.perTaskMs = this.perTaskMs === undefined ? perTask : SMOOTHING * perTask + (1 - SMOOTHING) * this.perTaskMs;
+    if (this.fixed !== undefined) return; // a fixed size still learns the per-task time, for isShort
     const duration = this.perTaskMs * this.size;
     if (duration < MIN_MS) this.size = Math.min(this.size * 2, MAX_SIZE, Math.max(this.size + 1, Math.round(TARGET_MS / this.perTaskMs)));
     else if (duration > MAX_MS) this.size = Math.max(1, Math.min(Math.floor(this.size / 2), Math.round(TARGET_MS / this.perTaskMs)));

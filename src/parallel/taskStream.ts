@@ -239,6 +239,9 @@ export class TaskStream<T> {
     };
     this.plan.backend
       .submit(batch, {
+        // A batch waits in a busy worker's queue only when known to be short; and never with a
+        // per-task timeout, whose clock counts from the start.
+        alone: (this.plan.timeout !== undefined && this.plan.timeout !== Infinity) || !this.sizer.isShort(formed.length),
         onStart: () => {
           pending.started = performance.now();
           this.armTimeout(pending, pending.indices[0]!);

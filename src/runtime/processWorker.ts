@@ -10,9 +10,12 @@ markWorkerRealm();
 const runner = new TaskRunner();
 const send = (message: FromWorker, done?: () => void) => process.send!(message, undefined, {}, done);
 
+// Batches arrive ahead of time; they run one after another, never interleaved.
+let previous: Promise<unknown> = Promise.resolve();
+
 process.on('message', (message: ToWorker) => {
   if (message.type === 'forget') return runner.forget(message.ids);
-  runner.runBatch(message.batch).then(
+  previous = previous.then(() => runner.runBatch(message.batch)).then(
     (answer) => send({ type: 'reply', batchId: message.batch.id, ...answer }),
     (error) => {
       // runBatch does not reject by design; if it ever does, die loudly rather than leave the batch waiting.

@@ -12,9 +12,13 @@ if (!port) throw new Error('joblet: threadWorker.js must be started as a worker 
 markWorkerRealm();
 const runner = new TaskRunner();
 
+// Batches arrive ahead of time (the pool keeps a worker's next batch waiting in its port);
+// they run one after another, never interleaved, as one task at a time per worker promises.
+let previous: Promise<unknown> = Promise.resolve();
+
 port.on('message', (message: ToWorker) => {
   if (message.type === 'forget') return runner.forget(message.ids);
-  runner.runBatch(message.batch).then((answer) => {
+  previous = previous.then(() => runner.runBatch(message.batch)).then((answer) => {
     const reply: FromWorker = { type: 'reply', batchId: message.batch.id, ...answer };
     // The packed results move to the main thread rather than copy.
     port.postMessage(reply, transferable(answer.packed));
