@@ -413,6 +413,39 @@ for (const backend of BACKENDS) {
       }
     });
 
+    test('runs sharing one Parallel: a crash in one does not strand the other, and a new snapshot does not unsettle it', async () => {
+      const shared = new Parallel({ backend, nJobs: 1 });
+      const exitsAt = (x: number) => (x === 50 ? process.exit(3) : x);
+      const plusOne = (x: number) => x + 1;
+      const [a, b] = await Promise.allSettled([
+        shared.run(Array.from({ length: 300 }, (_, i) => delayed(exitsAt)(i))),
+        shared.run(Array.from({ length: 3000 }, (_, i) => delayed(plusOne)(i))),
+      ]);
+      assert.is(a.status, 'rejected');
+      assert.equal(b.status === 'fulfilled' && b.value.length, 3000);
+      // A closure whose capture changes while an earlier run still uses the old snapshot.
+      let k = 1;
+      const addK = async (x: number) => {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        return x + k;
+      };
+      const slow = shared.run(Array.from({ length: 300 }, (_, i) => delayed(addK)(i)));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      k = 100;
+      assert.equal(await shared.run([delayed(addK)(0)]), [100]);
+      const first = await slow;
+      assert.is(first[299], 300);
+      await shared.close();
+    });
+
+    test('a per-task timeout times each task, whatever batchSize says', async () => {
+      const timed = new Parallel({ backend, nJobs: 2, timeout: 150, batchSize: 20 });
+      const shortWait = (x: number) => new Promise<number>((resolve) => setTimeout(() => resolve(x), 10));
+      const out = await timed.run(Array.from({ length: 60 }, (_, i) => delayed(shortWait)(i)));
+      assert.is(out.length, 60);
+      await timed.close();
+    });
+
     test('a crash inside a batch names the tasks of that batch', async () => {
       const batched = new Parallel({ backend, nJobs: 1, batchSize: 4 });
       const exitsAt = (x: number) => (x === 6 ? process.exit(1) : x);

@@ -54,7 +54,7 @@ test('a worker that dies while starting fails its task as a start-up crash, and 
     return { send: (m) => worker.postMessage(m), ref: () => worker.ref(), unref: () => worker.unref(), terminate: async () => void (await worker.terminate()) };
   };
   const pool = new WorkerPool('threads', 1, CAPABILITIES, failing);
-  const batch = { id: 1, serializer: 'structured', defs: [], indices: [4], fns: 'f:x', packed: new Uint8Array() };
+  const batch = { id: 1, serializer: 'structured', defs: [], indices: [4], fns: 'f:x', packed: new Uint8Array([0]) };
   await rejects(pool.submit(batch), (error) => {
     assert.instance(error, WorkerCrashedError);
     assert.is(error.exitCode, 7);
@@ -70,7 +70,7 @@ test('a spawn that throws fails the task at once and leaves nothing queued to ru
     throw new Error('no threads left');
   };
   const pool = new WorkerPool('threads', 1, CAPABILITIES, throwing);
-  const batch = { id: 2, serializer: 'structured', defs: [], indices: [0], fns: 'f:x', packed: new Uint8Array() };
+  const batch = { id: 2, serializer: 'structured', defs: [], indices: [0], fns: 'f:x', packed: new Uint8Array([0]) };
   await rejects(pool.submit(batch), (error) => {
     assert.instance(error, WorkerCrashedError);
     assert.match(error.message, 'no threads left');

@@ -96,8 +96,10 @@ export class WorkerPool implements Backend {
     this.running.delete(batchId);
     job!.reject(reason);
     if (at > 0) {
-      // Still waiting in the worker's port: it will run and answer; the answer is dropped.
+      // Still waiting in the worker's port: the worker skips it when its turn comes (it never
+      // starts), and its empty answer is dropped.
       slot.dropped.add(batchId);
+      slot.handle.send({ type: 'cancel', batchId });
       return;
     }
     // The only way to stop code running in a worker is to stop the worker; what waited behind it goes back to the queue.
@@ -181,6 +183,23 @@ export class WorkerPool implements Backend {
   }
 
   private start(slot: Slot, job: Job): void {
+    // A batch sent again (its worker died, or the batch ahead of it was cancelled) whose large
+    // arguments had been moved to that worker: there is nothing left to send, so say so.
+    const { packed } = job.batch;
+    if (packed instanceof Uint8Array && packed.byteLength === 0) {
+      job.reject(
+        new WorkerCrashedError({
+          backend: this.name,
+          exitCode: null,
+          signal: null,
+          taskIndices: job.batch.indices,
+          reason: 'its arguments had been moved to a worker that stopped before starting them',
+          duringStartup: true,
+        }),
+      );
+      this.pump();
+      return;
+    }
     const defs = job.batch.defs.filter((def) => !slot.known.has(def.id));
     for (const def of defs) slot.known.add(def.id);
     slot.jobs.push(job);

@@ -40,8 +40,10 @@ export interface ConfigOptions {
   preDispatch?: number | string;
   /**
    * Longest time a task may run, in milliseconds, counted from the moment a
-   * worker starts it. A task over time fails the run with a TimeoutError and
-   * its worker is replaced.
+   * worker starts it (as seen from the main thread: the message to the
+   * worker and the first compile of the function count too, so allow tens of
+   * milliseconds). A task over time fails the run with a TimeoutError and its
+   * worker is replaced. Tasks then go one per message.
    * @default undefined (no limit)
    */
   timeout?: number;
@@ -57,7 +59,8 @@ export interface ConfigOptions {
    * Tasks per message to a worker. 'auto' starts at one and adapts so that a
    * batch takes about 20 ms (joblib's auto batching, fitted to a message cost
    * of about 50 microseconds), with smaller batches at the end of a run.
-   * A per-task `timeout` and the inline backend send one task at a time.
+   * A per-task `timeout` (even with a number here) and the inline backend
+   * send one task at a time.
    * @default 'auto'
    */
   batchSize?: 'auto' | number;

@@ -34,8 +34,11 @@ export interface SharingPlan {
   sameThread?: boolean;
 }
 
-// The last snapshot sent of each task function: when a run sends a new one, workers may drop the old.
+// The last snapshot sent of each task function: when a run sends a new one, workers may drop the old,
+// but only once no run still in progress uses it (runs of one Parallel may overlap).
 const lastClosureDef = new WeakMap<Function, string>();
+const liveUses = new Map<string, number>();
+const superseded = new Set<string>();
 
 /**
  * Task functions whose capture turned out empty (they use arguments and globals only): there
@@ -58,7 +61,8 @@ export class TaskEncoder {
   /** Functions captured in this run: a closure submitted with 10,000 tasks is captured once. */
   private readonly captures = new Map<Function, Capture>();
   private readonly closureDefs = new Map<Function, WireDef>();
-  private readonly superseded: string[] = [];
+  /** Closure snapshot ids this run uses (counted in liveUses until the run ends). */
+  private readonly usedSnapshots = new Set<string>();
   /** Values shared for this run: large arguments and shared arrays, by identity (the same object for N tasks is sent once). */
   private readonly sharedForRun = new Map<object, WireDef>();
   private readonly persistedDefs = new Map<PersistedModel, WireDef>();
@@ -138,7 +142,20 @@ export class TaskEncoder {
    * holds one snapshot per function, not one per run). Persisted values stay until close().
    */
   runScopedIds(): string[] {
-    return [...[...this.wrapped.values(), ...this.sharedForRun.values()].map((def) => def.id), ...this.superseded];
+    const released: string[] = [];
+    for (const id of this.usedSnapshots) {
+      const uses = (liveUses.get(id) ?? 1) - 1;
+      if (uses > 0) liveUses.set(id, uses);
+      else liveUses.delete(id);
+    }
+    // A superseded snapshot goes once no run in progress uses it.
+    for (const id of superseded) {
+      if (!liveUses.has(id)) {
+        superseded.delete(id);
+        released.push(id);
+      }
+    }
+    return [...[...this.wrapped.values(), ...this.sharedForRun.values()].map((def) => def.id), ...released];
   }
 
   /** The top-level arguments large enough to share for the run (estimated, not walked). */
@@ -243,8 +260,13 @@ export class TaskEncoder {
     if (capture?.kind === 'source' && !capture.values.size && !capture.modules.size && !capture.lexicalThis && !capture.superClass && !capture.isClass) {
       pureClosureDefs.set(fn, def);
     }
+    if (!this.usedSnapshots.has(def.id)) {
+      this.usedSnapshots.add(def.id);
+      liveUses.set(def.id, (liveUses.get(def.id) ?? 0) + 1);
+    }
     const previous = lastClosureDef.get(fn);
-    if (previous !== undefined && previous !== def.id) this.superseded.push(previous);
+    if (previous !== undefined && previous !== def.id) superseded.add(previous);
+    superseded.delete(def.id);
     lastClosureDef.set(fn, def.id);
     return def;
   }

@@ -77,10 +77,12 @@ export class TaskStream<T> {
     this.source = openSource(tasks);
     this.total = Array.isArray(tasks) ? tasks.length : undefined;
     this.encoder = new TaskEncoder(plan.serializer, plan.sharing);
-    // One task per message where a task's own clock or the main thread's turn matters: a
-    // per-task timeout, and the inline backend (which does not batch).
-    const oneByOne = plan.timeout !== undefined && plan.timeout !== Infinity ? 1 : plan.backend.capabilities.isolation === 'none' ? 1 : undefined;
-    this.sizer = new AutoBatchSizer(plan.backend.nWorkers, plan.batchSize === 'auto' ? oneByOne : plan.batchSize);
+    // One task per message where a task's own clock or the main thread's turn matters: a per-task
+    // timeout (whatever batchSize says: one timer per batch would time the whole batch), and the
+    // inline backend (which does not batch).
+    const timed = plan.timeout !== undefined && plan.timeout !== Infinity;
+    const oneByOne = timed || plan.backend.capabilities.isolation === 'none' ? 1 : undefined;
+    this.sizer = new AutoBatchSizer(plan.backend.nWorkers, timed ? 1 : plan.batchSize === 'auto' ? oneByOne : plan.batchSize);
     this.batchTarget = this.sizer.next(this.total);
     const { signal } = plan;
     if (signal?.aborted) this.fail(signal.reason);
@@ -160,7 +162,7 @@ export class TaskStream<T> {
       while (
         !this.failure &&
         !this.exhausted &&
-        this.outstanding < this.plan.maxOutstanding * this.batchTarget &&
+        this.outstanding < this.plan.maxOutstanding * this.windowUnit() &&
         // A full batch waiting for room in the workers' buffers: take no more for now.
         !(this.forming.length >= this.batchTarget && !this.canSend())
       ) {
@@ -177,10 +179,10 @@ export class TaskStream<T> {
         }
         this.enqueue(step.value, this.nextIndex++);
       }
-      // A partial batch goes when the input is done, or when nothing else is in flight (the window
-      // is full of results the consumer has not taken). Otherwise it keeps filling as the consumer
-      // frees room: flushing at every freed slot would send batches of one.
-      if (!this.failure && this.forming.length && (this.exhausted || this.pending.size === 0) && this.canSend()) this.flush();
+      // A partial batch goes when the input is done, or when a worker would otherwise idle (near
+      // the end of a run the window may not hold a full batch while an older, larger one is still
+      // in flight). Array mode takes its results in bulk, so this does not make batches of one.
+      if (!this.failure && this.forming.length && (this.exhausted || this.pending.size < this.plan.backend.nWorkers) && this.canSend()) this.flush();
     } catch (error) {
       // The input itself threw (a generator's own error): that ends the run.
       this.fail(error);
@@ -204,6 +206,17 @@ export class TaskStream<T> {
       return;
     }
     if (this.forming.length >= this.batchTarget && this.canSend()) this.flush();
+  }
+
+  /**
+   * The window counts batches (joblib's pre_dispatch): its unit is the batch size, the larger of
+   * the target and the largest batch in flight, so a large batch that lingers (a slow task in it)
+   * does not shrink the window when the target shrinks near the end, idling the other workers.
+   */
+  private windowUnit(): number {
+    let unit = this.batchTarget;
+    for (const pending of this.pending.values()) unit = Math.max(unit, pending.indices.length);
+    return unit;
   }
 
   /** Room in the workers' buffers: batches in flight stay under nWorkers x (1 + perWorkerBufferSize). */

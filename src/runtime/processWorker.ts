@@ -12,11 +12,15 @@ const send = (message: FromWorker, done?: () => void) => process.send!(message, 
 
 // Batches arrive ahead of time; they run one after another, never interleaved.
 let previous: Promise<unknown> = Promise.resolve();
+// Batches cancelled while they waited their turn here: they never start.
+const cancelled = new Set<number>();
 
 process.on('message', (message: ToWorker) => {
   if (message.type === 'forget') return runner.forget(message.ids);
-  previous = previous.then(() => runner.runBatch(message.batch)).then(
-    (answer) => send({ type: 'reply', batchId: message.batch.id, ...answer }),
+  if (message.type === 'cancel') return void cancelled.add(message.batchId);
+  const { batch } = message;
+  previous = previous.then(() => (cancelled.delete(batch.id) ? { failures: [] } : runner.runBatch(batch))).then(
+    (answer) => send({ type: 'reply', batchId: batch.id, ...answer }),
     (error) => {
       // runBatch does not reject by design; if it ever does, die loudly rather than leave the batch waiting.
       throw error;

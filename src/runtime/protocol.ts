@@ -81,7 +81,11 @@ export type WireResult =
   | { index: number; ok: false; kind: 'thrown'; data?: Bytes; record?: ThrownRecord }
   | { index: number; ok: false; kind: 'serialization'; failure: WireSerializationFailure };
 
-export type ToWorker = { type: 'batch'; batch: WireBatch } | { type: 'forget'; ids: string[] };
+export type ToWorker =
+  | { type: 'batch'; batch: WireBatch }
+  | { type: 'forget'; ids: string[] }
+  /** A batch waiting in the worker's port was cancelled: skip it when its turn comes. */
+  | { type: 'cancel'; batchId: number };
 
 export type FromWorker =
   /** Sent once, when the runtime has loaded and listens: start-up time is not task time. */

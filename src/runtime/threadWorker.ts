@@ -15,11 +15,15 @@ const runner = new TaskRunner();
 // Batches arrive ahead of time (the pool keeps a worker's next batch waiting in its port);
 // they run one after another, never interleaved, as one task at a time per worker promises.
 let previous: Promise<unknown> = Promise.resolve();
+// Batches cancelled while they waited their turn here: they never start.
+const cancelled = new Set<number>();
 
 port.on('message', (message: ToWorker) => {
   if (message.type === 'forget') return runner.forget(message.ids);
-  previous = previous.then(() => runner.runBatch(message.batch)).then((answer) => {
-    const reply: FromWorker = { type: 'reply', batchId: message.batch.id, ...answer };
+  if (message.type === 'cancel') return void cancelled.add(message.batchId);
+  const { batch } = message;
+  previous = previous.then(() => (cancelled.delete(batch.id) ? { failures: [] } : runner.runBatch(batch))).then((answer) => {
+    const reply: FromWorker = { type: 'reply', batchId: batch.id, ...answer };
     // The packed results move to the main thread rather than copy.
     port.postMessage(reply, transferable(answer.packed));
   }, (error) => {
