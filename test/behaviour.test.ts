@@ -257,6 +257,51 @@ for (const backend of BACKENDS) {
     assert.equal(await parallel.run([delayed(square)(7)]), [49], 'the pool still serves');
   });
 
+  // Plain data may travel as it is, cloned by the transport itself: what that clone would change is kept off that path.
+  test('a Buffer stays a Buffer and a view over part of a buffer carries its bytes only, both ways', async () => {
+    const probe = (b: Buffer, view: Float64Array) => ({
+      isBuffer: Buffer.isBuffer(b),
+      text: b.toString(),
+      viewType: view.constructor.name,
+      values: [...view],
+      carried: view.buffer.byteLength,
+      back: Buffer.from('back'),
+      slice: new Float64Array(new ArrayBuffer(80_000), 8, 2),
+    });
+    for (const serializer of ['auto', 'structured']) {
+      const p = new Parallel({ backend, nJobs: 1, serializer });
+      try {
+        const view = new Float64Array(new ArrayBuffer(80_000), 16, 3).fill(2.5);
+        const [r] = await p.run([delayed(probe)(Buffer.from('ab'), view)]);
+        assert.ok(r!.isBuffer, `${serializer}: the argument arrives as a Buffer`);
+        assert.is(r!.text, 'ab');
+        assert.is(r!.viewType, 'Float64Array');
+        assert.equal(r!.values, [2.5, 2.5, 2.5]);
+        assert.ok(r!.carried < 80_000, `${serializer}: the view's bytes travel, not its whole buffer (${r!.carried})`);
+        assert.ok(Buffer.isBuffer(r!.back), `${serializer}: a Buffer result arrives as a Buffer`);
+        assert.ok(r!.slice.buffer.byteLength < 80_000, `${serializer}: a result view carries its bytes only`);
+      } finally {
+        await p.close();
+      }
+    }
+  });
+
+  test('a value the transport refuses (a WeakMap, a Promise) fails with its task and path, in arguments and in results', async () => {
+    await rejects(parallel.run([delayed(square)(1), delayed((o: object) => o)({ cache: new WeakMap() })]), (error) => {
+      assert.instance(error, SerializationError);
+      assert.is(error.phase, 'serialize-task');
+      assert.is(error.path, 'args[0].cache');
+      assert.is(error.taskIndex, 1);
+    });
+    await rejects(parallel.run([delayed(square)(2), delayed(() => ({ later: Promise.resolve(1) }))()]), (error) => {
+      assert.instance(error, SerializationError);
+      assert.is(error.phase, 'serialize-result');
+      assert.is(error.path, 'result.later');
+      assert.is(error.taskIndex, 1);
+    });
+    assert.equal(await parallel.run([delayed(square)(3)]), [9], 'the pool still serves');
+  });
+
   test("a thrown error's own taskIndex does not overwrite the task's", async () => {
     const rethrows = (i: number) => {
       if (i === 2) throw Object.assign(new Error('inner failure'), { taskIndex: 0, code: 'E_INNER' });

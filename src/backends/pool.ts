@@ -201,13 +201,32 @@ export class WorkerPool implements Backend {
       return;
     }
     const defs = job.batch.defs.filter((def) => !slot.known.has(def.id));
+    try {
+      // Sent at once: the channel holds it until the runtime listens, so start-up overlaps the send.
+      // The packed arguments move rather than copy: nothing here reads them again.
+      slot.handle.send({ type: 'batch', batch: { ...job.batch, defs } }, transferable(job.batch.packed));
+    } catch (error) {
+      // The transport refused to clone the plain arguments (a symbol, say): send them serialized,
+      // which either works or throws the error that names the task and the path.
+      let repacked: WireBatch | undefined;
+      try {
+        repacked = job.batch.args !== undefined ? job.events?.repack?.() : undefined;
+      } catch (serializationError) {
+        error = serializationError;
+      }
+      if (!repacked) {
+        job.reject(error);
+        this.pump();
+        return;
+      }
+      job.batch = repacked;
+      this.start(slot, job);
+      return;
+    }
     for (const def of defs) slot.known.add(def.id);
     slot.jobs.push(job);
     this.running.set(job.batch.id, slot);
     slot.handle.ref();
-    // Sent at once: the channel holds it until the runtime listens, so start-up overlaps the send.
-    // The packed arguments move rather than copy: nothing here reads them again.
-    slot.handle.send({ type: 'batch', batch: { ...job.batch, defs } }, transferable(job.batch.packed));
     // Its clock starts when the worker reaches it: now, if it is the worker's only batch.
     if (slot.ready && slot.jobs.length === 1) job.events?.onStart?.();
   }
@@ -227,7 +246,7 @@ export class WorkerPool implements Backend {
     // The worker moves on to the next batch in its port: that one's clock starts now.
     slot.jobs[0]?.events?.onStart?.();
     if (!slot.jobs.length) slot.handle.unref();
-    job.resolve({ packed: message.packed, failures: message.failures, results: message.results });
+    job.resolve({ packed: message.packed, values: message.values, failures: message.failures, results: message.results });
     this.pump();
   }
 

@@ -74,4 +74,4 @@ const spawnProcess: SpawnWorker = (events) => {
 
 /** child_process.fork: full isolation (its own heap and globals), slower to start and to message. */
 export const createProcessesBackend: BackendFactory = ({ nWorkers, perWorkerBufferSize }) =>
-  new WorkerPool('processes', nWorkers, { sharedMemory: false, isolation: 'process' }, spawnProcess, perWorkerBufferSize);
+  new WorkerPool('processes', nWorkers, { sharedMemory: false, isolation: 'process', clonesMessages: true }, spawnProcess, perWorkerBufferSize);

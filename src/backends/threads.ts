@@ -27,4 +27,4 @@ export const spawnThread: SpawnWorker = (events) => {
 
 /** worker_threads: cheap to start, shared memory possible, a crash takes only its thread. */
 export const createThreadsBackend: BackendFactory = ({ nWorkers, perWorkerBufferSize }) =>
-  new WorkerPool('threads', nWorkers, { sharedMemory: true, isolation: 'thread' }, spawnThread, perWorkerBufferSize);
+  new WorkerPool('threads', nWorkers, { sharedMemory: true, isolation: 'thread', clonesMessages: true }, spawnThread, perWorkerBufferSize);

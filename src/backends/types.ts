@@ -5,6 +5,12 @@ export interface BackendCapabilities {
   sharedMemory: boolean;
   /** What a crash or a `process.exit()` in a task takes down: nothing else ('process'), the thread ('thread'), or everything ('none'). */
   isolation: 'none' | 'thread' | 'process';
+  /**
+   * Messages reach the workers through a structured clone (postMessage, child_process's
+   * 'advanced' IPC): a batch may then carry plain `args` rather than `packed` bytes. A backend
+   * that says so must call the batch's `repack` event when its transport refuses a value.
+   */
+  clonesMessages?: boolean;
 }
 
 export interface BatchEvents {
@@ -12,6 +18,11 @@ export interface BatchEvents {
   onStart?(): void;
   /** Run it on an idle worker with nothing queued behind it: its clock must match its running time. */
   alone?: boolean;
+  /**
+   * The same batch with its `args` serialized into `packed`: for a backend whose transport refused
+   * to clone `args` (a symbol, say). Throws the SerializationError that names the task and the path.
+   */
+  repack?(): WireBatch;
 }
 
 /**

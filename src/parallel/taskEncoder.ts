@@ -15,6 +15,7 @@ import { estimateBytes } from '../sharing/bytes.js';
 import { anyPersisted, isPersisted, type PersistedModel } from '../sharing/persisted.js';
 import { anySharedArrays, isSharedView } from '../sharing/sharedArray.js';
 import type { Task } from './delayed.js';
+import { clonesAsIs } from '../serialize/scan.js';
 
 let nextValueId = 0;
 
@@ -102,8 +103,23 @@ export class TaskEncoder {
    * one that cannot travel, so the error names its index and the path inside it.
    */
   pack(batch: readonly Prepared[]): Uint8Array | string {
+    return this.serializeBatch(batch.map((p) => p.args), batch);
+  }
+
+  /**
+   * The argument arrays as they are, when the backend's transport clones them exactly as the
+   * serializer would (plain data under 'auto' or 'structured'): one clone instead of an encode,
+   * a copy of the bytes and a decode. Otherwise packed as by `pack`.
+   */
+  packForTransport(batch: readonly Prepared[], transportClones: boolean): { args: unknown[] } | { packed: Uint8Array | string } {
+    const args = batch.map((p) => p.args);
+    if (transportClones && clonesAsIs(this.serializer, args)) return { args };
+    return { packed: this.serializeBatch(args, batch) };
+  }
+
+  private serializeBatch(args: unknown[], batch: readonly Prepared[]): Uint8Array | string {
     try {
-      return withCaptureCache(this.captures, () => this.serializer.serialize(batch.map((p) => p.args)));
+      return withCaptureCache(this.captures, () => this.serializer.serialize(args));
     } catch (error) {
       withCaptureCache(this.captures, () => {
         for (const p of batch) encodeValue(p.args, { serializer: this.serializer, root: 'args', phase: 'serialize-task', taskIndex: p.task.index });

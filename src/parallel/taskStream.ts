@@ -228,9 +228,9 @@ export class TaskStream<T> {
   private flush(): void {
     const formed = this.forming;
     this.forming = [];
-    let packed: Uint8Array | string;
+    let payload: { args: unknown[] } | { packed: Uint8Array | string };
     try {
-      packed = this.encoder.pack(formed);
+      payload = this.encoder.packForTransport(formed, this.plan.backend.capabilities.clonesMessages === true);
     } catch (error) {
       this.fail(error);
       return;
@@ -248,7 +248,7 @@ export class TaskStream<T> {
       indices: pending.indices,
       fns: sameFunction(formed) ?? formed.map((e) => e.task.fn),
       refKeys: formed.some((e) => e.task.refKey) ? formed.map((e) => e.task.refKey) : undefined,
-      packed,
+      ...payload,
     };
     this.plan.backend
       .submit(batch, {
@@ -259,6 +259,7 @@ export class TaskStream<T> {
           pending.started = performance.now();
           this.armTimeout(pending, pending.indices[0]!);
         },
+        repack: () => ({ ...batch, args: undefined, packed: this.encoder.pack(formed) }),
       })
       .then(
         (reply) => this.onResults(id, reply, pending),
@@ -309,8 +310,9 @@ export class TaskStream<T> {
     const failed = new Map((reply.failures ?? []).map((failure) => [failure.index, failure]));
     // A failure goes first: the run fails with it, as it would have task by task.
     for (const failure of failed.values()) this.accept(failure);
-    if (reply.packed === undefined) return;
-    const values = decodeValue(reply.packed, this.plan.serializer, { phase: 'deserialize-result', root: 'result', taskIndex: indices[0] }) as unknown[];
+    if (reply.packed === undefined && reply.values === undefined) return;
+    const values =
+      reply.values ?? (decodeValue(reply.packed!, this.plan.serializer, { phase: 'deserialize-result', root: 'result', taskIndex: indices[0] }) as unknown[]);
     let next = 0;
     for (const index of indices) if (!failed.has(index)) this.deliver(index, values[next++] as T);
   }

@@ -19,8 +19,15 @@ process.on('message', (message: ToWorker) => {
   if (message.type === 'forget') return runner.forget(message.ids);
   if (message.type === 'cancel') return void cancelled.add(message.batchId);
   const { batch } = message;
-  previous = previous.then(() => (cancelled.delete(batch.id) ? { failures: [] } : runner.runBatch(batch))).then(
-    (answer) => send({ type: 'reply', batchId: batch.id, ...answer }),
+  previous = previous.then(() => (cancelled.delete(batch.id) ? { failures: [] } : runner.runBatch(batch, true))).then(
+    (answer) => {
+      try {
+        send({ type: 'reply', batchId: batch.id, ...answer });
+      } catch {
+        // The IPC channel refused a value (a symbol, say): the serializer carries it, or names it.
+        send({ type: 'reply', batchId: batch.id, ...runner.repack(batch, answer) });
+      }
+    },
     (error) => {
       // runBatch does not reject by design; if it ever does, die loudly rather than leave the batch waiting.
       throw error;

@@ -52,7 +52,13 @@ export interface WireBatch {
   fns: string | string[];
   refKeys?: (string | undefined)[];
   /** The argument arrays of all the tasks, in order, serialized in one call (one buffer to send). */
-  packed: Bytes;
+  packed?: Bytes;
+  /**
+   * Or the argument arrays themselves, when the transport's own structured clone carries them
+   * exactly as the serializer would (see Serializer.transportClones): one clone instead of an
+   * encode, a copy of the bytes and a decode. Only on backends whose transport clones.
+   */
+  args?: unknown[];
 }
 
 /**
@@ -62,6 +68,8 @@ export interface WireBatch {
  */
 export interface WireReply {
   packed?: Bytes;
+  /** Or the values themselves, carried by a cloning transport (as `WireBatch.args`). */
+  values?: unknown[];
   failures?: WireResult[];
   results?: WireResult[];
 }

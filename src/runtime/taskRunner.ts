@@ -3,6 +3,7 @@ import { compileFunction, resolveGlobalPath } from '../closure/compile.js';
 import { getSerializer, loadSerializer } from '../serialize/registry.js';
 import { decodeValue, encodeValue, resolveReferences } from '../serialize/payload.js';
 import type { Serializer } from '../serialize/types.js';
+import { clonesAsIs } from '../serialize/scan.js';
 import type { WireBatch, WireDef, WireReply, WireResult, WireTask } from './protocol.js';
 import { PersistedModel } from '../sharing/persisted.js';
 import { encodeThrown, recordThrown } from './thrown.js';
@@ -17,7 +18,11 @@ export class TaskRunner {
   private readonly defs = new Map<string, WireDef>();
   private readonly built = new Map<string, unknown>();
 
-  async runBatch(batch: WireBatch): Promise<WireReply> {
+  /**
+   * Run a batch. `clones`: the reply goes through a transport that structured-clones it, so plain
+   * values may travel as they are (`values`); if the transport then refuses them, `repack` serializes.
+   */
+  async runBatch(batch: WireBatch, clones = false): Promise<WireReply> {
     for (const def of batch.defs) this.defs.set(def.id, def);
     let serializer: Serializer;
     try {
@@ -34,7 +39,7 @@ export class TaskRunner {
     // The batch's argument arrays, decoded in one call.
     let argsList: unknown[];
     try {
-      argsList = decodeValue(batch.packed, serializer, { phase: 'deserialize-task', root: 'args', taskIndex: batch.indices[0] }) as unknown[];
+      argsList = batch.args ?? (decodeValue(batch.packed!, serializer, { phase: 'deserialize-task', root: 'args', taskIndex: batch.indices[0] }) as unknown[]);
     } catch (error) {
       const details = (error as SerializationError).toDetails();
       return { failures: batch.indices.map((index): WireResult => ({ index, ok: false, kind: 'serialization', failure: details })) };
@@ -59,6 +64,18 @@ export class TaskRunner {
       }
     }
     if (!values.length) return { failures };
+    if (clones && clonesAsIs(serializer, values)) return { values, failures: failures.length ? failures : undefined };
+    return this.packValues(values, valueIndices, failures, serializer);
+  }
+
+  /** A reply whose `values` the transport refused to clone, with the values serialized instead. */
+  repack(batch: WireBatch, reply: WireReply): WireReply {
+    const failed = new Set((reply.failures ?? []).map((failure) => failure.index));
+    const valueIndices = batch.indices.filter((index) => !failed.has(index));
+    return this.packValues(reply.values ?? [], valueIndices, reply.failures ?? [], getSerializer(batch.serializer));
+  }
+
+  private packValues(values: unknown[], valueIndices: number[], failures: WireResult[], serializer: Serializer): WireReply {
     try {
       // The values, in batch order, encoded in one call: one buffer back, moved rather than copied.
       return { packed: serializer.serialize(values), failures: failures.length ? failures : undefined };
@@ -144,3 +161,4 @@ export class TaskRunner {
     return { index, ok: false, kind: 'serialization', failure: { phase, path, serializer, problem, remedy } };
   }
 }
+

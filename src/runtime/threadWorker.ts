@@ -22,10 +22,15 @@ port.on('message', (message: ToWorker) => {
   if (message.type === 'forget') return runner.forget(message.ids);
   if (message.type === 'cancel') return void cancelled.add(message.batchId);
   const { batch } = message;
-  previous = previous.then(() => (cancelled.delete(batch.id) ? { failures: [] } : runner.runBatch(batch))).then((answer) => {
-    const reply: FromWorker = { type: 'reply', batchId: batch.id, ...answer };
-    // The packed results move to the main thread rather than copy.
-    port.postMessage(reply, transferable(answer.packed));
+  previous = previous.then(() => (cancelled.delete(batch.id) ? { failures: [] } : runner.runBatch(batch, true))).then((answer) => {
+    try {
+      // Packed results move to the main thread rather than copy; plain values are cloned by postMessage.
+      port.postMessage({ type: 'reply', batchId: batch.id, ...answer } satisfies FromWorker, transferable(answer.packed));
+    } catch {
+      // postMessage refused a value (a symbol, say): the serializer carries it, or names it.
+      const packed = runner.repack(batch, answer);
+      port.postMessage({ type: 'reply', batchId: batch.id, ...packed } satisfies FromWorker, transferable(packed.packed));
+    }
   }, (error) => {
     // runBatch does not reject by design; if it ever does, die loudly rather than leave the batch waiting.
     throw error;

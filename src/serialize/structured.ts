@@ -1,6 +1,7 @@
 import v8 from 'node:v8';
 import { commonRejection } from './rejections.js';
 import type { Serializer } from './types.js';
+import { HOST_VIEW, scanPayload } from './scan.js';
 
 /**
  * V8's ValueSerializer, the codec behind postMessage and structuredClone:
@@ -15,4 +16,6 @@ export const structuredSerializer: Serializer = {
   serialize: (value) => v8.serialize(value),
   deserialize: (data) => v8.deserialize(typeof data === 'string' ? Buffer.from(data, 'latin1') : data),
   rejects: (value) => commonRejection(value),
+  // Anything but a Buffer or a partial view: a transport's structured clone is this very codec.
+  transportClones: (value) => scanPayload(value, HOST_VIEW) === 0,
 };

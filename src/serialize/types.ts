@@ -34,6 +34,13 @@ export interface Serializer {
    * payload for them before the first attempt: the attempt itself finds them.
    */
   readonly refusesProxies?: boolean;
+  /**
+   * Optional: true when a transport that structured-clones its messages (postMessage,
+   * child_process's 'advanced' IPC) would rebuild `value` exactly as `deserialize(serialize(value))`
+   * does. joblet then hands the value to the transport as it is, skipping an encode, a copy
+   * of the bytes and a decode; if the transport refuses it after all, the batch is serialized.
+   */
+  transportClones?(value: unknown): boolean;
 }
 
 /** Thrown by a serializer that knows where in the value it failed. */
