@@ -71,7 +71,7 @@ class InlineBackend implements Backend {
         this.pump();
       };
       this.runner.runBatch(job.batch).then(
-        (reply) => settle(() => job.resolve(reply)),
+        (reply) => settle(() => job.resolve({ ...reply, worker: 0 })),
         (error) => settle(() => job.reject(error)),
       );
     });

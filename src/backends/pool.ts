@@ -47,6 +47,8 @@ interface Slot {
   ready: boolean;
   /** Set when the pool itself stops the worker, so its exit is not a crash. */
   retired: boolean;
+  /** The pool's own number for this worker (a replacement gets a new one), for profiles. */
+  id: number;
 }
 
 /**
@@ -63,6 +65,7 @@ export class WorkerPool implements Backend {
   private readonly running = new Map<number, Slot>();
   private terminated = false;
   private readonly perWorker: number;
+  private spawned = 0;
 
   constructor(
     readonly name: string,
@@ -173,7 +176,7 @@ export class WorkerPool implements Backend {
   }
 
   private startWorker(): Slot {
-    const slot: Slot = { handle: undefined as unknown as WorkerHandle, known: new Set(), jobs: [], dropped: new Set(), ready: false, retired: false };
+    const slot: Slot = { handle: undefined as unknown as WorkerHandle, known: new Set(), jobs: [], dropped: new Set(), ready: false, retired: false, id: this.spawned++ };
     slot.handle = this.spawn({
       message: (message) => this.onMessage(slot, message),
       exit: (exit) => this.onExit(slot, exit),
@@ -246,7 +249,7 @@ export class WorkerPool implements Backend {
     // The worker moves on to the next batch in its port: that one's clock starts now.
     slot.jobs[0]?.events?.onStart?.();
     if (!slot.jobs.length) slot.handle.unref();
-    job.resolve({ packed: message.packed, values: message.values, failures: message.failures, results: message.results });
+    job.resolve({ packed: message.packed, values: message.values, failures: message.failures, results: message.results, timing: message.timing, worker: slot.id });
     this.pump();
   }
 

@@ -10,6 +10,9 @@ import { TaskStream } from './taskStream.js';
 import { parseBytes } from '../sharing/bytes.js';
 import { trackHolder } from '../sharing/persisted.js';
 import { describeValue } from './describe.js';
+import { combineObservers, type RunObserver } from './observer.js';
+import { ProgressTracker, progressBar, verboseLog } from './progress.js';
+import { Profiler, type ParallelStats } from './profiler.js';
 
 /** What `run()` gives back for each `returnAs`. */
 export type RunResult<R extends ReturnAs, T> = R extends 'array' ? Promise<T[]> : AsyncGenerator<T, void, undefined>;
@@ -43,6 +46,10 @@ export class Parallel<R extends ReturnAs = 'array'> {
   private readonly maxNbytes: number | null;
   private readonly batchSize: 'auto' | number;
   private readonly perWorkerBufferSize: number;
+  private readonly verbose: number;
+  private readonly progress: ParallelOptions['progress'];
+  private readonly onProgress: ParallelOptions['onProgress'];
+  private readonly profiler: Profiler | undefined;
   private backend: Backend | undefined;
   private untrack: (() => void) | undefined;
 
@@ -59,6 +66,10 @@ export class Parallel<R extends ReturnAs = 'array'> {
     this.signal = options.signal;
     this.batchSize = options.batchSize ?? scope.batchSize ?? 'auto';
     this.perWorkerBufferSize = options.perWorkerBufferSize ?? scope.perWorkerBufferSize ?? 1;
+    this.verbose = options.verbose ?? scope.verbose ?? 0;
+    this.progress = options.progress;
+    this.onProgress = options.onProgress;
+    this.profiler = options.enableProfiling ? new Profiler() : undefined;
     this.maxNbytes = parseBytes(options.maxNbytes !== undefined ? options.maxNbytes : scope.maxNbytes !== undefined ? scope.maxNbytes : '1M');
   }
 
@@ -81,6 +92,20 @@ export class Parallel<R extends ReturnAs = 'array'> {
     return this.run(mapIterable(items, fn));
   }
 
+
+  /**
+   * Per-phase times, bytes and per-worker utilization of every run so far, with `enableProfiling: true`.
+   * Throws without it: there is nothing recorded to return.
+   */
+  stats(): ParallelStats {
+    if (!this.profiler) throw new Error('stats() needs profiling: create the Parallel with { enableProfiling: true }.');
+    return this.profiler.stats();
+  }
+
+  /** Start the profile afresh (with `enableProfiling: true`). */
+  resetStats(): void {
+    this.profiler?.reset();
+  }
 
   /** Stop the workers. Pending tasks reject with AbortError. A later `run()` starts a new pool. */
   async close(): Promise<void> {
@@ -117,7 +142,34 @@ export class Parallel<R extends ReturnAs = 'array'> {
       // Only an ordered generator reads in submission order. 'array' reads completions and
       // places them by index, so a slow first task never holds the other workers back.
       order: this.returnAs === 'generator' ? 'submission' : 'completion',
+      observer: this.observer(),
     });
+  }
+
+  /** Who watches this run: the progress bar, the verbose log, onProgress, the profiler (none by default: no cost). */
+  private observer(): RunObserver | undefined {
+    const listeners = [];
+    const prefix = `Parallel(nJobs=${this.nJobs})`;
+    if (this.verbose > 0) {
+      const write = (line: string) => void process.stderr.write(line);
+      write(`[${prefix}]: Using backend ${this.backendName} with ${this.nJobs} worker${this.nJobs === 1 ? '' : 's'}, serializer ${this.serializerName}, batchSize ${this.batchSize}\n`);
+      listeners.push(verboseLog(this.verbose, prefix, write));
+    }
+    if (this.progress) {
+      const bar = progressBar(this.progress === true ? {} : this.progress);
+      if (bar) listeners.push(bar);
+    }
+    const onProgress = this.onProgress;
+    if (onProgress) {
+      // After each batch, and once more at the end only if the end changed something (a failure, say).
+      let told: Parameters<typeof onProgress>[0] | undefined;
+      listeners.push((progress: Parameters<typeof onProgress>[0], final: boolean) => {
+        if (final && told && told.done === progress.done && told.failed === progress.failed && told.total === progress.total) return;
+        told = progress;
+        onProgress(progress);
+      });
+    }
+    return combineObservers([listeners.length ? new ProgressTracker(listeners) : undefined, this.profiler?.observe()]);
   }
 }
 

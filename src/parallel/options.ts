@@ -3,6 +3,7 @@ import { getSerializer } from '../serialize/registry.js';
 import { checkNJobs } from './njobs.js';
 import { describeValue } from './describe.js';
 import { parseBytes } from '../sharing/bytes.js';
+import type { Progress, ProgressOptions } from './progress.js';
 
 export type ReturnAs = 'array' | 'generator' | 'generator_unordered';
 
@@ -71,6 +72,13 @@ export interface ConfigOptions {
    * @default 1
    */
   perWorkerBufferSize?: number;
+  /**
+   * joblib's verbosity: above 0, lines on stderr such as
+   * `[Parallel(nJobs=2)]: Done 40 of 100 | elapsed: 1.2s | remaining: 1.8s`,
+   * more of them the higher it is; above 10, one after every batch.
+   * @default 0
+   */
+  verbose?: number;
 }
 
 export interface ParallelOptions<R extends ReturnAs = ReturnAs> extends ConfigOptions {
@@ -84,10 +92,24 @@ export interface ParallelOptions<R extends ReturnAs = ReturnAs> extends ConfigOp
   returnAs?: R;
   /** Aborting it rejects `run()` with `signal.reason`, stops running tasks, and never starts queued ones. */
   signal?: AbortSignal;
+  /**
+   * A progress bar on stderr: done and total (when known), rate, elapsed and time left.
+   * Drawn only when stderr is a terminal, unless `{ force: true }`; `{ stream }` draws elsewhere.
+   * @default false
+   */
+  progress?: boolean | ProgressOptions;
+  /** Called after each batch and once at the end with `{ done, total, failed, elapsedMs, etaMs }`. */
+  onProgress?: (progress: Progress) => void;
+  /**
+   * Record per-phase times (serialize, queue wait, run, deserialize), bytes and per-worker
+   * utilization for `parallel.stats()` (grain's enable_profiling). Costs a clock read per task.
+   * @default false
+   */
+  enableProfiling?: boolean;
 }
 
-const CONFIG_KEYS = ['nJobs', 'backend', 'serializer', 'preDispatch', 'timeout', 'maxNbytes', 'batchSize', 'perWorkerBufferSize'] as const;
-const PARALLEL_KEYS = [...CONFIG_KEYS, 'returnAs', 'signal'] as const;
+const CONFIG_KEYS = ['nJobs', 'backend', 'serializer', 'preDispatch', 'timeout', 'maxNbytes', 'batchSize', 'perWorkerBufferSize', 'verbose'] as const;
+const PARALLEL_KEYS = [...CONFIG_KEYS, 'returnAs', 'signal', 'progress', 'onProgress', 'enableProfiling'] as const;
 const RETURN_AS: readonly ReturnAs[] = ['array', 'generator', 'generator_unordered'];
 const PRE_DISPATCH = /^\s*(?:(\d+(?:\.\d+)?)\s*\*\s*)?nJobs\s*$/;
 
@@ -104,7 +126,10 @@ function checkKeys(options: object, allowed: readonly string[], where: string): 
 export function validateConfigOptions(options: ConfigOptions, where: string, keys: readonly string[] = CONFIG_KEYS): void {
   if (typeof options !== 'object' || options === null) throw new TypeError(`${where} expects an options object, got ${describeValue(options)}`);
   checkKeys(options, keys, where);
-  const { nJobs, backend, serializer, preDispatch, timeout, maxNbytes, batchSize, perWorkerBufferSize } = options;
+  const { nJobs, backend, serializer, preDispatch, timeout, maxNbytes, batchSize, perWorkerBufferSize, verbose } = options;
+  if (verbose !== undefined && !(typeof verbose === 'number' && verbose >= 0 && Number.isFinite(verbose))) {
+    throw new (typeof verbose === 'number' ? RangeError : TypeError)(`Expected \`verbose\` to be a number of 0 or more, got ${describeValue(verbose)}`);
+  }
   if (perWorkerBufferSize !== undefined && !(Number.isInteger(perWorkerBufferSize) && perWorkerBufferSize >= 0)) {
     throw new (typeof perWorkerBufferSize === 'number' ? RangeError : TypeError)(
       `Expected \`perWorkerBufferSize\` to be a non-negative integer, got ${describeValue(perWorkerBufferSize)}`,
@@ -132,7 +157,17 @@ export function validateConfigOptions(options: ConfigOptions, where: string, key
 
 export function validateParallelOptions(options: ParallelOptions): void {
   validateConfigOptions(options, 'new Parallel()', PARALLEL_KEYS);
-  const { returnAs, signal } = options;
+  const { returnAs, signal, progress, onProgress, enableProfiling } = options;
+  if (progress !== undefined && typeof progress !== 'boolean' && (typeof progress !== 'object' || progress === null)) {
+    throw new TypeError(`Expected \`progress\` to be true, false or { stream, force }, got ${describeValue(progress)}`);
+  }
+  if (typeof progress === 'object' && progress.stream !== undefined && typeof progress.stream?.write !== 'function') {
+    throw new TypeError(`Expected \`progress.stream\` to be a writable stream, got ${describeValue(progress.stream)}`);
+  }
+  if (onProgress !== undefined && typeof onProgress !== 'function') throw new TypeError(`Expected \`onProgress\` to be a function, got ${describeValue(onProgress)}`);
+  if (enableProfiling !== undefined && typeof enableProfiling !== 'boolean') {
+    throw new TypeError(`Expected \`enableProfiling\` to be a boolean, got ${describeValue(enableProfiling)}`);
+  }
   if (returnAs !== undefined && !RETURN_AS.includes(returnAs)) {
     throw new RangeError(`Expected \`returnAs\` to be one of ${RETURN_AS.map((r) => `'${r}'`).join(', ')}, got ${describeValue(returnAs)}`);
   }

@@ -7,6 +7,8 @@ import { AutoBatchSizer } from './batching.js';
 import { isTask, type Task } from './delayed.js';
 import { describeValue } from './describe.js';
 import { TaskEncoder, type Prepared, type SharingPlan } from './taskEncoder.js';
+import type { RunObserver } from './observer.js';
+import { estimatePayloadBytes } from './profiler.js';
 
 export interface RunPlan {
   backend: Backend;
@@ -22,6 +24,8 @@ export interface RunPlan {
   signal: AbortSignal | undefined;
   sharing: SharingPlan;
   order: 'submission' | 'completion';
+  /** Progress, verbose lines, profiling: told of each batch. */
+  observer?: RunObserver | undefined;
 }
 
 export interface Completed<T> {
@@ -34,6 +38,8 @@ interface Pending {
   timer: NodeJS.Timeout | undefined;
   /** When a worker started the batch (performance.now()), for the batch sizer. */
   started: number;
+  /** When it was sent, for the profile's queue wait. */
+  sent: number;
 }
 
 
@@ -68,6 +74,9 @@ export class TaskStream<T> {
   /** How many tasks the input holds, when it says (an array): for smaller batches at the end. */
   readonly total: number | undefined;
   private wake: (() => void) | undefined;
+  private readonly observer: RunObserver | undefined;
+  /** Main-thread time spent preparing the forming batch's tasks, when profiled. */
+  private formingMs = 0;
   private readonly onAbort = () => this.fail(this.plan.signal!.reason);
 
   constructor(
@@ -84,6 +93,8 @@ export class TaskStream<T> {
     const oneByOne = timed || plan.backend.capabilities.isolation === 'none' ? 1 : undefined;
     this.sizer = new AutoBatchSizer(plan.backend.nWorkers, timed ? 1 : plan.batchSize === 'auto' ? oneByOne : plan.batchSize);
     this.batchTarget = this.sizer.next(this.total);
+    this.observer = plan.observer;
+    this.observer?.runStarted?.(this.total);
     const { signal } = plan;
     if (signal?.aborted) this.fail(signal.reason);
     else {
@@ -136,9 +147,15 @@ export class TaskStream<T> {
 
   /** The consumer left early: stop what is pending, quietly. */
   cancel(): void {
-    if (!this.ended && !this.failure) this.fail(new AbortError('The consumer stopped reading results; pending tasks were cancelled.'));
+    if (!this.ended && !this.failure) {
+      this.fail(new AbortError('The consumer stopped reading results; pending tasks were cancelled.'));
+      // Leaving early is the consumer's choice, not a failure of the run.
+      this.leftEarly = true;
+    }
     this.end();
   }
+
+  private leftEarly = false;
 
   private take(): Completed<T> | undefined {
     if (this.plan.order === 'completion') return this.completionQueue.shift();
@@ -175,6 +192,7 @@ export class TaskStream<T> {
         if (this.failure) break;
         if (step.done) {
           this.exhausted = true;
+          this.observer?.totalKnown?.(this.nextIndex);
           break;
         }
         this.enqueue(step.value, this.nextIndex++);
@@ -200,7 +218,11 @@ export class TaskStream<T> {
       return;
     }
     try {
-      this.forming.push(this.encoder.prepare(item, index));
+      if (this.observer?.wantsTiming) {
+        const begun = performance.now();
+        this.forming.push(this.encoder.prepare(item, index));
+        this.formingMs += performance.now() - begun;
+      } else this.forming.push(this.encoder.prepare(item, index));
     } catch (error) {
       this.fail(error);
       return;
@@ -229,16 +251,24 @@ export class TaskStream<T> {
     const formed = this.forming;
     this.forming = [];
     let payload: { args: unknown[] } | { packed: Uint8Array | string };
+    const timed = this.observer?.wantsTiming === true;
+    const begun = timed ? performance.now() : 0;
     try {
       payload = this.encoder.packForTransport(formed, this.plan.backend.capabilities.clonesMessages === true);
     } catch (error) {
       this.fail(error);
       return;
     }
+    if (this.observer) {
+      const encodeMs = timed ? this.formingMs + performance.now() - begun : 0;
+      this.formingMs = 0;
+      const bytes = 'packed' in payload ? payload.packed.length : timed ? estimatePayloadBytes(payload.args) : 0;
+      this.observer.batchSent?.({ tasks: formed.length, encodeMs, bytes, estimated: !('packed' in payload) });
+    }
     const defs = new Map<string, WireDef>();
     for (const { defs: used } of formed) for (const def of used) defs.set(def.id, def);
     const id = nextBatchId++;
-    const pending: Pending = { indices: formed.map((e) => e.task.index), timer: undefined, started: 0 };
+    const pending: Pending = { indices: formed.map((e) => e.task.index), timer: undefined, started: 0, sent: timed ? performance.now() : 0 };
     this.pending.set(id, pending);
     const batch = {
       id,
@@ -249,6 +279,7 @@ export class TaskStream<T> {
       fns: sameFunction(formed) ?? formed.map((e) => e.task.fn),
       refKeys: formed.some((e) => e.task.refKey) ? formed.map((e) => e.task.refKey) : undefined,
       ...payload,
+      ...(timed ? { profile: true } : {}),
     };
     this.plan.backend
       .submit(batch, {
@@ -257,6 +288,7 @@ export class TaskStream<T> {
         alone: (this.plan.timeout !== undefined && this.plan.timeout !== Infinity) || !this.sizer.isShort(formed.length),
         onStart: () => {
           pending.started = performance.now();
+          if (timed) this.observer!.batchStarted?.(pending.started - pending.sent);
           this.armTimeout(pending, pending.indices[0]!);
         },
         repack: () => ({ ...batch, args: undefined, packed: this.encoder.pack(formed) }),
@@ -290,14 +322,30 @@ export class TaskStream<T> {
     // go too, or the run would wait on it forever. Then the input may be read again.
     if (this.forming.length && !this.failure && (this.forming.length >= this.batchTarget || this.exhausted || this.pending.size === 0)) this.flush();
     void this.fill();
+    const timed = this.observer?.wantsTiming === true;
+    const begun = timed ? performance.now() : 0;
     try {
       if (reply.results) for (const result of reply.results) this.accept(result);
       else this.acceptPacked(reply, pending.indices);
     } catch (error) {
       this.fail(error);
       return;
+    } finally {
+      if (this.observer) this.reportDone(reply, pending.indices.length, timed ? performance.now() - begun : 0);
     }
     this.notify();
+  }
+
+  private reportDone(reply: WireReply, tasks: number, decodeMs: number): void {
+    const failed = reply.results ? reply.results.filter((r) => !r.ok).length : (reply.failures?.length ?? 0);
+    const timed = this.observer!.wantsTiming === true;
+    let bytes = 0;
+    if (timed) {
+      if (reply.packed !== undefined) bytes = reply.packed.length;
+      else if (reply.values !== undefined) bytes = estimatePayloadBytes(reply.values);
+      for (const result of reply.results ?? []) if (result.ok && result.value !== undefined) bytes += result.value.length;
+    }
+    this.observer!.batchDone?.({ tasks, failed, decodeMs, bytes, estimated: reply.values !== undefined, worker: reply.worker, timing: reply.timing });
   }
 
   private onBatchFailed(id: number, error: unknown): void {
@@ -359,6 +407,7 @@ export class TaskStream<T> {
     this.plan.signal?.removeEventListener('abort', this.onAbort);
     const ids = this.encoder.runScopedIds();
     if (ids.length) this.plan.backend.release(ids);
+    this.observer?.runEnded?.(this.leftEarly ? undefined : this.failure?.error);
   }
 }
 

@@ -59,6 +59,8 @@ export interface WireBatch {
    * encode, a copy of the bytes and a decode. Only on backends whose transport clones.
    */
   args?: unknown[];
+  /** Measure the batch: the reply then carries `timing` (enableProfiling). */
+  profile?: boolean;
 }
 
 /**
@@ -70,6 +72,10 @@ export interface WireReply {
   packed?: Bytes;
   /** Or the values themselves, carried by a cloning transport (as `WireBatch.args`). */
   values?: unknown[];
+  /** The worker's own times for a batch that asked (`profile`), in milliseconds: each task's run time in batch order. */
+  timing?: { decodeMs: number; encodeMs: number; taskMs: number[] };
+  /** Which worker answered: set by the backend (its own number for the worker), for per-worker profiles. */
+  worker?: number;
   failures?: WireResult[];
   results?: WireResult[];
 }

@@ -23,6 +23,14 @@ export class TaskRunner {
    * values may travel as they are (`values`); if the transport then refuses them, `repack` serializes.
    */
   async runBatch(batch: WireBatch, clones = false): Promise<WireReply> {
+    if (!batch.profile) return this.runBatchTimed(batch, clones, undefined);
+    const timing = { decodeMs: 0, encodeMs: 0, taskMs: [] as number[] };
+    const reply = await this.runBatchTimed(batch, clones, timing);
+    return { ...reply, timing };
+  }
+
+  /** `timing`, when the batch asked to be profiled, receives the decode, per-task and encode times. */
+  private async runBatchTimed(batch: WireBatch, clones: boolean, timing: NonNullable<WireReply['timing']> | undefined): Promise<WireReply> {
     for (const def of batch.defs) this.defs.set(def.id, def);
     let serializer: Serializer;
     try {
@@ -38,12 +46,14 @@ export class TaskRunner {
     }
     // The batch's argument arrays, decoded in one call.
     let argsList: unknown[];
+    let clock = timing ? performance.now() : 0;
     try {
       argsList = batch.args ?? (decodeValue(batch.packed!, serializer, { phase: 'deserialize-task', root: 'args', taskIndex: batch.indices[0] }) as unknown[]);
     } catch (error) {
       const details = (error as SerializationError).toDetails();
       return { failures: batch.indices.map((index): WireResult => ({ index, ok: false, kind: 'serialization', failure: details })) };
     }
+    if (timing) timing.decodeMs = performance.now() - clock;
     const failures: WireResult[] = [];
     const values: unknown[] = [];
     const valueIndices: number[] = [];
@@ -51,7 +61,9 @@ export class TaskRunner {
       const index = batch.indices[i]!;
       const task: WireTask = { index, fn: typeof batch.fns === 'string' ? batch.fns : batch.fns[i]!, refKey: batch.refKeys?.[i] };
       try {
+        if (timing) clock = performance.now();
         const outcome = await this.runTask(task, serializer, argsList[i]);
+        if (timing) timing.taskMs.push(performance.now() - clock);
         if ('ran' in outcome) {
           values.push(outcome.ran);
           valueIndices.push(index);
@@ -65,7 +77,10 @@ export class TaskRunner {
     }
     if (!values.length) return { failures };
     if (clones && clonesAsIs(serializer, values)) return { values, failures: failures.length ? failures : undefined };
-    return this.packValues(values, valueIndices, failures, serializer);
+    if (timing) clock = performance.now();
+    const reply = this.packValues(values, valueIndices, failures, serializer);
+    if (timing) timing.encodeMs = performance.now() - clock;
+    return reply;
   }
 
   /** A reply whose `values` the transport refused to clone, with the values serialized instead. */
