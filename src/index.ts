@@ -22,6 +22,7 @@ export { wrapNonSerializable } from './serialize/wrap.js';
 
 export { persist, PersistedModel, type PersistMethod, type PersistOptions } from './sharing/persisted.js';
 export { sharedArray, type TypedArrayConstructor } from './sharing/sharedArray.js';
+export { Counter, type CounterOptions } from './sharing/counter.js';
 
 export { registerBackend, listBackends } from './backends/registry.js';
 export type { Backend, BackendCapabilities, BackendFactory, BackendOptions, BatchEvents } from './backends/types.js';

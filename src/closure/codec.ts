@@ -11,6 +11,7 @@ import { isWorkerGlobal } from './globals.js';
 import { loadModuleRef } from './modules.js';
 import { wrapSource, type SourceForm } from './sourceForm.js';
 import { isPersisted, PersistedModel } from '../sharing/persisted.js';
+import { Counter, isCounter, noteCounter, type CounterState } from '../sharing/counter.js';
 import { isSharedView } from '../sharing/sharedArray.js';
 
 /**
@@ -69,6 +70,8 @@ export type NodeRecord =
   | { t: 'symbol'; registered?: string; wellKnown?: string }
   /** A persisted value, by its file: the receiver reads it on get(); `owner` when ownership was transferred. */
   | { t: 'persisted'; id: string; path: string; owner: boolean }
+  /** A shared Counter, by id: its memory travels beside the payload, as a def. */
+  | { t: 'counter'; state: CounterState }
   | { t: 'bound'; target: unknown; thisArg: unknown; args: unknown[] }
   | { t: 'module'; specifier: string; binding: string }
   | { t: 'global'; path: string }
@@ -259,7 +262,7 @@ class GraphEncoder {
   private isSpecial = (value: unknown): boolean => {
     if (typeof value === 'function') return true;
     if (typeof value !== 'object' || value === null) return false;
-    if (isWrapped(value) || isPersisted(value) || unsendableReason(value) || globalNameOf(value)) return true;
+    if (isWrapped(value) || isPersisted(value) || isCounter(value) || unsendableReason(value) || globalNameOf(value)) return true;
     if (Array.isArray(value)) return false;
     if (isClassInstance(value)) return true;
     if (Object.getPrototypeOf(value) !== Object.prototype) return false;
@@ -292,6 +295,11 @@ class GraphEncoder {
     if (globalName) return { t: 'global', path: globalName };
     // A persisted value inside a closure or a result: its file, which any worker or the main thread can read.
     if (isPersisted(value)) return { t: 'persisted', id: value.id, path: value.writeFile(), owner: value.transfers };
+    // A counter: by id; the task encoder sends its shared memory as a def (no buffer can go through v8.serialize).
+    if (isCounter(value)) {
+      noteCounter(value);
+      return { t: 'counter', state: { ...value.state(false), value: 0 } };
+    }
     if (typeof value === 'function') return this.buildFunction(value, path);
     return this.buildObject(value, path);
   }
@@ -588,6 +596,10 @@ export function decodeGraph(graph: Graph, options: DecodeOptions = {}): unknown 
       }
       case 'persisted':
         built[at] = PersistedModel.received(record.id, { file: record.path }, record.owner);
+        break;
+      case 'counter':
+        // The one this side made or already received (its def came first), else one of its own (a process).
+        built[at] = Counter.received(record.state);
         break;
       case 'symbol':
         built[at] = record.registered !== undefined ? Symbol.for(record.registered) : (Symbol as unknown as Record<string, symbol>)[record.wellKnown!];

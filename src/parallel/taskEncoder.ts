@@ -14,6 +14,7 @@ import { someInGraph } from '../serialize/walk.js';
 import { estimateBytes } from '../sharing/bytes.js';
 import { anyPersisted, isPersisted, type PersistedModel } from '../sharing/persisted.js';
 import { anySharedArrays, isSharedView } from '../sharing/sharedArray.js';
+import { anyCounters, collectCounters, isCounter, type Counter } from '../sharing/counter.js';
 import type { Task } from './delayed.js';
 import { clonesAsIs } from '../serialize/scan.js';
 
@@ -68,6 +69,8 @@ export class TaskEncoder {
   private readonly sharedForRun = new Map<object, WireDef>();
   private readonly persistedDefs = new Map<PersistedModel, WireDef>();
   private readonly shareable = new Map<object, boolean>();
+  /** Defs a closure def needs delivered before it (the counters it captured), by the closure def's id. */
+  private readonly companions = new Map<string, WireDef[]>();
 
   constructor(
     private readonly serializer: Serializer,
@@ -145,10 +148,10 @@ export class TaskEncoder {
       phase: 'serialize-task',
       taskIndex: index,
       refer: (value, path) => this.specialDef(value, path, index).id,
-      isSpecial: (v) => isWrapped(v) || isPersisted(v) || isSharedView(v) || large.has(v),
-      scanFirst: large.size > 0 || anyPersisted() || anySharedArrays(),
+      isSpecial: (v) => isWrapped(v) || isPersisted(v) || isSharedView(v) || isCounter(v) || large.has(v),
+      scanFirst: large.size > 0 || anyPersisted() || anySharedArrays() || anyCounters(),
     });
-    const defs = [fnDef, ...prepared.refs.map((id) => this.defsById.get(id)!)];
+    const defs = [...(this.companions.get(fnDef.id) ?? []), fnDef, ...prepared.refs.map((id) => this.defsById.get(id)!)];
     return { task: { index, fn: fnDef.id, refKey: prepared.refs.length > 0 ? REF_KEY : undefined }, defs, args: prepared.value };
   }
 
@@ -196,6 +199,7 @@ export class TaskEncoder {
   private specialDef(value: unknown, path: string, index: number): WireDef {
     if (isWrapped(value)) return this.wrappedDef(value, path, index);
     if (isPersisted(value)) return this.persistedDef(value, path, index);
+    if (isCounter(value)) return this.counterDef(value);
     const hit = this.sharedForRun.get(value as object);
     if (hit) return hit;
     let shared = value;
@@ -265,12 +269,15 @@ export class TaskEncoder {
     if (hit) return hit;
     const codec = getSerializer('closure');
     let data: Uint8Array | string;
+    let counters: Counter[];
     try {
-      data = codec.serialize(fn);
+      ({ result: data, counters } = collectCounters(() => codec.serialize(fn)));
     } catch (error) {
       throw locateFailure(error, fn, { serializer: codec, root: 'fn', phase: 'serialize-task', taskIndex: index });
     }
     const def: WireDef = { kind: 'value', id: `c:${createHash('sha1').update(data).digest('base64url')}`, serializer: codec.name, data };
+    // Counters it captured go first, so the worker holds their memory when it rebuilds the function.
+    if (counters.length) this.companions.set(def.id, counters.map((counter) => this.counterDef(counter)));
     this.closureDefs.set(fn, def);
     const capture = this.captures.get(fn);
     if (capture?.kind === 'source' && !capture.values.size && !capture.modules.size && !capture.lexicalThis && !capture.superClass && !capture.isClass) {
@@ -284,6 +291,16 @@ export class TaskEncoder {
     if (previous !== undefined && previous !== def.id) superseded.add(previous);
     superseded.delete(def.id);
     lastClosureDef.set(fn, def.id);
+    return def;
+  }
+
+  /** A Counter: its shared memory (threads, inline) or its settings (processes), sent to each worker once. */
+  private counterDef(counter: Counter): WireDef {
+    let def = this.defsById.get(counter.id);
+    if (!def) {
+      def = { kind: 'counter', id: counter.id, state: counter.state(this.sharing.sharedMemory) };
+      this.defsById.set(def.id, def);
+    }
     return def;
   }
 

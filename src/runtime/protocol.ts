@@ -5,6 +5,7 @@
  */
 import type { SerializationPhase, ThrownRecord } from '../errors.js';
 import type { SourceForm } from '../closure/sourceForm.js';
+import type { CounterState } from '../sharing/counter.js';
 
 export type Bytes = Uint8Array | string;
 
@@ -23,7 +24,9 @@ export type WireDef =
    */
   | { kind: 'shared'; id: string; value: unknown; persisted: boolean }
   /** A persisted value in a file, read once per worker (the processes backend's way). */
-  | { kind: 'file'; id: string; path: string };
+  | { kind: 'file'; id: string; path: string }
+  /** A shared Counter: its memory on threads; on processes its settings (increments come back as messages). */
+  | { kind: 'counter'; id: string; state: CounterState };
 
 /** One task, as the encoder describes it before it joins a batch. */
 export interface WireTask {
@@ -106,4 +109,8 @@ export type FromWorker =
   | { type: 'ready' }
   | ({ type: 'reply'; batchId: number } & WireReply)
   /** The worker is about to die from an error outside any task. */
-  | { type: 'fatal'; message: string };
+  | { type: 'fatal'; message: string }
+  /** A task in a child process added `by` to the Counter `id`: the main process holds the count. */
+  | { type: 'count'; id: string; by: number }
+  /** A line for the main thread's stderr (a Counter's message), ahead of the batch's reply. */
+  | { type: 'log'; text: string };

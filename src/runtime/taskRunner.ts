@@ -6,6 +6,7 @@ import type { Serializer } from '../serialize/types.js';
 import { clonesAsIs } from '../serialize/scan.js';
 import type { WireBatch, WireDef, WireReply, WireResult, WireTask } from './protocol.js';
 import { PersistedModel } from '../sharing/persisted.js';
+import { Counter } from '../sharing/counter.js';
 import { encodeThrown, recordThrown } from './thrown.js';
 
 /**
@@ -31,7 +32,11 @@ export class TaskRunner {
 
   /** `timing`, when the batch asked to be profiled, receives the decode, per-task and encode times. */
   private async runBatchTimed(batch: WireBatch, clones: boolean, timing: NonNullable<WireReply['timing']> | undefined): Promise<WireReply> {
-    for (const def of batch.defs) this.defs.set(def.id, def);
+    for (const def of batch.defs) {
+      this.defs.set(def.id, def);
+      // Built now: a closure that captured the counter finds it by id when it is rebuilt.
+      if (def.kind === 'counter') this.build(def.id);
+    }
     let serializer: Serializer;
     try {
       serializer = await loadSerializer(batch.serializer, batch.serializerModule);
@@ -159,6 +164,7 @@ export class TaskRunner {
     else if (def.kind === 'shared') value = def.persisted ? PersistedModel.received(def.id, { value: def.value }, false) : def.value;
     // The file is read on the first get(), once per worker: the handle is kept here.
     else if (def.kind === 'file') value = PersistedModel.received(def.id, { file: def.path }, false);
+    else if (def.kind === 'counter') value = Counter.received(def.state);
     else value = getSerializer(def.serializer).deserialize(def.data);
     this.built.set(id, value);
     return value;

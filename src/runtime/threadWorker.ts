@@ -3,6 +3,7 @@ import { parentPort } from 'node:worker_threads';
 import { TaskRunner } from './taskRunner.js';
 import { markWorkerRealm } from '../closure/codec.js';
 import { transferable } from './transfer.js';
+import { setCounterPrinter } from '../sharing/counter.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 
 const port = parentPort;
@@ -11,6 +12,8 @@ if (!port) throw new Error('joblet: threadWorker.js must be started as a worker 
 // The main thread holds every class it sends: a class sent back goes by id.
 markWorkerRealm();
 const runner = new TaskRunner();
+// A Counter's lines go to the main thread on this port, ahead of the reply, so none is lost when the pool stops this thread.
+setCounterPrinter((text) => port.postMessage({ type: 'log', text } satisfies FromWorker));
 
 // Batches arrive ahead of time (the pool keeps a worker's next batch waiting in its port);
 // they run one after another, never interleaved, as one task at a time per worker promises.

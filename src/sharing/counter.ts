@@ -1,0 +1,163 @@
+/**
+ * A counter every worker can add to (pynitride's Counter): shared memory and
+ * Atomics on threads and inline, a message to the main process from child
+ * processes. It prints a line each time the count crosses a multiple of
+ * `printEvery`.
+ */
+export interface CounterOptions {
+  /** Print `message` each time the count reaches or passes a multiple of this. 0: never. @default 0 */
+  printEvery?: number;
+  /** The line printed (to stderr); `{}` is replaced by the count. @default 'Count: {}' */
+  message?: string;
+  /** @default 0 */
+  initial?: number;
+}
+
+/** What travels to a worker: the shared memory when the worker can see it, else nothing but the settings. */
+export interface CounterState {
+  id: string;
+  buffer: SharedArrayBuffer | undefined;
+  printEvery: number;
+  message: string;
+  /** The count when it was sent (what a process worker starts from). */
+  value: number;
+}
+
+let nextId = 0;
+// A per-process prefix: counters made in different processes never share an id.
+const ORIGIN = `${process.pid}.${Math.random().toString(36).slice(2, 8)}`;
+
+/** Counters made in this thread, by id: replies and process workers' increments find them here. */
+const local = new Map<string, WeakRef<Counter>>();
+/** Counters received in this worker, by id: one per worker, whatever the number of tasks that use it. */
+const received = new Map<string, Counter>();
+/** How a child process reports increments to the main process; unset elsewhere. */
+let remoteSink: ((id: string, by: number) => void) | undefined;
+
+export class Counter {
+  readonly id: string;
+  readonly printEvery: number;
+  readonly message: string;
+  /** Shared memory (threads, inline), or undefined in a child process, where `#base` + `#added` stand in. */
+  #cell: BigInt64Array | undefined;
+  #base = 0;
+  #added = 0;
+
+  constructor(options: CounterOptions = {}) {
+    const rebuilt = (options as { [REBUILD]?: CounterState })[REBUILD];
+    if (rebuilt) {
+      // A worker's copy: the same id and settings, the same memory when it can see it.
+      this.id = rebuilt.id;
+      this.printEvery = rebuilt.printEvery;
+      this.message = rebuilt.message;
+      this.#cell = rebuilt.buffer ? new BigInt64Array(rebuilt.buffer) : undefined;
+      this.#base = rebuilt.value;
+      return;
+    }
+    const { printEvery = 0, message = 'Count: {}', initial = 0 } = options;
+    if (!(Number.isInteger(printEvery) && printEvery >= 0)) throw new RangeError(`Expected \`printEvery\` to be a non-negative integer, got ${String(printEvery)}`);
+    if (typeof message !== 'string') throw new TypeError(`Expected \`message\` to be a string, got ${typeof message}`);
+    if (!Number.isSafeInteger(initial)) throw new RangeError(`Expected \`initial\` to be an integer, got ${String(initial)}`);
+    this.id = `k${ORIGIN}.${nextId++}`;
+    this.printEvery = printEvery;
+    this.message = message;
+    this.#cell = new BigInt64Array(new SharedArrayBuffer(8));
+    this.#cell[0] = BigInt(initial);
+    local.set(this.id, new WeakRef(this));
+    everCounted = true;
+  }
+
+  /** Add `by` (default 1) from any thread or process; returns the count as this side sees it. */
+  increment(by = 1): number {
+    if (!Number.isSafeInteger(by)) throw new RangeError(`Expected increment(by) to be an integer, got ${String(by)}`);
+    if (!this.#cell) {
+      // A child process: the main process holds the count, and prints.
+      this.#added += by;
+      remoteSink?.(this.id, by);
+      return this.#base + this.#added;
+    }
+    const after = Number(Atomics.add(this.#cell, 0, BigInt(by))) + by;
+    const every = this.printEvery;
+    if (every && Math.floor(after / every) !== Math.floor((after - by) / every)) printLine(`${this.message.replace('{}', String(after))}\n`);
+    return after;
+  }
+
+  /** The count: exact on threads and in the main thread; in a child process, the count when it first reached that process plus what the process added since. */
+  get value(): number {
+    return this.#cell ? Number(Atomics.load(this.#cell, 0)) : this.#base + this.#added;
+  }
+
+  /** @internal What a worker needs to rebuild this counter: its memory, when the worker can see it. */
+  state(sharedMemory: boolean): CounterState {
+    return { id: this.id, buffer: sharedMemory ? (this.#cell?.buffer as SharedArrayBuffer | undefined) : undefined, printEvery: this.printEvery, message: this.message, value: this.value };
+  }
+
+  /** @internal The counter for `state` on this side: the one this thread made, or one built once per worker. */
+  static received(state: CounterState): Counter {
+    const own = local.get(state.id)?.deref();
+    if (own) return own;
+    let counter = received.get(state.id);
+    if (!counter) {
+      counter = new Counter({ [REBUILD]: state } as CounterOptions);
+      received.set(state.id, counter);
+    }
+    return counter;
+  }
+
+  /** @internal Apply an increment a child process reported. */
+  static applyRemote(id: string, by: number): void {
+    local.get(id)?.deref()?.increment(by);
+  }
+
+  toJSON(): object {
+    return { counter: this.id, value: this.value };
+  }
+}
+
+const REBUILD = Symbol('joblet.counter.rebuild');
+let everCounted = false;
+
+/** Whether any counter was made in this process: lets the task encoder skip looking for them. */
+export function anyCounters(): boolean {
+  return everCounted;
+}
+
+export function isCounter(value: unknown): value is Counter {
+  return value instanceof Counter;
+}
+
+/** Counters met while encoding (a closure capturing one): their memory must travel beside the bytes. */
+let collecting: Set<Counter> | undefined;
+
+/** The closure codec met a counter: note it for the task encoder. */
+export function noteCounter(counter: Counter): void {
+  collecting?.add(counter);
+}
+
+/** Run `encode` and return the counters it met, so that their state travels as defs with it. */
+export function collectCounters<T>(encode: () => T): { result: T; counters: Counter[] } {
+  const outer = collecting;
+  const met = new Set<Counter>();
+  collecting = met;
+  try {
+    return { result: encode(), counters: [...met] };
+  } finally {
+    collecting = outer;
+    if (outer) for (const counter of met) outer.add(counter);
+  }
+}
+
+/**
+ * Where a counter's lines go: stderr here; a worker thread's runtime sends them to the main
+ * thread, whose stderr is not lost when the pool stops the thread (a worker's own stderr can be).
+ */
+let printLine = (line: string): void => void process.stderr.write(line);
+
+export function setCounterPrinter(print: (line: string) => void): void {
+  printLine = print;
+}
+
+/** A child process's runtime sets how increments reach the main process. */
+export function setRemoteCounterSink(sink: (id: string, by: number) => void): void {
+  remoteSink = sink;
+}
