@@ -11,6 +11,7 @@
  *   (config.py defaults)           parallelConfig({ backend, nJobs }, () => ...), scoped across awaits
  *   glob_store / glob_read         persist(value) / handle.get()
  *   glob_remove                    handle.close()
+ *   Counter(print_every, message)  new Counter({ printEvery, message }), counter.increment()
  *
  * The job: a device's current at several bias voltages, by the Landauer
  * formula, from a transmission table too large to send with every task.
@@ -18,7 +19,7 @@
  * Run: npm run build && node dist/examples/pools-and-no-parallel.js
  */
 import { isMainThread, threadId } from 'node:worker_threads';
-import { Parallel, SerializationError, delayed, noParallel, parallelConfig, parallelEnabled, persist, type PersistedModel } from 'joblet';
+import { Counter, Parallel, SerializationError, delayed, noParallel, parallelConfig, parallelEnabled, persist, type PersistedModel } from 'joblet';
 
 interface Device {
   energies: Float64Array; // eV
@@ -90,9 +91,21 @@ try {
   console.log(`\nprocesses pool, before and after close(): ${before} -> ${after}`);
   await pool.close();
 
-  // ---- pynitride's Counter (a thread-safe progress counter) -------------------------------
-  // TODO(Counter): joblet's shared Counter is coming. Show it here: tasks call
-  // counter.increment(), and the main thread logs every `printEvery` increments.
+  // ---- pynitride's Counter: one count every worker adds to ---------------------------------
+  // Threads add with Atomics on shared memory; child processes send their increments to this
+  // process. printEvery writes the message to stderr each time the count passes a multiple.
+  const points = new Counter({ printEvery: 200, message: 'Counter: {} bias points done' });
+  const sweep = (v: number) => {
+    points.increment();
+    return current(device, v);
+  };
+  const fine = Array.from({ length: 400 }, (_, i) => i / 400);
+  for (const backend of ['threads', 'processes'] as const) {
+    const p = new Parallel({ backend, nJobs: 2 });
+    await p.run(fine.map((v) => delayed(sweep)(v)));
+    await p.close();
+    console.log(`Counter after ${fine.length} tasks on ${backend}: ${points.value}`);
+  }
   // ------------------------------------------------------------------------------------------
 } finally {
   // glob_remove: frees the table's shared memory and temporary file, and tells workers to drop it.

@@ -49,6 +49,16 @@ const EXPECTED: Record<string, RegExp[]> = {
     /^inline +I\(V\) = \[0\.0000, .*\] +ran in: the main thread/m,
     /^inline, serializer 'structured': refused at fn/m,
     /^processes pool, before and after close\(\): child process (\d+) -> child process (?!\1\b)\d+$/m,
+    /^Counter after 400 tasks on threads: 400$/m,
+    /^Counter after 400 tasks on processes: 800$/m,
+  ],
+  progress: [
+    /^onProgress: 0 of 200 done at the start, then \d+ updates$/m,
+    /^onProgress: 200 of 200 done, 0 failed/m,
+    /^generator of unknown length: 150 done, total known at the end: 150$/m,
+    /^profile: 200 tasks in \d+ batches on 2 workers/m,
+    /^ {2}run +p50 [\d.]+ ms +p99 [\d.]+ ms/m,
+    /^ {2}worker \d+: \d+ tasks, busy \d+% of the run$/m,
   ],
   'custom-serializer': [
     /^'msgpack': 20 tasks, revenue 253400\.00, latest order 2024-12-28T23:00:00\.000Z/m,
@@ -69,6 +79,11 @@ const EXPECTED: Record<string, RegExp[]> = {
 
 /** What Node itself may print to stderr without anything being wrong. */
 const HARMLESS_STDERR = [/^\(node:\d+\) ExperimentalWarning: /, /^\(Use `node --trace-warnings \.\.\.` to show where the warning was created\)$/];
+/** What an example writes to stderr on purpose (a Counter's message, verbose lines, a progress bar): it must, and nothing else. */
+const STDERR: Record<string, RegExp[]> = {
+  'pools-and-no-parallel': [/^Counter: \d+ bias points done$/],
+  progress: [/^\[Parallel\(nJobs=2\)\]: (Using backend|Done \d+ of 200 \| elapsed: )/, /^█*░* ?\d+\/200 \(\d+%\) \| /],
+};
 /** Generous: on the 2-core machine each example takes a few seconds, the demo about six. */
 const TIMEOUT_MS = 60_000;
 /** Two examples at a time: each already uses two workers, and the machine has two cores. */
@@ -173,7 +188,10 @@ for (const name of names) {
     const report = `\n--- stdout ---\n${outcome.stdout}\n--- stderr ---\n${outcome.stderr}`;
     assert.not.ok(outcome.timedOut, `examples/${name} did not finish within ${TIMEOUT_MS / 1000} s and was killed${report}`);
     assert.is(outcome.code, 0, `examples/${name} exited with code ${outcome.code} (signal ${outcome.signal})${report}`);
-    const noise = outcome.stderr.split('\n').filter((line) => line.trim() && !HARMLESS_STDERR.some((harmless) => harmless.test(line)));
+    const intended = STDERR[name] ?? [];
+    const lines = outcome.stderr.split('\n');
+    const noise = lines.filter((line) => line.trim() && ![...HARMLESS_STDERR, ...intended].some((allowed) => allowed.test(line)));
+    for (const pattern of intended) assert.ok(lines.some((line) => pattern.test(line)), `examples/${name} should write ${pattern} to stderr${report}`);
     assert.equal(noise, [], `examples/${name} wrote to stderr${report}`);
     assert.equal(outcome.leftovers, [], `examples/${name} left temporary files behind`);
     const expected = EXPECTED[name];
