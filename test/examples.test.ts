@@ -64,7 +64,7 @@ const EXPECTED: Record<string, RegExp[]> = {
     /^'msgpack': 20 tasks, revenue 253400\.00, latest order 2024-12-28T23:00:00\.000Z/m,
     /^Date +2024-01-02T00:00:00\.000Z +2024-01-02T00:00:00\.000Z$/m,
     /^Map with number keys +Map\(2\) \{ 1 => 'one', 2 => 'two' \} +\{ '1': 'one', '2': 'two' \}$/m,
-    /^function in an object, 'msgpack': Cannot serialize: a function cannot be sent by MessagePack$/m,
+    /^function in an object, 'msgpack': Cannot serialize: a function cannot be sent by 'msgpack' \(its capabilities say functions: false\)$/m,
     /^ {2}msgpack +[\d,]+ bytes$/m,
   ],
   'abort-and-timeout': [

@@ -11,8 +11,9 @@ import { registerSerializer, type Serializer } from 'joblet';
 // (msgpackr's default "records" are its own format); it also decodes maps as plain objects.
 // moreTypes: typed arrays, Set, RegExp and Error as msgpackr extensions. It is needed, not
 // optional: without it msgpackr 2.1.3 writes a Float64Array as a bin of the wrong bytes.
-// writeFunction: msgpackr writes a function as undefined unless told otherwise. A serializer
-// should throw on what it cannot carry, so that nothing is lost without a word.
+// writeFunction: msgpackr writes a function as undefined unless told otherwise. joblet itself
+// refuses functions (with their path) for a serializer whose capabilities say functions: false,
+// but this codec may be used alone too, and should throw on what it cannot carry there as well.
 const packr = new Packr({
   useRecords: false,
   moreTypes: true,

@@ -1,7 +1,12 @@
-import type { Serializer } from './types.js';
+import { UnserializableValueError, type Serializer } from './types.js';
+import { findInGraph, someInGraph } from './walk.js';
+import { formatPath } from './paths.js';
 
 interface Entry {
+  /** What joblet calls: the given serializer, guarded where it would drop functions silently. */
   serializer: Serializer;
+  /** The object the user registered (re-registering it is not a conflict). */
+  given: Serializer;
   /** Module a worker imports to register this serializer in its own registry. */
   module: string | undefined;
 }
@@ -27,7 +32,7 @@ const isBuiltIn = (name: string) => Object.hasOwn(BUILT_IN, name);
 
 /** Register a built-in codec (called once per realm by serialize/builtins.ts or on demand). */
 export function registerBuiltIn(serializer: Serializer): void {
-  registry.set(serializer.name, { serializer, module: undefined });
+  registry.set(serializer.name, { serializer, given: serializer, module: undefined });
 }
 
 export interface RegisterSerializerOptions {
@@ -59,16 +64,16 @@ function checkSerializer(serializer: Serializer): void {
 /** Add a serializer to the registry so `serializer: name` can pick it. */
 export function registerSerializer(serializer: Serializer, options: RegisterSerializerOptions = {}): void {
   checkSerializer(serializer);
-  if (isBuiltIn(serializer.name) && registry.get(serializer.name)?.serializer !== serializer) {
+  if (isBuiltIn(serializer.name) && registry.get(serializer.name)?.given !== serializer) {
     throw new Error(`Serializer '${serializer.name}' is built in and cannot be replaced; choose another name`);
   }
   const existing = registry.get(serializer.name);
-  if (existing && existing.serializer !== serializer) {
+  if (existing && existing.given !== serializer) {
     if (isBuiltIn(serializer.name)) throw new Error(`Serializer '${serializer.name}' is built in and cannot be replaced; choose another name`);
     if (!options.replace) throw new Error(`A serializer named '${serializer.name}' is already registered; pass { replace: true } to replace it`);
   }
   const module = options.module instanceof URL ? options.module.href : options.module;
-  registry.set(serializer.name, { serializer, module: module ?? existing?.module });
+  registry.set(serializer.name, { serializer: refusingFunctions(serializer), given: serializer, module: module ?? existing?.module });
 }
 
 /** Names of every registered serializer, built-ins first. */
@@ -123,4 +128,26 @@ export function getDefaultSerializer(): string {
     return fromEnv;
   }
   return 'auto';
+}
+
+/**
+ * A serializer that says it cannot carry functions must not drop them without a word (many
+ * codecs write a function as undefined): look for one first, and refuse it with its path.
+ * A tight scan; the walk that builds the path runs only when there is a function.
+ */
+function refusingFunctions(serializer: Serializer): Serializer {
+  if (serializer.capabilities.functions) return serializer;
+  const isFunction = (value: unknown) => typeof value === 'function';
+  // Everything else is the user's own object (its methods keep their `this`), seen through the prototype.
+  const guarded = Object.create(serializer) as Serializer;
+  Object.defineProperty(guarded, 'serialize', {
+    value(value: unknown) {
+      if (someInGraph(value, isFunction)) {
+        const at = findInGraph(value, (node) => (isFunction(node.value) ? node.path() : undefined))!;
+        throw new UnserializableValueError(`a function cannot be sent by '${serializer.name}' (its capabilities say functions: false)`, formatPath('', at));
+      }
+      return serializer.serialize(value);
+    },
+  });
+  return guarded;
 }
