@@ -1,6 +1,7 @@
 /**
- * compareSerializers: real values with known losses, checked in the worker
- * that compareSerializers starts (and stops).
+ * compareSerializers and `joblet compare`: real values with known losses,
+ * checked in the worker that compareSerializers starts (and stops), and the
+ * command run as a real child process.
  */
 import { spawn } from 'node:child_process';
 import net from 'node:net';
@@ -279,6 +280,63 @@ stops('the worker is stopped: a process that compares ends by itself, even after
 });
 
 stops.run();
+
+const cli = ['dist/src/cli.js'];
+const cliSuite = suite('joblet compare');
+
+cliSuite('prints a table with a row per serializer and what each loses', async () => {
+  const { code, stdout, stderr } = await runNode([...cli, 'compare', 'dist/test/fixtures/compareValue.js']);
+  assert.is(code, 0, stderr);
+  const lines = stdout.trimEnd().split('\n');
+  assert.match(lines[0]!, /^serializer\s+result\s+bytes\s+encode ms\s+decode ms\s+fidelity$/);
+  for (const name of ['structured', 'json', 'devalue', 'javascript', 'closure', 'auto']) {
+    assert.ok(lines.some((line) => line.startsWith(`${name} `)), `no row for ${name}`);
+  }
+  assert.match(lines.find((line) => line.startsWith('javascript '))!, /refused.*`rate`/);
+  assert.match(lines.find((line) => line.startsWith('auto '))!, /^auto\s+ok\s+\d+/);
+  // The last column starts at the same place on every line.
+  const column = lines[0]!.indexOf('fidelity');
+  assert.ok(lines.slice(1).every((line) => line[column - 1] === ' ' && line[column] !== ' '));
+});
+
+cliSuite('--export, --serializers and --json: the rows as JSON', async () => {
+  const { code, stdout, stderr } = await runNode([...cli, 'compare', 'dist/test/fixtures/compareValue.js', '--export', 'data', '--serializers', 'json,auto', '--json']);
+  assert.is(code, 0, stderr);
+  const rows = JSON.parse(stdout) as SerializerComparison[];
+  assert.equal(
+    rows.map((r) => r.serializer),
+    ['json', 'auto'],
+  );
+  assert.ok(rows[0]!.fidelity!.some((d) => d.text === '.when: Date became string'));
+  assert.equal(rows[1]!.fidelity, []);
+});
+
+cliSuite('a missing module: exit code 1 and a message naming the file', async () => {
+  const { code, stdout, stderr } = await runNode([...cli, 'compare', 'no/such/module.js']);
+  assert.is(code, 1);
+  assert.is(stdout, '');
+  assert.match(stderr, /^joblet: Cannot find module 'no\/such\/module\.js' \(no file at .*no\/such\/module\.js\)/);
+});
+
+cliSuite('a missing export: exit code 1 and the exports there are', async () => {
+  const { code, stderr } = await runNode([...cli, 'compare', 'dist/test/fixtures/compareValue.js', '--export', 'nope']);
+  assert.is(code, 1);
+  assert.match(stderr, /has no export named 'nope'; its exports are: Point, data, default/);
+});
+
+cliSuite('an unknown serializer: exit code 1 and the registered ones', async () => {
+  const { code, stderr } = await runNode([...cli, 'compare', 'dist/test/fixtures/compareValue.js', '--serializers', 'nope']);
+  assert.is(code, 1);
+  assert.match(stderr, /Unknown serializer 'nope'\. Registered serializers: structured/);
+});
+
+cliSuite('--help prints the usage and exits 0', async () => {
+  const { code, stdout } = await runNode([...cli, 'compare', '--help']);
+  assert.is(code, 0);
+  assert.match(stdout, /Usage: joblet compare <module>/);
+});
+
+cliSuite.run();
 
 const table = suite('formatComparisonTable');
 
