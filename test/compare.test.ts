@@ -115,7 +115,7 @@ values('special numbers, holes and typed arrays are named, and repeated changes 
     '.nan: NaN became null',
     '.holes[1]: hole became null',
     '.floats: Float64Array became object {0, 1}',
-    '.dates[*]: Date became string (3 places)',
+    '.dates[*]: Date became string, in 3 places',
   ]);
 });
 

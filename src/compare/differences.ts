@@ -78,16 +78,22 @@ export function findDifferences(original: Fingerprint, rebuilt: Fingerprint): Fi
   };
 
   // Explicit stack with exit markers rather than recursion: a deep value must not overflow.
-  type Task = { a: Print; b: Print; path: string } | { exit: number };
+  type Task = { a: Print; b: Print; path: string } | { exit: number } | { path: string; change: string };
   const stack: Task[] = [{ a: original.root, b: rebuilt.root, path: '' }];
   // Children are pushed in reverse so they are compared in order (first paths are the natural ones).
   const later: Task[] = [];
   const compare = (a: Print, b: Print, path: string) => later.push({ a, b, path });
+  // A key dropped or added is said in its place among its siblings' differences.
+  const addInOrder = (path: string, change: string) => later.push({ path, change });
 
   while (stack.length) {
     const task = stack.pop()!;
     if ('exit' in task) {
       onPath.delete(task.exit);
+      continue;
+    }
+    if ('change' in task) {
+      add(task.path, task.change);
       continue;
     }
     const { a, b, path } = task;
@@ -185,11 +191,11 @@ export function findDifferences(original: Fingerprint, rebuilt: Fingerprint): Fi
     for (const { step, value } of a) {
       const there = after.get(step);
       const at = child(path, step);
-      if (there === undefined) add(at, `${label(value, original.nodes)} dropped`);
+      if (there === undefined) addInOrder(at, `${label(value, original.nodes)} dropped`);
       else compare(value, there, at);
       after.delete(step);
     }
-    for (const [step, value] of after) add(child(path, step), `${label(value, rebuilt.nodes)} added`);
+    for (const [step, value] of after) addInOrder(child(path, step), `${label(value, rebuilt.nodes)} added`);
   }
 
   function compareFunctions(a: FunctionPrint, b: FunctionPrint, path: string): void {
@@ -268,5 +274,5 @@ function group(found: { path: string; change: string }[]): FidelityDifference[] 
       groups.set(key, { path, change, text: '', count: 1 });
     }
   }
-  return [...groups.values()].map((d) => ({ ...d, text: sentence(d.path, d.change) + (d.count > 1 ? ` (${d.count} places)` : '') }));
+  return [...groups.values()].map((d) => ({ ...d, text: sentence(d.path, d.change) + (d.count > 1 ? `, in ${d.count} places` : '') }));
 }
