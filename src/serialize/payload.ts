@@ -106,7 +106,12 @@ export function locateFailure(error: unknown, value: unknown, context: EncodeCon
     try {
       found = findInGraph(value, (node) => {
         const reason = serializer.rejects!(node.value, { cyclic: node.cyclic });
-        return reason === undefined ? undefined : { reason, node: node.value, steps: node.path() };
+        if (reason === undefined) return undefined;
+        const steps = node.path();
+        // The codec named its culprit: the remedy must be about that one, not the first value
+        // `rejects` dislikes (a class instance refused at `.point` is not the function at `.fn`).
+        if (known && formatPath(root, steps) !== path) return undefined;
+        return { reason, node: node.value, steps };
       });
     } catch {
       // Reading the value threw (a getter): report the codec's own error at the root.
