@@ -169,6 +169,7 @@ interface Case {
 }
 
 // ---- the cases ------------------------------------------------------------------------
+const inferred = { applyRate: (x: number) => x * k };
 const CASES: Case[] = [
   { name: 'arrow capturing a const', fn: (x: number) => x + k, args: [1] },
   { name: 'arrow capturing a let (its value now)', fn: () => counter * 2 },
@@ -179,6 +180,7 @@ const CASES: Case[] = [
   { name: 'generator function', fn: function* (n: number) { for (let i = 0; i < n; i++) yield i * k; }, args: [3] },
   { name: 'async generator', fn: async function* () { yield k; yield counter; } },
   { name: 'method shorthand', fn: tools.scale, args: [6] },
+  { name: 'a name inferred from where a function stood is kept', fn: () => [inferred.applyRate.name, inferred.applyRate(2)] },
   { name: 'object with a getter', fn: () => withGetter.total },
   { name: 'object with a setter', fn: () => { box.value = 5; return box.raw; } },
   { name: 'bound function (this and arguments)', fn: boundGreet, args: ['!'] },

@@ -37,13 +37,17 @@ for (const backend of BACKENDS) {
   });
 }
 
-test('the processes backend works from `node -e` (the child does not rerun the parent\'s code)', async () => {
+test('threads and processes work from `node --input-type=module -e` (a child does not rerun the parent\'s code; a thread is not given --input-type)', async () => {
   const index = fileURLToPath(new URL('../src/index.js', import.meta.url));
   const code = [
     `const { Parallel, delayed } = await import(${JSON.stringify(index)});`,
-    "const p = new Parallel({ backend: 'processes', nJobs: 1 });",
-    'console.log(JSON.stringify(await p.run([delayed((x) => x * 2)(21)])));',
-    'await p.close();',
+    'const out = [];',
+    "for (const backend of ['processes', 'threads']) {",
+    '  const p = new Parallel({ backend, nJobs: 1 });',
+    '  out.push(...(await p.run([delayed((x) => x * 2)(21)])));',
+    '  await p.close();',
+    '}',
+    'console.log(JSON.stringify(out));',
   ].join('\n');
   const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
     const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -55,7 +59,7 @@ test('the processes backend works from `node -e` (the child does not rerun the p
     child.on('exit', (exitCode) => (clearTimeout(guard), resolve({ code: exitCode, stdout, stderr })));
   });
   assert.is(result.code, 0, result.stderr);
-  assert.is(result.stdout.trim(), '[42]');
+  assert.is(result.stdout.trim(), '[42,42]');
 });
 
 test('JOBLET_SERIALIZER chooses the process-wide default serializer', async () => {

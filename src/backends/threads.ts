@@ -5,8 +5,29 @@ import type { BackendFactory } from './types.js';
 // The runtime is compiled beside this module; workers load the JavaScript file.
 const entry = new URL('../runtime/threadWorker.js', import.meta.url);
 
+/**
+ * A worker thread inherits the parent's Node flags, and `--input-type` (from `node --input-type=module -e ...`)
+ * makes a worker started from a file fail at once. Without it the flags are passed explicitly; Node
+ * refuses some flags there (process-wide ones such as --max-old-space-size), and then none are passed.
+ */
+function startThread(): Worker {
+  const flags = process.execArgv;
+  const kept: string[] = [];
+  for (let i = 0; i < flags.length; i++) {
+    if (flags[i] === '--input-type') i++;
+    else if (!flags[i]!.startsWith('--input-type=')) kept.push(flags[i]!);
+  }
+  if (kept.length === flags.length) return new Worker(entry);
+  try {
+    return new Worker(entry, { execArgv: kept });
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw error;
+    return new Worker(entry, { execArgv: [] });
+  }
+}
+
 export const spawnThread: SpawnWorker = (events) => {
-  const worker = new Worker(entry);
+  const worker = startThread();
   let reason: string | undefined;
   worker.on('message', events.message);
   // Emitted before 'exit' for an uncaught exception or an out-of-memory stop.

@@ -495,7 +495,13 @@ function compileNode(record: Extract<NodeRecord, { t: 'fn' }>, early: Record<str
   const body = record.self === undefined ? `return [${expression}, ${setter}];` : `return (function () { return [${expression}, ${setter}]; }).call(${THIS});`;
   const code = `(function (${EARLY}, ${SUPER_NAME}, ${THIS}) { ${record.strict ? "'use strict';" : ''} ${declarations} ${body} })`;
   const factory = (options.context ? vm.runInContext(code, options.context) : (0, eval)(code)) as (...a: unknown[]) => Compiled;
-  return factory(early, sup, self);
+  const compiled = factory(early, sup, self);
+  // A name inferred from where the function stood (`{ applyRate: (x) => ... }`) is not in its source: set it back.
+  const [fn] = compiled;
+  if (record.name && fn.name !== record.name && Object.getOwnPropertyDescriptor(fn, 'name')?.configurable) {
+    Object.defineProperty(fn, 'name', { value: record.name, configurable: true });
+  }
+  return compiled;
 }
 
 /** An instance of a built-in subclass, made by the built-in itself so that its internal slots exist. */
