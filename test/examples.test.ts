@@ -52,6 +52,13 @@ const EXPECTED: Record<string, RegExp[]> = {
     /^Counter after 400 tasks on threads: 400$/m,
     /^Counter after 400 tasks on processes: 800$/m,
   ],
+  'choosing-a-serializer': [
+    /^json +ok +\d+ .*\.orders\[\*\]\.placedAt: Date became string, in 3 places$/m,
+    /^structured +ok +\d+ .*\.orders\[\*\]\.total: prototype Money lost \(plain object\), in 3 places$/m,
+    /^javascript +refused .*function `withVat` uses `vatRate` from its enclosing scope/m,
+    /^auto +ok +\d+ .*no difference found$/m,
+    /^Carried withVat with its captured variable: closure, auto$/m,
+  ],
   progress: [
     /^onProgress: 0 of 200 done at the start, then \d+ updates$/m,
     /^onProgress: 200 of 200 done, 0 failed/m,
