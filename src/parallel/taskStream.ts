@@ -77,6 +77,8 @@ export class TaskStream<T> {
   private readonly observer: RunObserver | undefined;
   /** Main-thread time spent preparing the forming batch's tasks, when profiled. */
   private formingMs = 0;
+  /** The consumer stopped reading: the run ends without having failed. */
+  private leftEarly = false;
   private readonly onAbort = () => this.fail(this.plan.signal!.reason);
 
   constructor(
@@ -154,8 +156,6 @@ export class TaskStream<T> {
     }
     this.end();
   }
-
-  private leftEarly = false;
 
   private take(): Completed<T> | undefined {
     if (this.plan.order === 'completion') return this.completionQueue.shift();
