@@ -29,6 +29,8 @@ const ORIGIN = `${process.pid}.${Math.random().toString(36).slice(2, 8)}`;
 
 /** Counters made in this thread, by id: replies and process workers' increments find them here. */
 const local = new Map<string, WeakRef<Counter>>();
+// A counter nobody holds any more leaves the map too.
+const forgetWhenCollected = new FinalizationRegistry<string>((id) => local.delete(id));
 /** Counters received in this worker, by id: one per worker, whatever the number of tasks that use it. */
 const received = new Map<string, Counter>();
 /** How a child process reports increments to the main process; unset elsewhere. */
@@ -64,6 +66,7 @@ export class Counter {
     this.#cell = new BigInt64Array(new SharedArrayBuffer(8));
     this.#cell[0] = BigInt(initial);
     local.set(this.id, new WeakRef(this));
+    forgetWhenCollected.register(this, this.id);
     everCounted = true;
   }
 
