@@ -3,7 +3,6 @@
  * checked in the worker that compareSerializers starts (and stops), and the
  * command run as a real child process.
  */
-import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
@@ -16,9 +15,9 @@ import {
   wrapNonSerializable,
   type SerializerComparison,
 } from 'joblet';
+import { fixture, runNode } from './helpers.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
-const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url));
 
 const rowOf = (rows: SerializerComparison[], name: string): SerializerComparison => {
   const row = rows.find((r) => r.serializer === name);
@@ -37,28 +36,7 @@ class Point {
   ) {}
 }
 
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runNode(args: string[]): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    // A child that never ends fails the test rather than hang the suite.
-    const timer = setTimeout(() => child.kill(), 30_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const runInRoot = (args: string[]) => runNode(args, { cwd: root });
 
 const data = () => ({
   when: new Date('2024-02-29T12:30:00.000Z'),
@@ -270,7 +248,7 @@ functions.run();
 const stops = suite('compareSerializers stops its worker');
 
 stops('the worker is stopped: a process that compares ends by itself, even after a worker that had to be stopped', async () => {
-  const { code, stdout, stderr } = await runNode([fixture('compareInChild.js')]);
+  const { code, stdout, stderr } = await runInRoot([fixture('compareInChild')]);
   assert.is(code, 0, stderr);
   const rows = JSON.parse(stdout) as SerializerComparison[];
   assert.match(rowOf(rows, 'compare-hangs-in-worker').fidelityError!, /within 300 ms/);
@@ -285,7 +263,7 @@ const cli = ['dist/src/cli.js'];
 const cliSuite = suite('joblet compare');
 
 cliSuite('prints a table with a row per serializer and what each loses', async () => {
-  const { code, stdout, stderr } = await runNode([...cli, 'compare', 'dist/test/fixtures/compareValue.js']);
+  const { code, stdout, stderr } = await runInRoot([...cli, 'compare', 'dist/test/fixtures/compareValue.js']);
   assert.is(code, 0, stderr);
   const lines = stdout.trimEnd().split('\n');
   assert.match(lines[0]!, /^serializer\s+result\s+bytes\s+encode ms\s+decode ms\s+fidelity$/);
@@ -300,7 +278,7 @@ cliSuite('prints a table with a row per serializer and what each loses', async (
 });
 
 cliSuite('--export, --serializers and --json: the rows as JSON', async () => {
-  const { code, stdout, stderr } = await runNode([...cli, 'compare', 'dist/test/fixtures/compareValue.js', '--export', 'data', '--serializers', 'json,auto', '--json']);
+  const { code, stdout, stderr } = await runInRoot([...cli, 'compare', 'dist/test/fixtures/compareValue.js', '--export', 'data', '--serializers', 'json,auto', '--json']);
   assert.is(code, 0, stderr);
   const rows = JSON.parse(stdout) as SerializerComparison[];
   assert.equal(
@@ -312,26 +290,26 @@ cliSuite('--export, --serializers and --json: the rows as JSON', async () => {
 });
 
 cliSuite('a missing module: exit code 1 and a message naming the file', async () => {
-  const { code, stdout, stderr } = await runNode([...cli, 'compare', 'no/such/module.js']);
+  const { code, stdout, stderr } = await runInRoot([...cli, 'compare', 'no/such/module.js']);
   assert.is(code, 1);
   assert.is(stdout, '');
   assert.match(stderr, /^joblet: Cannot find module 'no\/such\/module\.js' \(no file at .*no\/such\/module\.js\)/);
 });
 
 cliSuite('a missing export: exit code 1 and the exports there are', async () => {
-  const { code, stderr } = await runNode([...cli, 'compare', 'dist/test/fixtures/compareValue.js', '--export', 'nope']);
+  const { code, stderr } = await runInRoot([...cli, 'compare', 'dist/test/fixtures/compareValue.js', '--export', 'nope']);
   assert.is(code, 1);
   assert.match(stderr, /has no export named 'nope'; its exports are: Point, data, default/);
 });
 
 cliSuite('an unknown serializer: exit code 1 and the registered ones', async () => {
-  const { code, stderr } = await runNode([...cli, 'compare', 'dist/test/fixtures/compareValue.js', '--serializers', 'nope']);
+  const { code, stderr } = await runInRoot([...cli, 'compare', 'dist/test/fixtures/compareValue.js', '--serializers', 'nope']);
   assert.is(code, 1);
   assert.match(stderr, /Unknown serializer 'nope'\. Registered serializers: structured/);
 });
 
 cliSuite('--help prints the usage and exits 0', async () => {
-  const { code, stdout } = await runNode([...cli, 'compare', '--help']);
+  const { code, stdout } = await runInRoot([...cli, 'compare', '--help']);
   assert.is(code, 0);
   assert.match(stdout, /Usage: joblet compare <module>/);
 });

@@ -1,5 +1,7 @@
 import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -27,3 +29,38 @@ export function tempDir(): { path: string; remove(): void } {
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A compiled fixture script's path (test/fixtures/NAME.ts, built beside this file). */
+export const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}.js`, import.meta.url));
+
+export interface NodeRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** Killed by the guard: it ran past `limitMs`. */
+  killed: boolean;
+}
+
+/**
+ * Run `node ...args` as a real child process; resolves with its exit code and output, or kills it
+ * after `limitMs` (a guard against a hang, not a timing assertion).
+ */
+export function runNode(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; limitMs?: number } = {}): Promise<NodeRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let killed = false;
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const guard = setTimeout(() => {
+      killed = true;
+      child.kill('SIGKILL');
+    }, options.limitMs ?? 30_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(guard);
+      resolve({ code, stdout, stderr, killed });
+    });
+  });
+}

@@ -2,29 +2,10 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { BACKENDS } from './helpers.js';
+import { BACKENDS, fixture, runNode } from './helpers.js';
 
-const fixture = (name: string) => fileURLToPath(new URL(`./fixtures/${name}.js`, import.meta.url));
-
-/** Run a fixture script; resolves with its exit code and output, or kills it after `limitMs` (a hang guard, not a timing assertion). */
-function runScript(name: string, args: string[], env: NodeJS.ProcessEnv = process.env, limitMs = 30_000) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string; killed: boolean }>((resolve) => {
-    const child = spawn(process.execPath, [fixture(name), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let killed = false;
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    const guard = setTimeout(() => {
-      killed = true;
-      child.kill('SIGKILL');
-    }, limitMs);
-    child.on('exit', (code) => {
-      clearTimeout(guard);
-      resolve({ code, stdout, stderr, killed });
-    });
-  });
-}
+/** Run a fixture script as a child process (see runNode). */
+const runScript = (name: string, args: string[], env: NodeJS.ProcessEnv = process.env, limitMs = 30_000) => runNode([fixture(name), ...args], { env, limitMs });
 
 const test = suite('process lifecycle');
 
@@ -49,15 +30,7 @@ test('threads and processes work from `node --input-type=module -e` (a child doe
     '}',
     'console.log(JSON.stringify(out));',
   ].join('\n');
-  const result = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', code], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    const guard = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('exit', (exitCode) => (clearTimeout(guard), resolve({ code: exitCode, stdout, stderr })));
-  });
+  const result = await runNode(['--input-type=module', '-e', code]);
   assert.is(result.code, 0, result.stderr);
   assert.is(result.stdout.trim(), '[42,42]');
 });

@@ -4,11 +4,10 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { Parallel, delayed, TaskError, type Progress } from 'joblet';
-import { BACKENDS, rejects } from './helpers.js';
+import { BACKENDS, fixture, rejects, runNode } from './helpers.js';
 
 const double = (x: number) => x * 2;
 const failOn = (x: number) => {
@@ -31,21 +30,8 @@ function collector(isTTY: boolean, columns = 70) {
   return { stream, text: () => text };
 }
 
-const fixture = fileURLToPath(new URL('./fixtures/progressRun.js', import.meta.url));
-function runFixture(options: object): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [fixture, JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    const guard = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    child.on('exit', (code) => {
-      clearTimeout(guard);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const progressRun = fixture('progressRun');
+const runFixture = (options: object) => runNode([progressRun, JSON.stringify(options)]);
 
 for (const backend of BACKENDS) {
   const test = suite(`onProgress on ${backend}`);
@@ -190,7 +176,7 @@ bar('progress: true draws in a real pseudo-terminal, and not when stderr is a pi
   assert.is(piped.stdout.trim(), 'results 40 sum 1560');
   assert.is(piped.stderr, '', 'no bar into a pipe');
   // script(1) gives the child a terminal; its output (stdout and stderr of the child, merged) comes back here.
-  const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(fixture)} '${JSON.stringify({ progress: true })}'`;
+  const command = `${JSON.stringify(process.execPath)} ${JSON.stringify(progressRun)} '${JSON.stringify({ progress: true })}'`;
   const tty = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', timeout: 30_000 });
   assert.is(tty.status, 0, tty.stderr);
   assert.match(tty.stdout, /\r█+ 40\/40 \(100%\)/);

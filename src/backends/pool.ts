@@ -146,16 +146,7 @@ export class WorkerPool implements Backend {
         } catch (error) {
           // The worker could not even be created: fail the job that needed it, never leave it queued.
           this.queue.shift();
-          job.reject(
-            new WorkerCrashedError({
-              backend: this.name,
-              exitCode: null,
-              signal: null,
-              taskIndices: job.batch.indices,
-              reason: error instanceof Error ? error.message : String(error),
-              duringStartup: true,
-            }),
-          );
+          job.reject(this.neverStarted(job, error instanceof Error ? error.message : String(error)));
           continue;
         }
       }
@@ -176,6 +167,11 @@ export class WorkerPool implements Backend {
     return best && this.slots.size >= this.nWorkers ? best : undefined;
   }
 
+  /** A batch that no worker could start, and why. */
+  private neverStarted(job: Job, reason: string): WorkerCrashedError {
+    return new WorkerCrashedError({ backend: this.name, exitCode: null, signal: null, taskIndices: job.batch.indices, reason, duringStartup: true });
+  }
+
   private startWorker(): Slot {
     const slot: Slot = { handle: undefined as unknown as WorkerHandle, known: new Set(), jobs: [], dropped: new Set(), ready: false, retired: false, id: this.spawned++ };
     slot.handle = this.spawn({
@@ -191,16 +187,7 @@ export class WorkerPool implements Backend {
     // arguments had been moved to that worker: there is nothing left to send, so say so.
     const { packed } = job.batch;
     if (packed instanceof Uint8Array && packed.byteLength === 0) {
-      job.reject(
-        new WorkerCrashedError({
-          backend: this.name,
-          exitCode: null,
-          signal: null,
-          taskIndices: job.batch.indices,
-          reason: 'its arguments had been moved to a worker that stopped before starting them',
-          duringStartup: true,
-        }),
-      );
+      job.reject(this.neverStarted(job, 'its arguments had been moved to a worker that stopped before starting them'));
       this.pump();
       return;
     }
