@@ -175,15 +175,7 @@ export class Parallel<R extends ReturnAs = 'array'> {
 
 async function collect<T>(start: () => TaskStream<T>): Promise<T[]> {
   // Inside the async function, so that bad input rejects the promise rather than throwing.
-  const stream = start();
-  // Results arrive out of order: an array of the right length takes them without reshaping.
-  const results: T[] = stream.total === undefined ? [] : new Array<T>(stream.total);
-  for (;;) {
-    for (const { index, value } of stream.takeReady()) results[index] = value;
-    const step = await stream.next();
-    if (step.done) return results;
-    results[step.value.index] = step.value.value;
-  }
+  return start().all();
 }
 
 async function* iterate<T>(start: () => TaskStream<T>): AsyncGenerator<T, void, undefined> {

@@ -80,6 +80,8 @@ export class TaskStream<T> {
   /** The consumer stopped reading: the run ends without having failed. */
   private leftEarly = false;
   private readonly onAbort = () => this.fail(this.plan.signal!.reason);
+  /** Array mode (all()): where results go, and the run's one promise. */
+  private sink: { results: T[]; resolve(results: T[]): void; reject(error: unknown): void } | undefined;
 
   constructor(
     tasks: Iterable<Task<T>> | AsyncIterable<Task<T>>,
@@ -127,24 +129,15 @@ export class TaskStream<T> {
   }
 
   /**
-   * Every result ready now, without waiting: array mode drains them in one step rather than
-   * one awaited next() (a promise and a refill) per result. Empty after a failure: next() throws it.
+   * Every result in submission order, as one promise (returnAs 'array'): results go straight
+   * into the array as batches answer, with no promise and no refill per result. Call it once,
+   * right after construction, instead of next().
    */
-  takeReady(): Completed<T>[] {
-    if (this.failure) return [];
-    let ready: Completed<T>[];
-    if (this.plan.order === 'completion') {
-      ready = this.completionQueue;
-      this.completionQueue = [];
-    } else {
-      ready = [];
-      for (let item = this.take(); item; item = this.take()) ready.push(item);
-    }
-    if (ready.length) {
-      this.outstanding -= ready.length;
-      void this.fill();
-    }
-    return ready;
+  all(): Promise<T[]> {
+    return new Promise<T[]>((resolve, reject) => {
+      this.sink = { results: this.total === undefined ? [] : new Array<T>(this.total), resolve, reject };
+      this.settleSink();
+    });
   }
 
   /** The consumer left early: stop what is pending, quietly. */
@@ -167,6 +160,7 @@ export class TaskStream<T> {
   }
 
   private notify(): void {
+    if (this.sink) return this.settleSink();
     const wake = this.wake;
     this.wake = undefined;
     wake?.();
@@ -321,7 +315,9 @@ export class TaskStream<T> {
     // Room freed: a full batch that waited goes now; with nothing left in flight, a partial one must
     // go too, or the run would wait on it forever. Then the input may be read again.
     if (this.forming.length && !this.failure && (this.forming.length >= this.batchTarget || this.exhausted || this.pending.size === 0)) this.flush();
-    void this.fill();
+    // Array mode reads more input once this batch's results are in (they free the window, and the
+    // run may only be settled after them).
+    if (!this.sink) void this.fill();
     const timed = this.observer?.wantsTiming === true;
     const begun = timed ? performance.now() : 0;
     try {
@@ -333,7 +329,23 @@ export class TaskStream<T> {
     } finally {
       if (this.observer) this.reportDone(reply, pending.indices.length, timed ? performance.now() - begun : 0);
     }
+    // Array mode frees window room as results land: read more input now.
+    if (this.sink) void this.fill();
     this.notify();
+  }
+
+  /** Array mode: settle the run's promise once it failed, or once every task has answered. */
+  private settleSink(): void {
+    const sink = this.sink!;
+    if (this.failure) {
+      this.sink = undefined;
+      this.end();
+      sink.reject(this.failure.error);
+    } else if (this.exhausted && this.pending.size === 0 && !this.pulling && !this.forming.length) {
+      this.sink = undefined;
+      this.end();
+      sink.resolve(sink.results);
+    }
   }
 
   private reportDone(reply: WireReply, tasks: number, decodeMs: number): void {
@@ -366,6 +378,12 @@ export class TaskStream<T> {
   }
 
   private deliver(index: number, value: T): void {
+    if (this.sink) {
+      // Handed over: room for more in the window (fill() runs after the batch's results).
+      this.sink.results[index] = value;
+      this.outstanding--;
+      return;
+    }
     if (this.plan.order === 'completion') this.completionQueue.push({ index, value });
     else this.done.set(index, value);
   }
