@@ -18,7 +18,8 @@
  * 2. Latency: one task at a time, awaited before the next, 2,000 times per
  *    contender (joblet: `await parallel.run([delayed(inc)(x)])`), in 20
  *    rounds of 100 where the contenders take turns, so that the machine's
- *    drift falls on all of them. p50 and p99 of the round trip against a
+ *    drift falls on all of them; every round starts each contender on new
+ *    threads (see measureLatency for why). p50 and p99 of the round trip against a
  *    bare postMessage round trip (the baseline). Target: joblet's p50 at
  *    most 1.5 times it. A second joblet row, `serializer: 'structured'`,
  *    is there for diagnosis (see its note).
@@ -73,6 +74,8 @@ const TASKS = 100_000;
 const RAW_BATCH = 1_000;
 const LATENCY_RUNS = 2_000;
 const LATENCY_ROUNDS = 20;
+/** Round trips before each round's timing, on its fresh threads. */
+const LATENCY_WARMUP = 200;
 const CPU_TASKS = 200;
 const CPU_TASK_MS = 20;
 const CPU_ROUNDS = 3;
@@ -354,27 +357,56 @@ await Promise.all(warmItems.map((x) => wpool.exec('inc', [x])));
 interface LatencyCase {
   name: string;
   given: string;
-  once(x: number): Promise<number>;
+  /** A fresh instance (new threads): its single round trip, and how to stop it. */
+  open(): { once(x: number): Promise<number>; close(): Promise<unknown> };
 }
 
 const RAW_ROUND_TRIP = 'worker_threads postMessage round trip';
 const JOBLET_STRUCTURED = "joblet, serializer 'structured'";
+const poolOf = (options: object) => {
+  const parallel = new Parallel({ nJobs: N_JOBS, ...options });
+  return { once: async (x: number) => (await parallel.run([delayed(inc)(x)]))[0]!, close: () => parallel.close() };
+};
 const latencyCases: LatencyCase[] = [
-  { name: RAW_ROUND_TRIP, given: 'a number posted to a bare worker, `x + 1` posted back, awaited', once: (x) => raw.roundTrip(x) },
   {
-    name: JOBLET,
-    given: '`(await parallel.run([delayed(inc)(x)]))[0]` on the warm nJobs 2 pool',
-    once: async (x) => (await joblet.run([delayed(inc)(x)]))[0]!,
+    name: RAW_ROUND_TRIP,
+    given: 'a number posted to a bare worker, `x + 1` posted back, awaited',
+    open: () => {
+      const bare = new RawPool(1);
+      return { once: (x) => bare.roundTrip(x), close: () => bare.close() };
+    },
   },
+  { name: JOBLET, given: '`(await parallel.run([delayed(inc)(x)]))[0]` on a warm nJobs 2 pool', open: () => poolOf({}) },
   {
     name: JOBLET_STRUCTURED,
     given:
-      "the same on a second warm pool with `serializer: 'structured'`, for diagnosis: that serializer never looks for captured variables (the function travels as its source alone), so the gap between the two joblet rows is what 'auto' adds to a single task",
-    once: async (x) => (await jobletStructured.run([delayed(inc)(x)]))[0]!,
+      "the same with `serializer: 'structured'`, for diagnosis: that serializer never looks for captured variables (the function travels as its source alone), so the gap between the two joblet rows is what 'auto' adds to a single task",
+    open: () => poolOf({ serializer: 'structured' }),
   },
-  { name: PISCINA, given: '`await pool.run(x)`', once: (x) => piscina.run(x) as Promise<number> },
-  { name: `tinypool ${versions.tinypool}`, given: '`await pool.run(x)`', once: (x) => tinypool.run(x) as Promise<number> },
-  { name: `workerpool ${versions.workerpool}`, given: "`await pool.exec('inc', [x])`", once: (x) => wpool.exec('inc', [x]) as Promise<number> },
+  {
+    name: PISCINA,
+    given: '`await pool.run(x)`',
+    open: () => {
+      const pool = new Piscina<number, number>({ filename: new URL('inc.js', WORKERS).href, minThreads: N_JOBS, maxThreads: N_JOBS });
+      return { once: (x) => pool.run(x), close: () => pool.destroy() };
+    },
+  },
+  {
+    name: `tinypool ${versions.tinypool}`,
+    given: '`await pool.run(x)`',
+    open: () => {
+      const pool = new Tinypool({ filename: new URL('inc.js', WORKERS).href, minThreads: N_JOBS, maxThreads: N_JOBS });
+      return { once: (x) => pool.run(x) as Promise<number>, close: () => pool.destroy() };
+    },
+  },
+  {
+    name: `workerpool ${versions.workerpool}`,
+    given: "`await pool.exec('inc', [x])`",
+    open: () => {
+      const pool = workerpool.pool(new URL('workerpool.js', WORKERS).pathname, { minWorkers: N_JOBS, maxWorkers: N_JOBS, workerType: 'thread' });
+      return { once: (x) => pool.exec('inc', [x]) as unknown as Promise<number>, close: async () => void (await pool.terminate()) };
+    },
+  },
 ];
 
 interface LatencyRow {
@@ -392,28 +424,41 @@ interface LatencyRow {
 const percentile = (sorted: readonly number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
 const sortedCopy = (values: readonly number[]) => [...values].sort((a, b) => a - b);
 
-/** Every case's round trips in µs, the cases taking turns in each round, in a rotating order. */
+/**
+ * Every case's round trips in µs. Each round starts every contender afresh (new threads), warms
+ * it, then lets the contenders take turns in a rotating order. Fresh threads each round because
+ * on a machine of virtual CPUs the round trip depends most on where the scheduler put a thread
+ * relative to the main thread: measured here, the same bare worker code gave 16-20 µs on one
+ * thread and 55-65 µs on another in the same process, and a thread kept its placement for the
+ * whole process. With one set of threads for the whole run, one draw of placements would decide
+ * the ratios; with a new set each round, every contender gets the same chances.
+ */
 async function measureLatency(cases: LatencyCase[]): Promise<{ all: Map<string, number[]>; rounds: Map<string, number[]>[] }> {
   const all = new Map(cases.map((c) => [c.name, [] as number[]]));
   const rounds: Map<string, number[]>[] = [];
-  for (const c of cases) for (let k = 0; k < 200; k++) await c.once(k);
   const perRound = LATENCY_RUNS / LATENCY_ROUNDS;
   for (let r = 0; r < LATENCY_ROUNDS; r++) {
-    const round = new Map<string, number[]>();
-    for (let k = 0; k < cases.length; k++) {
-      const c = cases[(r + k) % cases.length]!;
-      const times: number[] = [];
-      for (let j = 0; j < perRound; j++) {
-        const x = r * perRound + j;
-        const begun = performance.now();
-        const y = await c.once(x);
-        times.push((performance.now() - begun) * 1000);
-        if (y !== x + 1) throw new Error(`'${c.name}': a single task of ${x} returned ${String(y)}`);
+    const opened = cases.map((c) => ({ c, instance: c.open() }));
+    try {
+      for (const { instance } of opened) for (let k = 0; k < LATENCY_WARMUP; k++) await instance.once(k);
+      const round = new Map<string, number[]>();
+      for (let k = 0; k < opened.length; k++) {
+        const { c, instance } = opened[(r + k) % opened.length]!;
+        const times: number[] = [];
+        for (let j = 0; j < perRound; j++) {
+          const x = r * perRound + j;
+          const begun = performance.now();
+          const y = await instance.once(x);
+          times.push((performance.now() - begun) * 1000);
+          if (y !== x + 1) throw new Error(`'${c.name}': a single task of ${x} returned ${String(y)}`);
+        }
+        round.set(c.name, times);
+        all.get(c.name)!.push(...times);
       }
-      round.set(c.name, times);
-      all.get(c.name)!.push(...times);
+      rounds.push(round);
+    } finally {
+      await Promise.allSettled(opened.map(({ instance }) => instance.close()));
     }
-    rounds.push(round);
   }
   return { all, rounds };
 }
@@ -718,7 +763,7 @@ const report = [
     ]),
   ),
   notes(contenders),
-  `### Latency: one task at a time, ${LATENCY_RUNS.toLocaleString('en-US')} round trips per contender (${LATENCY_ROUNDS} interleaved rounds of ${LATENCY_RUNS / LATENCY_ROUNDS})`,
+  `### Latency: one task at a time, ${LATENCY_RUNS.toLocaleString('en-US')} round trips per contender (${LATENCY_ROUNDS} interleaved rounds of ${LATENCY_RUNS / LATENCY_ROUNDS}, each on new threads warmed by ${LATENCY_WARMUP})`,
   markdownTable(
     ['contender', 'p50 (µs)', 'p90 (µs)', 'p99 (µs)', 'mean (µs)', 'p50 ratio to baseline', 'per-round p50 ratio: median (min–max)'],
     ['---', '---:', '---:', '---:', '---:', '---:', '---:'],

@@ -1,6 +1,6 @@
 import { SerializationError, type SerializationPhase } from '../errors.js';
 import { compileFunction, resolveGlobalPath } from '../closure/compile.js';
-import { getSerializer, loadSerializer } from '../serialize/registry.js';
+import { getSerializer, isSerializerLoaded, loadSerializer } from '../serialize/registry.js';
 import { decodeValue, encodeValue, resolveReferences } from '../serialize/payload.js';
 import type { Serializer } from '../serialize/types.js';
 import { clonesAsIs } from '../serialize/scan.js';
@@ -8,6 +8,14 @@ import type { WireBatch, WireDef, WireReply, WireResult, WireTask } from './prot
 import { PersistedModel } from '../sharing/persisted.js';
 import { Counter } from '../sharing/counter.js';
 import { encodeThrown, recordThrown } from './thrown.js';
+
+/** What running one task gave: its value, or a failure result. */
+type Outcome = { ran: unknown } | WireResult;
+
+/** `f(value)`, now or when the promise settles. */
+function mapMaybe<T, U>(value: T | Promise<T>, f: (value: T) => U): U | Promise<U> {
+  return value instanceof Promise ? value.then(f) : f(value);
+}
 
 /**
  * Runs batches in one worker (or inline in the main thread): builds each
@@ -24,34 +32,56 @@ export class TaskRunner {
    * values may travel as they are (`values`); if the transport then refuses them, `repack` serializes.
    */
   async runBatch(batch: WireBatch, clones = false): Promise<WireReply> {
-    if (!batch.profile) return this.runBatchTimed(batch, clones, undefined);
-    const timing = { decodeMs: 0, encodeMs: 0, taskMs: [] as number[] };
-    const reply = await this.runBatchTimed(batch, clones, timing);
-    return { ...reply, timing };
+    return this.runBatchNow(batch, clones);
   }
 
-  /** `timing`, when the batch asked to be profiled, receives the decode, per-task and encode times. */
-  private async runBatchTimed(batch: WireBatch, clones: boolean, timing: NonNullable<WireReply['timing']> | undefined): Promise<WireReply> {
+  /**
+   * The same, answered within this call when nothing has to be waited for: the serializer is
+   * loaded and no task returns a promise. Otherwise the promise of the answer. A worker thread
+   * posts a synchronous answer from its message handler: no microtask hops between the message
+   * and the reply (the common case: a warm worker and a plain function).
+   */
+  runBatchNow(batch: WireBatch, clones = false): WireReply | Promise<WireReply> {
+    const timing = batch.profile ? { decodeMs: 0, encodeMs: 0, taskMs: [] as number[] } : undefined;
+    const withTiming = (reply: WireReply): WireReply => (timing ? { ...reply, timing } : reply);
     for (const def of batch.defs) {
       this.defs.set(def.id, def);
       // Built now: a closure that captured the counter finds it by id when it is rebuilt.
       if (def.kind === 'counter') this.build(def.id);
     }
-    let serializer: Serializer;
-    try {
-      serializer = await loadSerializer(batch.serializer, batch.serializerModule);
-      // Values wrapped with wrapNonSerializable name their own (fallback) serializer; load it before build() needs it.
-      for (const def of batch.defs) if (def.kind === 'value') await loadSerializer(def.serializer);
-      // Persisted files are written with 'auto'.
-      if (batch.defs.some((def) => def.kind === 'file')) await loadSerializer('auto');
-    } catch (error) {
-      const failure = (index: number): WireResult => this.serializationFailure(index, 'deserialize-task', 'args', batch.serializer, error,
-        `Register the serializer in the worker: registerSerializer(s, { module: import.meta.url }) in a module of its own.`);
-      return { failures: batch.indices.map((index) => failure(index)) };
+    const loading = this.serializersToLoad(batch);
+    if (!loading) return mapMaybe(this.runLoaded(batch, clones, getSerializer(batch.serializer), timing), withTiming);
+    return loading.then(
+      (serializer) => mapMaybe(this.runLoaded(batch, clones, serializer, timing), withTiming),
+      (error: unknown): WireReply => {
+        const failure = (index: number): WireResult => this.serializationFailure(index, 'deserialize-task', 'args', batch.serializer, error,
+          `Register the serializer in the worker: registerSerializer(s, { module: import.meta.url }) in a module of its own.`);
+        return { failures: batch.indices.map((index) => failure(index)) };
+      },
+    );
+  }
+
+  /** Load what the batch's serializers need in this realm; undefined when everything is loaded already. */
+  private serializersToLoad(batch: WireBatch): Promise<Serializer> | undefined {
+    const names = [batch.serializer];
+    // Values wrapped with wrapNonSerializable name their own (fallback) serializer; persisted files are written with 'auto'.
+    for (const def of batch.defs) {
+      if (def.kind === 'value') names.push(def.serializer);
+      else if (def.kind === 'file') names.push('auto');
     }
+    if (names.every(isSerializerLoaded)) return undefined;
+    return (async () => {
+      const serializer = await loadSerializer(batch.serializer, batch.serializerModule);
+      for (const name of names.slice(1)) await loadSerializer(name);
+      return serializer;
+    })();
+  }
+
+  /** `timing`, when the batch asked to be profiled, receives the decode, per-task and encode times. */
+  private runLoaded(batch: WireBatch, clones: boolean, serializer: Serializer, timing: NonNullable<WireReply['timing']> | undefined): WireReply | Promise<WireReply> {
     // The batch's argument arrays, decoded in one call.
     let argsList: unknown[];
-    let clock = timing ? performance.now() : 0;
+    const clock = timing ? performance.now() : 0;
     try {
       argsList = batch.args ?? (decodeValue(batch.packed!, serializer, { phase: 'deserialize-task', root: 'args', taskIndex: batch.indices[0] }) as unknown[]);
     } catch (error) {
@@ -59,30 +89,59 @@ export class TaskRunner {
       return { failures: batch.indices.map((index): WireResult => ({ index, ok: false, kind: 'serialization', failure: details })) };
     }
     if (timing) timing.decodeMs = performance.now() - clock;
-    const failures: WireResult[] = [];
-    const values: unknown[] = [];
-    const valueIndices: number[] = [];
-    for (let i = 0; i < batch.indices.length; i++) {
+    return this.runTasks(batch, clones, serializer, argsList, timing, { failures: [], values: [], valueIndices: [] }, 0);
+  }
+
+  /** Tasks `from` on, one after another, synchronously until one returns a promise. */
+  private runTasks(
+    batch: WireBatch,
+    clones: boolean,
+    serializer: Serializer,
+    argsList: unknown[],
+    timing: NonNullable<WireReply['timing']> | undefined,
+    done: { failures: WireResult[]; values: unknown[]; valueIndices: number[] },
+    from: number,
+  ): WireReply | Promise<WireReply> {
+    const record = (index: number, outcome: Outcome) => {
+      if ('ran' in outcome) {
+        done.values.push(outcome.ran);
+        done.valueIndices.push(index);
+      } else done.failures.push(outcome);
+    };
+    // runTask turns every expected failure into a result; this is the net for the rest
+    // (a value whose getters throw while an error message is being built, say).
+    const unexpected = (index: number, error: unknown) =>
+      this.serializationFailure(index, 'serialize-result', 'result', serializer.name, error, 'Return plain data; reading the value (or the error) the task produced threw.');
+    for (let i = from; i < batch.indices.length; i++) {
       const index = batch.indices[i]!;
       const task: WireTask = { index, fn: typeof batch.fns === 'string' ? batch.fns : batch.fns[i]!, refKey: batch.refKeys?.[i] };
+      const clock = timing ? performance.now() : 0;
+      let outcome: Outcome | Promise<Outcome>;
       try {
-        if (timing) clock = performance.now();
-        const outcome = await this.runTask(task, serializer, argsList[i]);
-        if (timing) timing.taskMs.push(performance.now() - clock);
-        if ('ran' in outcome) {
-          values.push(outcome.ran);
-          valueIndices.push(index);
-        } else failures.push(outcome);
+        outcome = this.runTask(task, serializer, argsList[i]);
       } catch (error) {
-        // runTask turns every expected failure into a result; this is the net for the rest
-        // (a value whose getters throw while an error message is being built, say).
-        failures.push(this.serializationFailure(index, 'serialize-result', 'result', serializer.name, error,
-          'Return plain data; reading the value (or the error) the task produced threw.'));
+        outcome = unexpected(index, error);
       }
+      if (outcome instanceof Promise) {
+        return outcome.then(
+          (settled) => {
+            if (timing) timing.taskMs.push(performance.now() - clock);
+            record(index, settled);
+            return this.runTasks(batch, clones, serializer, argsList, timing, done, i + 1);
+          },
+          (error: unknown) => {
+            record(index, unexpected(index, error));
+            return this.runTasks(batch, clones, serializer, argsList, timing, done, i + 1);
+          },
+        );
+      }
+      if (timing) timing.taskMs.push(performance.now() - clock);
+      record(index, outcome);
     }
+    const { failures, values, valueIndices } = done;
     if (!values.length) return { failures };
     if (clones && clonesAsIs(serializer, values)) return { values, failures: failures.length ? failures : undefined };
-    if (timing) clock = performance.now();
+    const clock = timing ? performance.now() : 0;
     const reply = this.packValues(values, valueIndices, failures, serializer);
     if (timing) timing.encodeMs = performance.now() - clock;
     return reply;
@@ -123,7 +182,7 @@ export class TaskRunner {
   }
 
   /** Run one task: its value (`ran`), or a failure result. `args`: its arguments, from the batch's packed buffer. */
-  private async runTask(task: WireTask, serializer: Serializer, packedArgs: unknown): Promise<{ ran: unknown } | WireResult> {
+  private runTask(task: WireTask, serializer: Serializer, packedArgs: unknown): Outcome | Promise<Outcome> {
     const { index } = task;
     let fn: unknown;
     try {
@@ -145,13 +204,16 @@ export class TaskRunner {
       if (error instanceof SerializationError) return { index, ok: false, kind: 'serialization', failure: error.toDetails() };
       return this.serializationFailure(index, 'deserialize-task', 'args', serializer.name, error, 'Check the serializer and the wrapped values.');
     }
+    const threw = (thrown: unknown): Outcome => ({ index, ok: false, kind: 'thrown', ...encodeThrown(recordThrown(thrown), serializer) });
     let result: unknown;
     try {
-      result = await (fn as (...a: unknown[]) => unknown)(...(args as unknown[]));
+      result = (fn as (...a: unknown[]) => unknown)(...(args as unknown[]));
     } catch (thrown) {
-      return { index, ok: false, kind: 'thrown', ...encodeThrown(recordThrown(thrown), serializer) };
+      return threw(thrown);
     }
-    return { ran: result };
+    // A promise (or any thenable) is awaited; anything else is the answer now.
+    if (typeof (result as { then?: unknown } | null)?.then !== 'function') return { ran: result };
+    return Promise.resolve(result).then((ran): Outcome => ({ ran }), threw);
   }
 
   private build(id: string): unknown {

@@ -4,7 +4,7 @@ import { TaskRunner } from './taskRunner.js';
 import { markWorkerRealm } from '../closure/codec.js';
 import { transferable } from './transfer.js';
 import { setCounterPrinter } from '../sharing/counter.js';
-import type { FromWorker, ToWorker } from './protocol.js';
+import type { FromWorker, ToWorker, WireBatch, WireReply } from './protocol.js';
 
 const port = parentPort;
 if (!port) throw new Error('joblet: threadWorker.js must be started as a worker thread');
@@ -21,24 +21,44 @@ let previous: Promise<unknown> = Promise.resolve();
 // Batches cancelled while they waited their turn here: they never start.
 const cancelled = new Set<number>();
 
+/** Answer a batch: plain values are cloned by postMessage, packed results move rather than copy. */
+function reply(batch: WireBatch, answer: WireReply): void {
+  try {
+    port!.postMessage({ type: 'reply', batchId: batch.id, ...answer } satisfies FromWorker, transferable(answer.packed));
+  } catch {
+    // postMessage refused a value (a symbol, say): the serializer carries it, or names it.
+    const packed = runner.repack(batch, answer);
+    port!.postMessage({ type: 'reply', batchId: batch.id, ...packed } satisfies FromWorker, transferable(packed.packed));
+  }
+}
+
+// Batches not yet answered: a batch that arrives when there are none may run at once.
+let inFlight = 0;
+
 port.on('message', (message: ToWorker) => {
   if (message.type === 'forget') return runner.forget(message.ids);
   if (message.type === 'cancel') return void cancelled.add(message.batchId);
   const { batch } = message;
-  previous = previous.then(() => (cancelled.delete(batch.id) ? { failures: [] } : runner.runBatch(batch, true))).then((answer) => {
-    try {
-      // Packed results move to the main thread rather than copy; plain values are cloned by postMessage.
-      port.postMessage({ type: 'reply', batchId: batch.id, ...answer } satisfies FromWorker, transferable(answer.packed));
-    } catch {
-      // postMessage refused a value (a symbol, say): the serializer carries it, or names it.
-      const packed = runner.repack(batch, answer);
-      port.postMessage({ type: 'reply', batchId: batch.id, ...packed } satisfies FromWorker, transferable(packed.packed));
-    }
-  }, (error) => {
-    // runBatch does not reject by design; if it ever does, die loudly rather than leave the batch waiting.
-    throw error;
-  });
+  inFlight++;
+  const answered = (answer: WireReply) => {
+    inFlight--;
+    reply(batch, answer);
+  };
+  if (inFlight === 1) {
+    // Nothing ahead of it: run it now, and answer from this handler when no task had to be awaited.
+    const answer = cancelled.delete(batch.id) ? { failures: [] } : runner.runBatchNow(batch, true);
+    if (!(answer instanceof Promise)) return answered(answer);
+    previous = answer.then(answered, dieLoudly);
+    return;
+  }
+  previous = previous.then(() => (cancelled.delete(batch.id) ? { failures: [] } : runner.runBatchNow(batch, true))).then(answered, dieLoudly);
 });
+
+/** runBatch does not reject by design; if it ever does, die loudly rather than leave the batch waiting. */
+function dieLoudly(error: unknown): never {
+  throw error;
+}
+
 port.postMessage({ type: 'ready' } satisfies FromWorker);
 
 // An exception outside any task (a throwing timer, say) is left uncaught on purpose:

@@ -103,6 +103,11 @@ export async function loadSerializer(name: string, module?: string): Promise<Ser
   return getSerializer(name);
 }
 
+/** Whether `name` is registered in this realm already (loadSerializer would not have to wait). */
+export function isSerializerLoaded(name: string): boolean {
+  return registry.has(name);
+}
+
 /** The module that registers `name` in a worker, if it was registered with one. */
 export function serializerModule(name: string): string | undefined {
   return registry.get(name)?.module;
