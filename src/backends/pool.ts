@@ -239,7 +239,9 @@ export class WorkerPool implements Backend {
     // The worker moves on to the next batch in its port: that one's clock starts now.
     slot.jobs[0]?.events?.onStart?.();
     if (!slot.jobs.length) slot.handle.unref();
-    job.resolve({ packed: message.packed, values: message.values, failures: message.failures, results: message.results, timing: message.timing, worker: slot.id });
+    // The worker's reply is the batch's answer: only the backend's own number for the worker is added.
+    const { type: _type, batchId: _batchId, ...reply } = message;
+    job.resolve({ ...reply, worker: slot.id });
     this.pump();
   }
 

@@ -40,7 +40,8 @@ export class Parallel<R extends ReturnAs = 'array'> {
   readonly backendName: string;
   readonly serializerName: string;
   readonly returnAs: R;
-  private readonly preDispatch: number | string;
+  /** preDispatch resolved against nJobs, once: tasks allowed in flight. */
+  private readonly maxOutstanding: number;
   private readonly timeout: number | undefined;
   private readonly signal: AbortSignal | undefined;
   private readonly maxNbytes: number | null;
@@ -60,7 +61,7 @@ export class Parallel<R extends ReturnAs = 'array'> {
     this.nJobs = this.backendName === 'inline' ? 1 : effectiveNJobs(options.nJobs ?? scope.nJobs ?? -1);
     this.serializerName = options.serializer ?? scope.serializer ?? getDefaultSerializer();
     getSerializer(this.serializerName);
-    this.preDispatch = options.preDispatch ?? scope.preDispatch ?? '2*nJobs';
+    this.maxOutstanding = parsePreDispatch(options.preDispatch ?? scope.preDispatch ?? '2*nJobs', this.nJobs);
     this.timeout = options.timeout ?? scope.timeout;
     this.returnAs = options.returnAs ?? ('array' as R);
     this.signal = options.signal;
@@ -129,7 +130,7 @@ export class Parallel<R extends ReturnAs = 'array'> {
       backend: this.backend,
       serializer: getSerializer(this.serializerName),
       serializerModule: serializerModule(this.serializerName),
-      maxOutstanding: parsePreDispatch(this.preDispatch, this.nJobs),
+      maxOutstanding: this.maxOutstanding,
       batchSize: this.batchSize,
       perWorkerBufferSize: this.perWorkerBufferSize,
       timeout: this.timeout,
@@ -148,6 +149,7 @@ export class Parallel<R extends ReturnAs = 'array'> {
 
   /** Who watches this run: the progress bar, the verbose log, onProgress, the profiler (none by default: no cost). */
   private observer(): RunObserver | undefined {
+    if (!this.verbose && !this.progress && !this.onProgress && !this.profiler) return undefined;
     const listeners = [];
     const prefix = `Parallel(nJobs=${this.nJobs})`;
     if (this.verbose > 0) {

@@ -161,6 +161,7 @@ export class TaskEncoder {
    * holds one snapshot per function, not one per run). Persisted values stay until close().
    */
   runScopedIds(): string[] {
+    if (!this.usedSnapshots.size && !superseded.size && !this.wrapped.size && !this.sharedForRun.size) return [];
     const released: string[] = [];
     for (const id of this.usedSnapshots) {
       const uses = (liveUses.get(id) ?? 1) - 1;

@@ -2,7 +2,7 @@ import { AbortError, SerializationError, TaskError, TimeoutError, type ThrownRec
 import { decodeValue } from '../serialize/payload.js';
 import type { Serializer } from '../serialize/types.js';
 import type { Backend } from '../backends/types.js';
-import type { WireDef, WireReply, WireResult } from '../runtime/protocol.js';
+import type { WireBatch, WireDef, WireReply, WireResult } from '../runtime/protocol.js';
 import { AutoBatchSizer } from './batching.js';
 import { isTask, type Task } from './delayed.js';
 import { describeValue } from './describe.js';
@@ -264,17 +264,11 @@ export class TaskStream<T> {
     const id = nextBatchId++;
     const pending: Pending = { indices: formed.map((e) => e.task.index), timer: undefined, started: 0, sent: timed ? performance.now() : 0 };
     this.pending.set(id, pending);
-    const batch = {
-      id,
-      serializer: this.plan.serializer.name,
-      serializerModule: this.plan.serializerModule,
-      defs: [...defs.values()],
-      indices: pending.indices,
-      fns: sameFunction(formed) ?? formed.map((e) => e.task.fn),
-      refKeys: formed.some((e) => e.task.refKey) ? formed.map((e) => e.task.refKey) : undefined,
-      ...payload,
-      ...(timed ? { profile: true } : {}),
-    };
+    // Every key costs its clone in both directions: the optional ones only when set.
+    const batch: WireBatch = { id, serializer: this.plan.serializer.name, defs: [...defs.values()], indices: pending.indices, fns: sameFunction(formed) ?? formed.map((e) => e.task.fn), ...payload };
+    if (this.plan.serializerModule !== undefined) batch.serializerModule = this.plan.serializerModule;
+    if (formed.some((e) => e.task.refKey)) batch.refKeys = formed.map((e) => e.task.refKey);
+    if (timed) batch.profile = true;
     this.plan.backend
       .submit(batch, {
         // A batch waits in a busy worker's queue only when known to be short; and never with a
@@ -367,14 +361,14 @@ export class TaskStream<T> {
 
   /** A compact reply: the values of the tasks that succeeded in batch order, and the failures. */
   private acceptPacked(reply: WireReply, indices: number[]): void {
-    const failed = new Map((reply.failures ?? []).map((failure) => [failure.index, failure]));
+    const failed = reply.failures?.length ? new Map(reply.failures.map((failure) => [failure.index, failure])) : undefined;
     // A failure goes first: the run fails with it, as it would have task by task.
-    for (const failure of failed.values()) this.accept(failure);
+    if (failed) for (const failure of failed.values()) this.accept(failure);
     if (reply.packed === undefined && reply.values === undefined) return;
     const values =
       reply.values ?? (decodeValue(reply.packed!, this.plan.serializer, { phase: 'deserialize-result', root: 'result', taskIndex: indices[0] }) as unknown[]);
     let next = 0;
-    for (const index of indices) if (!failed.has(index)) this.deliver(index, values[next++] as T);
+    for (const index of indices) if (!failed?.has(index)) this.deliver(index, values[next++] as T);
   }
 
   private deliver(index: number, value: T): void {

@@ -140,7 +140,7 @@ export class TaskRunner {
     }
     const { failures, values, valueIndices } = done;
     if (!values.length) return { failures };
-    if (clones && clonesAsIs(serializer, values)) return { values, failures: failures.length ? failures : undefined };
+    if (clones && clonesAsIs(serializer, values)) return failures.length ? { values, failures } : { values };
     const clock = timing ? performance.now() : 0;
     const reply = this.packValues(values, valueIndices, failures, serializer);
     if (timing) timing.encodeMs = performance.now() - clock;
