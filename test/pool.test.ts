@@ -5,10 +5,11 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Worker } from 'node:worker_threads';
-import { Parallel, delayed, registerBackend, WorkerCrashedError } from 'joblet';
+import { Parallel, TaskError, delayed, registerBackend, WorkerCrashedError } from 'joblet';
 import { WorkerPool, type SpawnWorker } from '../src/backends/pool.js';
 import { spawnThread } from '../src/backends/threads.js';
-import type { ToWorker } from '../src/runtime/protocol.js';
+import type { ToWorker, WireBatch, WireReply } from '../src/runtime/protocol.js';
+import { compactBatch, compactReply, expandBatch, expandReply, type CompactReply } from '../src/runtime/compactWire.js';
 import { rejects } from './helpers.js';
 
 const CAPABILITIES = { sharedMemory: true, isolation: 'thread' } as const;
@@ -104,6 +105,40 @@ test('batches in flight stay under nWorkers x (1 + perWorkerBufferSize)', async 
     const out = await parallel.run(Array.from({ length: 400 }, (_, i) => delayed((x: number) => x * 2)(i)));
     assert.equal(out, Array.from({ length: 400 }, (_, i) => i * 2));
     assert.ok(most <= 2 * (1 + perWorkerBufferSize), `perWorkerBufferSize ${perWorkerBufferSize}: ${most} batches in flight`);
+    await parallel.close();
+  }
+});
+
+test('the short wire form of a batch and a reply rebuilds exactly what was sent, and only plain batches take it', () => {
+  const batch: WireBatch = { id: 7, serializer: 'auto', defs: [], indices: [3, 4, 5], fns: 'f', args: [[1], [2], [3]] };
+  const compact = compactBatch({ type: 'batch', batch });
+  assert.ok(Array.isArray(compact));
+  assert.equal(expandBatch(structuredClone(compact)), { type: 'batch', batch });
+  // Anything the short form cannot say keeps the object form.
+  for (const other of [
+    { ...batch, indices: [3, 5, 6] },
+    { ...batch, refKeys: ['k', undefined, undefined] },
+    { ...batch, profile: true },
+    { ...batch, serializerModule: 'file:///m.js' },
+    { ...batch, args: undefined, packed: new Uint8Array(1) },
+    { ...batch, defs: [{ kind: 'global', id: 'g', name: 'g', path: 'Math.max' } as const] },
+  ]) {
+    assert.not.ok(Array.isArray(compactBatch({ type: 'batch', batch: other })), JSON.stringify(Object.keys(other)));
+  }
+  assert.equal(expandReply(structuredClone(compactReply(7, { values: [1, 2] }) as CompactReply)), { type: 'reply', batchId: 7, values: [1, 2] });
+  const failed: WireReply = { values: [1], failures: [{ index: 4, ok: false, kind: 'serialization', failure: { phase: 'serialize-result', path: 'result', serializer: 'auto', problem: 'p', remedy: 'r' } }] };
+  assert.equal(compactReply(7, failed), { type: 'reply', batchId: 7, ...failed });
+});
+
+test('results and errors cross the short wire form intact on real threads', async () => {
+  const parallel = new Parallel({ nJobs: 2, batchSize: 3 });
+  try {
+    assert.equal(await parallel.run([1, 2, 3, 4, 5, 6, 7].map((x) => delayed((y: number) => ({ y, twice: [y * 2] }))(x))), [1, 2, 3, 4, 5, 6, 7].map((y) => ({ y, twice: [y * 2] })));
+    await rejects(parallel.run([0, 1, 2].map((x) => delayed((y: number) => { if (y === 1) throw new RangeError('one'); return y; })(x))), (error) => {
+      assert.instance(error, TaskError);
+      assert.is(error.taskIndex, 1);
+    });
+  } finally {
     await parallel.close();
   }
 });

@@ -1,6 +1,8 @@
 import { Worker } from 'node:worker_threads';
 import { WorkerPool, type SpawnWorker } from './pool.js';
 import type { BackendFactory } from './types.js';
+import type { FromWorker } from '../runtime/protocol.js';
+import { compactBatch, expandReply, type CompactReply } from '../runtime/compactWire.js';
 
 // The runtime is compiled beside this module; workers load the JavaScript file.
 const entry = new URL('../runtime/threadWorker.js', import.meta.url);
@@ -29,7 +31,7 @@ function startThread(): Worker {
 export const spawnThread: SpawnWorker = (events) => {
   const worker = startThread();
   let reason: string | undefined;
-  worker.on('message', events.message);
+  worker.on('message', (message: FromWorker | CompactReply) => events.message(expandReply(message)));
   // Emitted before 'exit' for an uncaught exception or an out-of-memory stop.
   worker.on('error', (error) => {
     reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
@@ -37,7 +39,7 @@ export const spawnThread: SpawnWorker = (events) => {
   worker.on('exit', (code) => events.exit({ code, signal: null, reason }));
   worker.unref();
   return {
-    send: (message, transfer) => worker.postMessage(message, transfer),
+    send: (message, transfer) => worker.postMessage(compactBatch(message), transfer),
     ref: () => worker.ref(),
     unref: () => worker.unref(),
     terminate: async () => {

@@ -3,6 +3,7 @@ import { parentPort } from 'node:worker_threads';
 import { TaskRunner } from './taskRunner.js';
 import { markWorkerRealm } from '../closure/codec.js';
 import { transferable } from './transfer.js';
+import { compactReply, expandBatch, type CompactBatch } from './compactWire.js';
 import { setCounterPrinter } from '../sharing/counter.js';
 import type { FromWorker, ToWorker, WireBatch, WireReply } from './protocol.js';
 
@@ -24,7 +25,7 @@ const cancelled = new Set<number>();
 /** Answer a batch: plain values are cloned by postMessage, packed results move rather than copy. */
 function reply(batch: WireBatch, answer: WireReply): void {
   try {
-    port!.postMessage({ type: 'reply', batchId: batch.id, ...answer } satisfies FromWorker, transferable(answer.packed));
+    port!.postMessage(compactReply(batch.id, answer), transferable(answer.packed));
   } catch {
     // postMessage refused a value (a symbol, say): the serializer carries it, or names it.
     const packed = runner.repack(batch, answer);
@@ -35,7 +36,8 @@ function reply(batch: WireBatch, answer: WireReply): void {
 // Batches not yet answered: a batch that arrives when there are none may run at once.
 let inFlight = 0;
 
-port.on('message', (message: ToWorker) => {
+port.on('message', (received: ToWorker | CompactBatch) => {
+  const message = expandBatch(received);
   if (message.type === 'forget') return runner.forget(message.ids);
   if (message.type === 'cancel') return void cancelled.add(message.batchId);
   const { batch } = message;
