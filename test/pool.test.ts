@@ -5,12 +5,12 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Worker } from 'node:worker_threads';
-import { Parallel, TaskError, delayed, registerBackend, WorkerCrashedError } from 'joblet';
+import { Parallel, TaskError, delayed, registerBackend, WorkerCrashedError, wrapNonSerializable } from 'joblet';
 import { WorkerPool, type SpawnWorker } from '../src/backends/pool.js';
 import { spawnThread } from '../src/backends/threads.js';
 import type { ToWorker, WireBatch, WireReply } from '../src/runtime/protocol.js';
 import { compactBatch, compactReply, expandBatch, expandReply, type CompactReply } from '../src/runtime/compactWire.js';
-import { rejects } from './helpers.js';
+import { rejects, sleep } from './helpers.js';
 
 const CAPABILITIES = { sharedMemory: true, isolation: 'thread' } as const;
 
@@ -138,6 +138,51 @@ test('results and errors cross the short wire form intact on real threads', asyn
       assert.instance(error, TaskError);
       assert.is(error.taskIndex, 1);
     });
+  } finally {
+    await parallel.close();
+  }
+});
+
+test("a worker waiting for its next batch leaves a task's own timers and immediates to run on time", async () => {
+  // After answering, an idle thread may sleep on the shared counter instead of its event loop
+  // (wake.ts); it must not do so while a task left work on that loop. Here the immediate and
+  // the 1 ms timer are due long before the next batch comes, 30 ms later: a worker that held
+  // its event loop until that batch arrived would answer [false, false].
+  const parallel = new Parallel({ nJobs: 1 });
+  try {
+    const state = globalThis as { firedTimer?: boolean; firedImmediate?: boolean };
+    const leaveWork = () => {
+      const g = globalThis as { firedTimer?: boolean; firedImmediate?: boolean };
+      g.firedTimer = false;
+      g.firedImmediate = false;
+      setTimeout(() => (g.firedTimer = true), 1);
+      setImmediate(() => (g.firedImmediate = true));
+      return 'left';
+    };
+    const read = () => {
+      const g = globalThis as { firedTimer?: boolean; firedImmediate?: boolean };
+      return [g.firedImmediate, g.firedTimer];
+    };
+    for (let round = 0; round < 3; round++) {
+      assert.equal(await parallel.run([delayed(leaveWork)()]), ['left']);
+      await sleep(30);
+      assert.equal(await parallel.run([delayed(read)()]), [[true, true]], `round ${round}`);
+    }
+    assert.is(state.firedTimer, undefined, 'the tasks ran in the worker, not here');
+  } finally {
+    await parallel.close();
+  }
+});
+
+test("runs one after another reach a worker waiting on the shared counter, with their defs and forget messages", async () => {
+  const parallel = new Parallel({ nJobs: 1 });
+  try {
+    for (let i = 0; i < 200; i++) assert.equal(await parallel.run([delayed((x: number) => x * 3)(i)]), [i * 3]);
+    // A wrapped function is sent as a def and forgotten when its run ends: one more message each time.
+    for (let i = 0; i < 50; i++) {
+      const offset = i;
+      assert.equal(await parallel.run([1, 2].map((x) => delayed(wrapNonSerializable((y: number) => y + offset))(x))), [1 + i, 2 + i]);
+    }
   } finally {
     await parallel.close();
   }

@@ -3,6 +3,7 @@ import { WorkerPool, type SpawnWorker } from './pool.js';
 import type { BackendFactory } from './types.js';
 import type { FromWorker } from '../runtime/protocol.js';
 import { compactBatch, expandReply, type CompactReply } from '../runtime/compactWire.js';
+import { createWake, notifyPosted } from '../runtime/wake.js';
 
 // The runtime is compiled beside this module; workers load the JavaScript file.
 const entry = new URL('../runtime/threadWorker.js', import.meta.url);
@@ -12,24 +13,26 @@ const entry = new URL('../runtime/threadWorker.js', import.meta.url);
  * makes a worker started from a file fail at once. Without it the flags are passed explicitly; Node
  * refuses some flags there (process-wide ones such as --max-old-space-size), and then none are passed.
  */
-function startThread(): Worker {
+function startThread(wake: Int32Array): Worker {
+  const workerData = { wake };
   const flags = process.execArgv;
   const kept: string[] = [];
   for (let i = 0; i < flags.length; i++) {
     if (flags[i] === '--input-type') i++;
     else if (!flags[i]!.startsWith('--input-type=')) kept.push(flags[i]!);
   }
-  if (kept.length === flags.length) return new Worker(entry);
+  if (kept.length === flags.length) return new Worker(entry, { workerData });
   try {
-    return new Worker(entry, { execArgv: kept });
+    return new Worker(entry, { workerData, execArgv: kept });
   } catch (error) {
     if ((error as { code?: string }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw error;
-    return new Worker(entry, { execArgv: [] });
+    return new Worker(entry, { workerData, execArgv: [] });
   }
 }
 
 export const spawnThread: SpawnWorker = (events) => {
-  const worker = startThread();
+  const wake = createWake();
+  const worker = startThread(wake);
   let reason: string | undefined;
   worker.on('message', (message: FromWorker | CompactReply) => events.message(expandReply(message)));
   // Emitted before 'exit' for an uncaught exception or an out-of-memory stop.
@@ -39,7 +42,10 @@ export const spawnThread: SpawnWorker = (events) => {
   worker.on('exit', (code) => events.exit({ code, signal: null, reason }));
   worker.unref();
   return {
-    send: (message, transfer) => worker.postMessage(compactBatch(message), transfer),
+    send: (message, transfer) => {
+      worker.postMessage(compactBatch(message), transfer);
+      notifyPosted(wake);
+    },
     ref: () => worker.ref(),
     unref: () => worker.unref(),
     terminate: async () => {

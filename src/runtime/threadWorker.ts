@@ -1,10 +1,11 @@
 /** Entry of a worker thread: receive batches on the parent port, answer each with one message. */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { TaskRunner } from './taskRunner.js';
 import { markWorkerRealm } from '../closure/codec.js';
 import { transferable } from './transfer.js';
 import { compactReply, expandBatch, type CompactBatch } from './compactWire.js';
 import { setCounterPrinter } from '../sharing/counter.js';
+import { linger } from './wake.js';
 import type { FromWorker, ToWorker, WireBatch, WireReply } from './protocol.js';
 
 const port = parentPort;
@@ -36,7 +37,8 @@ function reply(batch: WireBatch, answer: WireReply): void {
 // Batches not yet answered: a batch that arrives when there are none may run at once.
 let inFlight = 0;
 
-port.on('message', (received: ToWorker | CompactBatch) => {
+/** Run or queue one message from the main thread. */
+function receive(received: ToWorker | CompactBatch): void {
   const message = expandBatch(received);
   if (message.type === 'forget') return runner.forget(message.ids);
   if (message.type === 'cancel') return void cancelled.add(message.batchId);
@@ -45,6 +47,8 @@ port.on('message', (received: ToWorker | CompactBatch) => {
   const answered = (answer: WireReply) => {
     inFlight--;
     reply(batch, answer);
+    // Answered later than its message (a task's promise): wait for the next batch from here.
+    waitBriefly();
   };
   if (inFlight === 1) {
     // Nothing ahead of it: run it now, and answer from this handler when no task had to be awaited.
@@ -54,6 +58,38 @@ port.on('message', (received: ToWorker | CompactBatch) => {
     return;
   }
   previous = previous.then(() => (cancelled.delete(batch.id) ? { failures: [] } : runner.runBatchNow(batch, true))).then(answered, dieLoudly);
+}
+
+// Set by the thread backend: the count of messages posted here, which an idle worker can sleep on (wake.ts).
+const wake = (workerData as { wake?: Int32Array } | null)?.wake;
+let lingering = false;
+
+/**
+ * With every batch answered, wait for the next one on the shared counter rather than in the
+ * event loop, which wakes slower (wake.ts). Only while nothing else needs this thread's event
+ * loop: no task left a timer, an immediate, a socket or a file operation behind (message
+ * ports aside: this thread's own), and no worker stream holds output for the main thread.
+ */
+function waitBriefly(): void {
+  if (!wake || lingering || !loopIsFree()) return;
+  lingering = true;
+  try {
+    linger(wake, port!, loopIsFree, (message) => receive(message as ToWorker | CompactBatch));
+  } finally {
+    lingering = false;
+  }
+}
+
+/** No batch in flight, and no resource but message ports keeps the event loop busy (0.2 µs to ask). */
+function loopIsFree(): boolean {
+  if (inFlight || process.stdout.writableLength || process.stderr.writableLength) return false;
+  for (const resource of process.getActiveResourcesInfo()) if (resource !== 'MessagePort') return false;
+  return true;
+}
+
+port.on('message', (received: ToWorker | CompactBatch) => {
+  receive(received);
+  waitBriefly();
 });
 
 /** runBatch does not reject by design; if it ever does, die loudly rather than leave the batch waiting. */
