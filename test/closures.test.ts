@@ -19,7 +19,7 @@ import * as devalue from 'devalue';
 import serializeJavascript from 'serialize-javascript';
 import { Parallel, delayed, getSerializer, SerializationError, wrapNonSerializable } from 'joblet';
 import { decodeGraph, type Graph } from '../src/closure/codec.js';
-import { rejects } from './helpers.js';
+import { rejects, sleep } from './helpers.js';
 
 const require = createRequire(import.meta.url);
 const util = require('node:util');
@@ -471,3 +471,24 @@ review('what cannot be captured is refused at submission, not in the worker', as
 });
 
 review.run();
+
+const idle = suite('closures: the debugger switched off when idle');
+
+idle('closures captured before and after the debugger was idle long enough to be switched off carry their captures', async () => {
+  // Capture reads script URLs and module sources through the debugger, which is switched off a
+  // second after its last use (it slows every promise while on) and on again for the next capture.
+  const parallel = new Parallel({ nJobs: 1 });
+  try {
+    const before = (x: number) => join('a', String(x * k));
+    assert.equal(await parallel.run([delayed(before)(2)]), [join('a', '14')]);
+    await sleep(1_300);
+    const after = (x: number) => [basename(`/tmp/${x}`), shared.list.length * k];
+    assert.equal(await parallel.run([delayed(after)(5)]), [['5', 21]]);
+    const again = (x: number) => path.extname(`f.${x}`) + String(bigint);
+    assert.equal(await parallel.run([delayed(again)(3)]), [`.3${bigint}`]);
+  } finally {
+    await parallel.close();
+  }
+});
+
+idle.run();
