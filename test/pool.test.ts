@@ -114,6 +114,9 @@ test('the short wire form of a batch and a reply rebuilds exactly what was sent,
   const compact = compactBatch({ type: 'batch', batch });
   assert.ok(Array.isArray(compact));
   assert.equal(expandBatch(structuredClone(compact)), { type: 'batch', batch });
+  // One argument per task, sent as the arguments themselves: the flag crosses too.
+  const unary: WireBatch = { ...batch, args: [1, [2], undefined], unary: true };
+  assert.equal(expandBatch(structuredClone(compactBatch({ type: 'batch', batch: unary }))), { type: 'batch', batch: unary });
   // Anything the short form cannot say keeps the object form.
   for (const other of [
     { ...batch, indices: [3, 5, 6] },
@@ -140,6 +143,23 @@ test('results and errors cross the short wire form intact on real threads', asyn
     });
   } finally {
     await parallel.close();
+  }
+});
+
+test('tasks of one argument travel as the arguments themselves, and arrive as they were sent, on threads and processes', async () => {
+  for (const backend of ['threads', 'processes'] as const) {
+    const parallel = new Parallel({ nJobs: 2, backend, batchSize: 4 });
+    try {
+      const shared = { n: 1 };
+      const describe = (...args: unknown[]) => ({ count: args.length, first: args[0], isArray: Array.isArray(args[0]) });
+      // One argument each (an array, undefined, null, an object twice), then a batch that mixes arities.
+      const single = [[1, 2], undefined, null, shared, shared, 'text', [[3]], 7n];
+      assert.equal(await parallel.run(single.map((arg) => delayed(describe)(arg))), single.map((arg) => ({ count: 1, first: arg, isArray: Array.isArray(arg) })), backend);
+      const sameObject = (a: { n: number }, b?: { n: number }) => (b === undefined ? a.n : a === b);
+      assert.equal(await parallel.run([delayed(sameObject)(shared), delayed(sameObject)(shared, shared), delayed(describe)(), delayed(sameObject)(shared)]), [1, true, { count: 0, first: undefined, isArray: false }, 1], backend);
+    } finally {
+      await parallel.close();
+    }
   }
 });
 

@@ -221,13 +221,26 @@ const epochs = new WeakMap<Map<Function, Capture>, string>();
 
 /** Run `fn` with a capture cache shared by every encoding inside it (one run's tasks). */
 export function withCaptureCache<T>(captures: Map<Function, Capture>, fn: () => T): T {
-  const previous = activeCaptures;
-  activeCaptures = captures;
+  const previous = enterCaptureCache(captures);
   try {
     return fn();
   } finally {
-    activeCaptures = previous;
+    leaveCaptureCache(previous);
   }
+}
+
+/**
+ * withCaptureCache in two calls, for a caller that runs per task and would otherwise make a
+ * closure each time: `leaveCaptureCache(enterCaptureCache(captures))`, the second in a finally.
+ */
+export function enterCaptureCache(captures: Map<Function, Capture>): Map<Function, Capture> | undefined {
+  const previous = activeCaptures;
+  activeCaptures = captures;
+  return previous;
+}
+
+export function leaveCaptureCache(previous: Map<Function, Capture> | undefined): void {
+  activeCaptures = previous;
 }
 
 export interface EncodeOptions {

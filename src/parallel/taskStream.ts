@@ -279,7 +279,7 @@ export class TaskStream<T> {
           if (timed) this.observer!.batchStarted?.(pending.started - pending.sent);
           this.armTimeout(pending, pending.indices[0]!);
         },
-        repack: () => ({ ...batch, args: undefined, packed: this.encoder.pack(formed) }),
+        repack: () => ({ ...batch, args: undefined, unary: undefined, packed: this.encoder.pack(formed) }),
       })
       .then(
         (reply) => this.onResults(id, reply, pending),

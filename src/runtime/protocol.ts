@@ -62,6 +62,8 @@ export interface WireBatch {
    * encode, a copy of the bytes and a decode. Only on backends whose transport clones.
    */
   args?: unknown[];
+  /** `args` holds each task's one argument rather than its argument array (every task had one, and no references). */
+  unary?: true;
   /** Measure the batch: the reply then carries `timing` (enableProfiling). */
   profile?: boolean;
 }

@@ -118,7 +118,7 @@ export class TaskRunner {
       const clock = timing ? performance.now() : 0;
       let outcome: Outcome | Promise<Outcome>;
       try {
-        outcome = this.runTask(task, serializer, argsList[i]);
+        outcome = this.runTask(task, serializer, batch.unary ? [argsList[i]] : argsList[i]);
       } catch (error) {
         outcome = unexpected(index, error);
       }
