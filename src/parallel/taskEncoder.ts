@@ -126,9 +126,12 @@ export class TaskEncoder {
    */
   packForTransport(batch: readonly Prepared[], transportClones: boolean): { args: unknown[]; unary?: true } | { packed: Uint8Array | string } {
     const args = batch.map((p) => p.args);
-    if (!transportClones || !clonesAsIs(this.serializer, args)) return { packed: this.serializeBatch(args, batch) };
-    for (const p of batch) if ((p.args as unknown[]).length !== 1 || p.task.refKey) return { args };
-    return { args: batch.map((p) => (p.args as unknown[])[0]), unary: true };
+    if (!transportClones) return { packed: this.serializeBatch(args, batch) };
+    // The check walks the flat list when there is one: no argument array to visit per task.
+    const unary = batch.every((p) => (p.args as unknown[]).length === 1 && !p.task.refKey);
+    const values = unary ? batch.map((p) => (p.args as unknown[])[0]) : args;
+    if (!clonesAsIs(this.serializer, values)) return { packed: this.serializeBatch(args, batch) };
+    return unary ? { args: values, unary } : { args };
   }
 
   private serializeBatch(args: unknown[], batch: readonly Prepared[]): Uint8Array | string {
