@@ -194,6 +194,35 @@ test("a worker waiting for its next batch leaves a task's own timers and immedia
   }
 });
 
+test("a worker waiting for its next batch first lets a task's promise chains run, and the timers they start", async () => {
+  // The chain's timer is set three promise reactions after the task returned. A worker that
+  // waited for the next batch before those reactions ran (they run only when the thread gets
+  // back to its event loop) would hold them until the reading task came, 30 ms later.
+  const parallel = new Parallel({ nJobs: 1 });
+  try {
+    const leaveChain = () => {
+      const g = globalThis as { chainTimer?: boolean };
+      g.chainTimer = false;
+      void (async () => {
+        await null;
+        await null;
+        await null;
+        setTimeout(() => (g.chainTimer = true), 1);
+      })();
+      return 'left';
+    };
+    const read = () => (globalThis as { chainTimer?: boolean }).chainTimer;
+    // From the second round on, the task arrives while the worker waits on the shared counter.
+    for (let round = 0; round < 4; round++) {
+      assert.equal(await parallel.run([delayed(leaveChain)()]), ['left']);
+      await sleep(30);
+      assert.equal(await parallel.run([delayed(read)()]), [true], `round ${round}`);
+    }
+  } finally {
+    await parallel.close();
+  }
+});
+
 test("runs one after another reach a worker waiting on the shared counter, with their defs and forget messages", async () => {
   const parallel = new Parallel({ nJobs: 1 });
   try {
