@@ -223,6 +223,40 @@ test("a worker waiting for its next batch first lets a task's promise chains run
   }
 });
 
+test("while single-task batches keep coming, a worker still turns its event loop: an unref'd timer fires, an unhandled rejection fails the run", async () => {
+  // Neither shows in process.getActiveResourcesInfo(), so the worker cannot tell it should not
+  // wait for the next batch: it must still give its event loop a turn every few milliseconds.
+  const parallel = new Parallel({ nJobs: 1, batchSize: 1 });
+  try {
+    const task = (i: number) => {
+      const g = globalThis as { unrefFired?: boolean };
+      if (i === 0) {
+        g.unrefFired = false;
+        setTimeout(() => (g.unrefFired = true), 1).unref();
+      }
+      const end = performance.now() + 0.05;
+      while (performance.now() < end);
+      return g.unrefFired;
+    };
+    const seen = await parallel.run(Array.from({ length: 3000 }, (_, i) => delayed(task)(i)));
+    assert.is(seen[0], false);
+    assert.is(seen[2999], true, 'the 1 ms timer fired during a run of at least 150 ms');
+    const rejects10 = (i: number) => {
+      if (i === 10) void Promise.reject(new Error('boom from task 10'));
+      const end = performance.now() + 0.05;
+      while (performance.now() < end);
+      return i;
+    };
+    await rejects(parallel.run(Array.from({ length: 3000 }, (_, i) => delayed(rejects10)(i))), (error) => {
+      assert.instance(error, WorkerCrashedError);
+      assert.match((error as Error).message, 'boom from task 10');
+    });
+    assert.equal(await parallel.run([delayed((x: number) => x + 1)(1)]), [2], 'a new worker serves');
+  } finally {
+    await parallel.close();
+  }
+});
+
 test("runs one after another reach a worker waiting on the shared counter, with their defs and forget messages", async () => {
   const parallel = new Parallel({ nJobs: 1 });
   try {

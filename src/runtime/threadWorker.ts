@@ -63,19 +63,34 @@ function receive(received: ToWorker | CompactBatch): void {
 const wake = (workerData as { wake?: Int32Array } | null)?.wake;
 let lingering = false;
 let waitScheduled = false;
+/**
+ * While batches keep coming, how long the worker may go from one turn of its event loop to the
+ * next. Some work waits for a turn and cannot be seen from here: an unref'd timer, a zlib or
+ * crypto callback from the thread pool, the check for unhandled promise rejections.
+ */
+const TURN_MS = 10;
+/** When the event loop last ran a callback of this thread (the 'message' event or an immediate). */
+let lastTurn = 0;
 
 /**
  * After an answer, wait for the next batch on the shared counter rather than in the event loop,
  * which wakes slower (wake.ts), once what the tasks left queued has run: a microtask that queues
- * a tick runs the wait after every promise reaction, however long the chain (Node drains the
- * whole microtask queue before it turns to ticks), so the timers and I/O those reactions start
- * are in place when loopIsFree looks, and none of them waits behind the wait. One batch per
- * wait, for the same reason; measured, this costs nothing next to an immediate per batch (3 µs).
+ * a tick runs the wait after every promise reaction (Node drains the whole microtask queue
+ * before it turns to ticks), so the timers and I/O those reactions start are in place when
+ * loopIsFree looks. One batch per wait, for the same reason; and at least every TURN_MS the way
+ * back goes through the event loop (an immediate), for what only a turn of the loop runs. The
+ * chain of microtask and tick costs nothing measurable; an immediate per batch cost 3 µs.
  */
 function scheduleWait(): void {
   if (!wake || lingering || waitScheduled) return;
   waitScheduled = true;
-  queueMicrotask(() => process.nextTick(waitBriefly));
+  if (performance.now() - lastTurn < TURN_MS) queueMicrotask(() => process.nextTick(waitBriefly));
+  else setImmediate(afterTurn);
+}
+
+function afterTurn(): void {
+  lastTurn = performance.now();
+  waitBriefly();
 }
 
 function waitBriefly(): void {
@@ -103,6 +118,7 @@ function loopIsFree(): boolean {
 }
 
 port.on('message', (received: ToWorker | CompactBatch) => {
+  if (wake) lastTurn = performance.now();
   receive(received);
   scheduleWait();
 });

@@ -15,12 +15,14 @@
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 
 /**
- * How long an idle worker waits this way before it goes back to its event loop. Long,
- * on purpose: a futex wait that times out soon arms a timer that comes before the kernel's next
- * tick, and on this virtual machine arming and cancelling it costs more than the wait saves (a
- * bare round trip on one CPU: 24.6 µs p50 with 1 ms here, 13.7 µs with 20 ms).
+ * How long an idle worker waits this way before it goes back to its event loop: the longest
+ * that work the worker cannot see from JavaScript (an unref'd timer, a thread-pool callback)
+ * may wait. Not shorter: a futex wait that times out soon arms a timer that comes before the
+ * kernel's next tick, and on this virtual machine arming and cancelling it cost more than the
+ * wait saves (a bare round trip on one CPU: 24.6 µs p50 with 1 ms here, 15.7 with 5 ms, 13.7
+ * with 20 ms).
  */
-export const LINGER_MS = 50;
+export const LINGER_MS = 20;
 
 /** The counter for one worker: index 0 counts the messages the main thread has posted to it. */
 export function createWake(): Int32Array {
