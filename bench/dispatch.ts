@@ -22,7 +22,11 @@
  *    threads (see measureLatency for why). p50 and p99 of the round trip against a
  *    bare postMessage round trip (the baseline). Target: joblet's p50 at
  *    most 1.5 times it. A second joblet row, `serializer: 'structured'`,
- *    is there for diagnosis (see its note).
+ *    is there for diagnosis (see its note). Then the same with the placement
+ *    chosen rather than drawn (Linux, taskset on each thread id): every
+ *    contender's threads on the main thread's CPU, then on the other CPU.
+ *    The target is judged on the two pinned ratios and the median of the
+ *    per-round ratios: the whole run's p50 moves with the draws.
  * 3. CPU-bound: 200 tasks of about 20 ms each (a busy loop calibrated here),
  *    in sequence in the main thread (the baseline) against joblet with
  *    nJobs 2; piscina and bare worker_threads with the same tasks for
@@ -54,7 +58,8 @@
  *
  * Run: npm run build && node dist/bench/dispatch.js
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import v8 from 'node:v8';
@@ -487,6 +492,88 @@ const latencyRows: LatencyRow[] = (() => {
 })();
 for (const r of latencyRows) console.log(`  ${r.name}: p50 ${r.p50.toFixed(1)} µs, p99 ${r.p99.toFixed(1)} µs`);
 
+/**
+ * The same round trips with the placement chosen rather than drawn: the main thread on CPU 0
+ * and each contender's threads on CPU 0 too ('one CPU') or on CPU 1 ('two CPUs'), with
+ * `taskset` on each thread id (Linux). Above, the whole run's p50 falls wherever the draws of
+ * placement put it (two runs of the same code printed 1.03× and 2.02× for joblet); pinned, each
+ * contender meets the same machine, so these ratios repeat. Each round opens one contender at
+ * a time on new threads, pins them, warms them, and times 100 round trips.
+ */
+const PINNED_ROUNDS = 6;
+type Placement = 'one CPU' | 'two CPUs';
+const PLACEMENTS: Placement[] = ['one CPU', 'two CPUs'];
+
+function pin(tid: string | number, cpus: string): void {
+  execFileSync('taskset', ['-p', '-c', cpus, String(tid)], { stdio: 'ignore' });
+}
+
+const canPin = (() => {
+  if (process.platform !== 'linux' || os.cpus().length < 2) return false;
+  try {
+    pin(process.pid, `0-${os.cpus().length - 1}`);
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+async function measurePinned(cases: LatencyCase[], placement: Placement): Promise<Map<string, number[]>> {
+  const times = new Map(cases.map((c) => [c.name, [] as number[]]));
+  pin(process.pid, '0');
+  try {
+    for (let r = 0; r < PINNED_ROUNDS; r++) {
+      for (let k = 0; k < cases.length; k++) {
+        const c = cases[(r + k) % cases.length]!;
+        const before = new Set(readdirSync('/proc/self/task'));
+        const instance = c.open();
+        try {
+          await instance.once(0);
+          for (const tid of readdirSync('/proc/self/task')) if (!before.has(tid)) pin(tid, placement === 'one CPU' ? '0' : '1');
+          for (let j = 0; j < LATENCY_WARMUP; j++) await instance.once(j);
+          for (let j = 0; j < LATENCY_RUNS / LATENCY_ROUNDS; j++) {
+            const begun = performance.now();
+            const y = await instance.once(j);
+            times.get(c.name)!.push((performance.now() - begun) * 1000);
+            if (y !== j + 1) throw new Error(`'${c.name}': a single task of ${j} returned ${String(y)}`);
+          }
+        } finally {
+          await instance.close();
+        }
+      }
+    }
+  } finally {
+    pin(process.pid, `0-${os.cpus().length - 1}`);
+  }
+  return times;
+}
+
+interface PinnedRow {
+  name: string;
+  /** By placement: p50 (µs) and its ratio to the baseline's p50 in the same placement. */
+  placements: Record<Placement, { p50: number; ratio: number }>;
+}
+
+let pinnedRows: PinnedRow[] | undefined;
+if (canPin) {
+  phase = 'latency, pinned';
+  console.log(`\nlatency, pinned: ${PINNED_ROUNDS} rounds of ${LATENCY_RUNS / LATENCY_ROUNDS} per contender and placement`);
+  const measured = new Map<Placement, Map<string, number[]>>();
+  for (const placement of PLACEMENTS) measured.set(placement, await measurePinned(latencyCases, placement));
+  pinnedRows = latencyCases.map((c) => {
+    const placements = {} as PinnedRow['placements'];
+    for (const placement of PLACEMENTS) {
+      const p50 = percentile(sortedCopy(measured.get(placement)!.get(c.name)!), 0.5);
+      const base = percentile(sortedCopy(measured.get(placement)!.get(RAW_ROUND_TRIP)!), 0.5);
+      placements[placement] = { p50, ratio: p50 / base };
+    }
+    return { name: c.name, placements };
+  });
+  for (const r of pinnedRows) console.log(`  ${r.name}: ${PLACEMENTS.map((p) => `${p} p50 ${r.placements[p].p50.toFixed(1)} µs (${r.placements[p].ratio.toFixed(2)}×)`).join(', ')}`);
+} else {
+  console.log('\nlatency, pinned: skipped (needs Linux, 2 CPUs and taskset)');
+}
+
 // ---- 1. throughput -------------------------------------------------------------
 
 const throughputTitle = `throughput: ${TASKS.toLocaleString('en-US')} tasks x + 1, ${N_JOBS} worker threads`;
@@ -739,7 +826,12 @@ const overPiscinaVerdict = verdict(overPiscina >= OVER_PISCINA_TARGET, overPisci
 
 const latencyOf = (name: string) => latencyRows.find((r) => r.name === name)!;
 const jobletLatency = latencyOf(JOBLET);
-const latencyVerdict = verdict(jobletLatency.ratio <= LATENCY_RATIO_TARGET, median(jobletLatency.roundRatios) <= LATENCY_RATIO_TARGET);
+const jobletPinned = pinnedRows?.find((r) => r.name === JOBLET);
+// Judged on what repeats: the pinned placements when they were measured, with the per-round median; else the whole run's p50 and the per-round median.
+const latencyChecks = jobletPinned
+  ? [...PLACEMENTS.map((p) => jobletPinned.placements[p].ratio <= LATENCY_RATIO_TARGET), median(jobletLatency.roundRatios) <= LATENCY_RATIO_TARGET]
+  : [jobletLatency.ratio <= LATENCY_RATIO_TARGET, median(jobletLatency.roundRatios) <= LATENCY_RATIO_TARGET];
+const latencyVerdict = verdict(latencyChecks.every(Boolean), latencyChecks.some(Boolean));
 
 const jobletCpu = cpuRows.find((r) => r.name === JOBLET_CPU)!;
 const ceilingCpu = cpuRows[cpuRows.length - 1]!;
@@ -781,6 +873,20 @@ const report = [
     ]),
   ),
   notes(latencyCases),
+  ...(pinnedRows
+    ? [
+        `### Latency with the placement chosen: ${PINNED_ROUNDS} rounds of ${LATENCY_RUNS / LATENCY_ROUNDS} round trips per contender and placement, each on new threads pinned with taskset and warmed by ${LATENCY_WARMUP}`,
+        markdownTable(
+          ['contender', ...PLACEMENTS.flatMap((p) => [`${p}: p50 (µs)`, `${p}: ratio to baseline`])],
+          ['---', ...PLACEMENTS.flatMap(() => ['---:', '---:'])],
+          pinnedRows.map((r) => [
+            r.name === RAW_ROUND_TRIP ? `${r.name} (baseline)` : r.name,
+            ...PLACEMENTS.flatMap((p) => [r.placements[p].p50.toFixed(1), `${r.placements[p].ratio.toFixed(2)}×`]),
+          ]),
+        ),
+        "one CPU: the main thread and the contender's threads on CPU 0 (each wakes the other on the same CPU); two CPUs: the main thread on CPU 0, the contender's threads on CPU 1 (each wake-up crosses CPUs). The table above draws the placement instead, as a program would.",
+      ]
+    : []),
   `### CPU-bound: ${CPU_TASKS} tasks of about ${CPU_TASK_MS} ms (\`spin(${calibration.iterations.toLocaleString('en-US')}, seed)\`, ${calibration.ms.toFixed(1)} ms in the main thread), ${CPU_ROUNDS} interleaved rounds`,
   markdownTable(
     ['case', 'ms per run, median', 'fastest (ms)', 'each round (ms)', 'cores used, each round', 'speedup over sequential (medians)', 'fastest-run speedup', 'per-round speedup: median (min–max)', 'RSS (MiB): start → peak'],
@@ -823,7 +929,11 @@ const report = [
       `${jobletRow.speed.toFixed(3)}× the baseline's ${thousands(tasksPerSecond(rowOf(throughputRows, BASELINE)))}`,
     `- throughput, joblet at least ${OVER_PISCINA_TARGET}× piscina: **${overPiscinaVerdict}**; ${overPiscina.toFixed(1)}× (means), ${overPiscinaFastest.toFixed(1)}× (fastest samples)`,
     `- latency, joblet's p50 at most ${LATENCY_RATIO_TARGET}× a bare postMessage round trip: **${latencyVerdict}**; ` +
-      `${jobletLatency.ratio.toFixed(2)}× (${jobletLatency.p50.toFixed(1)} µs against ${latencyOf(RAW_ROUND_TRIP).p50.toFixed(1)} µs), per round ${spread(jobletLatency.roundRatios, 2)}; ` +
+      (jobletPinned
+        ? `pinned: ${PLACEMENTS.map((p) => `${p} ${jobletPinned.placements[p].ratio.toFixed(2)}× (${jobletPinned.placements[p].p50.toFixed(1)} µs against ${pinnedRows!.find((r) => r.name === RAW_ROUND_TRIP)!.placements[p].p50.toFixed(1)} µs)`).join(', ')}; ` +
+          `piscina ${PLACEMENTS.map((p) => `${pinnedRows!.find((r) => r.name === PISCINA)!.placements[p].ratio.toFixed(2)}×`).join(' and ')}; `
+        : '') +
+      `placement drawn: per round ${spread(jobletLatency.roundRatios, 2)}, whole run ${jobletLatency.ratio.toFixed(2)}× (${jobletLatency.p50.toFixed(1)} µs against ${latencyOf(RAW_ROUND_TRIP).p50.toFixed(1)} µs); ` +
       `piscina ${latencyOf(PISCINA).ratio.toFixed(2)}×; joblet with serializer 'structured' ${latencyOf(JOBLET_STRUCTURED).ratio.toFixed(2)}×`,
     `- CPU-bound, joblet's speedup at least ${SPEEDUP_TARGET} on ${N_JOBS} workers: **${speedupVerdict}**; ` +
       `${jobletCpu.speedup.toFixed(3)}× (medians), ${jobletCpu.fastestSpeedup.toFixed(3)}× (fastest runs); ` +
@@ -852,7 +962,7 @@ writeFileSync(`${RESULTS}dispatch.md`, `${report}\n`);
 const date = new Date().toISOString();
 writeFileSync(
   `${RESULTS}dispatch-latency.json`,
-  JSON.stringify({ date, unit: 'µs', rows: latencyRows, samples: Object.fromEntries(latency.all) }, null, 2),
+  JSON.stringify({ date, unit: 'µs', rows: latencyRows, pinned: pinnedRows ?? null, samples: Object.fromEntries(latency.all) }, null, 2),
 );
 writeFileSync(
   `${RESULTS}dispatch-latency.chart.html`,
