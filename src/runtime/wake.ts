@@ -7,10 +7,10 @@
  * worker's share of the CPU fell from 11.5 to 6.9 µs.
  *
  * A worker sleeping here holds its event loop, so it does so for a bounded time (LINGER_MS)
- * after answering, when the next batch is likely to follow at once, and never while a task's
- * promise is pending; then it goes back to its event loop, where its own timers and I/O run
- * and the port wakes it as before. A leaf module: the
- * thread backend and the worker runtime both use it.
+ * after answering, when the next batch is likely to follow at once, and only when nothing a
+ * task left behind needs that loop (threadWorker.ts decides); then it goes back to its event loop, where its own timers and I/O run
+ * and the port wakes it as before. A leaf module: the thread backend and the worker runtime
+ * both use it.
  */
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
 
