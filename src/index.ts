@@ -1,5 +1,6 @@
 // The public surface: re-exports only (and the built-in serializers, registered at import).
-import './serialize/builtins.js';
+import './serialize/builtins/index.js';
+import './sharing/kinds.js';
 
 export { Parallel, type RunResult, type ResultOf } from './parallel/Parallel.js';
 export { delayed, type Task } from './parallel/delayed.js';

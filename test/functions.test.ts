@@ -11,7 +11,7 @@ import {
   type Backend,
   type WireBatch,
 } from 'joblet';
-import { parseFunctionSource } from '../src/closure/freeVariables.js';
+import { parseFunctionSource } from '../src/source/freeVariables.js';
 import { createInlineBackend } from '../src/backends/inline.js';
 import { tagged } from './fixtures/taggedSerializer.js';
 import { BACKENDS, rejects } from './helpers.js';

@@ -110,7 +110,7 @@ const recording: SpawnWorker = (events) => {
   return { ...handle, send: (message) => (sent.push(message), handle.send(message)) };
 };
 registerBackend('recorded-sharing', ({ nWorkers }) => new WorkerPool('threads', nWorkers, { sharedMemory: true, isolation: 'thread' }, recording));
-const sharedDefs = () => sent.flatMap((m) => (m.type === 'batch' ? m.batch.defs : [])).filter((d) => d.kind === 'shared');
+const sharedDefs = () => sent.flatMap((m) => (m.type === 'batch' ? m.batch.defs : [])).filter((d) => d.kind === 'ref' && (d.ref === 'shared' || d.ref === 'persisted'));
 
 const once = suite('shared values cross once');
 

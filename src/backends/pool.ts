@@ -2,7 +2,7 @@ import { AbortError, WorkerCrashedError } from '../errors.js';
 import type { FromWorker, ToWorker, WireBatch, WireReply } from '../runtime/protocol.js';
 import type { Backend, BackendCapabilities, BatchEvents } from './types.js';
 import { transferable } from '../runtime/transfer.js';
-import { Counter } from '../sharing/counter.js';
+import { referenceKind } from '../values/byReference.js';
 
 /** One live worker, thread or process, as the pool sees it. */
 export interface WorkerHandle {
@@ -228,7 +228,7 @@ export class WorkerPool implements Backend {
       slot.jobs[0]?.events?.onStart?.();
       return;
     }
-    if (message.type === 'count') return Counter.applyRemote(message.id, message.by);
+    if (message.type === 'ref') return referenceKind(message.kind).receive?.(message.body);
     if (message.type === 'log') return void process.stderr.write(message.text);
     if (message.type !== 'reply') return;
     if (slot.dropped.delete(message.batchId)) return;

@@ -1,6 +1,6 @@
-import { describeFunction } from './functionSource.js';
-import { parseFunctionSource, type SourceForm } from './freeVariables.js';
-import { isWorkerGlobal } from './globals.js';
+import { describeFunction } from '../source/functionSource.js';
+import { parseFunctionSource, type SourceForm } from '../source/freeVariables.js';
+import { isWorkerGlobal } from '../source/globals.js';
 import { handleOf, internalsOf, release, scopesOf, scriptUrl, valueOf } from './inspector.js';
 import { fileURLToPath } from 'node:url';
 import { builtinRefOf, insideFunction, isStrictAt, moduleBindings, REQUIRE_BINDING, requiredRefOf, type ModuleRef } from './modules.js';

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { types } from 'node:util';
 import type * as Acorn from 'acorn';
 import { scriptSource, scriptUrl } from './inspector.js';
-import { loadParser } from './freeVariables.js';
+import { loadParser } from '../source/freeVariables.js';
 
 /**
  * A module value carried by reference: the worker loads the same module and

@@ -1,4 +1,4 @@
-import { isWorkerGlobal } from '../closure/globals.js';
+import { isWorkerGlobal } from '../source/globals.js';
 import type { Fingerprint, FunctionPrint, NodePrint, Print, PropPrint } from './fingerprint.js';
 
 /** One thing a round trip changed, at one place (or at several that differ only by array index). */

@@ -1,7 +1,7 @@
 import { REF_KEY, encodeValue, resolveReferences } from '../serialize/payload.js';
 import { getSerializer } from '../serialize/registry.js';
 import type { Serializer } from '../serialize/types.js';
-import { FALLBACK_SERIALIZER, unwrap } from '../serialize/wrap.js';
+import { FALLBACK_SERIALIZER, isWrapped, unwrap } from '../serialize/wrap.js';
 
 /**
  * A value encoded the way a run encodes a task's arguments: by the chosen
@@ -27,6 +27,7 @@ export function encodeLikeARun(value: unknown, serializer: Serializer): Encoded 
     serializer,
     root: '',
     phase: 'serialize-task',
+    isSpecial: isWrapped,
     refer(special) {
       let id = ids.get(special);
       if (id === undefined) {

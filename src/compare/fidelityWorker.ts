@@ -4,6 +4,7 @@
  * runtime's workers do: nothing of the main thread's modules is loaded here,
  * so a function rebuilt from source sees what a task's worker would see.
  */
+import '../sharing/kinds.js';
 import { parentPort } from 'node:worker_threads';
 import { loadSerializer } from '../serialize/registry.js';
 import { FALLBACK_SERIALIZER } from '../serialize/wrap.js';

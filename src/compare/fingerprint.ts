@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { types } from 'node:util';
 import { captureFunction } from '../closure/capture.js';
-import { describeFunction } from '../closure/functionSource.js';
-import { formatStep } from '../serialize/paths.js';
+import { describeFunction } from '../source/functionSource.js';
+import { formatStep } from '../values/paths.js';
 import { unwrap } from '../serialize/wrap.js';
 
 /**

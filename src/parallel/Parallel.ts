@@ -1,4 +1,4 @@
-import '../serialize/builtins.js';
+import '../serialize/builtins/index.js';
 import type { Backend } from '../backends/types.js';
 import { getBackendFactory } from '../backends/registry.js';
 import { getDefaultSerializer, getSerializer, serializerModule } from '../serialize/registry.js';

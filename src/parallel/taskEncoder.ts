@@ -1,29 +1,26 @@
 import { createHash } from 'node:crypto';
 import { SerializationError } from '../errors.js';
-import type { Capture } from '../closure/capture.js';
-import { enterCaptureCache, leaveCaptureCache, withCaptureCache } from '../closure/codec.js';
-import { describeFunction } from '../closure/functionSource.js';
+import { sessionCapture } from '../closure/codec.js';
+import { describeFunction } from '../source/functionSource.js';
 import { REF_KEY, encodeValue, locateFailure, prepareValue } from '../serialize/payload.js';
 import { getSerializer } from '../serialize/registry.js';
 import { capturedVariablesRemedy } from '../serialize/remedies.js';
-import { FALLBACK_SERIALIZER, anyWrapped, isWrapped, unwrap } from '../serialize/wrap.js';
 import type { Serializer } from '../serialize/types.js';
-import type { WireDef, WireTask } from '../runtime/protocol.js';
-import { isClassInstance } from '../closure/codec.js';
-import { someInGraph } from '../serialize/walk.js';
-import { estimateBytes } from '../sharing/bytes.js';
-import { anyPersisted, isPersisted, type PersistedModel } from '../sharing/persisted.js';
-import { anySharedArrays, isSharedView } from '../sharing/sharedArray.js';
-import { anyCounters, collectCounters, isCounter, type Counter } from '../sharing/counter.js';
-import type { Task } from './delayed.js';
 import { clonesAsIs } from '../serialize/scan.js';
+import type { WireDef, WireTask } from '../runtime/protocol.js';
+import '../sharing/kinds.js';
+import { estimateBytes } from '../sharing/bytes.js';
+import { anyReferenceInUse, largeValueKind, ReferenceRefusal, referenceKindOf, type ReferenceKind } from '../values/byReference.js';
+import { someInGraph } from '../values/graph.js';
+import { isClassInstance } from '../values/kinds.js';
+import { EncodeSession } from '../values/session.js';
+import { keepPureSnapshot, pureSnapshot, RunSnapshots } from './closureSnapshots.js';
+import type { Task } from './delayed.js';
 
-let nextValueId = 0;
-
-/** A task checked and ready for its batch; its arguments are serialized with the batch's. */
 /** What largeArguments finds in most tasks, made once. */
 const NOTHING_LARGE: ReadonlySet<object> = new Set();
 
+/** A task checked and ready for its batch; its arguments are serialized with the batch's. */
 export interface Prepared {
   task: WireTask;
   defs: WireDef[];
@@ -39,20 +36,6 @@ export interface SharingPlan {
   sameThread?: boolean;
 }
 
-// The last snapshot sent of each task function: when a run sends a new one, workers may drop the old,
-// but only once no run still in progress uses it (runs of one Parallel may overlap).
-const lastClosureDef = new WeakMap<Function, string>();
-const liveUses = new Map<string, number>();
-const superseded = new Set<string>();
-
-/**
- * Task functions whose capture turned out empty (they use arguments and globals only): there
- * is no snapshot to take again, so their def is kept for good and later runs skip the
- * inspector, about half a millisecond per run. A function that captures anything is
- * captured again at every run, so each run sees the values of that moment.
- */
-const pureClosureDefs = new WeakMap<Function, WireDef>();
-
 /**
  * Turns tasks into wire tasks for one run: functions become defs (source,
  * hashed, sent to each worker once), arguments become bytes, and each
@@ -60,17 +43,15 @@ const pureClosureDefs = new WeakMap<Function, WireDef>();
  * Everything that cannot travel is refused here, before a worker sees it.
  */
 export class TaskEncoder {
-  private readonly wrapped = new Map<unknown, WireDef>();
-  private readonly defsById = new Map<string, WireDef>();
-  private readonly fallback: Serializer = getSerializer(FALLBACK_SERIALIZER);
-  /** Functions captured in this run: a closure submitted with 10,000 tasks is captured once. */
-  private readonly captures = new Map<Function, Capture>();
+  /** Every encoding of this run: a closure submitted with 10,000 tasks is captured once. */
+  private readonly session = new EncodeSession();
+  private readonly snapshots = new RunSnapshots();
   private readonly closureDefs = new Map<Function, WireDef>();
-  /** Closure snapshot ids this run uses (counted in liveUses until the run ends). */
-  private readonly usedSnapshots = new Set<string>();
-  /** Values shared for this run: large arguments and shared arrays, by identity (the same object for N tasks is sent once). */
-  private readonly sharedForRun = new Map<object, WireDef>();
-  private readonly persistedDefs = new Map<PersistedModel, WireDef>();
+  /** Defs of by-reference values, by the value (the same object in N tasks is sent once per run). */
+  private readonly referenceDefs = new Map<object, WireDef>();
+  private readonly defsById = new Map<string, WireDef>();
+  /** Ids the workers may drop when the run ends (wrapped values, values shared for the run). */
+  private readonly runScoped: string[] = [];
   private readonly shareable = new Map<object, boolean>();
   /** Defs a closure def needs delivered before it (the counters it captured), by the closure def's id. */
   private readonly companions = new Map<string, WireDef[]>();
@@ -87,7 +68,6 @@ export class TaskEncoder {
    * themselves are serialized with the rest of the batch by `pack`.
    */
   prepare(task: Task, index: number): Prepared {
-    const previous = enterCaptureCache(this.captures);
     try {
       return this.encodeUnchecked(task, index);
     } catch (error) {
@@ -102,8 +82,6 @@ export class TaskEncoder {
         taskIndex: index,
         cause: error,
       });
-    } finally {
-      leaveCaptureCache(previous);
     }
   }
 
@@ -136,11 +114,9 @@ export class TaskEncoder {
 
   private serializeBatch(args: unknown[], batch: readonly Prepared[]): Uint8Array | string {
     try {
-      return withCaptureCache(this.captures, () => this.serializer.serialize(args));
+      return this.serializer.serialize(args, this.session);
     } catch (error) {
-      withCaptureCache(this.captures, () => {
-        for (const p of batch) encodeValue(p.args, { serializer: this.serializer, root: 'args', phase: 'serialize-task', taskIndex: p.task.index });
-      });
+      for (const p of batch) encodeValue(p.args, { serializer: this.serializer, root: 'args', phase: 'serialize-task', taskIndex: p.task.index, session: this.session });
       throw new SerializationError({
         phase: 'serialize-task',
         path: 'args',
@@ -156,8 +132,7 @@ export class TaskEncoder {
   private encodeUnchecked(task: Task, index: number): Prepared {
     const fnDef = this.functionDef(task.fn, index);
     const large = this.largeArguments(task.args);
-    const scanFirst = large.size > 0 || anyPersisted() || anySharedArrays() || anyCounters();
-    if (!scanFirst && !anyWrapped() && !this.companions.has(fnDef.id)) {
+    if (large.size === 0 && !anyReferenceInUse() && !this.companions.has(fnDef.id)) {
       // Nothing in this process could need a reference (the common case, thousands of tiny
       // tasks): the arguments go as they are, with the function's def alone (one array per def).
       return { task: { index, fn: fnDef.id, refKey: undefined }, defs: this.soleDef(fnDef), args: task.args };
@@ -167,9 +142,9 @@ export class TaskEncoder {
       root: 'args',
       phase: 'serialize-task',
       taskIndex: index,
-      refer: (value, path) => this.specialDef(value, path, index).id,
-      isSpecial: (v) => isWrapped(v) || isPersisted(v) || isSharedView(v) || isCounter(v) || large.has(v),
-      scanFirst,
+      refer: (value, path) => this.referenceDef(value as object, large.has(value as object) ? largeValueKind()! : referenceKindOf(value)!, path, index).id,
+      isSpecial: (v) => large.has(v) || referenceKindOf(v) !== undefined,
+      scanFirst: true,
     });
     const defs = [...(this.companions.get(fnDef.id) ?? []), fnDef, ...prepared.refs.map((id) => this.defsById.get(id)!)];
     return { task: { index, fn: fnDef.id, refKey: prepared.refs.length > 0 ? REF_KEY : undefined }, defs, args: prepared.value };
@@ -184,25 +159,12 @@ export class TaskEncoder {
 
   /**
    * Ids the workers may forget when this run ends: values wrapped or shared for this run only,
-   * and earlier snapshots of task functions whose captured values changed (so a long-lived pool
-   * holds one snapshot per function, not one per run). Persisted values stay until close().
+   * and earlier snapshots of task functions whose captured values changed. Persisted values
+   * stay until close().
    */
   runScopedIds(): string[] {
-    if (!this.usedSnapshots.size && !superseded.size && !this.wrapped.size && !this.sharedForRun.size) return [];
-    const released: string[] = [];
-    for (const id of this.usedSnapshots) {
-      const uses = (liveUses.get(id) ?? 1) - 1;
-      if (uses > 0) liveUses.set(id, uses);
-      else liveUses.delete(id);
-    }
-    // A superseded snapshot goes once no run in progress uses it.
-    for (const id of superseded) {
-      if (!liveUses.has(id)) {
-        superseded.delete(id);
-        released.push(id);
-      }
-    }
-    return [...[...this.wrapped.values(), ...this.sharedForRun.values()].map((def) => def.id), ...released];
+    const released = this.snapshots.end();
+    return this.runScoped.length ? [...this.runScoped, ...released] : released;
   }
 
   /** The top-level arguments large enough to share for the run (estimated, not walked). */
@@ -212,11 +174,11 @@ export class TaskEncoder {
     if (maxNbytes === null) return NOTHING_LARGE;
     for (const arg of args) {
       if (typeof arg !== 'object' || arg === null || estimateBytes(arg) <= maxNbytes) continue;
-      if (isSharedView(arg) || isPersisted(arg) || isWrapped(arg)) continue;
-      // Shared values travel by structured clone: functions and class instances keep to the serializer.
+      if (referenceKindOf(arg)) continue;
+      // Shared values travel by structured clone: functions, class instances and references keep to the serializer.
       let ok = this.shareable.get(arg);
       if (ok === undefined) {
-        ok = !someInGraph(arg, (v) => typeof v === 'function' || isClassInstance(v) || isWrapped(v) || isPersisted(v));
+        ok = !someInGraph(arg, (v) => typeof v === 'function' || isClassInstance(v) || referenceKindOf(v) !== undefined);
         this.shareable.set(arg, ok);
       }
       if (ok) (large ??= new Set()).add(arg);
@@ -224,48 +186,30 @@ export class TaskEncoder {
     return large ?? NOTHING_LARGE;
   }
 
-  private specialDef(value: unknown, path: string, index: number): WireDef {
-    if (isWrapped(value)) return this.wrappedDef(value, path, index);
-    if (isPersisted(value)) return this.persistedDef(value, path, index);
-    if (isCounter(value)) return this.counterDef(value);
-    const hit = this.sharedForRun.get(value as object);
+  /** A by-reference value as a def, made once per run; its kind says what travels. */
+  private referenceDef(value: object, kind: ReferenceKind, path: string, index: number): WireDef {
+    const hit = this.referenceDefs.get(value);
     if (hit) return hit;
-    let shared = value;
-    // A process cannot map this thread's memory: it gets a copy, and its writes stay with it.
-    if (isSharedView(value) && !this.sharing.sharedMemory) {
-      shared = new (value.constructor as new (source: ArrayBufferView) => ArrayBufferView)(value);
+    let sent;
+    try {
+      sent = kind.send(value, { sharedMemory: this.sharing.sharedMemory, sameThread: this.sharing.sameThread === true, path, taskIndex: index, serializer: this.serializer.name, session: this.session });
+    } catch (error) {
+      if (!(error instanceof ReferenceRefusal)) throw error;
+      throw new SerializationError({ phase: 'serialize-task', path, serializer: this.serializer.name, problem: error.problem, remedy: error.remedy, taskIndex: index });
     }
-    const def: WireDef = { kind: 'shared', id: `s${nextValueId++}`, value: shared, persisted: false };
-    this.sharedForRun.set(value as object, def);
-    this.defsById.set(def.id, def);
-    return def;
-  }
-
-  private persistedDef(handle: PersistedModel, path: string, index: number): WireDef {
-    const hit = this.persistedDefs.get(handle);
-    if (hit) return hit;
-    if (handle.closed) {
-      throw new SerializationError({
-        phase: 'serialize-task',
-        path,
-        serializer: this.serializer.name,
-        problem: `PersistedModel ${handle.id} was closed before the task was submitted`,
-        remedy: 'Close a persisted value after the runs that use it, or persist it again.',
-        taskIndex: index,
-      });
+    // A value seen before under another identity (a Counter met in a closure and in the arguments) is one def.
+    const def = this.defsById.get(sent.id) ?? { kind: 'ref' as const, id: sent.id, ref: kind.name, state: sent.state };
+    this.referenceDefs.set(value, def);
+    if (!this.defsById.has(def.id)) {
+      this.defsById.set(def.id, def);
+      if (sent.runScoped) this.runScoped.push(def.id);
     }
-    const payload = this.sharing.sameThread ? { kind: 'shared' as const, value: handle.get() } : handle.payload(this.sharing.sharedMemory);
-    const def: WireDef =
-      payload.kind === 'shared'
-        ? { kind: 'shared', id: handle.id, value: payload.value, persisted: true }
-        : { kind: 'file', id: handle.id, path: payload.path };
-    this.persistedDefs.set(handle, def);
-    this.defsById.set(def.id, def);
     return def;
   }
 
   private functionDef(fn: Function, index: number): WireDef {
-    if (isWrapped(fn)) return this.wrappedDef(fn, 'fn', index);
+    const kind = referenceKindOf(fn);
+    if (kind) return this.referenceDef(fn, kind, 'fn', index);
     if (this.serializer.capabilities.closures) return this.closureDef(fn, index);
     const description = describeFunction(fn);
     const refuse = (problem: string, remedy: string) =>
@@ -293,63 +237,26 @@ export class TaskEncoder {
    * the same captured values (an earlier run) is not sent them again.
    */
   private closureDef(fn: Function, index: number): WireDef {
-    const hit = this.closureDefs.get(fn) ?? pureClosureDefs.get(fn);
+    const hit = this.closureDefs.get(fn) ?? pureSnapshot(fn);
     if (hit) return hit;
     const codec = getSerializer('closure');
+    this.session.companions.clear();
     let data: Uint8Array | string;
-    let counters: Counter[];
     try {
-      ({ result: data, counters } = collectCounters(() => codec.serialize(fn)));
+      data = codec.serialize(fn, this.session);
     } catch (error) {
       throw locateFailure(error, fn, { serializer: codec, root: 'fn', phase: 'serialize-task', taskIndex: index });
     }
     const def: WireDef = { kind: 'value', id: `c:${createHash('sha1').update(data).digest('base64url')}`, serializer: codec.name, data };
-    // Counters it captured go first, so the worker holds their memory when it rebuilds the function.
-    if (counters.length) this.companions.set(def.id, counters.map((counter) => this.counterDef(counter)));
+    // What it captured by reference (a Counter) goes first, so the worker holds it when it rebuilds the function.
+    const met = [...this.session.companions];
+    if (met.length) this.companions.set(def.id, met.map((value) => this.referenceDef(value, referenceKindOf(value)!, 'fn', index)));
     this.closureDefs.set(fn, def);
-    const capture = this.captures.get(fn);
+    const capture = sessionCapture(this.session, fn);
     if (capture?.kind === 'source' && !capture.values.size && !capture.modules.size && !capture.lexicalThis && !capture.superClass && !capture.isClass) {
-      pureClosureDefs.set(fn, def);
+      keepPureSnapshot(fn, def);
     }
-    if (!this.usedSnapshots.has(def.id)) {
-      this.usedSnapshots.add(def.id);
-      liveUses.set(def.id, (liveUses.get(def.id) ?? 0) + 1);
-    }
-    const previous = lastClosureDef.get(fn);
-    if (previous !== undefined && previous !== def.id) superseded.add(previous);
-    superseded.delete(def.id);
-    lastClosureDef.set(fn, def.id);
-    return def;
-  }
-
-  /** A Counter: its shared memory (threads, inline) or its settings (processes), sent to each worker once. */
-  private counterDef(counter: Counter): WireDef {
-    let def = this.defsById.get(counter.id);
-    if (!def) {
-      def = { kind: 'counter', id: counter.id, state: counter.state(this.sharing.sharedMemory) };
-      this.defsById.set(def.id, def);
-    }
-    return def;
-  }
-
-  /** Encode a wrapped value with the fallback serializer, once per run. */
-  private wrappedDef(value: unknown, path: string, index: number): WireDef {
-    const hit = this.wrapped.get(value);
-    if (hit) return hit;
-    const target = unwrap(value);
-    let data: Uint8Array | string;
-    try {
-      data = this.fallback.serialize(target);
-    } catch (error) {
-      const failure = locateFailure(error, target, { serializer: this.fallback, root: path, phase: 'serialize-task', taskIndex: index, wrapped: true });
-      throw new SerializationError({
-        ...failure.toDetails(),
-        problem: `${failure.problem} (a wrapNonSerializable value goes through the fallback serializer '${this.fallback.name}', whatever the run's serializer '${this.serializer.name}')`,
-      });
-    }
-    const def: WireDef = { kind: 'value', id: `w${nextValueId++}`, serializer: this.fallback.name, data };
-    this.wrapped.set(value, def);
-    this.defsById.set(def.id, def);
+    this.snapshots.use(fn, def.id);
     return def;
   }
 }

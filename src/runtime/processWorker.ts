@@ -1,7 +1,7 @@
 /** Entry of a child process: receive batches over IPC, answer each with one message. */
 import { TaskRunner } from './taskRunner.js';
 import { markWorkerRealm } from '../closure/codec.js';
-import { setRemoteCounterSink } from '../sharing/counter.js';
+import { connectToMain } from '../values/mainChannel.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 
 if (!process.send) throw new Error('joblet: processWorker.js must be started with an IPC channel (child_process.fork)');
@@ -11,7 +11,10 @@ markWorkerRealm();
 const runner = new TaskRunner();
 const send = (message: FromWorker, done?: () => void) => process.send!(message, undefined, {}, done);
 // A Counter's count lives in the main process: increments go there, ahead of the batch's reply on the same channel.
-setRemoteCounterSink((id, by) => send({ type: 'count', id, by }));
+connectToMain({
+  post: (kind, body) => send({ type: 'ref', kind, body }),
+  log: (text) => void process.stderr.write(text),
+});
 
 // Batches arrive ahead of time; they run one after another, never interleaved.
 let previous: Promise<unknown> = Promise.resolve();

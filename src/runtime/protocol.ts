@@ -4,29 +4,23 @@
  * (postMessage, IPC) only moves them.
  */
 import type { SerializationPhase, ThrownRecord } from '../errors.js';
-import type { SourceForm } from '../closure/sourceForm.js';
-import type { CounterState } from '../sharing/counter.js';
+import type { SourceForm } from '../source/sourceForm.js';
 
 export type Bytes = Uint8Array | string;
 
 /**
  * Something a task refers to by id, sent to each worker once: a function's
- * source (cached by a hash of it), a built-in by path, or a value encoded by
- * the fallback serializer (a `wrapNonSerializable` value).
+ * source (cached by a hash of it), a built-in by path, a task function with
+ * its captures encoded by a serializer, or a by-reference value
+ * (values/byReference.ts: a persisted handle, a shared array, a Counter, a
+ * wrapped value), whose `state` its kind made and the transport's own
+ * structured clone carries (on threads, SharedArrayBuffers are shared).
  */
 export type WireDef =
   | { kind: 'function'; id: string; name: string; source: string; form: SourceForm }
   | { kind: 'global'; id: string; name: string; path: string }
   | { kind: 'value'; id: string; serializer: string; data: Bytes }
-  /**
-   * A value carried by the transport's own structured clone, not by a serializer: on threads
-   * its SharedArrayBuffers are shared, not copied. `persisted`: the worker gets a handle.
-   */
-  | { kind: 'shared'; id: string; value: unknown; persisted: boolean }
-  /** A persisted value in a file, read once per worker (the processes backend's way). */
-  | { kind: 'file'; id: string; path: string }
-  /** A shared Counter: its memory on threads; on processes its settings (increments come back as messages). */
-  | { kind: 'counter'; id: string; state: CounterState };
+  | { kind: 'ref'; id: string; ref: string; state: unknown };
 
 /** One task, as the encoder describes it before it joins a batch. */
 export interface WireTask {
@@ -112,7 +106,7 @@ export type FromWorker =
   | ({ type: 'reply'; batchId: number } & WireReply)
   /** The worker is about to die from an error outside any task. */
   | { type: 'fatal'; message: string }
-  /** A task in a child process added `by` to the Counter `id`: the main process holds the count. */
-  | { type: 'count'; id: string; by: number }
+  /** A by-reference value's message to its kind on the main side (a Counter's increment from a child process). */
+  | { type: 'ref'; kind: string; body: unknown }
   /** A line for the main thread's stderr (a Counter's message), ahead of the batch's reply. */
   | { type: 'log'; text: string };

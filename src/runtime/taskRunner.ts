@@ -1,12 +1,12 @@
 import { SerializationError, type SerializationPhase } from '../errors.js';
-import { compileFunction, resolveGlobalPath } from '../closure/compile.js';
+import { compileFunction, resolveGlobalPath } from '../source/compile.js';
 import { getSerializer, isSerializerLoaded, loadSerializer } from '../serialize/registry.js';
 import { decodeValue, encodeValue, resolveReferences } from '../serialize/payload.js';
 import type { Serializer } from '../serialize/types.js';
 import { clonesAsIs } from '../serialize/scan.js';
 import type { WireBatch, WireDef, WireReply, WireResult, WireTask } from './protocol.js';
-import { PersistedModel } from '../sharing/persisted.js';
-import { Counter } from '../sharing/counter.js';
+import '../sharing/kinds.js';
+import { referenceKind } from '../values/byReference.js';
 import { encodeThrown, recordThrown } from './thrown.js';
 
 /** What running one task gave: its value, or a failure result. */
@@ -46,8 +46,8 @@ export class TaskRunner {
     const withTiming = (reply: WireReply): WireReply => (timing ? { ...reply, timing } : reply);
     for (const def of batch.defs) {
       this.defs.set(def.id, def);
-      // Built now: a closure that captured the counter finds it by id when it is rebuilt.
-      if (def.kind === 'counter') this.build(def.id);
+      // Built now when its kind says so: a closure that captured it finds it by id when it is rebuilt.
+      if (def.kind === 'ref' && referenceKind(def.ref).rebuildOnArrival) this.build(def.id);
     }
     const loading = this.serializersToLoad(batch);
     if (!loading) return mapMaybe(this.runLoaded(batch, clones, getSerializer(batch.serializer), timing), withTiming);
@@ -64,10 +64,10 @@ export class TaskRunner {
   /** Load what the batch's serializers need in this realm; undefined when everything is loaded already. */
   private serializersToLoad(batch: WireBatch): Promise<Serializer> | undefined {
     const names = [batch.serializer];
-    // Values wrapped with wrapNonSerializable name their own (fallback) serializer; persisted files are written with 'auto'.
+    // Closure snapshots name their serializer; a by-reference kind says what it needs (a wrapped value its fallback serializer).
     for (const def of batch.defs) {
       if (def.kind === 'value') names.push(def.serializer);
-      else if (def.kind === 'file') names.push('auto');
+      else if (def.kind === 'ref') names.push(...(referenceKind(def.ref).serializers?.(def.state) ?? []));
     }
     if (names.every(isSerializerLoaded)) return undefined;
     return (async () => {
@@ -223,10 +223,7 @@ export class TaskRunner {
     let value: unknown;
     if (def.kind === 'function') value = compileFunction(def.source, def.form);
     else if (def.kind === 'global') value = resolveGlobalPath(def.path);
-    else if (def.kind === 'shared') value = def.persisted ? PersistedModel.received(def.id, { value: def.value }, false) : def.value;
-    // The file is read on the first get(), once per worker: the handle is kept here.
-    else if (def.kind === 'file') value = PersistedModel.received(def.id, { file: def.path }, false);
-    else if (def.kind === 'counter') value = Counter.received(def.state);
+    else if (def.kind === 'ref') value = referenceKind(def.ref).rebuild(def.state, def.id);
     else value = getSerializer(def.serializer).deserialize(def.data);
     this.built.set(id, value);
     return value;

@@ -4,7 +4,7 @@ import { TaskRunner } from './taskRunner.js';
 import { markWorkerRealm } from '../closure/codec.js';
 import { transferable } from './transfer.js';
 import { compactReply, expandBatch, type CompactBatch } from './compactWire.js';
-import { setCounterPrinter } from '../sharing/counter.js';
+import { connectToMain } from '../values/mainChannel.js';
 import { LINGER_MS, linger } from './wake.js';
 import type { FromWorker, ToWorker, WireBatch, WireReply } from './protocol.js';
 
@@ -14,8 +14,11 @@ if (!port) throw new Error('joblet: threadWorker.js must be started as a worker 
 // The main thread holds every class it sends: a class sent back goes by id.
 markWorkerRealm();
 const runner = new TaskRunner();
-// A Counter's lines go to the main thread on this port, ahead of the reply, so none is lost when the pool stops this thread.
-setCounterPrinter((text) => port.postMessage({ type: 'log', text } satisfies FromWorker));
+// Lines (a Counter's) go to the main thread on this port, ahead of the reply, so none is lost when the pool stops this thread.
+connectToMain({
+  post: (kind, body) => port.postMessage({ type: 'ref', kind, body } satisfies FromWorker),
+  log: (text) => port.postMessage({ type: 'log', text } satisfies FromWorker),
+});
 
 // Batches arrive ahead of time (the pool keeps a worker's next batch waiting in its port);
 // they run one after another, never interleaved, as one task at a time per worker promises.

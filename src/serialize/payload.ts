@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { SerializationError, type SerializationPhase } from '../errors.js';
 import { UnserializableValueError, type Serializer } from './types.js';
-import { findInGraph, someInGraph } from './walk.js';
-import { formatPath, joinPath, type PathStep } from './paths.js';
-import { substitute } from './substitute.js';
+import { findInGraph, someInGraph } from '../values/graph.js';
+import { formatPath, joinPath, type PathStep } from '../values/paths.js';
+import { KEEP, replaceInPlace, substitute } from '../values/substitute.js';
 import { remedyFor } from './remedies.js';
-import { anyWrapped, isWrapped } from './wrap.js';
+import { anyReferenceInUse } from '../values/byReference.js';
+import type { EncodeSession } from '../values/session.js';
 
 /**
  * A wrapped value inside a payload travels as a reference to a blob encoded
@@ -26,11 +27,15 @@ export interface EncodeContext {
   wrapped?: boolean;
   /** Turns a special value (and its path, for errors) into a reference id; absent where nothing is special. */
   refer?: ((special: unknown, path: string) => string) | undefined;
-  /** Which values `refer` takes: wrapped values unless told otherwise (persisted handles, shared arrays, large arguments). */
+  /** Which values `refer` takes (by-reference values: wrapped, persisted, shared, large arguments). */
   isSpecial?: ((value: object) => boolean) | undefined;
+  /** The run's encode session, handed to the serializer (values/session.ts). */
+  session?: EncodeSession | undefined;
   /** Scan for special values before the first attempt (some special values do not make a codec fail). */
   scanFirst?: boolean;
 }
+
+const nothingSpecial = () => false;
 
 export interface EncodedValue {
   data: Uint8Array | string;
@@ -44,8 +49,8 @@ export interface EncodedValue {
  * encode a whole batch in one call.
  */
 export function prepareValue(value: unknown, context: EncodeContext): { value: unknown; refs: string[] } {
-  const special = context.isSpecial ?? isWrapped;
-  if (context.refer === undefined || !(anyWrapped() || context.scanFirst) || !someInGraph(value, special)) return { value, refs: [] };
+  const special = context.isSpecial ?? nothingSpecial;
+  if (context.refer === undefined || !(anyReferenceInUse() || context.scanFirst) || !someInGraph(value, special)) return { value, refs: [] };
   const refs = new Set<string>();
   const replace = (found: unknown, steps: PathStep[]) => {
     const id = context.refer!(found, formatPath(context.root, steps));
@@ -58,15 +63,15 @@ export function prepareValue(value: unknown, context: EncodeContext): { value: u
 /** Serialize `value`, replacing wrapped values with references, or throw a SerializationError naming the path. */
 export function encodeValue(value: unknown, context: EncodeContext): EncodedValue {
   const { serializer, refer } = context;
-  const special = context.isSpecial ?? isWrapped;
-  const mayHoldSpecial = refer !== undefined && (anyWrapped() || context.scanFirst === true);
+  const special = context.isSpecial ?? nothingSpecial;
+  const mayHoldSpecial = refer !== undefined && (anyReferenceInUse() || context.scanFirst === true);
   // A codec that refuses proxies finds wrapped values itself on the first attempt; other special
   // values (a persisted handle, a large argument) do not make a codec fail: scan for them first.
   if (mayHoldSpecial && (context.scanFirst || !serializer.refusesProxies) && someInGraph(value, special)) {
     return encodeWithReferences(value, context, special);
   }
   try {
-    return { data: serializer.serialize(value), refs: [] };
+    return { data: serializer.serialize(value, context.session), refs: [] };
   } catch (error) {
     if (mayHoldSpecial && someInGraph(value, special)) return encodeWithReferences(value, context, special);
     throw locateFailure(error, value, context);
@@ -82,7 +87,7 @@ function encodeWithReferences(value: unknown, context: EncodeContext, special: (
   };
   const copy = substitute(value, (v) => typeof v === 'object' || typeof v === 'function' ? v !== null && special(v as object) : false, replace);
   try {
-    return { data: context.serializer.serialize(copy), refs: [...refs] };
+    return { data: context.serializer.serialize(copy, context.session), refs: [...refs] };
   } catch (error) {
     throw locateFailure(error, copy, context);
   }
@@ -145,37 +150,10 @@ export function locateFailure(error: unknown, value: unknown, context: EncodeCon
  * `key` is the placeholder key the sender used (see REF_KEY).
  */
 export function resolveReferences(value: unknown, key: string, lookup: (id: string) => unknown): unknown {
-  const isReference = (v: unknown): v is Record<string, string> =>
-    typeof v === 'object' && v !== null && typeof (v as Record<string, unknown>)[key] === 'string' && Object.keys(v).length === 1;
-  const resolve = (v: unknown): unknown => (isReference(v) ? lookup(v[key]!) : (visit(v), v));
-  const seen = new Set<object>();
-  const visit = (v: unknown): void => {
-    if (typeof v !== 'object' || v === null || seen.has(v) || ArrayBuffer.isView(v)) return;
-    seen.add(v);
-    if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++) {
-        const child: unknown = v[i];
-        // Numbers and strings dominate large payloads: skip the call for them.
-        if (typeof child === 'object' && child !== null) v[i] = resolve(child);
-      }
-    } else if (v instanceof Map) {
-      // Keys may be references too; rebuilding keeps the entries' order.
-      const entries = [...v].map(([k, child]) => [resolve(k), resolve(child)] as const);
-      v.clear();
-      for (const [k, child] of entries) v.set(k, child);
-    } else if (v instanceof Set) {
-      const items = [...v].map(resolve);
-      v.clear();
-      for (const item of items) v.add(item);
-    } else {
-      const record = v as Record<string, unknown>;
-      for (const k of Object.keys(record)) {
-        const child = record[k];
-        if (typeof child === 'object' && child !== null) record[k] = resolve(child);
-      }
-    }
-  };
-  return resolve(value);
+  return replaceInPlace(value, (node) => {
+    const id = (node as Record<string, unknown>)[key];
+    return typeof id === 'string' && Object.keys(node).length === 1 ? lookup(id) : KEEP;
+  });
 }
 
 /** Deserialize, or throw a SerializationError for the given phase. */

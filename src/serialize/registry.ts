@@ -1,6 +1,7 @@
+import type { EncodeSession } from '../values/session.js';
 import { UnserializableValueError, type Serializer } from './types.js';
-import { findInGraph, someInGraph } from './walk.js';
-import { formatPath } from './paths.js';
+import { findInGraph, someInGraph } from '../values/graph.js';
+import { formatPath } from '../values/paths.js';
 
 interface Entry {
   /** What joblet calls: the given serializer, guarded where it would drop functions silently. */
@@ -21,12 +22,16 @@ let explicitDefault: string | undefined;
  * devalue, serialize-javascript) cost about 50 ms of every worker's start-up.
  */
 const BUILT_IN: Record<string, () => Promise<Serializer>> = {
-  structured: async () => (await import('./structured.js')).structuredSerializer,
-  json: async () => (await import('./json.js')).jsonSerializer,
-  devalue: async () => (await import('./devalue.js')).devalueSerializer,
-  javascript: async () => (await import('./javascript.js')).javascriptSerializer,
-  closure: async () => (await import('./closure.js')).closureSerializer,
-  auto: async () => (await import('./auto.js')).autoSerializer,
+  structured: async () => (await import('./builtins/structured.js')).structuredSerializer,
+  json: async () => (await import('./builtins/json.js')).jsonSerializer,
+  devalue: async () => (await import('./builtins/devalue.js')).devalueSerializer,
+  javascript: async () => (await import('./builtins/javascript.js')).javascriptSerializer,
+  // A graph may hold a persisted handle, whose file is read with 'auto': load it with 'closure'.
+  closure: async () => {
+    if (!registry.has('auto')) registerBuiltIn((await import('./builtins/auto.js')).autoSerializer);
+    return (await import('./builtins/closure.js')).closureSerializer;
+  },
+  auto: async () => (await import('./builtins/auto.js')).autoSerializer,
 };
 const isBuiltIn = (name: string) => Object.hasOwn(BUILT_IN, name);
 
@@ -146,12 +151,12 @@ function refusingFunctions(serializer: Serializer): Serializer {
   // Everything else is the user's own object (its methods keep their `this`), seen through the prototype.
   const guarded = Object.create(serializer) as Serializer;
   Object.defineProperty(guarded, 'serialize', {
-    value(value: unknown) {
+    value(value: unknown, session?: EncodeSession) {
       if (someInGraph(value, isFunction)) {
         const at = findInGraph(value, (node) => (isFunction(node.value) ? node.path() : undefined))!;
         throw new UnserializableValueError(`a function cannot be sent by '${serializer.name}' (its capabilities say functions: false)`, formatPath('', at));
       }
-      return serializer.serialize(value);
+      return serializer.serialize(value, session);
     },
   });
   return guarded;

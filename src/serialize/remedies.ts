@@ -1,5 +1,5 @@
 import type { Serializer } from './types.js';
-import { describeFunction } from '../closure/functionSource.js';
+import { describeFunction } from '../source/functionSource.js';
 import { commonRejection } from './rejections.js';
 
 /**

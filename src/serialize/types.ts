@@ -1,3 +1,5 @@
+import type { EncodeSession } from '../values/session.js';
+
 /** What a serializer can carry. Used to pick remedies and to document the built-ins. */
 export interface SerializerCapabilities {
   /** Functions inside values (as source, at least). */
@@ -20,7 +22,12 @@ export interface SerializerCapabilities {
 export interface Serializer {
   readonly name: string;
   readonly capabilities: SerializerCapabilities;
-  serialize(value: unknown): Uint8Array | string;
+  /**
+   * `session`: during a run, the run's encode session (values/session.ts), where a codec may
+   * keep what every payload of the run shares (the closure codec captures each function once
+   * per run). Absent when the serializer is used alone; a codec without such state ignores it.
+   */
+  serialize(value: unknown, session?: EncodeSession): Uint8Array | string;
   deserialize(data: Uint8Array | string): unknown;
   /**
    * Optional: why this serializer cannot carry `value` (one node of a graph,

@@ -1,3 +1,8 @@
+import { SerializationError } from '../errors.js';
+import { noteReferenceInUse, type ReferenceKind } from '../values/byReference.js';
+import { locateFailure } from './payload.js';
+import { getSerializer } from './registry.js';
+
 /**
  * `wrapNonSerializable(x)` marks one function or object for the slow path.
  *
@@ -8,7 +13,6 @@
  * for the scan only when something is marked.
  */
 const targets = new WeakMap<object, object>();
-let everWrapped = false;
 
 /** Name of the serializer that encodes wrapped values (cloudpickle's role in joblib). */
 export const FALLBACK_SERIALIZER = 'closure';
@@ -22,7 +26,7 @@ export function wrapNonSerializable<T extends object>(value: T): T {
   if (targets.has(value)) return value;
   const proxy = new Proxy(value, {});
   targets.set(proxy, value);
-  everWrapped = true;
+  noteReferenceInUse();
   return proxy;
 }
 
@@ -37,7 +41,33 @@ export function unwrap<T>(value: T): T {
     : value);
 }
 
-/** False until the first `wrapNonSerializable` call: then payloads may need a scan. */
-export function anyWrapped(): boolean {
-  return everWrapped;
-}
+let nextId = 0;
+
+/**
+ * By reference: a wrapped value, encoded once per run by the fallback serializer whatever the
+ * run's serializer, and rebuilt once per worker. Inside a graph the closure codec encodes, it
+ * is the codec itself that carries the value it wraps.
+ */
+export const wrappedKind: ReferenceKind<object, { serializer: string; data: Uint8Array | string }> = {
+  name: 'wrapped',
+  matches: (value): value is object => targets.has(value),
+  send(value, context) {
+    const fallback = getSerializer(FALLBACK_SERIALIZER);
+    const target = unwrap(value);
+    let data: Uint8Array | string;
+    try {
+      data = fallback.serialize(target, context.session);
+    } catch (error) {
+      const { path, taskIndex, serializer } = context;
+      const failure = locateFailure(error, target, { serializer: fallback, root: path, phase: 'serialize-task', taskIndex, wrapped: true });
+      throw new SerializationError({
+        ...failure.toDetails(),
+        problem: `${failure.problem} (a wrapNonSerializable value goes through the fallback serializer '${fallback.name}', whatever the run's serializer '${serializer}')`,
+      });
+    }
+    return { id: `w${nextId++}`, state: { serializer: fallback.name, data }, runScoped: true };
+  },
+  rebuild: (state) => getSerializer(state.serializer).deserialize(state.data),
+  serializers: (state) => [state.serializer],
+  inGraph: { inline: (value) => unwrap(value) },
+};

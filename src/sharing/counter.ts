@@ -1,3 +1,6 @@
+import { noteReferenceInUse, type ReferenceKind } from '../values/byReference.js';
+import { logLine, mainChannel } from '../values/mainChannel.js';
+
 /**
  * A counter every worker can add to (pynitride's Counter): shared memory and
  * Atomics on threads and inline, a message to the main process from child
@@ -33,8 +36,6 @@ const local = new Map<string, WeakRef<Counter>>();
 const forgetWhenCollected = new FinalizationRegistry<string>((id) => local.delete(id));
 /** Counters received in this worker, by id: one per worker, whatever the number of tasks that use it. */
 const received = new Map<string, Counter>();
-/** How a child process reports increments to the main process; unset elsewhere. */
-let remoteSink: ((id: string, by: number) => void) | undefined;
 
 export class Counter {
   readonly id: string;
@@ -67,7 +68,7 @@ export class Counter {
     this.#cell[0] = BigInt(initial);
     local.set(this.id, new WeakRef(this));
     forgetWhenCollected.register(this, this.id);
-    everCounted = true;
+    noteReferenceInUse();
   }
 
   /** Add `by` (default 1) from any thread or process; returns the count as this side sees it. */
@@ -76,12 +77,12 @@ export class Counter {
     if (!this.#cell) {
       // A child process: the main process holds the count, and prints.
       this.#added += by;
-      remoteSink?.(this.id, by);
+      mainChannel()?.post(counterKind.name, { id: this.id, by });
       return this.#base + this.#added;
     }
     const after = Number(Atomics.add(this.#cell, 0, BigInt(by))) + by;
     const every = this.printEvery;
-    if (every && Math.floor(after / every) !== Math.floor((after - by) / every)) printLine(`${this.message.replace('{}', String(after))}\n`);
+    if (every && Math.floor(after / every) !== Math.floor((after - by) / every)) logLine(`${this.message.replace('{}', String(after))}\n`);
     return after;
   }
 
@@ -118,49 +119,29 @@ export class Counter {
 }
 
 const REBUILD = Symbol('joblet.counter.rebuild');
-let everCounted = false;
-
-/** Whether any counter was made in this process: lets the task encoder skip looking for them. */
-export function anyCounters(): boolean {
-  return everCounted;
-}
-
-export function isCounter(value: unknown): value is Counter {
-  return value instanceof Counter;
-}
-
-/** Counters met while encoding (a closure capturing one): their memory must travel beside the bytes. */
-let collecting: Set<Counter> | undefined;
-
-/** The closure codec met a counter: note it for the task encoder. */
-export function noteCounter(counter: Counter): void {
-  collecting?.add(counter);
-}
-
-/** Run `encode` and return the counters it met, so that their state travels as defs with it. */
-export function collectCounters<T>(encode: () => T): { result: T; counters: Counter[] } {
-  const outer = collecting;
-  const met = new Set<Counter>();
-  collecting = met;
-  try {
-    return { result: encode(), counters: [...met] };
-  } finally {
-    collecting = outer;
-    if (outer) for (const counter of met) outer.add(counter);
-  }
-}
 
 /**
- * Where a counter's lines go: stderr here; a worker thread's runtime sends them to the main
- * thread, whose stderr is not lost when the pool stops the thread (a worker's own stderr can be).
+ * By reference: a Counter, by id. Its shared memory travels (threads, inline), or its settings
+ * (processes, whose increments come back to the main process as messages). Rebuilt as soon as
+ * it arrives: a closure that captured it finds it by id when it is rebuilt.
  */
-let printLine = (line: string): void => void process.stderr.write(line);
-
-export function setCounterPrinter(print: (line: string) => void): void {
-  printLine = print;
-}
-
-/** A child process's runtime sets how increments reach the main process. */
-export function setRemoteCounterSink(sink: (id: string, by: number) => void): void {
-  remoteSink = sink;
-}
+export const counterKind: ReferenceKind<Counter, CounterState> = {
+  name: 'counter',
+  matches: (value): value is Counter => value instanceof Counter,
+  send: (counter, { sharedMemory }) => ({ id: counter.id, state: counter.state(sharedMemory), runScoped: false }),
+  // The one this side made or already received (its def came first), else one of its own (a process).
+  rebuild: (state) => Counter.received(state),
+  rebuildOnArrival: true,
+  inGraph: {
+    // Inside a closure: by id; its memory travels beside the graph as a def (no buffer can go through v8.serialize).
+    encode(counter, companion) {
+      companion(counter);
+      return { ...counter.state(false), value: 0 };
+    },
+    decode: (state: CounterState) => Counter.received(state),
+  },
+  receive(body) {
+    const { id, by } = body as { id: string; by: number };
+    Counter.applyRemote(id, by);
+  },
+};

@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { types } from 'node:util';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { SerializationError } from '../errors.js';
-import { isClassInstance } from '../closure/codec.js';
-import { formatPath, joinPath } from '../serialize/paths.js';
-import { substitute } from '../serialize/substitute.js';
+import { getSerializer } from '../serialize/registry.js';
 import { UnserializableValueError } from '../serialize/types.js';
-import { findInGraph, someInGraph } from '../serialize/walk.js';
-import { isSharedView } from './sharedArray.js';
+import { noteReferenceInUse, ReferenceRefusal, type ReferenceKind } from '../values/byReference.js';
+import { findInGraph, someInGraph } from '../values/graph.js';
+import { isClassInstance, isSharedView } from '../values/kinds.js';
+import { formatPath, joinPath } from '../values/paths.js';
+import { substitute } from '../values/substitute.js';
+import { unsendableReason } from '../values/unsendable.js';
+import { disown, own, removeFile, tempPath } from './tempFiles.js';
 
 /**
  * `persist()` and its handle (lenskit's `persist` and `PersistedModel`).
@@ -31,52 +31,13 @@ export interface PersistOptions {
   method?: PersistMethod;
 }
 
-/** Backends that may hold persisted values, told to drop them when a handle closes. */
-const holders = new Set<{ release(ids: readonly string[]): void }>();
-export function trackHolder(holder: { release(ids: readonly string[]): void }): () => void {
-  holders.add(holder);
-  return () => holders.delete(holder);
-}
 
-// Temporary files this thread owns, and their folders: removed when it exits, whatever the reason.
-// Only owned files go: a file transferred to the main thread outlives the worker that wrote it.
-const ownedFiles = new Set<string>();
-const folders = new Set<string>();
-let folder: string | undefined;
-let cleanupRegistered = false;
-function cleanUpAtExit(): void {
-  if (cleanupRegistered) return;
-  cleanupRegistered = true;
-  process.once('exit', () => {
-    for (const file of ownedFiles) rmSync(file, { force: true });
-    for (const dir of folders) {
-      try {
-        rmdirSync(dir); // only when empty: another thread may still own a file in it
-      } catch {
-        /* not empty, or gone */
-      }
-    }
-  });
-}
-function tempFolder(): string {
-  if (!folder) {
-    folder = mkdtempSync(join(process.env.JOBLET_TEMP_DIR || tmpdir(), 'joblet-'));
-    folders.add(folder);
-    cleanUpAtExit();
-  }
-  return folder;
-}
-function own(file: string): void {
-  ownedFiles.add(file);
-  folders.add(dirname(file));
-  cleanUpAtExit();
-}
-
-/** The serializer a file is written with: structured clone for data, the closure codec where needed. */
-let fileCodec: { serialize(v: unknown): Uint8Array | string; deserialize(d: Uint8Array | string): unknown } | undefined;
-export function setFileCodec(codec: typeof fileCodec): void {
-  fileCodec = codec;
-}
+/**
+ * Files are written with 'auto': data by structured clone, functions and class instances by the
+ * closure codec. Looked up when needed: a worker loads its codecs on demand (registry.ts), and
+ * loading 'closure' or a persisted file's def loads 'auto' too.
+ */
+const fileCodec = () => getSerializer('auto');
 
 /** A copy of `value` whose typed arrays and ArrayBuffers are on shared memory (containers copied only where needed). */
 function toSharedMemory(value: unknown): unknown {
@@ -131,7 +92,7 @@ export class PersistedModel<T = unknown> {
       );
     }
     if (!this.#hasValue && this.#file) {
-      this.#value = fileCodec!.deserialize(readFileSync(this.#file)) as T;
+      this.#value = fileCodec().deserialize(readFileSync(this.#file)) as T;
       this.#hasValue = true;
     }
     return this.#value as T;
@@ -145,23 +106,14 @@ export class PersistedModel<T = unknown> {
     this.#shared = undefined;
     if (this.#owner !== true) return;
     for (const holder of holders) holder.release([this.id]);
-    if (this.#file) {
-      ownedFiles.delete(this.#file);
-      try {
-        unlinkSync(this.#file);
-        // A transferred file's folder belonged to the worker that wrote it: remove it once empty.
-        if (dirname(this.#file) !== folder) rmdirSync(dirname(this.#file));
-      } catch {
-        /* already gone, or the folder holds other files */
-      }
-    }
+    if (this.#file) removeFile(this.#file);
   }
 
   /** Mark for ownership transfer: the side that receives this handle owns it (and frees it on close). */
   transfer(): this {
     this.#owner = 'transfer';
     // The receiver will own the file: this thread must not remove it when it exits.
-    if (this.#file) ownedFiles.delete(this.#file);
+    if (this.#file) disown(this.#file);
     return this;
   }
 
@@ -188,10 +140,10 @@ export class PersistedModel<T = unknown> {
   /** @internal The file holding the value, written once. */
   writeFile(): string {
     if (!this.#file) {
-      const path = join(tempFolder(), `${this.id}.bin`);
+      const path = tempPath(`${this.id}.bin`);
       let bytes: Uint8Array | string;
       try {
-        bytes = fileCodec!.serialize(this.get());
+        bytes = fileCodec().serialize(this.get());
       } catch (error) {
         throw persistFailure(error instanceof Error ? error.message : String(error), error instanceof UnserializableValueError ? error.path : '', error);
       }
@@ -229,7 +181,7 @@ export function persist<T>(value: T, options: PersistOptions = {}): PersistedMod
   if (method !== undefined && method !== 'shm' && method !== 'file') {
     throw new RangeError(`Expected \`method\` to be 'shm', 'file' or undefined, got \`${String(method)}\``);
   }
-  everPersisted = true;
+  noteReferenceInUse();
   // Data goes by structured clone (shared memory on threads); functions and class instances need the closure codec, through the file.
   const needsCodec = someInGraph(value, (v) => typeof v === 'function' || isClassInstance(v));
   const shared = method === 'shm' && !needsCodec;
@@ -241,23 +193,10 @@ export function persist<T>(value: T, options: PersistOptions = {}): PersistedMod
   return model;
 }
 
-let everPersisted = false;
-/** False until the first persist(): before that, payloads need no scan for handles. */
-export function anyPersisted(): boolean {
-  return everPersisted;
-}
-
-function unclonable(value: object): string | undefined {
-  if (types.isProxy(value)) return 'a Proxy cannot be shared';
-  if (value instanceof WeakMap || value instanceof WeakSet || value instanceof WeakRef) return `a ${value.constructor.name} cannot be shared`;
-  if (value instanceof Promise) return 'a Promise cannot be shared; await it first';
-  return undefined;
-}
-
 function checkStructuredClone(value: unknown): void {
-  if (!someInGraph(value, (v) => unclonable(v) !== undefined)) return;
+  if (!someInGraph(value, (v) => unsendableReason(v) !== undefined)) return;
   const found = findInGraph(value, (node) => {
-    const reason = typeof node.value === 'object' && node.value !== null ? unclonable(node.value) : undefined;
+    const reason = unsendableReason(node.value);
     return reason ? { reason, path: formatPath('', node.path()) } : undefined;
   })!;
   throw persistFailure(found.reason, found.path);
@@ -274,6 +213,35 @@ function persistFailure(problem: string, path: string, cause?: unknown): Seriali
   });
 }
 
-export function isPersisted(value: unknown): value is PersistedModel {
-  return value instanceof PersistedModel;
+/** Backends that may hold persisted values, told to drop them when a handle closes. */
+const holders = new Set<{ release(ids: readonly string[]): void }>();
+export function trackHolder(holder: { release(ids: readonly string[]): void }): () => void {
+  holders.add(holder);
+  return () => holders.delete(holder);
 }
+
+type PersistedState = { value: unknown } | { file: string };
+
+/**
+ * By reference: a persisted handle. Sent once per worker: its shared memory (threads), its file
+ * (processes), or the value itself (inline). Workers keep it until the handle is closed.
+ */
+export const persistedKind: ReferenceKind<PersistedModel, PersistedState> = {
+  name: 'persisted',
+  matches: (value): value is PersistedModel => value instanceof PersistedModel,
+  send(handle, { sharedMemory, sameThread }) {
+    if (handle.closed) {
+      throw new ReferenceRefusal(`PersistedModel ${handle.id} was closed before the task was submitted`, 'Close a persisted value after the runs that use it, or persist it again.');
+    }
+    const payload = sameThread ? { kind: 'shared' as const, value: handle.get() } : handle.payload(sharedMemory);
+    return { id: handle.id, state: payload.kind === 'shared' ? { value: payload.value } : { file: payload.path }, runScoped: false };
+  },
+  // The file is read on the first get(), once per worker: the handle is what is kept.
+  rebuild: (state, id) => PersistedModel.received(id, state, false),
+  serializers: (state) => ('file' in state ? ['auto'] : []),
+  // Inside a closure or a result: its file, which any worker or the main thread can read.
+  inGraph: {
+    encode: (handle) => ({ id: handle.id, file: handle.writeFile(), owner: handle.transfers }),
+    decode: ({ id, file, owner }: { id: string; file: string; owner: boolean }) => PersistedModel.received(id, { file }, owner),
+  },
+};

@@ -1,3 +1,6 @@
+import { isSharedView } from '../values/kinds.js';
+import { noteReferenceInUse, type ReferenceKind } from '../values/byReference.js';
+
 /**
  * Typed arrays on shared memory (grain's SharedMemoryArray). On the threads
  * backend a worker sees the same memory: no copy, and what a task writes is
@@ -23,16 +26,10 @@ function checkConstructor(type: unknown): asserts type is TypedArrayConstructor 
   }
 }
 
-let everShared = false;
-/** False until the first sharedArray(): before that, payloads need no scan for shared memory. */
-export function anySharedArrays(): boolean {
-  return everShared;
-}
-
 /** A zero-filled typed array of `length` elements on a SharedArrayBuffer. */
 export function sharedArray<C extends TypedArrayConstructor>(type: C, length: number): InstanceOf<C> {
   checkConstructor(type);
-  everShared = true;
+  noteReferenceInUse();
   if (!Number.isInteger(length) || length < 0) throw new RangeError(`sharedArray expects a length that is a non-negative integer, got \`${String(length)}\``);
   const memory = new SharedArrayBuffer(length * type.BYTES_PER_ELEMENT);
   return new (type as unknown as new (buffer: SharedArrayBuffer) => unknown)(memory) as InstanceOf<C>;
@@ -47,7 +44,22 @@ sharedArray.from = function from<T extends ArrayBufferView>(source: T): T {
   return copy as unknown as T;
 };
 
-/** True for a typed array or DataView over shared memory. */
-export function isSharedView(value: unknown): value is ArrayBufferView {
-  return ArrayBuffer.isView(value) && value.buffer instanceof SharedArrayBuffer;
-}
+let nextId = 0;
+
+/**
+ * By reference: a view over shared memory, and any argument large enough to share for a run
+ * (maxNbytes). Carried by the transport's own structured clone, so on threads its memory is
+ * shared, not copied. A process cannot map this thread's memory: it gets a copy, and its
+ * writes stay with it. Released when the run ends.
+ */
+export const sharedKind: ReferenceKind<object, unknown> = {
+  name: 'shared',
+  sharesLargeValues: true,
+  matches: (value): value is object => isSharedView(value),
+  send(value, { sharedMemory }) {
+    const state = isSharedView(value) && !sharedMemory ? new (value.constructor as new (source: ArrayBufferView) => ArrayBufferView)(value) : value;
+    return { id: `s${nextId++}`, state, runScoped: true };
+  },
+  rebuild: (state) => state,
+  inGraph: { refuse: 'a shared array captured by a function cannot be sent; pass it to the task as an argument, where thread workers share it' },
+};

@@ -1,6 +1,6 @@
 import * as devalue from 'devalue';
-import { UnserializableValueError, type Serializer } from './types.js';
-import { commonRejection } from './rejections.js';
+import { UnserializableValueError, type Serializer } from '../types.js';
+import { commonRejection } from '../rejections.js';
 
 const decoder = new TextDecoder();
 

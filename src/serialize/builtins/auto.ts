@@ -1,9 +1,8 @@
 import v8 from 'node:v8';
-import { decodeGraph, encodeGraph, type Graph } from '../closure/codec.js';
-import { HOST_VIEW, NEEDS_CLOSURE, scanPayload } from './scan.js';
-import { commonRejection } from './rejections.js';
-import type { Serializer } from './types.js';
-import { setFileCodec } from '../sharing/persisted.js';
+import { decodeGraph, encodeGraph, type Graph } from '../../closure/codec.js';
+import { HOST_VIEW, NEEDS_CLOSURE, scanPayload } from '../scan.js';
+import { commonRejection } from '../rejections.js';
+import type { Serializer } from '../types.js';
 
 const PLAIN = 0;
 const GRAPH = 1;
@@ -26,14 +25,14 @@ function write(tag: number, value: unknown): Uint8Array {
 export const autoSerializer: Serializer = {
   name: 'auto',
   capabilities: { functions: true, closures: true, cycles: true, classInstances: true, binary: true },
-  serialize(value) {
-    if (scanPayload(value, NEEDS_CLOSURE)) return write(GRAPH, encodeGraph(value, { accessors: false }));
+  serialize(value, session) {
+    if (scanPayload(value, NEEDS_CLOSURE)) return write(GRAPH, encodeGraph(value, { accessors: false }, session));
     try {
       return write(PLAIN, value);
     } catch {
       // Something structured clone refuses (a Proxy from wrapNonSerializable, a symbol...): the
       // closure codec carries what can be carried and names the path of what cannot.
-      return write(GRAPH, encodeGraph(value, { accessors: false }));
+      return write(GRAPH, encodeGraph(value, { accessors: false }, session));
     }
   },
   deserialize(data) {
@@ -47,6 +46,3 @@ export const autoSerializer: Serializer = {
   // Plain data, no Buffer: what a cloning transport carries exactly as serialize() would.
   transportClones: (value) => scanPayload(value, NEEDS_CLOSURE | HOST_VIEW) === 0,
 };
-
-// Persisted values are written to files with this codec: data by structured clone, the rest by the closure codec.
-setFileCodec(autoSerializer);

@@ -1,7 +1,7 @@
-import { UnserializableValueError, type Serializer } from './types.js';
-import { commonRejection } from './rejections.js';
-import { findInGraph, someInGraph } from './walk.js';
-import { formatPath } from './paths.js';
+import { UnserializableValueError, type Serializer } from '../types.js';
+import { commonRejection } from '../rejections.js';
+import { findInGraph, someInGraph } from '../../values/graph.js';
+import { formatPath } from '../../values/paths.js';
 
 const decoder = new TextDecoder();
 const isFunction = (value: unknown) => typeof value === 'function';

@@ -1,5 +1,6 @@
 import type { PathStep } from './paths.js';
-import { someInGraph } from './walk.js';
+import { someInGraph } from './graph.js';
+import { isLeafObject } from './kinds.js';
 
 /**
  * `value` with its special nodes (wrapped values, functions, class
@@ -40,7 +41,7 @@ function substitutePass(
     if (isSpecial(v)) return replace(v, steps.slice());
     if (typeof v !== 'object' || v === null) return v;
     if (memo.has(v)) return memo.get(v);
-    if (ArrayBuffer.isView(v) || v instanceof ArrayBuffer || v instanceof Date || v instanceof RegExp || v instanceof Error) return v;
+    if (isLeafObject(v)) return v;
     if (copyAll) {
       // The copy exists before its children are visited, so a cycle back to it points at the copy.
       const out = emptyLike(v);
@@ -137,3 +138,70 @@ function setOwn(target: object, key: string, value: unknown): void {
   if (key === '__proto__') Object.defineProperty(target, key, { value, writable: true, enumerable: true, configurable: true });
   else (target as Record<string, unknown>)[key] = value;
 }
+
+/** What a replacer returns for a node it leaves alone: the walk enters the node instead. */
+export const KEEP: unique symbol = Symbol('joblet.keep');
+
+/**
+ * The receiving side of `substitute`: nodes of a freshly decoded value replaced in place.
+ * `replace` returns a node's replacement, or KEEP to have the walk enter the node. A
+ * replacement that does not exist yet (a node still being rebuilt, in a cycle) arrives
+ * later through `assign`. Each container is entered once, so cycles end; `entered` carries
+ * that across calls over parts of one value (a container already done is not entered again,
+ * and what replaced its nodes is never walked).
+ */
+export function replaceInPlace(
+  root: unknown,
+  replace: (node: object, assign: (late: unknown) => void) => unknown,
+  entered = new Set<object>(),
+): unknown {
+  if (typeof root !== 'object' || root === null) return root;
+  const top = replace(root, () => undefined);
+  if (top !== KEEP || entered.has(root)) return top === KEEP ? root : top;
+  entered.add(root);
+  const seen = entered;
+  const stack: object[] = [root];
+  const at = (child: object, assign: (late: unknown) => void): unknown => {
+    const replaced = replace(child, assign);
+    if (replaced !== KEEP) return replaced;
+    if (!seen.has(child) && !isLeafObject(child)) {
+      seen.add(child);
+      stack.push(child);
+    }
+    return child;
+  };
+  while (stack.length) {
+    const v = stack.pop()!;
+    if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        const child: unknown = v[i];
+        // Numbers and strings dominate large payloads: no call for them.
+        if (typeof child === 'object' && child !== null) v[i] = at(child, (late) => (v[i] = late));
+      }
+    } else if (v instanceof Map) {
+      // Keys may be replaced too; rebuilding keeps the entries' order.
+      const entries = [...v];
+      v.clear();
+      for (const [k, child] of entries) {
+        const key = typeof k === 'object' && k !== null ? at(k, lateKey) : k;
+        v.set(key, typeof child === 'object' && child !== null ? at(child, (late) => v.set(key, late)) : child);
+      }
+    } else if (v instanceof Set) {
+      const items = [...v];
+      v.clear();
+      for (const item of items) v.add(typeof item === 'object' && item !== null ? at(item, (late) => v.add(late)) : item);
+    } else {
+      const record = v as Record<string, unknown>;
+      for (const key of Object.keys(record)) {
+        const child = record[key];
+        if (typeof child === 'object' && child !== null) record[key] = at(child, (late) => (record[key] = late));
+      }
+    }
+  }
+  return root;
+}
+
+function lateKey(): never {
+  throw new Error('joblet: a Map key that refers back to a value still being rebuilt is not supported');
+}
+

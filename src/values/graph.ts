@@ -1,3 +1,4 @@
+import { isLeafObject } from './kinds.js';
 import { type PathStep } from './paths.js';
 
 /**
@@ -20,18 +21,6 @@ interface Frame {
   value: unknown;
   parent: Frame | undefined;
   step: PathStep | undefined;
-}
-
-function isLeafObject(value: object): boolean {
-  return (
-    ArrayBuffer.isView(value) ||
-    value instanceof ArrayBuffer ||
-    (typeof SharedArrayBuffer !== 'undefined' && value instanceof SharedArrayBuffer) ||
-    value instanceof Date ||
-    value instanceof RegExp ||
-    value instanceof Error ||
-    value instanceof Promise
-  );
 }
 
 function pathOf(frame: Frame): PathStep[] {
@@ -169,7 +158,7 @@ export function someInGraph(root: unknown, test: (value: object) => boolean): bo
     if (Array.isArray(object)) {
       for (let i = 0; i < object.length; i++) {
         const child: unknown = object[i];
-        // Numbers first: see needsClosure in auto.ts for why this order is twice as fast.
+        // Numbers first: a loop that meets a number before an object otherwise keeps mixed type feedback, about twice as slow.
         if (typeof child === 'number') continue;
         if ((typeof child === 'object' && child !== null) || typeof child === 'function') {
           if (check(child)) return true;

@@ -1,5 +1,5 @@
 /** The main thread's built-in serializers, registered at import so that every name resolves synchronously. */
-import { registerBuiltIn } from './registry.js';
+import { registerBuiltIn } from '../registry.js';
 import { structuredSerializer } from './structured.js';
 import { jsonSerializer } from './json.js';
 import { devalueSerializer } from './devalue.js';

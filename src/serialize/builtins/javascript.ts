@@ -1,9 +1,9 @@
 import serializeJavascript from 'serialize-javascript';
-import { UnserializableValueError, type Serializer } from './types.js';
-import { commonRejection } from './rejections.js';
-import { findInGraph, someInGraph } from './walk.js';
-import { formatPath } from './paths.js';
-import { describeFunction } from '../closure/functionSource.js';
+import { UnserializableValueError, type Serializer } from '../types.js';
+import { commonRejection } from '../rejections.js';
+import { findInGraph, someInGraph } from '../../values/graph.js';
+import { formatPath } from '../../values/paths.js';
+import { describeFunction } from '../../source/functionSource.js';
 
 const decoder = new TextDecoder();
 

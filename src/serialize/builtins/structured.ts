@@ -1,7 +1,7 @@
 import v8 from 'node:v8';
-import { commonRejection } from './rejections.js';
-import type { Serializer } from './types.js';
-import { HOST_VIEW, scanPayload } from './scan.js';
+import { commonRejection } from '../rejections.js';
+import type { Serializer } from '../types.js';
+import { HOST_VIEW, scanPayload } from '../scan.js';
 
 /**
  * V8's ValueSerializer, the codec behind postMessage and structuredClone:

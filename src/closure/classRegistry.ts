@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import type vm from 'node:vm';
+
+/**
+ * Class identity across realms (cloudpickle's class tracker). Each class
+ * gets one id for the life of the process that defines it; each realm keeps
+ * the classes it rebuilt, by id, so `instanceof` holds across payloads and
+ * an instance sent back (a result) gets the very class it left with.
+ */
+const classIds = new WeakMap<Function, string>();
+
+/** The id of a class this realm defines or rebuilt, if it has one. */
+export function knownClassId(cls: Function): string | undefined {
+  return classIds.get(cls);
+}
+
+/** The class's id, made on first use: this realm owns that class for good. */
+export function classIdOf(cls: Function): string {
+  let id = classIds.get(cls);
+  if (!id) {
+    classIds.set(cls, (id = randomUUID()));
+    // This realm owns the class: an instance that comes back (a result) gets this very class.
+    classRegistry(undefined).set(id, { epoch: '*', cls });
+  }
+  return id;
+}
+
+/**
+ * Classes in each realm, by id. The realm that defined a class keeps it for
+ * good (epoch '*'); a receiving realm keeps the snapshot of one run and
+ * replaces it when a later run sends a newer one, so a class whose captured
+ * values changed is rebuilt, and memory holds one snapshot per class.
+ */
+export interface KnownClass {
+  epoch: string;
+  cls: Function;
+}
+const rebuiltClasses = new WeakMap<object, Map<string, KnownClass>>();
+const THIS_REALM = {};
+
+export function classRegistry(context: vm.Context | undefined): Map<string, KnownClass> {
+  const key = context ?? THIS_REALM;
+  let registry = rebuiltClasses.get(key);
+  if (!registry) rebuiltClasses.set(key, (registry = new Map()));
+  return registry;
+}
+
+/** A class rebuilt here from what a peer sent: it keeps the id it arrived with, and goes back by id. */
+export function noteReceivedClass(cls: Function, id: string, epoch: string, context: vm.Context | undefined): void {
+  classRegistry(context).set(id, { epoch, cls });
+  classIds.set(cls, id);
+  receivedClassIds.add(id);
+}
+
+// Class ids this realm received from its peer: sent back, they go by id only.
+const receivedClassIds = new Set<string>();
+let isWorkerRealm = false;
+
+/** Called by the worker runtimes: a worker's peer (the main thread) holds every class it sent. */
+export function markWorkerRealm(): void {
+  isWorkerRealm = true;
+}
+
+/** A worker sending back a class its peer sent: the peer has it, an id is enough. */
+export function peerHoldsClass(id: string): boolean {
+  return isWorkerRealm && receivedClassIds.has(id);
+}

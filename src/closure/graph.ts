@@ -1,0 +1,96 @@
+import { randomBytes } from 'node:crypto';
+import type { SourceForm } from '../source/sourceForm.js';
+import { formatPath, type PathStep } from '../values/paths.js';
+
+/**
+ * The closure codec's wire format: a value graph, functions included, as
+ * plain data. Functions, class instances and the like become nodes of a
+ * table; in the data they are replaced by one-key marker objects
+ * `{ [mark]: index }`. The result (data with markers, and the node table)
+ * is plain enough for V8's serializer, so the data part of a payload costs
+ * what structured clone costs, and shared objects and cycles keep their
+ * identity for free. Each node kind's encode and decode live side by side
+ * in one entry of the table in nodeKinds.ts.
+ */
+export interface Graph {
+  mark: string;
+  root: unknown;
+  nodes: NodeRecord[];
+}
+
+/** A property key: a string, or a symbol by its well-known or registered name. */
+export type KeyRecord = string | { w: string } | { r: string };
+/** [key, flags, value] for data properties, [key, flags | ACCESSOR, getter, setter] for accessors. */
+export type PropRecord = [KeyRecord, number, unknown?, unknown?];
+export const ENUMERABLE = 1;
+export const WRITABLE = 2;
+export const CONFIGURABLE = 4;
+export const ACCESSOR = 8;
+
+export interface FunctionRecord {
+  t: 'fn';
+  name: string;
+  source: string;
+  form: SourceForm;
+  strict: boolean;
+  vars: Record<string, unknown>;
+  /** Lexical `this` of an arrow function. */
+  self?: unknown;
+  /** Parent class, for a class whose `extends` was rewritten. */
+  sup?: unknown;
+  /** Own enumerable properties (static fields, `fn.cache = ...`). */
+  props: Record<string, unknown>;
+  /** Own enumerable properties of an old-style constructor's prototype. */
+  protoProps?: Record<string, unknown>;
+  /** Class identity: a realm rebuilds a class once and reuses it, so `instanceof` holds across payloads. */
+  cid?: string;
+  /** The run (capture epoch) this snapshot of the class belongs to: a later run's snapshot replaces it. */
+  cep?: string;
+}
+
+export interface ObjectRecord {
+  t: 'object';
+  cls?: unknown;
+  proto?: unknown;
+  props: PropRecord[];
+  /** The built-in an instance extends, and what fills its internal slots: [kind, ...contents]. */
+  base?: [string, ...unknown[]];
+}
+
+export type NodeRecord =
+  | FunctionRecord
+  /** A class the receiver already has (it sent it): by id only. */
+  | { t: 'classref'; cid: string }
+  | { t: 'bound'; target: unknown; thisArg: unknown; args: unknown[] }
+  | { t: 'module'; specifier: string; binding: string }
+  /** A realm's own global (Math, console, a built-in function), by its path from globalThis. */
+  | { t: 'global'; path: string }
+  /** A registered (Symbol.for) or well-known symbol. */
+  | { t: 'symbol'; registered?: string; wellKnown?: string }
+  /** A by-reference value (values/byReference.ts): its kind's name and the state its kind encoded. */
+  | { t: 'ref'; kind: string; state: unknown }
+  | ObjectRecord;
+
+/** Marker key: random per process, so user data can never pass for a marker. */
+export const MARK = `__jobletNode_${randomBytes(9).toString('base64url')}`;
+
+/** A registered symbol's key, a well-known symbol's name, or undefined for a unique symbol. */
+export function symbolRecord(symbol: symbol): { r: string } | { w: string } | undefined {
+  const registered = Symbol.keyFor(symbol);
+  if (registered !== undefined) return { r: registered };
+  for (const name of Object.getOwnPropertyNames(Symbol)) {
+    if ((Symbol as unknown as Record<string, unknown>)[name] === symbol) return { w: name };
+  }
+  return undefined;
+}
+
+/** The symbol a key record names, in this realm. */
+export function symbolOf(record: { r: string } | { w: string }): symbol {
+  return 'w' in record ? (Symbol as unknown as Record<string, symbol>)[record.w]! : Symbol.for(record.r);
+}
+
+/** `fn -> captured 'db' -> .pool.socket`: steps below a capture read as their own hop. */
+export function pathThrough(where: string, steps: PathStep[]): string {
+  if (!steps.length || !where.endsWith("'")) return formatPath(where, steps);
+  return `${where} -> ${formatPath('', steps)}`;
+}

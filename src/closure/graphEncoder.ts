@@ -1,0 +1,122 @@
+import { randomUUID } from 'node:crypto';
+import { UnserializableValueError } from '../serialize/types.js';
+import { referenceKindOf } from '../values/byReference.js';
+import { someInGraph } from '../values/graph.js';
+import { hasAccessor, isClassInstance } from '../values/kinds.js';
+import { EncodeSession } from '../values/session.js';
+import { substitute } from '../values/substitute.js';
+import { RESOURCE_REMEDY, unsendableReason } from '../values/unsendable.js';
+import { captureFunction, type Capture } from './capture.js';
+import { MARK, pathThrough, type Graph, type NodeRecord } from './graph.js';
+import { reduceToNode } from './nodeKinds.js';
+import { globalNameOf, reduceSymbol } from './nodes/references.js';
+
+export interface EncodeOptions {
+  /** Also turn plain objects with getters or setters into nodes (the closure serializer does; auto does not look). */
+  accessors: boolean;
+}
+
+/** What the closure codec keeps per session: one capture per function, one epoch for its classes' snapshots. */
+interface ClosureState {
+  captures: Map<Function, Capture>;
+  epoch: string;
+}
+const CLOSURE_STATE = Symbol('joblet.closure');
+const closureState = (session: EncodeSession) => session.cache<ClosureState>(CLOSURE_STATE, () => ({ captures: new Map(), epoch: randomUUID() }));
+
+/** The capture the session took of `fn`, if it took one (the task encoder keeps pure functions' defs for good). */
+export function sessionCapture(session: EncodeSession, fn: Function): Capture | undefined {
+  return closureState(session).captures.get(fn);
+}
+
+/**
+ * Encode a value graph; throws UnserializableValueError with a path through captures.
+ * `session`: the run this encoding belongs to (one capture per function for the whole run);
+ * without one, the encoding is a session of its own.
+ */
+export function encodeGraph(value: unknown, options: EncodeOptions = { accessors: true }, session = new EncodeSession()): Graph {
+  return new GraphEncoder(options, session).encode(value);
+}
+
+/** The graph encoder: walks a value, turning what structured clone cannot carry into nodes of NODE_KINDS. */
+export class GraphEncoder {
+  private readonly nodes: NodeRecord[] = [];
+  private readonly index = new Map<unknown, number>();
+  private readonly captures: Map<Function, Capture>;
+  /** One epoch per session (per run): every payload of a run shares its classes' snapshots. */
+  readonly epoch: string;
+
+  constructor(
+    readonly options: EncodeOptions,
+    private readonly session: EncodeSession,
+  ) {
+    ({ captures: this.captures, epoch: this.epoch } = closureState(session));
+  }
+
+  encode(value: unknown): Graph {
+    // Pure data (the common payload) is sent as it is: one scan, no copy, no markers.
+    if (!someInGraph(value, this.isSpecial)) return { mark: MARK, root: value, nodes: [] };
+    return { mark: MARK, root: this.transform(value, ''), nodes: this.nodes };
+  }
+
+  /** What becomes a node rather than data. */
+  private isSpecial = (value: unknown): boolean => {
+    if (typeof value === 'function') return true;
+    if (typeof value !== 'object' || value === null) return false;
+    if (referenceKindOf(value) || unsendableReason(value) || globalNameOf(value)) return true;
+    if (Array.isArray(value)) return false;
+    if (isClassInstance(value)) return true;
+    if (Object.getPrototypeOf(value) !== Object.prototype) return false;
+    // Symbol-keyed properties ([Symbol.iterator]() {...}) are dropped by structured clone.
+    if (Object.getOwnPropertySymbols(value).length) return true;
+    return this.options.accessors && hasAccessor(value);
+  };
+
+  /** `value` with its special parts replaced by markers; `where` is its path, for errors. */
+  transform(value: unknown, where: string): unknown {
+    if (typeof value === 'symbol') return this.marker(value, () => reduceSymbol(value, this, where));
+    return substitute(value, this.isSpecial, (special, steps) => this.replace(special as object, pathThrough(where, steps)));
+  }
+
+  private replace(special: object, path: string): unknown {
+    const kind = referenceKindOf(special);
+    // A wrapped value takes the slow path: here, that is this codec itself.
+    if (kind && 'inline' in kind.inGraph) return this.transform(kind.inGraph.inline(special), path);
+    const reason = unsendableReason(special);
+    if (reason) throw new UnserializableValueError(reason, path, RESOURCE_REMEDY);
+    return this.marker(special, () => reduceToNode(special, this, path));
+  }
+
+  /** The marker for `key`'s node, made once: a value met twice (or in a cycle) is one node. */
+  marker(key: unknown, make: () => NodeRecord): { [mark: string]: number } {
+    let at = this.index.get(key);
+    if (at === undefined) {
+      at = this.nodes.length;
+      this.index.set(key, at);
+      this.nodes.push(undefined as unknown as NodeRecord);
+      this.nodes[at] = make();
+    }
+    return { [MARK]: at };
+  }
+
+  /** The session's capture of `fn`, taken once per session. */
+  capture(fn: Function): Capture {
+    let capture = this.captures.get(fn);
+    if (!capture) this.captures.set(fn, (capture = captureFunction(fn)));
+    return capture;
+  }
+
+  /** A by-reference value met inside the graph: it travels as a def beside the bytes. */
+  companion(value: object): void {
+    this.session.companions.add(value);
+  }
+
+  /** Own enumerable properties of `holder` but `skip`, transformed. */
+  ownProperties(holder: object, path: string, skip: string[]): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(holder)) {
+      if (!skip.includes(key)) out[key] = this.transform((holder as Record<string, unknown>)[key], pathThrough(path, [{ kind: 'key', key }]));
+    }
+    return out;
+  }
+}

@@ -1,0 +1,48 @@
+import type vm from 'node:vm';
+import type { Capture } from './capture.js';
+import type { NodeRecord } from './graph.js';
+
+/**
+ * One entry of the codec's table (nodeKinds.ts): how a kind of value is
+ * taken apart into a node record, and how it is made again from one
+ * (cloudpickle's `_X_reduce` / `_make_X` pairs). The encoder and decoder
+ * give an entry these views of themselves, nothing more.
+ */
+export interface NodeKind<R extends NodeRecord> {
+  /** True for a value this entry takes apart (asked in the table's encoding order). */
+  claims?(value: object): boolean;
+  /** The node for `value` (absent for records another entry's reduce produces, such as a bound function's). */
+  reduce?(value: never, encoder: NodeEncoder, path: string): NodeRecord;
+  /** The value for `record`; `at` is its place in the table (for work deferred until it is built). */
+  make(record: R, decoder: NodeDecoder, at: number): unknown;
+}
+
+export interface NodeEncoder {
+  readonly options: { accessors: boolean };
+  /** One per run: every payload of a run shares its classes' snapshots. */
+  readonly epoch: string;
+  /** A value inside the node, with its special parts turned into markers; `path` for errors. */
+  transform(value: unknown, path: string): unknown;
+  /** The marker of `key`'s node, made once. */
+  marker(key: unknown, make: () => NodeRecord): unknown;
+  /** The run's capture of a function, taken once. */
+  capture(fn: Function): Capture;
+  /** A by-reference value that must travel as a def beside the graph. */
+  companion(value: object): void;
+  ownProperties(holder: object, path: string, skip: string[]): Record<string, unknown>;
+}
+
+export interface NodeDecoder {
+  /** Where functions are compiled: this realm, or a vm context. */
+  readonly context: vm.Context | undefined;
+  /** The value for `encoded`; when it is a node still being built, `assign` receives it later. */
+  value(encoded: unknown, assign: (late: unknown) => void): unknown;
+  /** Run `then` once node `at` is built (now, if it is). */
+  whenBuilt(at: number, then: () => void): void;
+  /** The node index a marker names, if `encoded` is a marker. */
+  markerOf(encoded: unknown): number | undefined;
+  /** Node `at` is being built (a reference to it is a cycle). */
+  isBeingBuilt(at: number): boolean;
+  /** The value node `at` was built into. */
+  built(at: number): unknown;
+}

@@ -1,0 +1,36 @@
+import type { NodeRecord } from './graph.js';
+import type { NodeEncoder, NodeKind } from './nodeKind.js';
+import { boundNode, classRefNode, functionNode, moduleNode } from './nodes/functions.js';
+import { objectNode } from './nodes/objects.js';
+import { globalNode, referenceNode, symbolNode } from './nodes/references.js';
+
+/**
+ * The closure codec's table: every node kind by its tag, each with how it
+ * is taken apart (reduce) and made again (make) side by side. A new kind
+ * of node is one entry here and its record in graph.ts.
+ */
+export const NODE_KINDS: { [T in NodeRecord['t']]: NodeKind<Extract<NodeRecord, { t: T }>> } = {
+  fn: functionNode,
+  classref: classRefNode,
+  bound: boundNode,
+  module: moduleNode,
+  global: globalNode,
+  symbol: symbolNode,
+  ref: referenceNode,
+  object: objectNode,
+};
+
+/**
+ * Which entry takes a value apart, first claim wins: a realm's own global before anything
+ * (Math is an object, Math.max a function), a by-reference value before its class, then
+ * functions, then every other object.
+ */
+const ENCODING_ORDER = [globalNode, referenceNode, functionNode, objectNode] as const;
+
+/** The node for a value the encoder found special. */
+export function reduceToNode(value: object, encoder: NodeEncoder, path: string): NodeRecord {
+  for (const kind of ENCODING_ORDER) {
+    if (kind.claims!(value)) return (kind.reduce as (value: object, encoder: NodeEncoder, path: string) => NodeRecord)(value, encoder, path);
+  }
+  throw new Error('joblet: no node kind claims this value');
+}

@@ -1,0 +1,140 @@
+import vm from 'node:vm';
+import { UnserializableValueError } from '../../serialize/types.js';
+import { builtinBase, NATIVE_ERRORS, nativeTypedArrayOf } from '../../values/kinds.js';
+import { RESOURCE_REMEDY } from '../../values/unsendable.js';
+import { ACCESSOR, CONFIGURABLE, ENUMERABLE, pathThrough, symbolOf, symbolRecord, WRITABLE, type KeyRecord, type ObjectRecord, type PropRecord } from '../graph.js';
+import type { NodeDecoder, NodeEncoder, NodeKind } from '../nodeKind.js';
+
+/**
+ * Objects structured clone would flatten: class instances (their class
+ * travels as a node), objects with another prototype, accessors or
+ * symbol-keyed properties, and instances of built-in subclasses (a Map,
+ * a typed array...), each property with its descriptor's flags.
+ */
+export const objectNode: NodeKind<ObjectRecord> = {
+  claims: () => true,
+  reduce(value: object, encoder: NodeEncoder, path: string): ObjectRecord {
+    const proto = Object.getPrototypeOf(value) as object | null;
+    const record: ObjectRecord = { t: 'object', props: [] };
+    const ctor = proto && Object.hasOwn(proto, 'constructor') ? (proto as { constructor: unknown }).constructor : undefined;
+    if (proto === null) record.proto = null;
+    else if (proto === Object.prototype) record.proto = 'object';
+    else if (NATIVE_ERRORS.has(ctor)) record.cls = encoder.transform(ctor, `${path} -> class`);
+    else if (typeof ctor === 'function' && ctor.prototype === proto) {
+      if (encoder.capture(ctor).kind !== 'source') {
+        // Node's own classes (sockets, streams, URL): their state lives in native handles or private fields.
+        throw new UnserializableValueError(
+          `an instance of \`${ctor.name}\` cannot be sent: its class is part of Node, and its state (handles, private fields) cannot be copied`,
+          path,
+          RESOURCE_REMEDY,
+        );
+      }
+      refusePrivateState(ctor, encoder, path);
+      record.cls = encoder.transform(ctor, `${path} -> class`);
+    } else record.proto = encoder.transform(proto, `${path} -> prototype`);
+    const base = builtinBase(value);
+    if (base === 'Date') record.base = [base, (value as Date).getTime()];
+    else if (base === 'RegExp') record.base = [base, (value as RegExp).source, (value as RegExp).flags];
+    else if (base === 'Error') record.base = [base, (value as Error).message];
+    else if (base === 'Map') record.base = [base, encoder.transform([...(value as Map<unknown, unknown>)], `${path} -> entries`)];
+    else if (base === 'Set') record.base = [base, encoder.transform([...(value as Set<unknown>)], `${path} -> items`)];
+    else if (base === 'TypedArray') {
+      const native = nativeTypedArrayOf(value)!;
+      record.base = [base, native.name, new (native as unknown as new (source: ArrayBufferView) => ArrayBufferView)(value as ArrayBufferView)];
+    }
+    const keys: (string | symbol)[] = [...Object.getOwnPropertyNames(value), ...Object.getOwnPropertySymbols(value)];
+    for (const key of keys) {
+      // A typed array's indices are its contents, carried in `base`.
+      if (base === 'TypedArray' && typeof key === 'string' && /^\d+$/.test(key)) continue;
+      const descriptor = Object.getOwnPropertyDescriptor(value, key)!;
+      const flags = (descriptor.enumerable ? ENUMERABLE : 0) | (descriptor.configurable ? CONFIGURABLE : 0);
+      const label = typeof key === 'string' ? key : `[${String(key)}]`;
+      const at = pathThrough(path, [{ kind: 'key', key: label }]);
+      let keyRecord: KeyRecord;
+      if (typeof key === 'string') keyRecord = key;
+      else {
+        const symbol = symbolRecord(key);
+        if (!symbol) throw new UnserializableValueError(`a property keyed by a unique ${String(key)} cannot be sent`, at, 'Key it by Symbol.for(...), a well-known symbol, or a string.');
+        keyRecord = symbol;
+      }
+      if ('value' in descriptor) record.props.push([keyRecord, flags | (descriptor.writable ? WRITABLE : 0), encoder.transform(descriptor.value, at)]);
+      else record.props.push([keyRecord, flags | ACCESSOR, encoder.transform(descriptor.get, at), encoder.transform(descriptor.set, at)]);
+    }
+    return record;
+  },
+
+  make(record, decoder, at) {
+    if (record.base) {
+      const made = constructOnBase(record, decoder);
+      defineProperties(made, record.props, decoder, at);
+      return made;
+    }
+    const object: Record<string, unknown> = Object.create(null);
+    if (record.cls !== undefined) {
+      const setPrototype = (cls: unknown) => Object.setPrototypeOf(object, (cls as { prototype: object }).prototype);
+      const cls = decoder.value(record.cls, setPrototype);
+      if (cls !== undefined) setPrototype(cls);
+    } else if (record.proto === 'object') Object.setPrototypeOf(object, Object.prototype);
+    else if (record.proto !== null) {
+      const proto = decoder.value(record.proto, (p) => Object.setPrototypeOf(object, p as object));
+      if (proto !== undefined) Object.setPrototypeOf(object, proto as object);
+    }
+    defineProperties(object, record.props, decoder, at);
+    return object;
+  },
+};
+
+/** Refuse an instance whose class (or an ancestor) has `#private` members: that state cannot be copied. */
+function refusePrivateState(ctor: Function, encoder: NodeEncoder, path: string): void {
+  for (let cls: unknown = ctor; typeof cls === 'function' && cls !== Function.prototype; cls = Object.getPrototypeOf(cls)) {
+    const capture = encoder.capture(cls as Function);
+    if (capture.kind === 'source' && capture.hasPrivateMembers) {
+      throw new UnserializableValueError(
+        `an instance of \`${ctor.name}\` cannot be sent: its class ${cls === ctor ? '' : `(through \`${(cls as Function).name}\`) `}has #private members, whose state no copy can restore`,
+        path,
+        'Use public fields for state that must travel, or send the data and build the instance inside the task.',
+      );
+    }
+  }
+}
+
+/** An instance of a built-in subclass, made by the built-in itself so that its internal slots exist. */
+function constructOnBase(record: ObjectRecord, decoder: NodeDecoder): object {
+  const value = (v: unknown) =>
+    decoder.value(v, () => {
+      throw new Error('joblet: an instance of a built-in subclass whose class refers back to it is not supported');
+    });
+  let [kind, ...contents] = record.base!;
+  // A typed array names its native constructor, and carries its contents as one.
+  if (kind === 'TypedArray') [kind, ...contents] = contents as [string, ...unknown[]];
+  const Base = (decoder.context ? vm.runInContext(kind, decoder.context) : (globalThis as Record<string, unknown>)[kind]) as new (...a: unknown[]) => object;
+  const Class = (record.cls === undefined ? Base : value(record.cls)) as Function;
+  if (kind === 'Map' || kind === 'Set') {
+    const made = Reflect.construct(Base, [], Class) as Map<unknown, unknown> & Set<unknown>;
+    for (const entry of value(contents[0]) as unknown[]) {
+      if (kind === 'Map') made.set((entry as [unknown, unknown])[0], (entry as [unknown, unknown])[1]);
+      else made.add(entry);
+    }
+    return made;
+  }
+  return Reflect.construct(Base, contents, Class);
+}
+
+function defineProperties(object: object, props: PropRecord[], decoder: NodeDecoder, at: number): void {
+  for (const [keyRecord, flags, first, second] of props) {
+    const key: string | symbol = typeof keyRecord === 'string' ? keyRecord : symbolOf(keyRecord);
+    const descriptor: PropertyDescriptor = { enumerable: !!(flags & ENUMERABLE), configurable: true };
+    if (flags & ACCESSOR) {
+      descriptor.get = decoder.value(first, (g) => Object.defineProperty(object, key, { get: g as () => unknown })) as (() => unknown) | undefined;
+      descriptor.set = decoder.value(second, (s) => Object.defineProperty(object, key, { set: s as (v: unknown) => void })) as ((v: unknown) => void) | undefined;
+    } else {
+      descriptor.writable = true;
+      descriptor.value = decoder.value(first, (r) => Object.defineProperty(object, key, { value: r }));
+    }
+    Object.defineProperty(object, key, descriptor);
+    // Restore the real flags once late values are in (a late value needs the property writable).
+    if (!(flags & CONFIGURABLE) || (!(flags & ACCESSOR) && !(flags & WRITABLE))) {
+      decoder.whenBuilt(at, () => Object.defineProperty(object, key, { configurable: !!(flags & CONFIGURABLE), ...(flags & ACCESSOR ? {} : { writable: !!(flags & WRITABLE) }) }));
+    }
+  }
+}

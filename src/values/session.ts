@@ -1,0 +1,20 @@
+/**
+ * What every encoding of one run shares, passed explicitly to the calls
+ * that need it (never a module-level variable set around a call): the
+ * caches a codec keeps per run (the closure codec's captures, so that a
+ * function submitted with 10,000 tasks is captured once), and the
+ * by-reference values met inside encoded graphs, which must travel as defs
+ * beside the bytes (a Counter captured by a closure).
+ */
+export class EncodeSession {
+  readonly #caches = new Map<symbol, unknown>();
+  /** By-reference values met inside graphs: the run sends them as defs ahead of what refers to them. */
+  readonly companions = new Set<object>();
+
+  /** The cache `key` names, made on first use. */
+  cache<T>(key: symbol, make: () => T): T {
+    let value = this.#caches.get(key) as T | undefined;
+    if (value === undefined) this.#caches.set(key, (value = make()));
+    return value;
+  }
+}
