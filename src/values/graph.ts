@@ -135,42 +135,46 @@ function visitChildren<T>(
  * Fast yes/no scan: is there an object or function for which `test` is
  * true? Primitives are never tested (no caller looks for one), so a
  * 1,000,000-number array costs one tight loop of typeof checks, no call per
- * element. No paths, no frames: use `findInGraph` afterwards to locate the
- * node for an error message.
+ * element. An object is tested when the walk reaches it (depth first), so a
+ * scan that finds something early does not first test every sibling. No
+ * paths, no frames: use `findInGraph` afterwards to locate the node for an
+ * error message.
  */
 export function someInGraph(root: unknown, test: (value: object) => boolean): boolean {
   if (typeof root === 'function') return test(root);
   if (typeof root !== 'object' || root === null) return false;
-  if (test(root)) return true;
-  const seen = new Set<object>([root]);
+  // Seen is checked when an object is reached, not when it is queued: a scan that stops early
+  // pays no Set insert for the siblings it never reaches.
+  const seen = new Set<object>();
   const stack: object[] = [root];
-  const check = (child: unknown): boolean => {
-    if (typeof child === 'function') return test(child);
-    if (typeof child !== 'object' || child === null || seen.has(child)) return false;
-    if (test(child)) return true;
-    seen.add(child);
-    stack.push(child);
-    return false;
-  };
+  const push = (child: object): void => void stack.push(child);
   while (stack.length) {
     const object = stack.pop()!;
-    if (isLeafObject(object)) continue;
+    if (seen.has(object)) continue;
+    seen.add(object);
+    if (test(object)) return true;
     if (Array.isArray(object)) {
       for (let i = 0; i < object.length; i++) {
         const child: unknown = object[i];
         // Numbers first: a loop that meets a number before an object otherwise keeps mixed type feedback, about twice as slow.
         if (typeof child === 'number') continue;
-        if ((typeof child === 'object' && child !== null) || typeof child === 'function') {
-          if (check(child)) return true;
-        }
+        if (typeof child === 'object' && child !== null) stack.push(child);
+        else if (typeof child === 'function' && test(child)) return true;
       }
     } else if (object instanceof Map) {
-      for (const [key, child] of object) if (check(key) || check(child)) return true;
+      for (const [key, child] of object) if (visitChild(key, test, push) || visitChild(child, test, push)) return true;
     } else if (object instanceof Set) {
-      for (const child of object) if (check(child)) return true;
-    } else {
-      for (const key of Object.keys(object)) if (check((object as Record<string, unknown>)[key])) return true;
+      for (const child of object) if (visitChild(child, test, push)) return true;
+    } else if (!isLeafObject(object)) {
+      for (const key of Object.keys(object)) if (visitChild((object as Record<string, unknown>)[key], test, push)) return true;
     }
   }
+  return false;
+}
+
+/** A child met by someInGraph: a function is tested now, an object queued, a primitive skipped. */
+function visitChild(child: unknown, test: (value: object) => boolean, push: (child: object) => void): boolean {
+  if (typeof child === 'function') return test(child);
+  if (typeof child === 'object' && child !== null) push(child);
   return false;
 }
