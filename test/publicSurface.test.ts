@@ -81,7 +81,8 @@ function consumer(source: string) {
     strict: true,
     noEmit: true,
     types: ['node'],
-    skipLibCheck: true,
+    // Checked, so that a stripped declaration another one still names is an error here.
+    skipLibCheck: false,
   };
   const read = (name: string) => (name === file ? source : ts.sys.readFile(name));
   const service = ts.createLanguageService({
@@ -106,9 +107,16 @@ function consumer(source: string) {
     const names = service.getCompletionsAtPosition(file, at + marker.length, {})?.entries.map((entry) => entry.name) ?? [];
     return names;
   };
-  const diagnostics = () =>
-    [...service.getSyntacticDiagnostics(file), ...service.getSemanticDiagnostics(file)].map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
-  return { completionsAfter, diagnostics, dispose: () => service.dispose() };
+  const describe = (d: ts.Diagnostic) => `${d.file ? `${relative(root, d.file.fileName)}: ` : ''}${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`;
+  const diagnostics = () => [...service.getSyntacticDiagnostics(file), ...service.getSemanticDiagnostics(file)].map(describe);
+  /** Errors inside the published declarations themselves (only those: @types/node is not ours to check). */
+  const publishedDiagnostics = () => {
+    const program = service.getProgram()!;
+    const ours = program.getSourceFiles().filter((source) => source.fileName.startsWith(`${published}/`));
+    assert.ok(ours.length > 10, `the consumer loaded ${ours.length} declaration files from dist/src`);
+    return ours.flatMap((source) => [...program.getSyntacticDiagnostics(source), ...program.getSemanticDiagnostics(source)]).map(describe);
+  };
+  return { completionsAfter, diagnostics, publishedDiagnostics, dispose: () => service.dispose() };
 }
 
 const CONSUMER = `
@@ -147,6 +155,7 @@ test('an editor importing the published index completes the built-in backend and
   try {
     // An unused @ts-expect-error (an internal member that is visible) is a diagnostic too.
     assert.equal(view.diagnostics(), []);
+    assert.equal(view.publishedDiagnostics(), []);
     const backends = view.completionsAfter(`{ backend: '`);
     for (const name of ['threads', 'processes', 'inline']) assert.ok(backends.includes(name), `backend '${name}' is not offered: ${backends}`);
     const serializers = view.completionsAfter(`serializer: '`);
