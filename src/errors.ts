@@ -17,6 +17,7 @@ const PHASE_TEXT: Record<SerializationPhase, string> = {
   'deserialize-result': 'deserializing the result',
 };
 
+/** @internal The phase in words, for messages: 'serializing the task'. */
 export function describePhase(phase: SerializationPhase): string {
   return PHASE_TEXT[phase];
 }
@@ -52,6 +53,7 @@ export interface ThrownRecord {
 export class TaskError extends JobletError {
   /** `name` of the thrown error in the worker (`RangeError`, `MyError`, ...). */
   readonly originalName: string;
+  /** `message` of the thrown error in the worker. */
   readonly originalMessage: string;
   /** The stack as the worker saw it. */
   readonly workerStack: string | undefined;
@@ -59,6 +61,7 @@ export class TaskError extends JobletError {
   readonly properties: Record<string, unknown>;
   /** The thrown value when it was not an Error (a string, a number, ...). */
   readonly thrownValue: unknown;
+  /** False when the task threw something other than an Error (`throw 'text'`). */
   readonly isError: boolean;
   /** Why `properties` is empty although the thrown error had some: the serializer could not carry them. */
   readonly propertiesLost: string | undefined;
@@ -79,10 +82,12 @@ export class TaskError extends JobletError {
   }
 }
 
+/** The fields a SerializationError is made from, and what a worker sends to rebuild one. */
 export interface SerializationErrorDetails {
   phase: SerializationPhase;
   /** Path inside the value: `args[1].onItem`, `fn`, `result.items[3]`. */
   path: string;
+  /** Name of the serializer that failed. */
   serializer: string;
   /** What went wrong, in one sentence. */
   problem: string;
@@ -94,10 +99,15 @@ export interface SerializationErrorDetails {
 
 /** A value could not be turned into bytes, or bytes back into a value. */
 export class SerializationError extends JobletError {
+  /** Which of the four encode or decode steps failed. */
   readonly phase: SerializationPhase;
+  /** Path inside the value: `args[1].onItem`, `fn`, `result.items[3]`; empty for the value itself. */
   readonly path: string;
+  /** Name of the serializer that failed. */
   readonly serializer: string;
+  /** What went wrong, in one sentence. */
   readonly problem: string;
+  /** What to do instead. */
   readonly remedy: string;
 
   constructor(details: SerializationErrorDetails) {
@@ -114,6 +124,7 @@ export class SerializationError extends JobletError {
     this.remedy = details.remedy;
   }
 
+  /** The fields this error was made from: `new SerializationError(error.toDetails())` makes it again. */
   toDetails(): SerializationErrorDetails {
     return {
       phase: this.phase,
@@ -129,10 +140,13 @@ export class SerializationError extends JobletError {
 
 /** A worker died (process.exit, an uncaught exception outside a task, out of memory, a signal). */
 export class WorkerCrashedError extends JobletError {
+  /** The worker's exit code; null when a signal ended it. */
   readonly exitCode: number | null;
+  /** The signal that ended the worker (`'SIGKILL'`), or null. */
   readonly signal: string | null;
   /** Indices of the tasks that were running on the worker when it died. */
   readonly taskIndices: number[];
+  /** Name of the backend the worker belonged to. */
   readonly backend: string;
 
   constructor(info: {
@@ -165,6 +179,7 @@ export class WorkerCrashedError extends JobletError {
 
 /** A task ran longer than the `timeout` option allows. */
 export class TimeoutError extends JobletError {
+  /** The `timeout` option the task went over, in milliseconds. */
   readonly timeoutMs: number;
 
   constructor(taskIndex: number, timeoutMs: number) {

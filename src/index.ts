@@ -17,6 +17,7 @@ export {
   setDefaultSerializer,
   getDefaultSerializer,
   type RegisterSerializerOptions,
+  type SerializerName,
 } from './serialize/registry.js';
 export { UnserializableValueError, type Serializer, type SerializerCapabilities } from './serialize/types.js';
 export { wrapNonSerializable } from './serialize/wrap.js';
@@ -29,7 +30,7 @@ export { persist, PersistedModel, type PersistMethod, type PersistOptions } from
 export { sharedArray, type TypedArrayConstructor } from './sharing/sharedArray.js';
 export { Counter, type CounterOptions } from './sharing/counter.js';
 
-export { registerBackend, listBackends } from './backends/registry.js';
+export { registerBackend, listBackends, type BackendName } from './backends/registry.js';
 export type { Backend, BackendCapabilities, BackendFactory, BackendOptions, BatchEvents } from './backends/types.js';
 export type { WireBatch, WireResult, WireDef, WireTask } from './runtime/protocol.js';
 

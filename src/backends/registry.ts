@@ -3,6 +3,12 @@ import { createThreadsBackend } from './threads.js';
 import { createProcessesBackend } from './processes.js';
 import { createInlineBackend } from './inline.js';
 
+/**
+ * A backend's name: a built-in one, or any name given to registerBackend().
+ * `string & {}` accepts every string while editors still offer the built-in names.
+ */
+export type BackendName = 'threads' | 'processes' | 'inline' | (string & {});
+
 const factories = new Map<string, BackendFactory>([
   ['threads', createThreadsBackend],
   ['processes', createProcessesBackend],
@@ -14,7 +20,7 @@ const factories = new Map<string, BackendFactory>([
  * per `Parallel` (pools are reused across its runs) with the number of
  * workers wanted. See {@link Backend} for the contract.
  */
-export function registerBackend(name: string, factory: BackendFactory): void {
+export function registerBackend(name: BackendName, factory: BackendFactory): void {
   if (typeof name !== 'string' || !name) throw new TypeError(`registerBackend expects a non-empty name, got \`${String(name)}\``);
   if (typeof factory !== 'function') throw new TypeError(`registerBackend expects a factory function for '${name}', got ${typeof factory}`);
   factories.set(name, factory);
@@ -24,7 +30,7 @@ export function listBackends(): string[] {
   return [...factories.keys()];
 }
 
-export function getBackendFactory(name: string): BackendFactory {
+export function getBackendFactory(name: BackendName): BackendFactory {
   const factory = factories.get(name);
   if (!factory) throw new RangeError(`Unknown backend '${name}'. Registered backends: ${listBackends().join(', ')}. Add one with registerBackend().`);
   return factory;

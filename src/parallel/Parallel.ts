@@ -37,8 +37,11 @@ export type ResultOf<T> = T extends Task<infer R> ? R : never;
 export class Parallel<R extends ReturnAs = 'array'> {
   /** Workers this Parallel uses (nJobs resolved against the cores; 1 for 'inline'). */
   readonly nJobs: number;
+  /** The backend tasks run on: the `backend` option, else the scope's, else 'threads' ('inline' inside noParallel()). */
   readonly backendName: string;
+  /** The serializer tasks and results travel with: the `serializer` option, else the scope's, else the default. */
   readonly serializerName: string;
+  /** How `run()` hands results back (the `returnAs` option). */
   readonly returnAs: R;
   /** preDispatch resolved against nJobs, once: tasks allowed in flight. */
   private readonly maxOutstanding: number;
@@ -88,7 +91,10 @@ export class Parallel<R extends ReturnAs = 'array'> {
     return result as RunResult<R, ResultOf<K>>;
   }
 
-  /** Shorthand for `run(map(items, (item) => delayed(fn)(item)))`, lazy on (async) iterables. */
+  /**
+   * Shorthand for `run(map(items, (item) => delayed(fn)(item)))`, lazy on (async) iterables.
+   * @example const lengths = await parallel.map((s: string) => s.length, ['a', 'bb'])
+   */
   map<I, O>(fn: (item: I) => O, items: Iterable<I> | AsyncIterable<I>): RunResult<R, Awaited<O>> {
     return this.run(mapIterable(items, fn));
   }
@@ -116,6 +122,7 @@ export class Parallel<R extends ReturnAs = 'array'> {
     await backend?.terminate();
   }
 
+  /** `close()`, for `await using parallel = new Parallel()`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

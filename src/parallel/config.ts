@@ -32,6 +32,7 @@ export function parallelConfig<T>(options: ConfigOptions, fn: () => T): T {
  * Run `fn` with parallelism switched off: every `Parallel` constructed inside
  * runs its tasks inline, one at a time in the main thread, whatever backend
  * it names (pynitride's `no_parallel`). Useful under a debugger or a profiler.
+ * @example await noParallel(() => main())
  */
 export function noParallel<T>(fn: () => T): T {
   if (typeof fn !== 'function') throw new TypeError('noParallel(fn) expects a function');

@@ -1,34 +1,42 @@
-import { getBackendFactory } from '../backends/registry.js';
-import { getSerializer } from '../serialize/registry.js';
+import { getBackendFactory, type BackendName } from '../backends/registry.js';
+import { getSerializer, type SerializerName } from '../serialize/registry.js';
 import { checkNJobs } from './njobs.js';
 import { describeValue } from './describe.js';
 import { parseBytes } from '../sharing/bytes.js';
 import type { Progress, ProgressOptions } from './progress.js';
 
+/**
+ * How `run()` hands results back: 'array' (a promise of every result in
+ * submission order), 'generator' (an async generator in submission order) or
+ * 'generator_unordered' (an async generator, as tasks complete).
+ */
 export type ReturnAs = 'array' | 'generator' | 'generator_unordered';
 
-/** Options that `parallelConfig` may set as scoped defaults. */
+/** Options that `parallelConfig` may set as scoped defaults; `new Parallel()` takes them too. */
 export interface ConfigOptions {
   /**
    * Number of workers. Negative values count back from the number of cores:
    * -1 is all of them, -2 all but one (joblib's convention).
    * @default -1
+   * @example new Parallel({ nJobs: -2 }) // every core but one
    */
   nJobs?: number;
   /**
    * Where tasks run: 'threads' (worker_threads), 'processes' (child_process),
    * 'inline' (the main thread, one at a time), or a name given to registerBackend().
    * @default 'threads'
+   * @example new Parallel({ backend: 'processes' })
    */
-  backend?: string;
+  backend?: BackendName;
   /**
    * How tasks and results are encoded: 'auto' (structured clone for data, the
    * closure codec for functions and class instances), 'structured' (V8),
    * 'closure', 'json', 'devalue', 'javascript' (serialize-javascript), or a
-   * registered name.
+   * name given to registerSerializer().
    * @default setDefaultSerializer(), else JOBLET_SERIALIZER, else 'auto'
+   * @example new Parallel({ serializer: 'devalue' })
    */
-  serializer?: string;
+  serializer?: SerializerName;
   /**
    * How many tasks are taken from the input ahead of the workers: a number,
    * 'all', or an expression of nJobs such as '3*nJobs'. Bounds memory when
@@ -37,6 +45,7 @@ export interface ConfigOptions {
    * holds back those after it until it finishes, which bounds memory but can
    * leave workers idle; 'array' and 'generator_unordered' keep dispatching.
    * @default '2*nJobs'
+   * @example new Parallel({ preDispatch: '4*nJobs' })
    */
   preDispatch?: number | string;
   /**
@@ -46,6 +55,7 @@ export interface ConfigOptions {
    * milliseconds). A task over time fails the run with a TimeoutError and its
    * worker is replaced. Tasks then go one per message.
    * @default undefined (no limit)
+   * @example new Parallel({ timeout: 30_000 })
    */
   timeout?: number;
   /**
@@ -54,6 +64,7 @@ export interface ConfigOptions {
    * Bytes, or a string like '10M'; null turns it off (joblib's max_nbytes).
    * Looks at each task's top-level arguments, estimated without a walk.
    * @default '1M'
+   * @example new Parallel({ maxNbytes: '10M' })
    */
   maxNbytes?: number | string | null;
   /**
@@ -63,6 +74,7 @@ export interface ConfigOptions {
    * A per-task `timeout` (even with a number here) and the inline backend
    * send one task at a time.
    * @default 'auto'
+   * @example new Parallel({ batchSize: 64 })
    */
   batchSize?: 'auto' | number;
   /**
@@ -70,6 +82,7 @@ export interface ConfigOptions {
    * (grain's per_worker_buffer_size): with preDispatch, it bounds the tasks
    * and results in flight. Larger keeps workers busier when batches vary.
    * @default 1
+   * @example new Parallel({ perWorkerBufferSize: 2 })
    */
   perWorkerBufferSize?: number;
   /**
@@ -77,10 +90,12 @@ export interface ConfigOptions {
    * `[Parallel(nJobs=2)]: Done 40 of 100 | elapsed: 1.2s | remaining: 1.8s`,
    * more of them the higher it is; above 10, one after every batch.
    * @default 0
+   * @example new Parallel({ verbose: 5 })
    */
   verbose?: number;
 }
 
+/** Options of `new Parallel()`: the scoped ones of {@link ConfigOptions}, and those of one pool. */
 export interface ParallelOptions<R extends ReturnAs = ReturnAs> extends ConfigOptions {
   /**
    * 'array': `run()` resolves to every result in submission order.
@@ -88,22 +103,33 @@ export interface ParallelOptions<R extends ReturnAs = ReturnAs> extends ConfigOp
    * submission order; 'generator_unordered' yields them as they complete.
    * Leaving a generator's loop early cancels the tasks still pending.
    * @default 'array'
+   * @example for await (const r of new Parallel({ returnAs: 'generator_unordered' }).run(tasks)) use(r)
    */
   returnAs?: R;
-  /** Aborting it rejects `run()` with `signal.reason`, stops running tasks, and never starts queued ones. */
+  /**
+   * Aborting it rejects `run()` with `signal.reason`, stops running tasks, and never starts queued ones.
+   * @default undefined (runs until done or closed)
+   * @example new Parallel({ signal: AbortSignal.timeout(60_000) })
+   */
   signal?: AbortSignal;
   /**
    * A progress bar on stderr: done and total (when known), rate, elapsed and time left.
    * Drawn only when stderr is a terminal, unless `{ force: true }`; `{ stream }` draws elsewhere.
    * @default false
+   * @example new Parallel({ progress: true })
    */
   progress?: boolean | ProgressOptions;
-  /** Called after each batch and once at the end with `{ done, total, failed, elapsedMs, etaMs }`. */
+  /**
+   * Called after each batch and once at the end with `{ done, total, failed, elapsedMs, etaMs }`.
+   * @default undefined
+   * @example new Parallel({ onProgress: ({ done, total }) => console.log(`${done}/${total}`) })
+   */
   onProgress?: (progress: Progress) => void;
   /**
    * Record per-phase times (serialize, queue wait, run, deserialize), bytes and per-worker
    * utilization for `parallel.stats()` (grain's enable_profiling). Costs a clock read per task.
    * @default false
+   * @example new Parallel({ enableProfiling: true })
    */
   enableProfiling?: boolean;
 }

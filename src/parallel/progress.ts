@@ -13,11 +13,19 @@ export interface Progress {
   etaMs: number | undefined;
 }
 
-/** Where and how the progress bar is drawn. */
+/** Where and how the progress bar is drawn (the `progress` option, as an object). */
 export interface ProgressOptions {
-  /** @default process.stderr */
+  /**
+   * Where the bar is drawn. On a terminal it is redrawn in place; elsewhere only with `force`.
+   * @default process.stderr
+   * @example new Parallel({ progress: { stream: process.stdout } })
+   */
   stream?: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
-  /** Draw even when the stream is not a terminal (one plain line a second, no carriage returns). @default false */
+  /**
+   * Draw even when the stream is not a terminal (one plain line a second, no carriage returns).
+   * @default false
+   * @example new Parallel({ progress: { force: true } }) // in a CI log
+   */
   force?: boolean;
 }
 

@@ -12,6 +12,12 @@ interface Entry {
   module: string | undefined;
 }
 
+/**
+ * A serializer's name: a built-in one, or any name given to registerSerializer().
+ * `string & {}` accepts every string while editors still offer the built-in names.
+ */
+export type SerializerName = 'auto' | 'structured' | 'json' | 'devalue' | 'javascript' | 'closure' | (string & {});
+
 const registry = new Map<string, Entry>();
 let explicitDefault: string | undefined;
 
@@ -47,10 +53,15 @@ export interface RegisterSerializerOptions {
    * they import this module the first time a message names the serializer.
    * Keep the registration in a small module of its own (not your main
    * script, which the worker would then run again).
+   * @default undefined (workers cannot load it: only the inline backend can use it)
    * @example registerSerializer(msgpack, { module: import.meta.url })
    */
   module?: string | URL;
-  /** Replace an existing serializer of the same name. Built-ins cannot be replaced. */
+  /**
+   * Replace an existing serializer of the same name. Built-ins cannot be replaced.
+   * @default false
+   * @example registerSerializer(fasterMsgpack, { replace: true })
+   */
   replace?: boolean;
 }
 
@@ -87,7 +98,7 @@ export function listSerializers(): string[] {
 }
 
 /** Look a serializer up by name; an unknown name lists the registered ones. */
-export function getSerializer(name: string): Serializer {
+export function getSerializer(name: SerializerName): Serializer {
   const entry = registry.get(name);
   if (!entry) {
     throw new RangeError(`Unknown serializer '${name}'. Registered serializers: ${listSerializers().join(', ')}. Add one with registerSerializer().`);
@@ -122,7 +133,7 @@ export function serializerModule(name: string): string | undefined {
  * Choose the process-wide default serializer (loky's `set_loky_pickler`).
  * Call with no argument to go back to `JOBLET_SERIALIZER` or 'auto'.
  */
-export function setDefaultSerializer(name?: string): void {
+export function setDefaultSerializer(name?: SerializerName): void {
   if (name !== undefined) getSerializer(name);
   explicitDefault = name;
 }
