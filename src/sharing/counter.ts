@@ -1,18 +1,25 @@
 import { noteReferenceInUse, type ReferenceKind } from '../values/byReference.js';
 import { logLine, mainChannel } from '../values/mainChannel.js';
 
-/**
- * A counter every worker can add to (pynitride's Counter): shared memory and
- * Atomics on threads and inline, a message to the main process from child
- * processes. It prints a line each time the count crosses a multiple of
- * `printEvery`.
- */
+/** How a {@link Counter} starts and what it prints. */
 export interface CounterOptions {
-  /** Print `message` each time the count reaches or passes a multiple of this. 0: never. @default 0 */
+  /**
+   * Print `message` each time the count reaches or passes a multiple of this. 0: never.
+   * @default 0
+   * @example new Counter({ printEvery: 1000 })
+   */
   printEvery?: number;
-  /** The line printed (to stderr); `{}` is replaced by the count. @default 'Count: {}' */
+  /**
+   * The line printed (to stderr); `{}` is replaced by the count.
+   * @default 'Count: {}'
+   * @example new Counter({ printEvery: 100, message: 'rows done: {}' })
+   */
   message?: string;
-  /** @default 0 */
+  /**
+   * The count to start from.
+   * @default 0
+   * @example new Counter({ initial: alreadyDone })
+   */
   initial?: number;
 }
 
@@ -37,6 +44,12 @@ const forgetWhenCollected = new FinalizationRegistry<string>((id) => local.delet
 /** Counters received in this worker, by id: one per worker, whatever the number of tasks that use it. */
 const received = new Map<string, Counter>();
 
+/**
+ * A counter every worker can add to (pynitride's Counter): shared memory and
+ * Atomics on threads and inline, a message to the main process from child
+ * processes. It prints a line each time the count crosses a multiple of
+ * `printEvery`.
+ */
 export class Counter {
   readonly id: string;
   readonly printEvery: number;

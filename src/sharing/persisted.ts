@@ -24,9 +24,9 @@ export interface PersistOptions {
    * 'shm': typed arrays and ArrayBuffers inside the value move to shared
    * memory (threads see them without a copy; processes get a copy each).
    * 'file': the value is written once to a temporary folder and read once
-   * per worker (JOBLET_TEMP_DIR, else the system's). Default: what the
-   * backend that receives it supports (shared memory on threads and inline,
-   * a file on processes).
+   * per worker (JOBLET_TEMP_DIR, else the system's).
+   * @default undefined: what the backend that receives it supports (shared memory on threads and inline, a file on processes)
+   * @example persist(model, { method: 'file' })
    */
   method?: PersistMethod;
 }
@@ -74,8 +74,8 @@ export class PersistedModel<T = unknown> {
   /** true: this side frees the resources on close(); false: a copy in a worker; 'transfer': ownership passes on. */
   #owner: boolean | 'transfer';
 
-  /** @internal Use persist(); workers make their handles from what the main thread sent. */
-  constructor(id: string, method: PersistMethod | undefined, state: { value?: T; file?: string; owner: boolean }) {
+  /** Use persist(); workers make their handles from what the main thread sent (PersistedModel.received). */
+  private constructor(id: string, method: PersistMethod | undefined, state: { value?: T; file?: string; owner: boolean }) {
     this.id = id;
     this.method = method;
     this.#hasValue = 'value' in state;
@@ -159,6 +159,11 @@ export class PersistedModel<T = unknown> {
     return this.#owner === 'transfer';
   }
 
+  /** @internal A handle of this process's own, made by persist(). */
+  static made<T>(id: string, method: PersistMethod | undefined, value: T): PersistedModel<T> {
+    return new PersistedModel<T>(id, method, { value, owner: true });
+  }
+
   /** @internal The handle a receiver builds: owning when the sender transferred it. */
   static received<T>(id: string, state: { value?: T; file?: string }, owner: boolean): PersistedModel<T> {
     const handle = new PersistedModel<T>(id, undefined, { ...state, owner });
@@ -185,7 +190,7 @@ export function persist<T>(value: T, options: PersistOptions = {}): PersistedMod
   // Data goes by structured clone (shared memory on threads); functions and class instances need the closure codec, through the file.
   const needsCodec = someInGraph(value, (v) => typeof v === 'function' || isClassInstance(v));
   const shared = method === 'shm' && !needsCodec;
-  const model = new PersistedModel<T>(randomUUID(), method, { value: shared ? (toSharedMemory(value) as T) : value, owner: true });
+  const model = PersistedModel.made<T>(randomUUID(), method, shared ? (toSharedMemory(value) as T) : value);
   model.needsCodec = needsCodec;
   // Persisting checks now that the value can travel, rather than in a worker later.
   if (method === 'file' || needsCodec) model.writeFile();
