@@ -15,7 +15,7 @@ import {
   wrapNonSerializable,
   type SerializerComparison,
 } from 'joblet';
-import { fixture, runNode } from './helpers.js';
+import { fixture, rejects, runNode } from './helpers.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -119,21 +119,11 @@ values('maxDifferences caps the list and counts the rest', async () => {
 });
 
 values('options are checked: an unknown serializer and a bad repeat are refused before any work', async () => {
-  let error: unknown;
-  try {
-    await compareSerializers(1, { serializers: ['nope'] });
-  } catch (e) {
-    error = e;
-  }
-  assert.instance(error, RangeError);
-  assert.match(String(error), /Unknown serializer 'nope'.*structured/);
-  error = undefined;
-  try {
-    await compareSerializers(1, { repeat: 0 });
-  } catch (e) {
-    error = e;
-  }
-  assert.match(String(error), /`repeat`.*got `0`/);
+  await rejects(compareSerializers(1, { serializers: ['nope'] }), (error) => {
+    assert.instance(error, RangeError);
+    assert.match(String(error), /Unknown serializer 'nope'.*structured/);
+  });
+  await rejects(compareSerializers(1, { repeat: 0 }), (error) => assert.match(String(error), /`repeat`.*got `0`/));
 });
 
 values.run();

@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Parallel, delayed, Counter } from 'joblet';
-import { BACKENDS } from './helpers.js';
+import { BACKENDS, withParallel } from './helpers.js';
 
 for (const backend of BACKENDS) {
   const test = suite(`Counter on ${backend}`);
@@ -36,12 +36,9 @@ for (const backend of BACKENDS) {
     for (const serializer of ['auto', 'structured', 'json', 'devalue', 'javascript', 'closure']) {
       const counter = new Counter({ initial: 5 });
       const add = (box: { counter: Counter; by: number }) => box.counter.increment(box.by);
-      const p = new Parallel({ backend, nJobs: 2, serializer });
-      try {
+      await withParallel({ backend, nJobs: 2, serializer }, async (p) => {
         await p.run(Array.from({ length: 10 }, () => delayed(add)({ counter, by: 3 })));
-      } finally {
-        await p.close();
-      }
+      });
       assert.is(counter.value, 35, serializer);
     }
   });

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Parallel, type ParallelOptions, type ReturnAs } from 'joblet';
 
 export const BACKENDS = ['threads', 'processes', 'inline'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -20,6 +21,30 @@ export async function rejects(promise: Promise<unknown> | (() => Promise<unknown
   }
   assert.ok(threw, 'expected a rejection, got a result');
   check(caught);
+}
+
+/** The synchronous twin of `rejects`: fails when `fn` returns instead of throwing. */
+export function throws(fn: () => unknown, check: (error: any) => void): void {
+  let caught: unknown;
+  let threw = false;
+  try {
+    fn();
+  } catch (error) {
+    threw = true;
+    caught = error;
+  }
+  assert.ok(threw, 'expected a throw, got a result');
+  check(caught);
+}
+
+/** Runs `use` with a new Parallel, closed in `finally` whatever `use` does. */
+export async function withParallel<T, R extends ReturnAs = 'array'>(options: ParallelOptions<R>, use: (parallel: Parallel<R>) => Promise<T>): Promise<T> {
+  const parallel = new Parallel(options);
+  try {
+    return await use(parallel);
+  } finally {
+    await parallel.close();
+  }
 }
 
 /** A fresh folder under the system's temporary folder; remove it with the returned function. */

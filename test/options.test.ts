@@ -11,20 +11,15 @@ import {
   setDefaultSerializer,
   getDefaultSerializer,
 } from 'joblet';
-import { rejects } from './helpers.js';
+import { rejects, throws } from './helpers.js';
 
 const test = suite('options are validated at construction');
 
-const throwsWith = (fn: () => unknown, type: Function, ...fragments: string[]) => {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (error) {
-    caught = error;
-  }
-  assert.instance(caught, type);
-  for (const fragment of fragments) assert.match((caught as Error).message, fragment);
-};
+const throwsWith = (fn: () => unknown, type: Function, ...fragments: string[]) =>
+  throws(fn, (error) => {
+    assert.instance(error, type);
+    for (const fragment of fragments) assert.match((error as Error).message, fragment);
+  });
 
 test('nJobs must be a non-zero integer; the error names the option and the value', () => {
   throwsWith(() => new Parallel({ nJobs: 0 }), RangeError, '`nJobs`', '`0` (number)');

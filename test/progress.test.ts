@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { Parallel, delayed, TaskError, type Progress } from 'joblet';
-import { BACKENDS, fixture, rejects, runNode } from './helpers.js';
+import { BACKENDS, fixture, rejects, runNode, withParallel } from './helpers.js';
 
 const double = (x: number) => x * 2;
 const failOn = (x: number) => {
@@ -38,12 +38,9 @@ for (const backend of BACKENDS) {
 
   test('counts every task once, in order, with the total and a time left', async () => {
     const seen: Progress[] = [];
-    const parallel = new Parallel({ backend, nJobs: 2, onProgress: (p) => seen.push(p) });
-    try {
+    await withParallel({ backend, nJobs: 2, onProgress: (p) => seen.push(p) }, async (parallel) => {
       assert.equal(await parallel.run(Array.from({ length: 50 }, (_, i) => delayed(double)(i))), Array.from({ length: 50 }, (_, i) => i * 2));
-    } finally {
-      await parallel.close();
-    }
+    });
     const last = seen[seen.length - 1]!;
     assert.is(last.done, 50);
     assert.is(last.total, 50);
@@ -58,15 +55,12 @@ for (const backend of BACKENDS) {
 
   test('an input of unknown length has no total until it runs out', async () => {
     const seen: Progress[] = [];
-    const parallel = new Parallel({ backend, nJobs: 2, onProgress: (p) => seen.push({ ...p }) });
     function* tasks() {
       for (let i = 0; i < 30; i++) yield delayed(double)(i);
     }
-    try {
+    await withParallel({ backend, nJobs: 2, onProgress: (p) => seen.push({ ...p }) }, async (parallel) => {
       assert.is((await parallel.run(tasks())).length, 30);
-    } finally {
-      await parallel.close();
-    }
+    });
     assert.is(seen[0]!.total, undefined);
     assert.is(seen[0]!.etaMs, undefined);
     assert.is(seen[seen.length - 1]!.done, 30);
@@ -75,27 +69,20 @@ for (const backend of BACKENDS) {
 
   test('a failed run ends with the failure counted', async () => {
     const seen: Progress[] = [];
-    const parallel = new Parallel({ backend, nJobs: 2, batchSize: 1, onProgress: (p) => seen.push(p) });
-    try {
+    await withParallel({ backend, nJobs: 2, batchSize: 1, onProgress: (p) => seen.push(p) }, async (parallel) => {
       await rejects(parallel.run(Array.from({ length: 20 }, (_, i) => delayed(failOn)(i))), (error) => assert.instance(error, TaskError));
-    } finally {
-      await parallel.close();
-    }
+    });
     assert.ok(seen[seen.length - 1]!.failed >= 1);
   });
 
   test('a listener that throws is ignored: the run still gives its results', async () => {
-    const parallel = new Parallel({ backend, nJobs: 2, onProgress: () => { throw new Error('listener bug'); } });
-    try {
+    await withParallel({ backend, nJobs: 2, onProgress: () => { throw new Error('listener bug'); } }, async (parallel) => {
       assert.equal(await parallel.run([delayed(double)(1), delayed(double)(2)]), [2, 4]);
-    } finally {
-      await parallel.close();
-    }
+    });
   });
 
   test('stats() gives per-phase times, bytes and per-worker figures that add up', async () => {
-    const parallel = new Parallel({ backend, nJobs: 2, enableProfiling: true });
-    try {
+    await withParallel({ backend, nJobs: 2, enableProfiling: true }, async (parallel) => {
       await parallel.run(Array.from({ length: 200 }, (_, i) => delayed(double)(i)));
       await parallel.run(Array.from({ length: 100 }, (_, i) => delayed(double)(i)));
       const stats = parallel.stats();
@@ -111,9 +98,7 @@ for (const backend of BACKENDS) {
       for (const w of stats.workers) assert.ok(w.utilization >= 0 && w.utilization <= 1.01, `utilization ${w.utilization}`);
       parallel.resetStats();
       assert.is(parallel.stats().tasks, 0);
-    } finally {
-      await parallel.close();
-    }
+    });
   });
 
   test.run();
@@ -123,12 +108,9 @@ const bar = suite('the progress bar');
 
 bar('on a terminal it redraws one line in place and ends it', async () => {
   const out = collector(true);
-  const parallel = new Parallel({ nJobs: 2, progress: { stream: out.stream } });
-  try {
+  await withParallel({ nJobs: 2, progress: { stream: out.stream } }, async (parallel) => {
     await parallel.run(Array.from({ length: 60 }, (_, i) => delayed(double)(i)));
-  } finally {
-    await parallel.close();
-  }
+  });
   const text = out.text();
   assert.ok(text.startsWith('\r'), JSON.stringify(text.slice(0, 40)));
   assert.ok(text.endsWith('\n'));
@@ -140,12 +122,9 @@ bar('not a terminal: nothing, unless forced, and then plain lines', async () => 
   const quiet = collector(false);
   const forced = collector(false);
   for (const progress of [{ stream: quiet.stream }, { stream: forced.stream, force: true }]) {
-    const parallel = new Parallel({ backend: 'inline', progress });
-    try {
+    await withParallel({ backend: 'inline', progress }, async (parallel) => {
       await parallel.run(Array.from({ length: 10 }, (_, i) => delayed(double)(i)));
-    } finally {
-      await parallel.close();
-    }
+    });
   }
   assert.is(quiet.text(), '');
   assert.not.ok(forced.text().includes('\r'));
@@ -154,16 +133,13 @@ bar('not a terminal: nothing, unless forced, and then plain lines', async () => 
 
 bar('a generator of unknown length shows a count, not a bar', async () => {
   const out = collector(true);
-  const parallel = new Parallel({ nJobs: 2, returnAs: 'generator_unordered', progress: { stream: out.stream } });
   async function* tasks() {
     for (let i = 0; i < 20; i++) yield delayed(double)(i);
   }
   let n = 0;
-  try {
+  await withParallel({ nJobs: 2, returnAs: 'generator_unordered', progress: { stream: out.stream } }, async (parallel) => {
     for await (const _ of parallel.run(tasks())) n++;
-  } finally {
-    await parallel.close();
-  }
+  });
   assert.is(n, 20);
   // Once the input ran out the total is known, so the last line may carry it.
   assert.match(out.text(), /0 tasks \| /);
