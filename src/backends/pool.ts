@@ -1,6 +1,6 @@
 import { AbortError, WorkerCrashedError } from '../errors.js';
 import type { FromWorker, ToWorker, WireBatch, WireReply } from '../runtime/protocol.js';
-import type { Backend, BackendCapabilities, BatchEvents } from './types.js';
+import { TransportRefusedError, type Backend, type BackendCapabilities, type BatchEvents } from './types.js';
 import { JobQueue, type Job } from './jobQueue.js';
 import { transferable } from '../runtime/transfer.js';
 import { Counter } from '../sharing/counter.js';
@@ -184,21 +184,10 @@ export class WorkerPool implements Backend {
       // The packed arguments move rather than copy: nothing here reads them again.
       slot.handle.send({ type: 'batch', batch: { ...job.batch, defs } }, transferable(job.batch.packed));
     } catch (error) {
-      // The transport refused to clone the plain arguments (a symbol, say): send them serialized,
-      // which either works or throws the error that names the task and the path.
-      let repacked: WireBatch | undefined;
-      try {
-        repacked = job.batch.args !== undefined ? job.events?.repack?.() : undefined;
-      } catch (serializationError) {
-        error = serializationError;
-      }
-      if (!repacked) {
-        job.reject(error);
-        this.pump();
-        return;
-      }
-      job.batch = repacked;
-      this.start(slot, job);
+      // The transport refused to clone the plain arguments (a symbol, say): the run sends them
+      // again serialized. Anything else refused (a def) is the batch's failure.
+      job.reject(job.batch.args !== undefined ? new TransportRefusedError(error) : error);
+      this.pump();
       return;
     }
     for (const def of defs) slot.known.add(def.id);
