@@ -97,9 +97,9 @@ export class RunScheduler<T> {
     // One task per message where a task's own clock or the main thread's turn matters: a per-task
     // timeout (whatever batchSize says: one timer per batch would time the whole batch), and the
     // inline backend (which does not batch).
-    const timed = this.timed();
-    const oneByOne = timed || plan.backend.capabilities.isolation === 'none' ? 1 : undefined;
-    this.sizer = new AutoBatchSizer(plan.backend.nWorkers, timed ? 1 : plan.batchSize === 'auto' ? oneByOne : plan.batchSize);
+    const clocked = this.hasTimeout();
+    const oneByOne = clocked || plan.backend.capabilities.isolation === 'none' ? 1 : undefined;
+    this.sizer = new AutoBatchSizer(plan.backend.nWorkers, clocked ? 1 : plan.batchSize === 'auto' ? oneByOne : plan.batchSize);
     this.batchTarget = this.sizer.next(this.total);
     this.observer = plan.observer;
   }
@@ -153,7 +153,8 @@ export class RunScheduler<T> {
     this.observer?.runEnded?.(this.leftEarly ? undefined : this.failed?.error);
   }
 
-  private timed(): boolean {
+  /** Each task has its own clock (a per-task timeout). */
+  private hasTimeout(): boolean {
     return this.plan.timeout !== undefined && this.plan.timeout !== Infinity;
   }
 
@@ -250,16 +251,22 @@ export class RunScheduler<T> {
       const { bytes, estimated } = batchBytes(batch, timed);
       this.observer.batchSent?.({ tasks: formed.length, encodeMs, bytes, estimated });
     }
-    const inFlight: InFlight = { batch, formed, events: undefined!, timer: undefined, started: 0, sent: timed ? performance.now() : 0 };
-    inFlight.events = {
-      // A batch waits in a busy worker's queue only when known to be short; and never with a
-      // per-task timeout, whose clock counts from the start.
-      alone: this.timed() || !this.sizer.isShort(formed.length),
-      onStart: () => {
-        inFlight.started = performance.now();
-        if (timed) this.observer!.batchStarted?.(inFlight.started - inFlight.sent);
-        this.armTimeout(inFlight);
+    const inFlight: InFlight = {
+      batch,
+      formed,
+      events: {
+        // A batch waits in a busy worker's queue only when known to be short; and never with a
+        // per-task timeout, whose clock counts from the start.
+        alone: this.hasTimeout() || !this.sizer.isShort(formed.length),
+        onStart: () => {
+          inFlight.started = performance.now();
+          if (timed) this.observer!.batchStarted?.(inFlight.started - inFlight.sent);
+          this.armTimeout(inFlight);
+        },
       },
+      timer: undefined,
+      started: 0,
+      sent: timed ? performance.now() : 0,
     };
     this.pending.set(batch.id, inFlight);
     this.submit(inFlight);
