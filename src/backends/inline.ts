@@ -2,13 +2,7 @@ import { AbortError } from '../errors.js';
 import { TaskRunner } from '../runtime/taskRunner.js';
 import type { WireBatch, WireReply } from '../runtime/protocol.js';
 import type { Backend, BackendFactory, BatchEvents } from './types.js';
-
-interface Job {
-  batch: WireBatch;
-  events: BatchEvents | undefined;
-  resolve(reply: WireReply): void;
-  reject(reason: unknown): void;
-}
+import { JobQueue, type Job } from './jobQueue.js';
 
 /**
  * Runs batches one at a time in the main thread, still through the
@@ -22,22 +16,18 @@ class InlineBackend implements Backend {
   readonly nWorkers = 1;
   readonly capabilities = { sharedMemory: true, isolation: 'none' } as const;
   private readonly runner = new TaskRunner();
-  private readonly queue: Job[] = [];
+  private readonly queue = new JobQueue('The inline backend');
   private current: Job | undefined;
-  private terminated = false;
 
   submit(batch: WireBatch, events?: BatchEvents): Promise<WireReply> {
-    if (this.terminated) return Promise.reject(new AbortError('The inline backend was closed; create a new Parallel.'));
-    return new Promise((resolve, reject) => {
-      this.queue.push({ batch, events, resolve, reject });
-      this.pump();
-    });
+    const reply = this.queue.add(batch, events);
+    this.pump();
+    return reply;
   }
 
   cancel(batchId: number, reason: unknown): void {
-    const queued = this.queue.findIndex((job) => job.batch.id === batchId);
-    if (queued >= 0) this.queue.splice(queued, 1)[0]!.reject(reason);
-    else if (this.current?.batch.id === batchId) {
+    if (this.queue.cancel(batchId, reason)) return;
+    if (this.current?.batch.id === batchId) {
       this.current.reject(reason);
       this.current = undefined;
       this.pump();
@@ -49,15 +39,14 @@ class InlineBackend implements Backend {
   }
 
   async terminate(): Promise<void> {
-    this.terminated = true;
     const closed = new AbortError('The inline backend was closed while the task was pending.');
-    for (const job of this.queue.splice(0)) job.reject(closed);
+    this.queue.close(closed);
     this.current?.reject(closed);
     this.current = undefined;
   }
 
   private pump(): void {
-    if (this.current || !this.queue.length || this.terminated) return;
+    if (this.current || !this.queue.length || this.queue.closed) return;
     const job = this.queue.shift()!;
     this.current = job;
     job.events?.onStart?.();

@@ -1,6 +1,7 @@
 import { AbortError, WorkerCrashedError } from '../errors.js';
 import type { FromWorker, ToWorker, WireBatch, WireReply } from '../runtime/protocol.js';
-import type { Backend, BackendCapabilities, BatchEvents } from './types.js';
+import { TransportRefusedError, type Backend, type BackendCapabilities, type BatchEvents } from './types.js';
+import { JobQueue, type Job } from './jobQueue.js';
 import { transferable } from '../runtime/transfer.js';
 import { referenceKind } from '../values/byReference.js';
 
@@ -29,13 +30,6 @@ export interface WorkerEvents {
 
 export type SpawnWorker = (events: WorkerEvents) => WorkerHandle;
 
-interface Job {
-  batch: WireBatch;
-  events: BatchEvents | undefined;
-  resolve(reply: WireReply): void;
-  reject(reason: unknown): void;
-}
-
 interface Slot {
   handle: WorkerHandle;
   /** Def ids this worker has received. */
@@ -61,10 +55,9 @@ interface Slot {
  * a batch whose clock matters (a per-task timeout) runs alone.
  */
 export class WorkerPool implements Backend {
-  private readonly queue: Job[] = [];
+  private readonly queue: JobQueue;
   private readonly slots = new Set<Slot>();
   private readonly running = new Map<number, Slot>();
-  private terminated = false;
   private readonly perWorker: number;
   private spawned = 0;
 
@@ -76,22 +69,17 @@ export class WorkerPool implements Backend {
     perWorkerBufferSize = 1,
   ) {
     this.perWorker = 1 + perWorkerBufferSize;
+    this.queue = new JobQueue(`The ${name} pool`);
   }
 
   submit(batch: WireBatch, events?: BatchEvents): Promise<WireReply> {
-    if (this.terminated) return Promise.reject(new AbortError(`The ${this.name} pool was closed; create a new Parallel.`));
-    return new Promise((resolve, reject) => {
-      this.queue.push({ batch, events, resolve, reject });
-      this.pump();
-    });
+    const reply = this.queue.add(batch, events);
+    this.pump();
+    return reply;
   }
 
   cancel(batchId: number, reason: unknown): void {
-    const queued = this.queue.findIndex((job) => job.batch.id === batchId);
-    if (queued >= 0) {
-      this.queue.splice(queued, 1)[0]!.reject(reason);
-      return;
-    }
+    if (this.queue.cancel(batchId, reason)) return;
     const slot = this.running.get(batchId);
     if (!slot) return;
     const at = slot.jobs.findIndex((job) => job.batch.id === batchId);
@@ -122,9 +110,8 @@ export class WorkerPool implements Backend {
   }
 
   async terminate(): Promise<void> {
-    this.terminated = true;
     const closed = new AbortError(`The ${this.name} pool was closed while the task was pending.`);
-    for (const job of this.queue.splice(0)) job.reject(closed);
+    this.queue.close(closed);
     const stopping: Promise<void>[] = [];
     for (const slot of [...this.slots]) {
       for (const job of slot.jobs.splice(0)) {
@@ -137,8 +124,8 @@ export class WorkerPool implements Backend {
   }
 
   private pump(): void {
-    while (this.queue.length && !this.terminated) {
-      const job = this.queue[0]!;
+    while (this.queue.length && !this.queue.closed) {
+      const job = this.queue.peek()!;
       let slot = this.slotFor(job);
       if (!slot && this.slots.size < this.nWorkers) {
         try {
@@ -197,21 +184,10 @@ export class WorkerPool implements Backend {
       // The packed arguments move rather than copy: nothing here reads them again.
       slot.handle.send({ type: 'batch', batch: { ...job.batch, defs } }, transferable(job.batch.packed));
     } catch (error) {
-      // The transport refused to clone the plain arguments (a symbol, say): send them serialized,
-      // which either works or throws the error that names the task and the path.
-      let repacked: WireBatch | undefined;
-      try {
-        repacked = job.batch.args !== undefined ? job.events?.repack?.() : undefined;
-      } catch (serializationError) {
-        error = serializationError;
-      }
-      if (!repacked) {
-        job.reject(error);
-        this.pump();
-        return;
-      }
-      job.batch = repacked;
-      this.start(slot, job);
+      // The transport refused to clone the plain arguments (a symbol, say): the run sends them
+      // again serialized. Anything else refused (a def) is the batch's failure.
+      job.reject(job.batch.args !== undefined ? new TransportRefusedError(error) : error);
+      this.pump();
       return;
     }
     for (const def of defs) slot.known.add(def.id);
@@ -271,7 +247,7 @@ export class WorkerPool implements Backend {
   private requeue(slot: Slot): void {
     const waiting = slot.jobs.splice(0);
     for (const job of waiting) this.running.delete(job.batch.id);
-    this.queue.unshift(...waiting);
+    this.queue.requeue(waiting);
   }
 
   private retire(slot: Slot): Promise<void> {

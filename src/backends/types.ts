@@ -8,7 +8,8 @@ export interface BackendCapabilities {
   /**
    * Messages reach the workers through a structured clone (postMessage, child_process's
    * 'advanced' IPC): a batch may then carry plain `args` rather than `packed` bytes. A backend
-   * that says so must call the batch's `repack` event when its transport refuses a value.
+   * that says so rejects such a batch with {@link TransportRefusedError} when its transport
+   * refuses a value in them.
    */
   clonesMessages?: boolean;
 }
@@ -18,11 +19,18 @@ export interface BatchEvents {
   onStart?(): void;
   /** Run it on an idle worker with nothing queued behind it: its clock must match its running time. */
   alone?: boolean;
-  /**
-   * The same batch with its `args` serialized into `packed`: for a backend whose transport refused
-   * to clone `args` (a symbol, say). Throws the SerializationError that names the task and the path.
-   */
-  repack?(): WireBatch;
+}
+
+/**
+ * The transport refused to clone a batch's plain `args` (a symbol, say): the run submits the
+ * same batch again with them serialized, which either travels or names the task and the path.
+ * The backend never calls back into the run to do it.
+ */
+export class TransportRefusedError extends Error {
+  constructor(readonly refusal: unknown) {
+    super(`The transport refused to clone the batch's arguments: ${refusal instanceof Error ? refusal.message : String(refusal)}`);
+    this.name = 'TransportRefusedError';
+  }
 }
 
 /**
@@ -34,7 +42,8 @@ export interface BatchEvents {
  * - `submit` queues a batch and resolves with the worker's reply (one result
  *   per task, values packed in one buffer) once a worker answers. It rejects only when the batch did not complete: its
  *   worker died ({@link WorkerCrashedError}), it was cancelled (with the
- *   reason given to `cancel`), or the backend was terminated.
+ *   reason given to `cancel`), the backend was terminated, or its transport refused the
+ *   batch's plain `args` ({@link TransportRefusedError}).
  * - Batches are started in submission order, at most one per worker.
  * - `defs` of a batch are delivered to a worker once; the backend may strip
  *   the defs a worker already has.

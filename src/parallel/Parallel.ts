@@ -6,7 +6,8 @@ import { currentScope } from './config.js';
 import { delayed, type Task } from './delayed.js';
 import { effectiveNJobs } from './njobs.js';
 import { parsePreDispatch, validateParallelOptions, type ParallelOptions, type ReturnAs } from './options.js';
-import { TaskStream } from './taskStream.js';
+import { RunScheduler } from './runScheduler.js';
+import { collectAll, inCompletionOrder, inSubmissionOrder } from './delivery.js';
 import { parseBytes } from '../sharing/bytes.js';
 import { trackHolder } from '../sharing/persisted.js';
 import { describeValue } from './describe.js';
@@ -84,10 +85,10 @@ export class Parallel<R extends ReturnAs = 'array'> {
    * The first error rejects and cancels the rest; the pool stays usable.
    */
   run<K extends Task<unknown>>(tasks: Iterable<K> | AsyncIterable<K>): RunResult<R, ResultOf<K>> {
-    const start = () => this.startStream(tasks as Tasks<ResultOf<K>>);
+    const open = () => this.openRun(tasks as Tasks<ResultOf<K>>);
     // A generator starts its work on the first next(): one that is never read, or closed
     // before it starts, runs nothing and holds nothing.
-    const result = this.returnAs === 'array' ? collect(start) : iterate(start);
+    const result = this.returnAs === 'array' ? collectAll(open) : this.returnAs === 'generator' ? inSubmissionOrder(open) : inCompletionOrder(open);
     return result as RunResult<R, ResultOf<K>>;
   }
 
@@ -127,13 +128,13 @@ export class Parallel<R extends ReturnAs = 'array'> {
     await this.close();
   }
 
-  private startStream<T>(tasks: Tasks<T>): TaskStream<T> {
+  private openRun<T>(tasks: Tasks<T>): RunScheduler<T> {
     if (!this.backend) {
       this.backend = getBackendFactory(this.backendName)({ nWorkers: this.nJobs, perWorkerBufferSize: this.perWorkerBufferSize });
       // Its workers may hold persisted values: a handle's close() tells them to drop theirs.
       this.untrack = trackHolder(this.backend);
     }
-    return new TaskStream(tasks, {
+    return new RunScheduler(tasks, {
       backend: this.backend,
       serializer: getSerializer(this.serializerName),
       serializerModule: serializerModule(this.serializerName),
@@ -147,9 +148,6 @@ export class Parallel<R extends ReturnAs = 'array'> {
         maxNbytes: this.maxNbytes,
         sameThread: this.backend.capabilities.isolation === 'none',
       },
-      // Only an ordered generator reads in submission order. 'array' reads completions and
-      // places them by index, so a slow first task never holds the other workers back.
-      order: this.returnAs === 'generator' ? 'submission' : 'completion',
       observer: this.observer(),
     });
   }
@@ -179,25 +177,6 @@ export class Parallel<R extends ReturnAs = 'array'> {
       });
     }
     return combineObservers([listeners.length ? new ProgressTracker(listeners) : undefined, this.profiler?.observe()]);
-  }
-}
-
-async function collect<T>(start: () => TaskStream<T>): Promise<T[]> {
-  // Inside the async function, so that bad input rejects the promise rather than throwing.
-  return start().all();
-}
-
-async function* iterate<T>(start: () => TaskStream<T>): AsyncGenerator<T, void, undefined> {
-  const stream = start();
-  try {
-    for (;;) {
-      const step = await stream.next();
-      if (step.done) return;
-      yield step.value.value;
-    }
-  } finally {
-    // Reached on normal end, on error, and when the consumer breaks out of its loop.
-    stream.cancel();
   }
 }
 

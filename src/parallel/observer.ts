@@ -1,6 +1,6 @@
 /**
  * What a run tells those who watch it: the progress bar, the verbose log, the
- * profiler and the user's onProgress. TaskStream calls these; each watcher
+ * profiler and the user's onProgress. The run scheduler calls these; each watcher
  * implements the ones it needs. Times are milliseconds.
  */
 export interface RunObserver {

@@ -1,0 +1,119 @@
+import { SerializationError, TaskError, type ThrownRecord } from '../errors.js';
+import { decodeValue } from '../serialize/payload.js';
+import type { Serializer } from '../serialize/types.js';
+import type { WireBatch, WireDef, WireReply, WireResult } from '../runtime/protocol.js';
+import type { Prepared, TaskEncoder } from './taskEncoder.js';
+import { estimatePayloadBytes } from './profiler.js';
+
+/** Where read() hands the values of a reply. */
+export interface ResultSink<T> {
+  put(index: number, value: T): void;
+}
+
+let nextBatchId = 0;
+
+/**
+ * The main side's mirror of runtime/taskRunner's packing: prepared tasks
+ * become one WireBatch message (each def once, the arguments in one payload),
+ * and a WireReply becomes values in batch order, or the first failure thrown.
+ */
+export class BatchWire {
+  constructor(
+    private readonly encoder: TaskEncoder,
+    private readonly serializer: Serializer,
+    private readonly serializerModule: string | undefined,
+    /** The backend's transport structured-clones its messages: plain arguments may travel as they are. */
+    private readonly transportClones: boolean,
+  ) {}
+
+  /** The message for a formed batch; throws the SerializationError of a task that cannot travel. */
+  build(formed: readonly Prepared[], profile: boolean): WireBatch {
+    const payload = this.encoder.packForTransport(formed, this.transportClones);
+    const defs = new Map<string, WireDef>();
+    for (const { defs: used } of formed) for (const def of used) defs.set(def.id, def);
+    // Every key costs its clone in both directions: the optional ones only when set.
+    const batch: WireBatch = {
+      id: nextBatchId++,
+      serializer: this.serializer.name,
+      defs: [...defs.values()],
+      indices: formed.map((e) => e.task.index),
+      fns: sameFunction(formed) ?? formed.map((e) => e.task.fn),
+      ...payload,
+    };
+    if (this.serializerModule !== undefined) batch.serializerModule = this.serializerModule;
+    if (formed.some((e) => e.task.refKey)) batch.refKeys = formed.map((e) => e.task.refKey);
+    if (profile) batch.profile = true;
+    return batch;
+  }
+
+  /**
+   * The same batch with its plain `args` serialized into `packed`, for a transport that refused to
+   * clone them (a symbol, say). Throws the SerializationError that names the task and the path.
+   */
+  packed(batch: WireBatch, formed: readonly Prepared[]): WireBatch {
+    return { ...batch, args: undefined, unary: undefined, packed: this.encoder.pack(formed) };
+  }
+
+  /**
+   * Hand a reply's values to `sink` by task index and return how many there were; throws the
+   * first failure (a TaskError, a SerializationError), before any value of a compact reply.
+   */
+  read<T>(reply: WireReply, indices: readonly number[], sink: ResultSink<T>): number {
+    if (reply.results) {
+      for (const result of reply.results) this.accept(result, sink);
+      return reply.results.length;
+    }
+    return this.readCompact(reply, indices, sink);
+  }
+
+  /** A compact reply: the values of the tasks that succeeded in batch order, and the failures. */
+  private readCompact<T>(reply: WireReply, indices: readonly number[], sink: ResultSink<T>): number {
+    const failed = reply.failures?.length ? new Map(reply.failures.map((failure) => [failure.index, failure])) : undefined;
+    // A failure goes first: the run fails with it, as it would have task by task.
+    if (failed) for (const failure of failed.values()) this.accept(failure, sink);
+    if (reply.packed === undefined && reply.values === undefined) return 0;
+    const values =
+      reply.values ?? (decodeValue(reply.packed!, this.serializer, { phase: 'deserialize-result', root: 'result', taskIndex: indices[0] }) as unknown[]);
+    let next = 0;
+    for (const index of indices) if (!failed?.has(index)) sink.put(index, values[next++] as T);
+    return next;
+  }
+
+  private accept<T>(result: WireResult, sink: ResultSink<T>): void {
+    const { serializer } = this;
+    if (result.ok) {
+      sink.put(result.index, decodeValue(result.value!, serializer, { phase: 'deserialize-result', root: 'result', taskIndex: result.index }) as T);
+      return;
+    }
+    if (result.kind === 'serialization') throw new SerializationError({ ...result.failure, taskIndex: result.index });
+    let record = result.record;
+    if (result.data !== undefined) {
+      record = decodeValue(result.data, serializer, { phase: 'deserialize-result', root: 'error', taskIndex: result.index }) as ThrownRecord;
+    }
+    throw new TaskError(result.index, record!);
+  }
+}
+
+/** Bytes a batch carries, for a profile or a progress line: read before it is sent (sending moves `packed`). */
+export function batchBytes(batch: WireBatch, timed: boolean): { bytes: number; estimated: boolean } {
+  if (batch.packed !== undefined) return { bytes: batch.packed.length, estimated: false };
+  return { bytes: timed ? estimatePayloadBytes(batch.args) : 0, estimated: true };
+}
+
+/** What a reply says for a profile: its failed tasks, and its bytes when timed. */
+export function replyFacts(reply: WireReply, timed: boolean): { failed: number; bytes: number; estimated: boolean } {
+  const failed = reply.results ? reply.results.filter((r) => !r.ok).length : (reply.failures?.length ?? 0);
+  let bytes = 0;
+  if (timed) {
+    if (reply.packed !== undefined) bytes = reply.packed.length;
+    else if (reply.values !== undefined) bytes = estimatePayloadBytes(reply.values);
+    for (const result of reply.results ?? []) if (result.ok && result.value !== undefined) bytes += result.value.length;
+  }
+  return { failed, bytes, estimated: reply.values !== undefined };
+}
+
+/** The one function id every task of a batch shares, if they do. */
+function sameFunction(formed: readonly Prepared[]): string | undefined {
+  const fn = formed[0]?.task.fn;
+  return formed.every((e) => e.task.fn === fn) ? fn : undefined;
+}

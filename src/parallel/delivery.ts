@@ -1,0 +1,139 @@
+import type { Delivery, RunScheduler } from './runScheduler.js';
+
+/**
+ * Where a run's results go, one per `returnAs`. Only the ordered generator
+ * holds results back for their turn: 'array' places each by its index as it
+ * lands, so a slow first task never holds the other workers back, and
+ * 'generator_unordered' yields them as they complete.
+ */
+
+/** returnAs 'array': every result in submission order, as one promise. */
+export async function collectAll<T>(open: () => RunScheduler<T>): Promise<T[]> {
+  // Opened inside the async function, so that bad input rejects the promise rather than throwing.
+  const run = open();
+  return new Promise<T[]>((resolve, reject) => run.start(new IntoArray(run, resolve, reject)));
+}
+
+/** returnAs 'generator': results in submission order. The run opens on the first next(). */
+export function inSubmissionOrder<T>(open: () => RunScheduler<T>): AsyncGenerator<T, void, undefined> {
+  return generate(open, new InOrder<T>());
+}
+
+/** returnAs 'generator_unordered': results as they complete. The run opens on the first next(). */
+export function inCompletionOrder<T>(open: () => RunScheduler<T>): AsyncGenerator<T, void, undefined> {
+  return generate(open, new AsCompleted<T>());
+}
+
+/**
+ * Results go straight into the array as batches answer, with no promise and no refill per
+ * result; the run's promise settles once it failed or every task has answered.
+ */
+class IntoArray<T> implements Delivery<T> {
+  readonly takesOnArrival = true;
+  private readonly results: T[];
+  private settled = false;
+
+  constructor(
+    private readonly run: RunScheduler<T>,
+    private readonly resolve: (results: T[]) => void,
+    private readonly reject: (error: unknown) => void,
+  ) {
+    this.results = run.total === undefined ? [] : new Array<T>(run.total);
+  }
+
+  put(index: number, value: T): void {
+    this.results[index] = value;
+  }
+
+  changed(): void {
+    if (this.settled) return;
+    const { failure } = this.run;
+    if (failure) {
+      this.settled = true;
+      this.run.end();
+      this.reject(failure.error);
+    } else if (this.run.finished) {
+      this.settled = true;
+      this.run.end();
+      this.resolve(this.results);
+    }
+  }
+}
+
+/** Results held for a generator until its consumer asks; a result counts as handed over when taken. */
+abstract class Held<T> implements Delivery<T> {
+  readonly takesOnArrival = false;
+  private wake: (() => void) | undefined;
+
+  abstract put(index: number, value: T): void;
+  /** The next result the consumer may have now, if any. */
+  abstract take(): { value: T } | undefined;
+
+  changed(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  /** Resolves at the run's next change. */
+  nextChange(): Promise<void> {
+    return new Promise<void>((resolve) => (this.wake = resolve));
+  }
+}
+
+class InOrder<T> extends Held<T> {
+  private readonly done = new Map<number, T>();
+  private nextToYield = 0;
+
+  put(index: number, value: T): void {
+    this.done.set(index, value);
+  }
+
+  take(): { value: T } | undefined {
+    if (!this.done.has(this.nextToYield)) return undefined;
+    const index = this.nextToYield++;
+    const value = this.done.get(index)!;
+    this.done.delete(index);
+    return { value };
+  }
+}
+
+class AsCompleted<T> extends Held<T> {
+  private readonly queue: { value: T }[] = [];
+
+  put(_index: number, value: T): void {
+    this.queue.push({ value });
+  }
+
+  take(): { value: T } | undefined {
+    return this.queue.shift();
+  }
+}
+
+async function* generate<T>(open: () => RunScheduler<T>, held: Held<T>): AsyncGenerator<T, void, undefined> {
+  const run = open();
+  run.start(held);
+  try {
+    for (;;) {
+      const failure = run.failure;
+      if (failure) {
+        run.end();
+        throw failure.error;
+      }
+      const item = held.take();
+      if (item) {
+        run.taken();
+        yield item.value;
+        continue;
+      }
+      if (run.finished) {
+        run.end();
+        return;
+      }
+      await held.nextChange();
+    }
+  } finally {
+    // Reached on normal end, on error, and when the consumer breaks out of its loop.
+    run.cancel();
+  }
+}

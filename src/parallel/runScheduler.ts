@@ -1,0 +1,373 @@
+import { AbortError, TimeoutError } from '../errors.js';
+import type { Serializer } from '../serialize/types.js';
+import { TransportRefusedError, type Backend, type BatchEvents } from '../backends/types.js';
+import type { WireBatch, WireReply } from '../runtime/protocol.js';
+import { AutoBatchSizer } from './batching.js';
+import { BatchWire, batchBytes, replyFacts, type ResultSink } from './batchWire.js';
+import { isTask, type Task } from './delayed.js';
+import { describeValue } from './describe.js';
+import { TaskEncoder, type Prepared, type SharingPlan } from './taskEncoder.js';
+import type { RunObserver } from './observer.js';
+
+export interface RunPlan {
+  backend: Backend;
+  serializer: Serializer;
+  serializerModule: string | undefined;
+  /** Batches' worth of tasks taken from the input and not yet handed to the consumer (joblib's pre_dispatch). */
+  maxOutstanding: number;
+  /** 'auto' (adaptive), or a fixed number of tasks per message. */
+  batchSize: 'auto' | number;
+  /** Batches that may wait queued for each worker beyond the one it runs (grain's per_worker_buffer_size). */
+  perWorkerBufferSize: number;
+  timeout: number | undefined;
+  signal: AbortSignal | undefined;
+  sharing: SharingPlan;
+  /** Progress, verbose lines, profiling: told of each batch. */
+  observer?: RunObserver | undefined;
+}
+
+/** Where a run's results go (delivery.ts): an array, or a generator in submission or completion order. */
+export interface Delivery<T> extends ResultSink<T> {
+  /** A result counts as handed to the consumer when it lands (an array), not when the consumer takes it. */
+  readonly takesOnArrival: boolean;
+  /** The run changed: results landed, it failed, or it finished. */
+  changed(): void;
+}
+
+/** A batch sent and not yet answered. */
+interface InFlight {
+  batch: WireBatch;
+  /** Its tasks, should its plain arguments have to be serialized after all. */
+  formed: readonly Prepared[];
+  events: BatchEvents;
+  timer: NodeJS.Timeout | undefined;
+  /** When a worker started the batch (performance.now()), for the batch sizer. */
+  started: number;
+  /** When it was sent, for the profile's queue wait. */
+  sent: number;
+}
+
+type Source = { next(): IteratorResult<unknown> | Promise<IteratorResult<unknown>>; return?(): unknown };
+
+/**
+ * The scheduling of one run: pulls tasks lazily from the input, keeps at most
+ * `maxOutstanding` batches' worth of them between the input and the consumer,
+ * forms batches of the size the sizer says, sends one when the workers have
+ * room, times tasks out, and stops at the first failure (a task error, a
+ * timeout, an abort): everything still pending is cancelled and the failure
+ * goes to the delivery, so nothing is lost silently. The wire form is
+ * BatchWire's; where results go, the Delivery's.
+ */
+export class RunScheduler<T> {
+  private readonly source: Source;
+  private readonly encoder: TaskEncoder;
+  private readonly wire: BatchWire;
+  private readonly pending = new Map<number, InFlight>();
+  private delivery!: Delivery<T>;
+  private takesOnArrival = false;
+  private nextIndex = 0;
+  /** Tasks taken from the input and not yet handed to the consumer. */
+  private outstanding = 0;
+  private exhausted = false;
+  private pulling = false;
+  private failed: { error: unknown } | undefined;
+  private ended = false;
+  /** Encoded tasks waiting to fill a batch. */
+  private forming: Prepared[] = [];
+  private readonly sizer: AutoBatchSizer;
+  private batchTarget = 1;
+  /** How many tasks the input holds, when it says (an array): for smaller batches at the end. */
+  readonly total: number | undefined;
+  private readonly observer: RunObserver | undefined;
+  /** Main-thread time spent preparing the forming batch's tasks, when profiled. */
+  private formingMs = 0;
+  /** The consumer stopped reading: the run ends without having failed. */
+  private leftEarly = false;
+  private readonly onAbort = () => this.fail(this.plan.signal!.reason);
+
+  /** Opens the input (throwing if it is not one); nothing runs before start(). */
+  constructor(
+    tasks: Iterable<Task<T>> | AsyncIterable<Task<T>>,
+    private readonly plan: RunPlan,
+  ) {
+    this.source = openSource(tasks);
+    this.total = Array.isArray(tasks) ? tasks.length : undefined;
+    this.encoder = new TaskEncoder(plan.serializer, plan.sharing);
+    this.wire = new BatchWire(this.encoder, plan.serializer, plan.serializerModule, plan.backend.capabilities.clonesMessages === true);
+    // One task per message where a task's own clock or the main thread's turn matters: a per-task
+    // timeout (whatever batchSize says: one timer per batch would time the whole batch), and the
+    // inline backend (which does not batch).
+    const clocked = this.hasTimeout();
+    const oneByOne = clocked || plan.backend.capabilities.isolation === 'none' ? 1 : undefined;
+    this.sizer = new AutoBatchSizer(plan.backend.nWorkers, clocked ? 1 : plan.batchSize === 'auto' ? oneByOne : plan.batchSize);
+    this.batchTarget = this.sizer.next(this.total);
+    this.observer = plan.observer;
+  }
+
+  /** The run's first failure, once it failed. */
+  get failure(): { error: unknown } | undefined {
+    return this.failed;
+  }
+
+  /** Every task taken from the input has answered. */
+  get finished(): boolean {
+    return this.exhausted && this.pending.size === 0 && !this.pulling && !this.forming.length;
+  }
+
+  /** Start reading the input; results and news go to `delivery`. */
+  start(delivery: Delivery<T>): void {
+    this.delivery = delivery;
+    this.takesOnArrival = delivery.takesOnArrival;
+    this.observer?.runStarted?.(this.total);
+    const { signal } = this.plan;
+    if (signal?.aborted) this.fail(signal.reason);
+    else {
+      signal?.addEventListener('abort', this.onAbort, { once: true });
+      void this.fill();
+    }
+  }
+
+  /** A generator's consumer took a result: room for one more task. */
+  taken(): void {
+    this.outstanding--;
+    void this.fill();
+  }
+
+  /** The consumer left early: stop what is pending, quietly. */
+  cancel(): void {
+    if (!this.ended && !this.failed) {
+      this.fail(new AbortError('The consumer stopped reading results; pending tasks were cancelled.'));
+      // Leaving early is the consumer's choice, not a failure of the run.
+      this.leftEarly = true;
+    }
+    this.end();
+  }
+
+  /** The delivery has settled the run: workers may drop what it alone used. */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.plan.signal?.removeEventListener('abort', this.onAbort);
+    const ids = this.encoder.runScopedIds();
+    if (ids.length) this.plan.backend.release(ids);
+    this.observer?.runEnded?.(this.leftEarly ? undefined : this.failed?.error);
+  }
+
+  /** Each task has its own clock (a per-task timeout). */
+  private hasTimeout(): boolean {
+    return this.plan.timeout !== undefined && this.plan.timeout !== Infinity;
+  }
+
+  private async fill(): Promise<void> {
+    if (this.pulling) return;
+    this.pulling = true;
+    try {
+      while (
+        !this.failed &&
+        !this.exhausted &&
+        this.outstanding < this.plan.maxOutstanding * this.windowUnit() &&
+        // A full batch waiting for room in the workers' buffers: take no more for now.
+        !(this.forming.length >= this.batchTarget && !this.canSend())
+      ) {
+        let step = this.source.next();
+        if (isPromiseLike(step)) {
+          // An async input may take its time: do not hold a partial batch while workers are idle.
+          if (this.forming.length && this.pending.size < this.plan.backend.nWorkers) this.flush();
+          step = await step;
+        }
+        if (this.failed) break;
+        if (step.done) {
+          this.exhausted = true;
+          this.observer?.totalKnown?.(this.nextIndex);
+          break;
+        }
+        this.enqueue(step.value, this.nextIndex++);
+      }
+      // A partial batch goes when the input is done, or when a worker would otherwise idle (near
+      // the end of a run the window may not hold a full batch while an older, larger one is still
+      // in flight). Array mode takes its results in bulk, so this does not make batches of one.
+      if (!this.failed && this.forming.length && (this.exhausted || this.pending.size < this.plan.backend.nWorkers) && this.canSend()) this.flush();
+    } catch (error) {
+      // The input itself threw (a generator's own error): that ends the run.
+      this.fail(error);
+    } finally {
+      this.pulling = false;
+      this.delivery.changed();
+    }
+  }
+
+  /** Encode one task (refusing it here, before any worker, if it cannot travel) and add it to the forming batch. */
+  private enqueue(item: unknown, index: number): void {
+    this.outstanding++;
+    if (!isTask(item)) {
+      this.fail(new TypeError(`run() expects tasks made by delayed(fn)(...args); item ${index} is ${describeValue(item)}`));
+      return;
+    }
+    try {
+      if (this.observer?.wantsTiming) {
+        const begun = performance.now();
+        this.forming.push(this.encoder.prepare(item, index));
+        this.formingMs += performance.now() - begun;
+      } else this.forming.push(this.encoder.prepare(item, index));
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    if (this.forming.length >= this.batchTarget && this.canSend()) this.flush();
+  }
+
+  /**
+   * The window counts batches (joblib's pre_dispatch): its unit is the batch size, the larger of
+   * the target and the largest batch in flight, so a large batch that lingers (a slow task in it)
+   * does not shrink the window when the target shrinks near the end, idling the other workers.
+   */
+  private windowUnit(): number {
+    let unit = this.batchTarget;
+    for (const inFlight of this.pending.values()) unit = Math.max(unit, inFlight.batch.indices.length);
+    return unit;
+  }
+
+  /** Room in the workers' buffers: batches in flight stay under nWorkers x (1 + perWorkerBufferSize). */
+  private canSend(): boolean {
+    return this.pending.size < this.plan.backend.nWorkers * (1 + this.plan.perWorkerBufferSize);
+  }
+
+  /** Send the forming batch: one message for all its tasks. */
+  private flush(): void {
+    const formed = this.forming;
+    this.forming = [];
+    const timed = this.observer?.wantsTiming === true;
+    const begun = timed ? performance.now() : 0;
+    let batch: WireBatch;
+    try {
+      batch = this.wire.build(formed, timed);
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    if (this.observer) {
+      const encodeMs = timed ? this.formingMs + performance.now() - begun : 0;
+      this.formingMs = 0;
+      const { bytes, estimated } = batchBytes(batch, timed);
+      this.observer.batchSent?.({ tasks: formed.length, encodeMs, bytes, estimated });
+    }
+    const inFlight: InFlight = {
+      batch,
+      formed,
+      events: {
+        // A batch waits in a busy worker's queue only when known to be short; and never with a
+        // per-task timeout, whose clock counts from the start.
+        alone: this.hasTimeout() || !this.sizer.isShort(formed.length),
+        onStart: () => {
+          inFlight.started = performance.now();
+          if (timed) this.observer!.batchStarted?.(inFlight.started - inFlight.sent);
+          this.armTimeout(inFlight);
+        },
+      },
+      timer: undefined,
+      started: 0,
+      sent: timed ? performance.now() : 0,
+    };
+    this.pending.set(batch.id, inFlight);
+    this.submit(inFlight);
+    this.batchTarget = this.sizer.next(this.total === undefined ? undefined : this.total - this.nextIndex);
+  }
+
+  private submit(inFlight: InFlight): void {
+    const { id } = inFlight.batch;
+    this.plan.backend.submit(inFlight.batch, inFlight.events).then(
+      (reply) => this.onResults(id, reply, inFlight),
+      (error) => this.onBatchFailed(id, error, inFlight),
+    );
+  }
+
+  private armTimeout(inFlight: InFlight): void {
+    const { timeout } = this.plan;
+    if (timeout === undefined || timeout === Infinity) return;
+    const index = inFlight.batch.indices[0]!;
+    inFlight.timer = setTimeout(() => this.fail(new TimeoutError(index, timeout)), timeout);
+  }
+
+  private settle(id: number): boolean {
+    const inFlight = this.pending.get(id);
+    if (!inFlight) return false;
+    clearTimeout(inFlight.timer);
+    this.pending.delete(id);
+    return !this.failed;
+  }
+
+  private onResults(id: number, reply: WireReply, inFlight: InFlight): void {
+    if (!this.settle(id)) return;
+    const { indices } = inFlight.batch;
+    if (inFlight.started) this.sizer.record(indices.length, performance.now() - inFlight.started);
+    this.batchTarget = this.sizer.next(this.total === undefined ? undefined : this.total - this.nextIndex);
+    // Room freed: a full batch that waited goes now; with nothing left in flight, a partial one must
+    // go too, or the run would wait on it forever. Then the input may be read again.
+    if (this.forming.length && !this.failed && (this.forming.length >= this.batchTarget || this.exhausted || this.pending.size === 0)) this.flush();
+    // Array mode reads more input once this batch's results are in (they free the window, and the
+    // run may only be settled after them).
+    if (!this.takesOnArrival) void this.fill();
+    const timed = this.observer?.wantsTiming === true;
+    const begun = timed ? performance.now() : 0;
+    try {
+      const handed = this.wire.read(reply, indices, this.delivery);
+      if (this.takesOnArrival) this.outstanding -= handed;
+    } catch (error) {
+      this.fail(error);
+      return;
+    } finally {
+      if (this.observer) this.observer.batchDone?.({ tasks: indices.length, decodeMs: timed ? performance.now() - begun : 0, worker: reply.worker, timing: reply.timing, ...replyFacts(reply, timed) });
+    }
+    // Array mode frees window room as results land: read more input now.
+    if (this.takesOnArrival) void this.fill();
+    this.delivery.changed();
+  }
+
+  private onBatchFailed(id: number, error: unknown, inFlight: InFlight): void {
+    if (error instanceof TransportRefusedError && inFlight.batch.args !== undefined && this.pending.get(id) === inFlight && !this.failed) {
+      // The transport refused to clone the plain arguments (a symbol, say): send them serialized,
+      // which either works or throws the error that names the task and the path.
+      try {
+        inFlight.batch = this.wire.packed(inFlight.batch, inFlight.formed);
+      } catch (serializationError) {
+        this.onBatchFailed(id, serializationError, inFlight);
+        return;
+      }
+      this.submit(inFlight);
+      return;
+    }
+    if (!this.settle(id)) return;
+    this.fail(error);
+  }
+
+  private fail(error: unknown): void {
+    if (this.failed || this.ended) return;
+    this.failed = { error };
+    for (const [id, inFlight] of this.pending) {
+      clearTimeout(inFlight.timer);
+      this.plan.backend.cancel(id, error);
+    }
+    this.pending.clear();
+    // Let a generator input run its finally blocks; its own errors no longer matter.
+    try {
+      void Promise.resolve(this.source.return?.()).catch(() => {});
+    } catch {
+      /* the input's return() threw: ignored, the run already failed */
+    }
+    this.delivery.changed();
+  }
+}
+
+function isPromiseLike<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
+
+function openSource(tasks: unknown): Source {
+  if (tasks !== null && typeof tasks === 'object' || typeof tasks === 'function') {
+    const asyncIterator = (tasks as AsyncIterable<unknown>)[Symbol.asyncIterator];
+    if (typeof asyncIterator === 'function') return asyncIterator.call(tasks);
+    const iterator = (tasks as Iterable<unknown>)[Symbol.iterator];
+    if (typeof iterator === 'function') return iterator.call(tasks);
+  }
+  throw new TypeError(`run() expects an iterable or async iterable of tasks, got ${describeValue(tasks)}`);
+}
