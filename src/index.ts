@@ -32,6 +32,7 @@ export { Counter, type CounterOptions } from './sharing/counter.js';
 
 export { registerBackend, listBackends, type BackendName } from './backends/registry.js';
 export type { Backend, BackendCapabilities, BackendFactory, BackendOptions, BatchEvents } from './backends/types.js';
+export { TransportRefusedError } from './backends/types.js';
 export type { WireBatch, WireResult, WireDef, WireTask } from './runtime/protocol.js';
 
 export {
