@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { SerializationError } from '../errors.js';
 import { sessionCapture } from '../closure/codec.js';
 import { describeFunction } from '../source/functionSource.js';
-import { REF_KEY, encodeValue, locateFailure, prepareValue } from '../serialize/payload.js';
+import { REF_KEY, encodeValue, locateFailure, prepareValue, serializeIn } from '../serialize/payload.js';
 import { getSerializer } from '../serialize/registry.js';
 import { capturedVariablesRemedy } from '../serialize/remedies.js';
 import type { Serializer } from '../serialize/types.js';
@@ -114,7 +114,7 @@ export class TaskEncoder {
 
   private serializeBatch(args: unknown[], batch: readonly Prepared[]): Uint8Array | string {
     try {
-      return this.serializer.serialize(args, this.session);
+      return serializeIn(this.serializer, args, this.session);
     } catch (error) {
       for (const p of batch) encodeValue(p.args, { serializer: this.serializer, root: 'args', phase: 'serialize-task', taskIndex: p.task.index, session: this.session });
       throw new SerializationError({
@@ -243,7 +243,7 @@ export class TaskEncoder {
     this.session.companions.clear();
     let data: Uint8Array | string;
     try {
-      data = codec.serialize(fn, this.session);
+      data = serializeIn(codec, fn, this.session);
     } catch (error) {
       throw locateFailure(error, fn, { serializer: codec, root: 'fn', phase: 'serialize-task', taskIndex: index });
     }

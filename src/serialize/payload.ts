@@ -37,6 +37,11 @@ export interface EncodeContext {
 
 const nothingSpecial = () => false;
 
+/** `serializer.serialize(value)`, within the run's session for a codec of joblet's own (Serializer.serializeInSession). */
+export function serializeIn(serializer: Serializer, value: unknown, session: EncodeSession | undefined): Uint8Array | string {
+  return session !== undefined && serializer.serializeInSession ? serializer.serializeInSession(value, session) : serializer.serialize(value);
+}
+
 export interface EncodedValue {
   data: Uint8Array | string;
   /** Ids of the wrapped values the payload refers to. */
@@ -71,7 +76,7 @@ export function encodeValue(value: unknown, context: EncodeContext): EncodedValu
     return encodeWithReferences(value, context, special);
   }
   try {
-    return { data: serializer.serialize(value, context.session), refs: [] };
+    return { data: serializeIn(serializer, value, context.session), refs: [] };
   } catch (error) {
     if (mayHoldSpecial && someInGraph(value, special)) return encodeWithReferences(value, context, special);
     throw locateFailure(error, value, context);
@@ -87,7 +92,7 @@ function encodeWithReferences(value: unknown, context: EncodeContext, special: (
   };
   const copy = substitute(value, (v) => typeof v === 'object' || typeof v === 'function' ? v !== null && special(v as object) : false, replace);
   try {
-    return { data: context.serializer.serialize(copy, context.session), refs: [...refs] };
+    return { data: serializeIn(context.serializer, copy, context.session), refs: [...refs] };
   } catch (error) {
     throw locateFailure(error, copy, context);
   }

@@ -1,4 +1,3 @@
-import type { EncodeSession } from '../values/session.js';
 import { UnserializableValueError, type Serializer } from './types.js';
 import { findInGraph, someInGraph } from '../values/graph.js';
 import { formatPath } from '../values/paths.js';
@@ -162,12 +161,12 @@ function refusingFunctions(serializer: Serializer): Serializer {
   // Everything else is the user's own object (its methods keep their `this`), seen through the prototype.
   const guarded = Object.create(serializer) as Serializer;
   Object.defineProperty(guarded, 'serialize', {
-    value(value: unknown, session?: EncodeSession) {
+    value(value: unknown) {
       if (someInGraph(value, isFunction)) {
         const at = findInGraph(value, (node) => (isFunction(node.value) ? node.path() : undefined))!;
         throw new UnserializableValueError(`a function cannot be sent by '${serializer.name}' (its capabilities say functions: false)`, formatPath('', at));
       }
-      return serializer.serialize(value, session);
+      return serializer.serialize(value);
     },
   });
   return guarded;

@@ -22,12 +22,14 @@ export interface SerializerCapabilities {
 export interface Serializer {
   readonly name: string;
   readonly capabilities: SerializerCapabilities;
+  serialize(value: unknown): Uint8Array | string;
   /**
-   * `session`: during a run, the run's encode session (values/session.ts), where a codec may
-   * keep what every payload of the run shares (the closure codec captures each function once
-   * per run). Absent when the serializer is used alone; a codec without such state ignores it.
+   * @internal `serialize` within a run: `session` is the run's encode session (values/session.ts),
+   * where joblet's own codecs keep what every payload of the run shares (the closure codec
+   * captures each function once per run). A user serializer is called with the value alone, so
+   * a library function registered as it is (`devalue.stringify`) is never handed joblet's object.
    */
-  serialize(value: unknown, session?: EncodeSession): Uint8Array | string;
+  serializeInSession?(value: unknown, session: EncodeSession): Uint8Array | string;
   deserialize(data: Uint8Array | string): unknown;
   /**
    * Optional: why this serializer cannot carry `value` (one node of a graph,

@@ -1,6 +1,6 @@
 import { SerializationError } from '../errors.js';
 import { noteReferenceInUse, type ReferenceKind } from '../values/byReference.js';
-import { locateFailure } from './payload.js';
+import { locateFailure, serializeIn } from './payload.js';
 import { getSerializer } from './registry.js';
 
 /**
@@ -56,7 +56,7 @@ export const wrappedKind: ReferenceKind<object, { serializer: string; data: Uint
     const target = unwrap(value);
     let data: Uint8Array | string;
     try {
-      data = fallback.serialize(target, context.session);
+      data = serializeIn(fallback, target, context.session);
     } catch (error) {
       const { path, taskIndex, serializer } = context;
       const failure = locateFailure(error, target, { serializer: fallback, root: path, phase: 'serialize-task', taskIndex, wrapped: true });

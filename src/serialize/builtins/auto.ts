@@ -3,6 +3,7 @@ import { decodeGraph, encodeGraph, type Graph } from '../../closure/codec.js';
 import { HOST_VIEW, NEEDS_CLOSURE, scanPayload } from '../scan.js';
 import { commonRejection } from '../rejections.js';
 import type { Serializer } from '../types.js';
+import type { EncodeSession } from '../../values/session.js';
 
 const PLAIN = 0;
 const GRAPH = 1;
@@ -22,19 +23,22 @@ function write(tag: number, value: unknown): Uint8Array {
  * sends the data part through V8. Never fails where 'closure' succeeds; on
  * pure data it costs a scan more than 'structured' (see bench/closures.ts).
  */
+function serialize(value: unknown, session?: EncodeSession): Uint8Array {
+  if (scanPayload(value, NEEDS_CLOSURE)) return write(GRAPH, encodeGraph(value, { accessors: false }, session));
+  try {
+    return write(PLAIN, value);
+  } catch {
+    // Something structured clone refuses (a Proxy from wrapNonSerializable, a symbol...): the
+    // closure codec carries what can be carried and names the path of what cannot.
+    return write(GRAPH, encodeGraph(value, { accessors: false }, session));
+  }
+}
+
 export const autoSerializer: Serializer = {
   name: 'auto',
   capabilities: { functions: true, closures: true, cycles: true, classInstances: true, binary: true },
-  serialize(value, session) {
-    if (scanPayload(value, NEEDS_CLOSURE)) return write(GRAPH, encodeGraph(value, { accessors: false }, session));
-    try {
-      return write(PLAIN, value);
-    } catch {
-      // Something structured clone refuses (a Proxy from wrapNonSerializable, a symbol...): the
-      // closure codec carries what can be carried and names the path of what cannot.
-      return write(GRAPH, encodeGraph(value, { accessors: false }, session));
-    }
-  },
+  serialize: (value) => serialize(value),
+  serializeInSession: serialize,
   deserialize(data) {
     const deserializer = new v8.DefaultDeserializer(typeof data === 'string' ? Buffer.from(data, 'latin1') : data);
     deserializer.readHeader();

@@ -13,7 +13,8 @@ import type { Serializer } from '../types.js';
 export const closureSerializer: Serializer = {
   name: 'closure',
   capabilities: { functions: true, closures: true, cycles: true, classInstances: true, binary: true },
-  serialize: (value, session) => v8.serialize(encodeGraph(value, { accessors: true }, session)),
+  serialize: (value) => v8.serialize(encodeGraph(value)),
+  serializeInSession: (value, session) => v8.serialize(encodeGraph(value, { accessors: true }, session)),
   deserialize: (data) => decodeGraph(v8.deserialize(typeof data === 'string' ? Buffer.from(data, 'latin1') : data) as Graph),
   rejects: (value) => (typeof value === 'function' ? undefined : commonRejection(value)),
 };
