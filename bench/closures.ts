@@ -30,15 +30,18 @@
  *
  * Every ratio is against a baseline measured in the same suite of the same
  * run: 'structured' for the codec, 'by argument' for the tasks. Raw results
- * (every sample) and charts go to bench/results/closures-<suite>.json and
- * .chart.html, the printed tables to bench/results/closures.md.
+ * (every sample) go to bench/results/closures-<suite>.json, with a chart
+ * drawn from each (.chart.html, not committed), the printed tables to
+ * bench/results/closures.md.
  *
  * Run: npm run build && node dist/bench/closures.js
  */
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import b from 'benny';
-import { RESULTS, addAsync, markdownTable, progress, saves } from './lib.js';
+import { addAsync, progress, saves, type Summary } from './lib/benny.js';
+import { RESULTS } from './lib/paths.js';
+import { cpusLine, markdownTable, median, verdict } from './lib/report.js';
 import { Parallel, delayed, getSerializer, type Task } from 'joblet';
 
 const LIST_LENGTH = 1_000_000;
@@ -69,8 +72,6 @@ const indices = Array.from({ length: TASKS }, (_, i) => i);
 
 // ---- reporting ---------------------------------------------------------------
 
-type Summary = Awaited<ReturnType<typeof b.suite>>;
-
 interface Row {
   name: string;
   msPerOp: number;
@@ -95,9 +96,6 @@ function rowsOf(summary: Summary, baseline: string): Row[] {
     fastestRatio: r.details.min / base.details.min,
   }));
 }
-
-
-
 
 // ---- 1. codec ----------------------------------------------------------------
 
@@ -129,12 +127,6 @@ async function codecSuite(): Promise<Row[]> {
   );
   return rowsOf(summary, CODEC_BASELINE);
 }
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((x, y) => x - y);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
 
 interface Paired {
   /** Median over rounds of (this codec's time / the baseline's time in the same round). */
@@ -171,8 +163,6 @@ function interleavedRatios(names: string[]): Map<string, Paired> {
 }
 
 // ---- 2. tasks ----------------------------------------------------------------
-
-
 
 interface TaskCase {
   name: string;
@@ -238,9 +228,8 @@ async function tasksSuite(): Promise<Row[]> {
 // ---- main --------------------------------------------------------------------
 
 const started = performance.now();
-const cpus = os.cpus();
 const load = () => os.loadavg()[0]!.toFixed(2);
-console.log(`node ${process.version}, ${cpus.length} × ${cpus[0]?.model ?? 'unknown CPU'}, load ${load()}\n`);
+console.log(`node ${process.version}, ${cpusLine()}, load ${load()}\n`);
 
 const codec = await codecSuite();
 console.log(`\ninterleaved check of the targets (${INTERLEAVED_ROUNDS} rounds of ${CALLS_PER_ROUND} calls each)...`);
@@ -252,10 +241,10 @@ const seconds = (performance.now() - started) / 1000;
  * Met when both interleaved estimates are within the target, missed when
  * neither is; otherwise the machine's noise is larger than the margin.
  */
-const verdict = (name: string, target: number) => {
+const targetLine = (name: string, target: number) => {
   const { median: middle, fastest } = interleaved.get(name)!;
   const suite = codec.find((r) => r.name === name)!;
-  const word = middle <= target && fastest <= target ? 'met' : middle > target && fastest > target ? 'MISSED' : 'borderline (within the noise)';
+  const word = verdict(middle <= target, fastest <= target);
   return (
     `- \`${name}\` at most ${target.toFixed(2)}× ${CODEC_BASELINE}: **${word}**; interleaved: median ${middle.toFixed(3)}×, fastest ${fastest.toFixed(3)}×; ` +
     `suite: mean ${suite.ratio.toFixed(3)}×, fastest ${suite.fastestRatio.toFixed(3)}×`
@@ -288,7 +277,7 @@ const report = [
       return [r.name, r.msPerOp.toFixed(1), `${r.rme.toFixed(1)}%`, String(r.samples), `${r.ratio.toFixed(2)}×`, `${r.fastestRatio.toFixed(2)}×`, pairedCell];
     }),
   ),
-  ['Targets (issue 3):', ...Object.entries(TARGETS).map(([name, target]) => verdict(name, target))].join('\n'),
+  ['Targets (issue 3):', ...Object.entries(TARGETS).map(([name, target]) => targetLine(name, target))].join('\n'),
   `### tasks: ${TASKS.toLocaleString('en-US')} tasks reading a 1 MB Float64Array, Parallel({ nJobs: 2 }) on warm worker threads`,
   markdownTable(
     ['case', 'serializer', 'ms per task', '±', 'samples (runs)', `ratio to ${TASKS_BASELINE}`],
@@ -309,7 +298,7 @@ const report = [
   ].join('\n'),
   `A run of ${TASKS.toLocaleString('en-US')} closure tasks costs ${overFloor('closure')}; a by-argument run costs ${overFloor(TASKS_BASELINE)}. ` +
     `What the closure adds is one capture of the 1 MB, one encoding and one copy per worker; what the argument adds is ${TASKS.toLocaleString('en-US')} copies.`,
-  `ms per op / per task is the mean; ± is the relative margin of error (95%); a fastest ratio compares the fastest samples (or rounds). Wall time ${seconds.toFixed(0)} s, load ${load()} (${cpus.length} cores).`,
+  `ms per op / per task is the mean; ± is the relative margin of error (95%); a fastest ratio compares the fastest samples (or rounds). Wall time ${seconds.toFixed(0)} s, load ${load()} (${os.cpus().length} cores).`,
 ].join('\n\n');
 console.log(`\n${report}`);
 writeFileSync(`${RESULTS}closures.md`, `${report}\n`);

@@ -15,8 +15,9 @@
  *   reused by every sample, so worker start-up is not counted.
  *
  * Every time is divided by the time of 'structured', the default, measured in
- * the same suite of the same run. Raw results (every sample) and a chart go to
- * bench/results/serializers-<suite>.json and .chart.html.
+ * the same suite of the same run. Raw results (every sample) go to
+ * bench/results/serializers-<suite>.json, with a chart drawn from each
+ * (.chart.html, not committed), the printed tables to serializers.md.
  *
  * `i` changes at every call. With a fixed `i` the 'javascript' text would be
  * the same every time, and V8's eval cache would skip parsing it from the
@@ -28,7 +29,9 @@
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import b from 'benny';
-import { RESULTS, addAsync, progress, saves } from './lib.js';
+import { addAsync, progress, saves, type Summary } from './lib/benny.js';
+import { RESULTS } from './lib/paths.js';
+import { cpusLine, markdownTable } from './lib/report.js';
 import { Parallel, delayed, getSerializer, listSerializers } from 'joblet';
 
 const BASELINE = 'structured';
@@ -75,7 +78,7 @@ interface Row {
 
 const skipped: string[] = [];
 
-function rowsOf(summary: Awaited<ReturnType<typeof b.suite>>): Row[] {
+function rowsOf(summary: Summary): Row[] {
   // benny rounds `ops` for display; the mean time per op is exact.
   const base = summary.results.find((r) => r.name === BASELINE);
   if (!base) throw new Error(`the baseline '${BASELINE}' has no result`);
@@ -90,22 +93,15 @@ function rowsOf(summary: Awaited<ReturnType<typeof b.suite>>): Row[] {
 }
 
 function table(title: string, rows: Row[]): string {
-  const lines = [
+  return [
     `### ${title}`,
-    '',
-    `| serializer | ops/s | ms per op | ± | samples | ratio to ${BASELINE} |`,
-    '| --- | ---: | ---: | ---: | ---: | ---: |',
-    ...rows.map(
-      (r) =>
-        `| ${r.serializer} | ${r.opsPerSecond.toFixed(2)} | ${r.msPerOp.toFixed(1)} | ${r.rme.toFixed(1)}% | ${r.samples} | ${r.ratio.toFixed(2)}× |`,
+    markdownTable(
+      ['serializer', 'ops/s', 'ms per op', '±', 'samples', `ratio to ${BASELINE}`],
+      ['---', '---:', '---:', '---:', '---:', '---:'],
+      rows.map((r) => [r.serializer, r.opsPerSecond.toFixed(2), r.msPerOp.toFixed(1), `${r.rme.toFixed(1)}%`, String(r.samples), `${r.ratio.toFixed(2)}×`]),
     ),
-  ];
-  return lines.join('\n');
+  ].join('\n\n');
 }
-
-
-
-
 
 async function codecSuite(): Promise<Row[]> {
   const cases = serializers.map((name) => {
@@ -162,9 +158,8 @@ async function endToEndSuite(): Promise<Row[]> {
 }
 
 const started = performance.now();
-const cpus = os.cpus();
 console.log(
-  `node ${process.version}, ${cpus.length} × ${cpus[0]?.model ?? 'unknown CPU'}, load ${os.loadavg()[0]!.toFixed(2)}; ` +
+  `node ${process.version}, ${cpusLine()}, load ${os.loadavg()[0]!.toFixed(2)}; ` +
     `payload [i, ${LIST_LENGTH.toLocaleString('en-US')} integers]\n`,
 );
 for (const name of [...serializers]) {

@@ -1,11 +1,9 @@
-/** What the benchmarks share: where results go, benny's saves, progress lines, async cases, tables. */
-import { fileURLToPath } from 'node:url';
+/** What the benny suites share: progress lines, async cases, and the saves (benny's JSON, then the chart drawn from it). */
 import b from 'benny';
+import { writeChart } from './chart.js';
+import { RESULTS } from './paths.js';
 
-export const RESULTS = fileURLToPath(new URL('../../bench/results/', import.meta.url));
-
-export const markdownTable = (header: string[], align: string[], rows: string[][]) =>
-  [`| ${header.join(' | ')} |`, `| ${align.join(' | ')} |`, ...rows.map((cells) => `| ${cells.join(' | ')} |`)].join('\n');
+export type Summary = Awaited<ReturnType<typeof b.suite>>;
 
 /** One plain line per finished case (benny's default redraws the screen, which a log file keeps as noise). */
 export const progress = (unit: 'ops/s' | 'ms per op' | 'ms per run') =>
@@ -14,18 +12,33 @@ export const progress = (unit: 'ops/s' | 'ms per op' | 'ms per run') =>
     console.log(`  ${result.name}: ${figure} ${unit} ±${result.margin.toFixed(1)}% (${result.samples} samples)`);
   });
 
-/** benny's own saves: every sample as JSON, and a bar chart of ops/s. */
-export const saves = (file: string) => [
-  b.save({ file, folder: RESULTS, format: 'json', details: true }),
-  b.save({ file, folder: RESULTS, format: 'chart.html' }),
-];
+/** The same in a unit of the bench's own: `perRun` turns a run's mean in seconds into it. */
+export const progressIn = (unit: string, perRun: (seconds: number) => number, digits: number) =>
+  b.cycle((result) => {
+    const figure = perRun(result.details.mean).toLocaleString('en-US', { maximumFractionDigits: digits });
+    console.log(`  ${result.name}: ${figure} ${unit} ±${result.margin.toFixed(1)}% (${result.samples} samples)`);
+  });
 
 interface Deferred {
   resolve(): void;
 }
 interface BenchmarkSuite {
   add(name: string, fn: (deferred: Deferred) => void, options: object): BenchmarkSuite;
+  on(event: 'complete', listener: () => void): BenchmarkSuite;
 }
+
+/**
+ * benny's save of every sample as JSON, then the chart drawn from that file
+ * (benny calls 'complete' listeners in order, so the JSON is there).
+ */
+export const saves = (file: string) => [
+  b.save({ file, folder: RESULTS, format: 'json', details: true }),
+  async () => (suite: BenchmarkSuite) =>
+    suite.on('complete', () => {
+      writeChart(file);
+      console.log(`\nSaved to: ${RESULTS}${file}.chart.html`);
+    }),
+];
 
 /**
  * An async case, added to benchmark.js directly, with the suite's sample

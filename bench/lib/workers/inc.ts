@@ -1,5 +1,5 @@
 /**
- * piscina's and tinypool's worker for bench/dispatch.ts: the tiny task
+ * piscina's and tinypool's worker for bench/dispatch/: the tiny task
  * `x + 1`, and the busy loop of the CPU-bound case. Both pools call the
  * default export with the value given to `run()`; imports nothing.
  */

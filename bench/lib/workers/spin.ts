@@ -1,5 +1,5 @@
 /**
- * The CPU-bound task of bench/dispatch.ts: a loop of integer multiplies,
+ * The CPU-bound task of bench/dispatch/cpu-bound.ts: a loop of integer multiplies,
  * `iterations` long, whose result depends on every step (so V8 cannot drop
  * it). Self-contained: joblet sends it as its source, the peers' workers
  * import it.

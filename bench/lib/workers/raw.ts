@@ -1,5 +1,5 @@
 /**
- * A bare worker_threads worker for bench/dispatch.ts, the baselines: a
+ * A bare worker_threads worker for the baselines (bench/lib/raw-pool.ts): a
  * number is one task (answered with `x + 1`), an array is a batch of them
  * (answered with an array), `{ iterations, seed }` is one busy loop.
  * Replies go in the order the messages came, which is how the main thread

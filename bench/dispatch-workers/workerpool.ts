@@ -1,4 +1,0 @@
-/** workerpool's worker for bench/dispatch.ts: the method `inc` that `pool.exec('inc', [x])` calls. */
-import workerpool from 'workerpool';
-
-workerpool.worker({ inc: (x: number) => x + 1 });
