@@ -157,7 +157,8 @@ export function replaceInPlace(
 ): unknown {
   if (typeof root !== 'object' || root === null) return root;
   const top = replace(root, () => undefined);
-  if (top !== KEEP || entered.has(root)) return top === KEEP ? root : top;
+  // A leaf at the root (a captured typed array) is not entered either: its indices are not nodes.
+  if (top !== KEEP || entered.has(root) || isLeafObject(root)) return top === KEEP ? root : top;
   entered.add(root);
   const seen = entered;
   const stack: object[] = [root];
