@@ -19,7 +19,7 @@
 import { delayed, persist, sharedArray, type PersistedModel } from 'joblet';
 import { WORKERS } from '../lib/paths.js';
 import { verdict } from '../lib/report.js';
-import { FAST_OPTIONS, N_JOBS, SLOW_OPTIONS, ms, onPool, rowOf, runSuite, type Case, type Row } from './suite.js';
+import { N_JOBS, SLOW_OPTIONS, casesOn, ms, rowOf, runSuite, type Case, type Row } from './suite.js';
 
 export const ARRAY_LENGTH = 10_000_000; // 8 bytes each: 80 MB
 export const ARRAY_TASKS = 100;
@@ -104,15 +104,11 @@ export async function measureArray(): Promise<ArraySuite> {
   const arrayExpected = (i: number) => i * 0.5;
   const smallArray = new Float64Array([0, 0.5]);
   const smallRead = (i: number) => delayed(readElement)(i, smallArray);
-  const persistCase = await onPool({
+  const arrayCase = casesOn({ indices: arrayIndices, warm: smallRead, expected: arrayExpected });
+  const persistCase = await arrayCase({
     name: 'persist, handle',
     given: '`delayed((i, m) => m.get()[i])(i, persist(array))`: moved to shared memory on the first run, kept by the workers until close()',
-    options: FAST_OPTIONS,
-    maxNbytes: undefined,
-    indices: arrayIndices,
     task: (i) => delayed(readPersisted)(i, model),
-    warm: smallRead,
-    expected: arrayExpected,
   });
   // The handle's first run, timed alone: the copy to shared memory and the send to each worker. The suite times the runs after it.
   const firstPersistRun = await (async () => {
@@ -122,47 +118,30 @@ export async function measureArray(): Promise<ArraySuite> {
   })();
 
   const cases: Case[] = [
-    await onPool({
+    await arrayCase({
       name: 'copied',
       given: '`delayed(readElement)(i, array)`, a plain Float64Array, with `maxNbytes: null`: cloned with every task',
       options: SLOW_OPTIONS,
       maxNbytes: null,
-      indices: arrayIndices,
       task: (i) => delayed(readElement)(i, array),
-      warm: smallRead,
-      expected: arrayExpected,
     }),
-    await onPool({
+    await arrayCase({
       name: 'sharedArray',
       given: '`delayed(readElement)(i, sharedArray.from(array))`: the same memory in every thread, no copy',
-      options: FAST_OPTIONS,
-      maxNbytes: undefined,
-      indices: arrayIndices,
       task: (i) => delayed(readElement)(i, shared),
-      warm: smallRead,
-      expected: arrayExpected,
     }),
-    await onPool({
+    await arrayCase({
       name: 'shared automatically',
       given: "`delayed(readElement)(i, array)`, a plain Float64Array, default `maxNbytes` ('1M'): cloned to each worker once per run",
-      options: FAST_OPTIONS,
-      maxNbytes: undefined,
-      indices: arrayIndices,
       task: (i) => delayed(readElement)(i, array),
-      warm: smallRead,
-      expected: arrayExpected,
     }),
     persistCase,
     ...('skipped' in piscina ? [] : [await piscinaCase(piscina.Piscina, piscina.version, array, arrayIndices)]),
-    await onPool({
+    await arrayCase({
       name: 'floor (no array)',
       given: '`delayed((i) => i * 0.5)(i)`: a task with nothing to move',
-      options: FAST_OPTIONS,
-      maxNbytes: undefined,
-      indices: arrayIndices,
       task: (i) => delayed(halfOf)(i),
       warm: (i) => delayed(halfOf)(i),
-      expected: arrayExpected,
     }),
   ];
   try {

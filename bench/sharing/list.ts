@@ -9,7 +9,7 @@
  */
 import { delayed } from 'joblet';
 import { verdict } from '../lib/report.js';
-import { FAST_OPTIONS, LIST_COPIED_OPTIONS, onPool, rowOf, runSuite, type Case, type Row } from './suite.js';
+import { LIST_COPIED_OPTIONS, casesOn, rowOf, runSuite, type Case, type Row } from './suite.js';
 
 export const LIST_LENGTH = 1_000_000;
 export const LIST_TASKS = 200;
@@ -32,33 +32,23 @@ export interface ListSuite {
 export async function measureList(): Promise<ListSuite> {
   const listExpected = (i: number) => LIST_LENGTH + i;
   const smallList = (i: number) => delayed(listLength)(i, [i]);
+  const listCase = casesOn({ indices: listIndices, warm: smallList, expected: listExpected });
   const cases: Case[] = [
-    await onPool({
+    await listCase({
       name: 'copied',
       given: '`delayed(listLength)(i, largeList)` with `maxNbytes: null`: the list cloned with every task',
       options: LIST_COPIED_OPTIONS,
       maxNbytes: null,
-      indices: listIndices,
       task: (i) => delayed(listLength)(i, largeList),
-      warm: smallList,
-      expected: listExpected,
     }),
-    await onPool({
+    await listCase({
       name: 'shared automatically',
       given: "the same, default `maxNbytes` ('1M'): the list sent to each worker once per run",
-      options: FAST_OPTIONS,
-      maxNbytes: undefined,
-      indices: listIndices,
       task: (i) => delayed(listLength)(i, largeList),
-      warm: smallList,
-      expected: listExpected,
     }),
-    await onPool({
+    await listCase({
       name: 'floor (no list)',
       given: '`delayed((i) => i)(i)`: a task with nothing to move',
-      options: FAST_OPTIONS,
-      maxNbytes: undefined,
-      indices: listIndices,
       task: (i) => delayed(floor)(i),
       warm: (i) => delayed(floor)(i),
       expected: (i) => i,

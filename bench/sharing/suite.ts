@@ -64,20 +64,27 @@ export interface Case {
   close(): Promise<void>;
 }
 
-interface PoolCase extends Omit<Case, 'run' | 'close'> {
-  /** undefined: the default ('1M'); null: never shared. */
-  maxNbytes: null | undefined;
+interface PoolCase extends Omit<Case, 'run' | 'close' | 'options'> {
+  /** benny's options for the case; FAST_OPTIONS unless given. */
+  options?: object;
+  /** Absent: the default ('1M'); null: never shared. */
+  maxNbytes?: null;
   indices: number[];
   task(i: number): AnyTask;
   /** A small task of the same function, to start the workers and compile it there. */
   warm(i: number): AnyTask;
 }
 
+/** `onPool` with what every case of one suite shares given once. */
+export function casesOn(shared: Pick<PoolCase, 'indices' | 'warm' | 'expected'>): (spec: Omit<PoolCase, 'indices' | 'warm' | 'expected'> & Partial<PoolCase>) => Promise<Case> {
+  return (spec) => onPool({ ...shared, ...spec });
+}
+
 /** A case on its own pool, warm: both workers started and the task function compiled before timing. */
 export async function onPool(spec: PoolCase): Promise<Case> {
   const pool = new Parallel({ nJobs: N_JOBS, maxNbytes: spec.maxNbytes });
   await pool.run([spec.warm(0), spec.warm(1)]);
-  const { name, given, options, expected, indices, task } = spec;
+  const { name, given, options = FAST_OPTIONS, expected, indices, task } = spec;
   return { name, given, options, expected, run: () => pool.run(indices.map(task)), close: () => pool.close() };
 }
 
