@@ -24,7 +24,7 @@ export { wrapNonSerializable } from './serialize/wrap.js';
 
 export { compareSerializers } from './compare/compareSerializers.js';
 export { formatComparisonTable } from './compare/formatTable.js';
-export type { CompareOptions, ComparisonError, FidelityDifference, SerializerComparison } from './compare/types.js';
+export type { CompareOptions, Carried, ComparisonError, FidelityDifference, SerializerComparison } from './compare/types.js';
 
 export { persist, PersistedModel, type PersistMethod, type PersistOptions } from './sharing/persisted.js';
 export { sharedArray, type TypedArrayConstructor } from './sharing/sharedArray.js';

@@ -4,6 +4,8 @@
  * command run as a real child process.
  */
 import net from 'node:net';
+import { join as joinPath } from 'node:path';
+import { persist } from 'joblet';
 import { fileURLToPath } from 'node:url';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -233,6 +235,36 @@ functions('a user serializer registered without { module } is compared, and its 
   assert.match(row!.fidelityError!, /\{ module/);
 });
 
+functions('what a function carries by reference and by value: module exports and globals are named, copies are listed', async () => {
+  const point = new Point(1, 2);
+  const where = (name: string) => joinPath('/data', name, String(point.x));
+  const model = persist(new Float64Array(4));
+  try {
+    const value = { where, max: Math.max, read: () => model.get()[0] };
+    const rows = await compareSerializers(value, { serializers: ['closure', 'auto', 'structured'] });
+    for (const name of ['closure', 'auto']) {
+      const carried = rowOf(rows, name).carried;
+      assert.ok(carried, name);
+      assert.ok(carried!.byReference.includes('join of node:path'), carried!.byReference.join('; '));
+      assert.ok(carried!.byReference.includes('Math.max'), carried!.byReference.join('; '));
+      assert.ok(carried!.byReference.some((line) => /persist/i.test(line)), carried!.byReference.join('; '));
+      assert.ok(carried!.byValue.includes('function where (captures point, joinPath)') || carried!.byValue.includes('function where (captures joinPath, point)'), carried!.byValue.join('; '));
+      assert.ok(carried!.byValue.includes('instance of Point'), carried!.byValue.join('; '));
+      assert.ok(carried!.byValue.includes('class Point'), carried!.byValue.join('; '));
+    }
+    // 'structured' refuses the functions: nothing carried to describe.
+    assert.is(rowOf(rows, 'structured').carried, null);
+    // Data alone has no nodes: no report.
+    const [data] = await compareSerializers({ n: [1, 2] }, { serializers: ['auto'] });
+    assert.is(data!.carried, null);
+    const table = formatComparisonTable(rows);
+    assert.match(table, /by reference: .*join of node:path/);
+    assert.match(table, /by value: .*function where/);
+  } finally {
+    model.close();
+  }
+});
+
 functions.run();
 
 const stops = suite('compareSerializers stops its worker');
@@ -319,6 +351,7 @@ table('aligns the columns and continues long cells on the next lines', () => {
     fidelity: texts.map((text) => ({ path: '', change: '', text, count: 1 })),
     fidelityOmitted: 0,
     fidelityError: null,
+    carried: null,
   });
   const refused: SerializerComparison = {
     ...row('json', 0, []),

@@ -1,3 +1,5 @@
+import { describeCarried } from '../closure/carried.js';
+import { encodeGraph } from '../closure/codec.js';
 import { SerializationError } from '../errors.js';
 import { locateFailure } from '../serialize/payload.js';
 import { getSerializer, listSerializers, serializerModule } from '../serialize/registry.js';
@@ -87,6 +89,7 @@ async function compareOne(
     fidelity: null,
     fidelityOmitted: 0,
     fidelityError: null,
+    carried: null,
   };
   let encoded: Encoded;
   try {
@@ -117,6 +120,7 @@ async function compareOne(
     return row;
   }
   row.ok = true;
+  row.carried = carriedBy(value, serializer);
   if (original instanceof Error) {
     row.fidelityError = `not checked: ${original.message}`;
     return row;
@@ -130,6 +134,13 @@ async function compareOne(
     row.fidelityError = `not checked: ${messageOf(error)}`;
   }
   return row;
+}
+
+/** The serializers built on the closure codec: what their graph carries, when it has nodes (functions, class instances). */
+function carriedBy(value: unknown, serializer: Serializer): SerializerComparison['carried'] {
+  if (serializer.name !== 'closure' && serializer.name !== 'auto') return null;
+  const graph = encodeGraph(value, { accessors: serializer.name === 'closure' });
+  return graph.nodes.length ? describeCarried(graph) : null;
 }
 
 function deserializeError(error: unknown): ComparisonError {

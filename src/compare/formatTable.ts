@@ -9,11 +9,17 @@ const ms = (value: number | null) => (value === null ? '-' : value.toFixed(3));
 /** The lines of the last column for one row: its differences, or its error and the remedy. */
 function details(row: SerializerComparison): string[] {
   if (row.error) return [`${row.error.path ? `at ${row.error.path}: ` : ''}${row.error.problem}`, `remedy: ${row.error.remedy}`];
-  if (row.fidelity === null) return [row.fidelityError ?? 'not checked'];
-  if (row.fidelity.length === 0) return ['no difference found'];
+  const carried = row.carried
+    ? [
+        ...(row.carried.byReference.length ? [`by reference: ${row.carried.byReference.join('; ')}`] : []),
+        ...(row.carried.byValue.length ? [`by value: ${row.carried.byValue.join('; ')}`] : []),
+      ]
+    : [];
+  if (row.fidelity === null) return [row.fidelityError ?? 'not checked', ...carried];
+  if (row.fidelity.length === 0) return ['no difference found', ...carried];
   const lines = row.fidelity.map((d) => d.text);
   if (row.fidelityOmitted) lines.push(`… and ${row.fidelityOmitted} more`);
-  return lines;
+  return [...lines, ...carried];
 }
 
 function result(row: SerializerComparison): string {

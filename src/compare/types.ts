@@ -1,6 +1,7 @@
+import type { Carried } from '../closure/carried.js';
 import type { FidelityDifference } from './differences.js';
 
-export type { FidelityDifference };
+export type { Carried, FidelityDifference };
 
 export interface CompareOptions {
   /**
@@ -60,4 +61,10 @@ export interface SerializerComparison {
   fidelityOmitted: number;
   /** Why the fidelity check could not run, when it could not. */
   fidelityError: string | null;
+  /**
+   * For a value holding functions or class instances, under a serializer built on the
+   * closure codec ('closure', 'auto'): what travels by reference (module exports, globals,
+   * shared values: the worker finds them) and what by value (copied). null otherwise.
+   */
+  carried: Carried | null;
 }
