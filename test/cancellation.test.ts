@@ -69,5 +69,54 @@ for (const backend of BACKENDS) {
     });
   }
 
+  test("a run's own signal stops that run alone; the pool and the next run go on", async () => {
+    const dir = tempDir();
+    const file = join(dir.path, 'started');
+    try {
+      await withParallel({ backend, nJobs: 1 }, async (one) => {
+        const controller = new AbortController();
+        const run = one.run([0, 1, 2].map((i) => delayed(markAndWait)(i, file, 30_000)), { signal: controller.signal });
+        while (!existsSync(file)) await sleep(5);
+        const reason = new Error('this run only');
+        controller.abort(reason);
+        await rejects(run, (error) => assert.is(error, reason));
+        // The same Parallel serves the next call, with or without a signal of its own.
+        assert.equal(await one.run([delayed(square)(3)]), [9]);
+        assert.equal(await one.map(square, [1, 2], { signal: new AbortController().signal }), [1, 4]);
+        // An already-aborted signal rejects that call at once, with its reason; the next call runs.
+        const done = AbortSignal.abort(new Error('aborted before'));
+        await rejects(one.map(square, [1, 2], { signal: done }), (error) => assert.is(error, done.reason));
+        assert.equal(await one.map(square, [4]), [16]);
+      });
+    } finally {
+      dir.remove();
+    }
+  });
+
+  test("with a signal on the Parallel and one on the run, either stops the run, with its own reason", async () => {
+    const outer = new AbortController();
+    await withParallel({ backend, nJobs: 1, signal: outer.signal }, async (one) => {
+      const inner = AbortSignal.abort(new Error('the run'));
+      await rejects(one.run([delayed(square)(1)], { signal: inner }), (error) => assert.is(error, inner.reason));
+      assert.equal(await one.run([delayed(square)(2)], { signal: new AbortController().signal }), [4]);
+      const reason = new Error('the pool');
+      outer.abort(reason);
+      // The Parallel's signal, once aborted, stops every later call, a call's own signal or not.
+      await rejects(one.run([delayed(square)(2)], { signal: new AbortController().signal }), (error) => assert.is(error, reason));
+    });
+  });
+
+  test('bad run options reject the call and name the option', async () => {
+    await withParallel({ backend, nJobs: 1 }, async (one) => {
+      // @ts-expect-error: nJobs belongs to new Parallel()
+      await rejects(one.run([delayed(square)(1)], { nJobs: 2 }), (error) => {
+        assert.instance(error, TypeError);
+        assert.match(error.message, /Unknown option `nJobs` for run\(\)/);
+      });
+      // @ts-expect-error: not a signal
+      await rejects(one.map(square, [1], { signal: 'stop' }), (error) => assert.match(error.message, /Expected `signal` to be an AbortSignal/));
+    });
+  });
+
   test.run();
 }

@@ -5,7 +5,7 @@ import { getDefaultSerializer, getSerializer, serializerModule } from '../serial
 import { currentScope } from './config.js';
 import { delayed, type Task } from './delayed.js';
 import { effectiveNJobs } from './njobs.js';
-import { parsePreDispatch, validateParallelOptions, type ParallelOptions, type ReturnAs } from './options.js';
+import { parsePreDispatch, validateParallelOptions, validateRunOptions, type ParallelOptions, type ReturnAs, type RunOptions } from './options.js';
 import { RunScheduler } from './runScheduler.js';
 import { collectAll, inCompletionOrder, inSubmissionOrder } from './delivery.js';
 import { parseBytes } from '../sharing/bytes.js';
@@ -84,8 +84,12 @@ export class Parallel<R extends ReturnAs = 'array'> {
    * generator. The input is consumed lazily, a few tasks ahead of the workers.
    * The first error rejects and cancels the rest; the pool stays usable.
    */
-  run<K extends Task<unknown>>(tasks: Iterable<K> | AsyncIterable<K>): RunResult<R, ResultOf<K>> {
-    const open = () => this.openRun(tasks as Tasks<ResultOf<K>>);
+  run<K extends Task<unknown>>(tasks: Iterable<K> | AsyncIterable<K>, options: RunOptions = {}): RunResult<R, ResultOf<K>> {
+    const open = () => {
+      // Bad options reject the run (or throw from the generator's first next()), as bad tasks do.
+      validateRunOptions(options, 'run()');
+      return this.openRun(tasks as Tasks<ResultOf<K>>, options.signal);
+    };
     // A generator starts its work on the first next(): one that is never read, or closed
     // before it starts, runs nothing and holds nothing.
     const result = this.returnAs === 'array' ? collectAll(open) : this.returnAs === 'generator' ? inSubmissionOrder(open) : inCompletionOrder(open);
@@ -96,8 +100,8 @@ export class Parallel<R extends ReturnAs = 'array'> {
    * Shorthand for `run(map(items, (item) => delayed(fn)(item)))`, lazy on (async) iterables.
    * @example const lengths = await parallel.map((s: string) => s.length, ['a', 'bb'])
    */
-  map<I, O>(fn: (item: I) => O, items: Iterable<I> | AsyncIterable<I>): RunResult<R, Awaited<O>> {
-    return this.run(mapIterable(items, fn));
+  map<I, O>(fn: (item: I) => O, items: Iterable<I> | AsyncIterable<I>, options: RunOptions = {}): RunResult<R, Awaited<O>> {
+    return this.run(mapIterable(items, fn), options);
   }
 
 
@@ -128,7 +132,7 @@ export class Parallel<R extends ReturnAs = 'array'> {
     await this.close();
   }
 
-  private openRun<T>(tasks: Tasks<T>): RunScheduler<T> {
+  private openRun<T>(tasks: Tasks<T>, runSignal: AbortSignal | undefined): RunScheduler<T> {
     if (!this.backend) {
       this.backend = getBackendFactory(this.backendName)({ nWorkers: this.nJobs, perWorkerBufferSize: this.perWorkerBufferSize });
       // Its workers may hold persisted values: a handle's close() tells them to drop theirs.
@@ -142,7 +146,8 @@ export class Parallel<R extends ReturnAs = 'array'> {
       batchSize: this.batchSize,
       perWorkerBufferSize: this.perWorkerBufferSize,
       timeout: this.timeout,
-      signal: this.signal,
+      // Either signal stops the run; the Parallel's own, once aborted, stops every later run too.
+      signal: this.signal && runSignal ? AbortSignal.any([this.signal, runSignal]) : (runSignal ?? this.signal),
       sharing: {
         sharedMemory: this.backend.capabilities.sharedMemory,
         maxNbytes: this.maxNbytes,

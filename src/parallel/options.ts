@@ -134,6 +134,29 @@ export interface ParallelOptions<R extends ReturnAs = ReturnAs> extends ConfigOp
   enableProfiling?: boolean;
 }
 
+/** Options of one `run()` or `map()` call (p-map's convention): what belongs to the call, not the pool. */
+export interface RunOptions {
+  /**
+   * Aborting it stops this call alone: `run()` rejects with `signal.reason`, its running tasks are
+   * stopped and its queued ones never start; the pool and other calls go on. With a signal on the
+   * Parallel too, the call stops when either aborts, with the reason of the one that did.
+   * @default undefined
+   * @example await parallel.map(fetchPage, urls, { signal: AbortSignal.timeout(10_000) })
+   */
+  signal?: AbortSignal;
+}
+
+const RUN_KEYS = ['signal'] as const;
+
+/** Throws a TypeError for an unknown key (with a guess) or a signal that is not one. */
+export function validateRunOptions(options: RunOptions, where: string): void {
+  if (options === null || typeof options !== 'object') throw new TypeError(`${where} expects an options object, got ${describeValue(options)}`);
+  checkKeys(options, RUN_KEYS, where);
+  if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+    throw new TypeError(`Expected \`signal\` to be an AbortSignal, got ${describeValue(options.signal)}`);
+  }
+}
+
 const CONFIG_KEYS = ['nJobs', 'backend', 'serializer', 'preDispatch', 'timeout', 'maxNbytes', 'batchSize', 'perWorkerBufferSize', 'verbose'] as const;
 const PARALLEL_KEYS = [...CONFIG_KEYS, 'returnAs', 'signal', 'progress', 'onProgress', 'enableProfiling'] as const;
 const RETURN_AS: readonly ReturnAs[] = ['array', 'generator', 'generator_unordered'];
