@@ -245,7 +245,9 @@ export class TaskEncoder {
     try {
       data = serializeIn(codec, fn, this.session);
     } catch (error) {
-      throw locateFailure(error, fn, { serializer: codec, root: 'fn', phase: 'serialize-task', taskIndex: index });
+      const failure = locateFailure(error, fn, { serializer: codec, root: 'fn', phase: 'serialize-task', taskIndex: index });
+      // The user chose the run's serializer ('auto'): the error names it, not the codec it hands functions to.
+      throw this.serializer.name === codec.name ? failure : new SerializationError({ ...failure.toDetails(), serializer: this.serializer.name, cause: error });
     }
     const def: WireDef = { kind: 'value', id: `c:${createHash('sha1').update(data).digest('base64url')}`, serializer: codec.name, data };
     // What it captured by reference (a Counter) goes first, so the worker holds it when it rebuilds the function.

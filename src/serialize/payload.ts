@@ -4,7 +4,7 @@ import { UnserializableValueError, type Serializer } from './types.js';
 import { findInGraph, someInGraph } from '../values/graph.js';
 import { formatPath, joinPath, type PathStep } from '../values/paths.js';
 import { KEEP, replaceInPlace, substitute } from '../values/substitute.js';
-import { remedyFor } from './remedies.js';
+import { isTooLargeForText, remedyFor, TOO_LARGE_FOR_TEXT, TOO_LARGE_REMEDY } from './remedies.js';
 import { anyReferenceInUse } from '../values/byReference.js';
 import type { EncodeSession } from '../values/session.js';
 
@@ -110,6 +110,18 @@ export function locateFailure(error: unknown, value: unknown, context: EncodeCon
   if (error instanceof UnserializableValueError) {
     path = joinPath(root, error.path);
     known = true;
+  }
+  // Not a value the codec refuses: the whole encoding outgrew a string. No walk finds a culprit.
+  if (isTooLargeForText(error)) {
+    return new SerializationError({
+      phase: context.phase,
+      path,
+      serializer: serializer.name,
+      problem: `Cannot serialize: ${TOO_LARGE_FOR_TEXT}`,
+      remedy: TOO_LARGE_REMEDY,
+      taskIndex: context.taskIndex,
+      cause: error,
+    });
   }
   if (serializer.rejects) {
     let found: { reason: string; node: unknown; steps: PathStep[] } | undefined;

@@ -24,6 +24,18 @@ export function capturedVariablesRemedy(
   return `${carry}${wrap}${pass}.`;
 }
 
+/** V8's own limit on one string (about 512 MB): a text codec's whole output must fit in one. */
+export function isTooLargeForText(error: unknown): boolean {
+  return error instanceof RangeError && /Invalid string length/.test(error.message);
+}
+
+export const TOO_LARGE_FOR_TEXT =
+  'the value is too large for a serializer that writes text: its encoding must fit in one string, and V8 limits a string to about 512 MB';
+
+export const TOO_LARGE_REMEDY =
+  "Use serializer 'auto' (the default) or 'structured', which write bytes and have no such limit; " +
+  'for a large array given to many tasks, sharedArray() or persist() sends it once.';
+
 /**
  * What to do about a value the serializer refused, in one or two sentences.
  * `wrapped` is true when the value already took the wrapNonSerializable path,
