@@ -4,7 +4,9 @@ import { spawn } from 'node:child_process';
 
 // uvu's exports map hides bin.js from require.resolve; it sits at a fixed place in node_modules.
 const uvu = new URL('../node_modules/uvu/bin.js', import.meta.url).pathname;
-const child = spawn(process.execPath, [uvu, 'dist/test', '\\.test\\.js$'], { stdio: ['ignore', 'pipe', 'inherit'] });
+// uvu colours its report unless told not to (it sets FORCE_COLOR itself): plain text into a pipe or a log.
+const color = process.stdout.isTTY ? [] : ['--no-color'];
+const child = spawn(process.execPath, [uvu, 'dist/test', '\\.test\\.js$', ...color], { stdio: ['ignore', 'pipe', 'inherit'] });
 let output = '';
 child.stdout.on('data', (chunk) => {
   process.stdout.write(chunk);

@@ -58,10 +58,14 @@ for (const backend of BACKENDS) {
           const reason = new Error('enough spinning');
           controller.abort(reason);
           await rejects(run, (error) => assert.is(error, reason));
-          await sleep(50);
-          const stopped = readFileSync(file, 'utf8').length;
-          await sleep(200);
-          assert.is(readFileSync(file, 'utf8').length, stopped, 'the busy loop kept running after the abort');
+          // The loop marks every 5 ms while it runs: wait until 300 ms pass without a mark. A loop
+          // that was never stopped fails at the guard; a slow machine only makes the wait longer.
+          const guard = Date.now() + 20_000;
+          for (let before = -1, now = readFileSync(file, 'utf8').length; now !== before; now = readFileSync(file, 'utf8').length) {
+            assert.ok(Date.now() < guard, 'the busy loop kept running after the abort');
+            before = now;
+            await sleep(300);
+          }
         });
       } finally {
         dir.remove();
