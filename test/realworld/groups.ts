@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Group } from './harness.js';
 
-export const GROUP_NAMES = ['compiled', 'packages', 'handwritten'] as const;
+export const GROUP_NAMES = ['compiled', 'packages', 'mathjs', 'handwritten'] as const;
 export type GroupName = (typeof GROUP_NAMES)[number];
 
 export async function loadGroup(name: GroupName, dir: string): Promise<Group> {
@@ -19,6 +19,8 @@ export async function loadGroup(name: GroupName, dir: string): Promise<Group> {
     }
     case 'packages':
       return { name, cases: (await import('./cases/packages.js')).packageCases() };
+    case 'mathjs':
+      return { name, cases: (await import('./cases/mathjs.js')).mathjsCases() };
     case 'handwritten':
       return { name, cases: await (await import('./cases/handwritten.js')).handwrittenCases() };
   }

@@ -39,10 +39,12 @@ export interface CaseResult {
   /** First line of the error the first capture threw, if any. */
   captureError?: string;
   results: Record<Backend, BackendResult>;
+  /** Wall time of each step of the case, for finding what makes the suite slow. */
+  steps?: Record<string, number>;
 }
 
-/** Past this, a heavy case's capture counts as SLOW and the case is not run (the issue's bound is 1 s). */
-export const SLOW_CAP_MS = 5000;
+/** Past this, a heavy case's capture counts as SLOW and the case is not run (three times the issue's bound of 1 s). */
+export const SLOW_CAP_MS = 3000;
 /** A run that has not answered by then is WRONG (a hung worker), and the backend's Parallel is replaced. */
 const RUN_TIMEOUT_MS = 30_000;
 
@@ -60,9 +62,9 @@ async function expectedOf(c: Case): Promise<{ value?: unknown; error?: Error }> 
 }
 
 /** The first capture, timed; heavy cases in a child process first, so a capture that blocks cannot hold the suite. */
-async function firstCapture(c: Case, group: string): Promise<{ ms: number; error?: string; slow?: boolean }> {
-  if (c.heavy) {
-    const probed = await probeInChild(group, c.name);
+async function firstCapture(c: Case, probe: Promise<Probed> | undefined): Promise<Probed> {
+  if (probe) {
+    const probed = await probe;
     if (probed.slow) return probed;
   }
   const started = performance.now();
@@ -74,7 +76,13 @@ async function firstCapture(c: Case, group: string): Promise<{ ms: number; error
   }
 }
 
-function probeInChild(group: string, name: string): Promise<{ ms: number; error?: string; slow?: boolean }> {
+interface Probed {
+  ms: number;
+  error?: string;
+  slow?: boolean;
+}
+
+function probeInChild(group: string, name: string): Promise<Probed> {
   const probe = fileURLToPath(new URL('./probe.js', import.meta.url));
   const dir = mkdtempSync(join(tmpdir(), 'joblet-realworld-probe-'));
   return new Promise((resolve) => {
@@ -163,10 +171,24 @@ export async function runConformance(groups: Group[], onResult?: (result: CaseRe
   const results: CaseResult[] = [];
   try {
     for (const backend of BACKENDS) open(backend);
+    // Heavy cases are probed in child processes first, all at once, while nothing else runs:
+    // probing them beside the other cases would slow, and so misreport, those cases' captures.
+    const probes = new Map<Case, Promise<Probed>>();
+    for (const group of groups) for (const c of group.cases) if (c.heavy) probes.set(c, probeInChild(group.name, c.name));
+    await Promise.all(probes.values());
     for (const group of groups) {
       for (const c of group.cases) {
+        let t0 = performance.now();
+        const steps: Record<string, number> = {};
+        const lap = (name: string) => {
+          const now = performance.now();
+          steps[name] = Math.round(now - t0);
+          t0 = now;
+        };
         const expected = await expectedOf(c);
-        const capture = await firstCapture(c, group.name);
+        lap('expected');
+        const capture = await firstCapture(c, probes.get(c));
+        lap('capture');
         const result: CaseResult = { case: c, captureMs: capture.ms, results: {} as Record<Backend, BackendResult> };
         if (capture.error) result.captureError = capture.error;
         for (const backend of BACKENDS) {
@@ -186,7 +208,9 @@ export async function runConformance(groups: Group[], onResult?: (result: CaseRe
             }
           }
           result.results[backend] = verdict;
+          lap(backend);
         }
+        result.steps = steps;
         results.push(result);
         onResult?.(result);
       }

@@ -72,7 +72,12 @@ export function formatReport(results: CaseResult[]): string {
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const { groups, remove } = await loadAll();
   try {
-    const results = await runConformance(groups, (r) => process.stderr.write(`${r.case.name}: ${BACKENDS.map((b) => r.results[b].outcome).join('/')}\n`));
+    let last = performance.now();
+    const results = await runConformance(groups, (r) => {
+      const now = performance.now();
+      process.stderr.write(`${r.case.name}: ${BACKENDS.map((b) => r.results[b].outcome).join("/")} (${(now - last).toFixed(0)} ms ${JSON.stringify(r.steps)})\n`);
+      last = now;
+    });
     console.log(formatReport(results));
   } finally {
     remove();

@@ -2,14 +2,13 @@
  * Functions and values from installed packages, captured as users capture
  * them: lodash (CommonJS, keeps built-in methods at module level), lodash-es
  * (the same as ES modules), zod and immer (ES-module code with private
- * WeakMaps), and mathjs (a large library instance, whose capture the issue
- * measured at over a minute: those cases are `heavy`).
+ * WeakMaps). mathjs, the large library instance, has its own file
+ * (mathjs.ts), so the probe of its heavy cases loads nothing else.
  */
 import { createRequire } from 'node:module';
 import { chunk as chunkEs, curry as curryEs, memoize as memoizeEs, uniqBy as uniqByEs, partial as partialEs } from 'lodash-es';
 import { z } from 'zod';
 import { produce } from 'immer';
-import { create, all, evaluate } from 'mathjs';
 import type { Case } from '../case.js';
 
 const require = createRequire(import.meta.url);
@@ -37,9 +36,6 @@ const addItem = produce((draft: { items: number[] }, item: number) => {
   draft.items.push(item);
 });
 
-// ---- mathjs ----------------------------------------------------------------------------
-const math = create(all!, { number: 'BigNumber', precision: 20 });
-
 export function packageCases(): Case[] {
   return [
     { name: 'lodash: _.memoize result captured', source: 'lodash', fn: (n: number) => square(n) + square(n), args: [7] },
@@ -66,9 +62,5 @@ export function packageCases(): Case[] {
     { name: 'immer: produce captured', source: 'immer', fn: (state: { items: number[] }) => produce(state, (draft) => { draft.items.push(4); }), args: [{ items: [1, 2, 3] }] },
     { name: 'immer: curried produce(recipe) captured', source: 'immer', fn: (state: { items: number[] }, x: number) => addItem(state, x), args: [{ items: [1] }, 2] },
     { name: 'immer: curried produce(recipe) sent as the task', source: 'immer', fn: addItem, args: [{ items: [5] }, 6] },
-
-    { name: 'mathjs: a create(all, {...}) instance captured', source: 'mathjs', heavy: true, fn: (expr: string) => math.format(math.evaluate(expr), { precision: 10 }), args: ['1/3 + 2'] },
-    { name: 'mathjs: a method of the instance held in a variable', source: 'mathjs', heavy: true, fn: ((sqrt) => (x: number) => String(sqrt(x)))(math.sqrt), args: [2] },
-    { name: 'mathjs: the package export evaluate captured', source: 'mathjs', heavy: true, fn: (expr: string) => evaluate(expr), args: ['2 * (3 + 4)'] },
   ];
 }
