@@ -51,7 +51,12 @@ const RUN_TIMEOUT_MS = 30_000;
 const firstLine = (error: unknown) => String(error instanceof Error ? error.message : error).split('\n')[0]!.slice(0, 300);
 
 /** The expected answer: the case's own, or the same call here (on a fresh copy when the case builds one). */
-async function expectedOf(c: Case): Promise<{ value?: unknown; error?: Error }> {
+interface Expected {
+  value?: unknown;
+  error?: Error;
+}
+
+async function expectedOf(c: Case): Promise<Expected> {
   if ('expect' in c) return { value: c.expect };
   try {
     return { value: await taskOf(c, caseFn(c))(...(c.args ?? [])) };
@@ -113,7 +118,7 @@ function probeInChild(group: string, name: string): Promise<Probed> {
 }
 
 /** Sorts one run's answer (or error) against the expected one. */
-function judge(c: Case, expected: { value?: unknown; error?: Error }, outcome: { value?: unknown; error?: unknown }): BackendResult {
+function judge(c: Case, expected: Expected, outcome: { value?: unknown; error?: unknown }): BackendResult {
   const { error } = outcome;
   if ('error' in outcome) {
     if (error instanceof SerializationError && error.phase === 'serialize-task') {
@@ -153,6 +158,31 @@ async function runOnce(parallel: Parallel, task: (...args: any[]) => unknown, ar
   }
 }
 
+// The Parallels of the run in progress: one per backend, and every one opened, to close them all.
+const parallels = new Map<Backend, Parallel>();
+const opened: Parallel[] = [];
+function openParallel(backend: Backend): Parallel {
+  const parallel = new Parallel({ backend, nJobs: 1 });
+  parallels.set(backend, parallel);
+  opened.push(parallel);
+  return parallel;
+}
+const parallelOf = (backend: Backend) => parallels.get(backend) ?? openParallel(backend);
+
+/** Runs a case (`runs` times in a row, on one worker) on one backend and judges each answer. */
+async function runCase(c: Case, expected: Expected, backend: Backend): Promise<BackendResult> {
+  const task = taskOf(c, caseFn(c));
+  let verdict: BackendResult = { outcome: 'CARRIED' };
+  for (let run = 0; run < (c.runs ?? 1) && verdict.outcome === 'CARRIED'; run++) {
+    const outcome = await runOnce(parallelOf(backend), task, c.args ?? []);
+    verdict = judge(c, expected, outcome);
+    if (verdict.outcome !== 'CARRIED' && run > 0) verdict.detail = `run ${run + 1}: ${verdict.detail}`;
+    // A hung worker would hold every later case: start the backend anew.
+    if (outcome.hung) openParallel(backend);
+  }
+  return verdict;
+}
+
 export interface Group {
   name: string;
   cases: Case[];
@@ -160,17 +190,9 @@ export interface Group {
 
 /** Runs every case of every group on both backends; `onResult` sees each case as it is judged. */
 export async function runConformance(groups: Group[], onResult?: (result: CaseResult) => void): Promise<CaseResult[]> {
-  const parallels = new Map<Backend, Parallel>();
-  const opened: Parallel[] = [];
-  const open = (backend: Backend) => {
-    const parallel = new Parallel({ backend, nJobs: 1 });
-    parallels.set(backend, parallel);
-    opened.push(parallel);
-    return parallel;
-  };
   const results: CaseResult[] = [];
   try {
-    for (const backend of BACKENDS) open(backend);
+    for (const backend of BACKENDS) openParallel(backend);
     // Heavy cases are probed in child processes first, all at once, while nothing else runs:
     // probing them beside the other cases would slow, and so misreport, those cases' captures.
     const probes = new Map<Case, Promise<Probed>>();
@@ -191,32 +213,23 @@ export async function runConformance(groups: Group[], onResult?: (result: CaseRe
         lap('capture');
         const result: CaseResult = { case: c, captureMs: capture.ms, results: {} as Record<Backend, BackendResult> };
         if (capture.error) result.captureError = capture.error;
-        for (const backend of BACKENDS) {
-          if (capture.slow) {
-            result.results[backend] = { outcome: 'SLOW', detail: capture.error ?? `capture over ${SLOW_CAP_MS} ms` };
-            continue;
-          }
-          const task = taskOf(c, caseFn(c));
-          let verdict: BackendResult = { outcome: 'CARRIED' };
-          for (let run = 0; run < (c.runs ?? 1) && verdict.outcome === 'CARRIED'; run++) {
-            const outcome = await runOnce(parallels.get(backend)!, task, c.args ?? []);
-            verdict = judge(c, expected, outcome);
-            if (verdict.outcome !== 'CARRIED' && run > 0) verdict.detail = `run ${run + 1}: ${verdict.detail}`;
-            if (outcome.hung) {
-              // A hung worker would hold every later case: close what we can and start anew.
-              open(backend);
-            }
-          }
-          result.results[backend] = verdict;
-          lap(backend);
-        }
+        // Both backends at once: their workers are apart, and the suite stays short on 2 cores.
+        await Promise.all(
+          BACKENDS.map(async (backend) => {
+            result.results[backend] = capture.slow
+              ? { outcome: 'SLOW', detail: capture.error ?? `capture over ${SLOW_CAP_MS} ms` }
+              : await runCase(c, expected, backend);
+          }),
+        );
+        lap('runs');
         result.steps = steps;
         results.push(result);
         onResult?.(result);
       }
     }
   } finally {
-    for (const parallel of opened) await parallel.close();
+    for (const parallel of opened.splice(0)) await parallel.close();
+    parallels.clear();
   }
   return results;
 }
