@@ -75,7 +75,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     let last = performance.now();
     const results = await runConformance(groups, (r) => {
       const now = performance.now();
-      process.stderr.write(`${r.case.name}: ${BACKENDS.map((b) => r.results[b].outcome).join("/")} (${(now - last).toFixed(0)} ms ${JSON.stringify(r.steps)})\n`);
+      process.stderr.write(`${r.case.name}: ${BACKENDS.map((b) => r.results[b].outcome).join('/')} (${(now - last).toFixed(0)} ms ${JSON.stringify(r.steps)})\n`);
       last = now;
     });
     console.log(formatReport(results));
