@@ -38,10 +38,14 @@ export interface FunctionRecord {
   self?: unknown;
   /** Parent class, for a class whose `extends` was rewritten. */
   sup?: unknown;
-  /** Own enumerable properties (static fields, `fn.cache = ...`). */
-  props: Record<string, unknown>;
-  /** Own enumerable properties of an old-style constructor's prototype. */
-  protoProps?: Record<string, unknown>;
+  /** Own properties with their descriptors (static fields, `fn.cache = ...`), but what the source makes again. */
+  props: PropRecord[];
+  /** A class's prototype members its source does not define (assigned or defined on it later). */
+  protoProps?: PropRecord[];
+  /** An old-style constructor's prototype object, a node of its own (its parent's prototype by identity). */
+  proto?: unknown;
+  /** The function's own [[Prototype]] when a program set one (`Object.setPrototypeOf(Child, Parent)`). */
+  fproto?: unknown;
   /** Class identity: a realm rebuilds a class once and reuses it, so `instanceof` holds across payloads. */
   cid?: string;
   /** The run (capture epoch) this snapshot of the class belongs to: a later run's snapshot replaces it. */

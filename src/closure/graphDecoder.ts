@@ -19,6 +19,8 @@ export function decodeGraph(graph: Graph, options: DecodeOptions = {}): unknown 
 const NOT_STARTED = 0;
 const BEING_BUILT = 1;
 const DONE = 2;
+/** Made but still being filled in: references get it, whenBuilt waits for DONE. */
+const AVAILABLE = 3;
 
 /**
  * Rebuilding creates each node once, on first reference. A reference to a
@@ -49,6 +51,16 @@ class GraphDecoder implements NodeDecoder {
 
   isBeingBuilt(at: number): boolean {
     return this.state[at] === BEING_BUILT;
+  }
+
+  provide(at: number, value: unknown): void {
+    if (this.state[at] !== BEING_BUILT) return;
+    this.builtValues[at] = value;
+    this.state[at] = AVAILABLE;
+  }
+
+  recordAt(at: number): NodeRecord {
+    return this.graph.nodes[at]!;
   }
 
   built(at: number): unknown {

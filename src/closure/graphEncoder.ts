@@ -42,6 +42,8 @@ export function encodeGraph(value: unknown, options: EncodeOptions = { accessors
 export class GraphEncoder {
   private readonly nodes: NodeRecord[] = [];
   private readonly index = new Map<unknown, number>();
+  /** What each data container became, across every transform: a container met twice is one copy. */
+  private readonly copies = new Map<object, unknown>();
   private readonly captures: Map<Function, Capture>;
   /** One epoch per session (per run): every payload of a run shares its classes' snapshots. */
   readonly epoch: string;
@@ -63,6 +65,8 @@ export class GraphEncoder {
   private isSpecial = (value: unknown): boolean => {
     if (typeof value === 'function') return true;
     if (typeof value !== 'object' || value === null) return false;
+    // Already a node (a prototype, say): every other reference to it is its marker.
+    if (this.index.has(value)) return true;
     if (referenceKindOf(value) || unsendableReason(value) || globalNameOf(value)) return true;
     if (Array.isArray(value)) return false;
     if (isClassInstance(value)) return true;
@@ -75,7 +79,7 @@ export class GraphEncoder {
   /** `value` with its special parts replaced by markers; `where` is its path, for errors. */
   transform(value: unknown, where: string): unknown {
     if (typeof value === 'symbol') return this.marker(value, () => reduceSymbol(value, this, where));
-    return substitute(value, this.isSpecial, (special, steps) => this.replace(special as object, pathThrough(where, steps)));
+    return substitute(value, this.isSpecial, (special, steps) => this.replace(special as object, pathThrough(where, steps)), this.copies);
   }
 
   private replace(special: object, path: string): unknown {
@@ -111,12 +115,13 @@ export class GraphEncoder {
     this.session.companions.add(value);
   }
 
-  /** Own enumerable properties of `holder` but `skip`, transformed. */
-  ownProperties(holder: object, path: string, skip: string[]): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(holder)) {
-      if (!skip.includes(key)) out[key] = this.transform((holder as Record<string, unknown>)[key], pathThrough(path, [{ kind: 'key', key }]));
-    }
-    return out;
+  /**
+   * `value` as a node of its own, whatever it holds (a prototype: its identity and every
+   * descriptor matter); the data copy instead when it was already taken as data.
+   */
+  node(value: object, path: string): unknown {
+    if (this.copies.has(value)) return this.copies.get(value);
+    if (this.index.has(value) || typeof value === 'function' || this.isSpecial(value)) return this.transform(value, path);
+    return this.marker(value, () => reduceToNode(value, this, path));
   }
 }

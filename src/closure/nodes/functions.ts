@@ -5,6 +5,8 @@ import type { FunctionRecord, NodeRecord } from '../graph.js';
 import { loadModuleRef } from '../modules.js';
 import type { NodeDecoder, NodeEncoder, NodeKind } from '../nodeKind.js';
 import { compile } from './compileFunction.js';
+import { defineProperties, propRecords } from './objects.js';
+import { types } from 'node:util';
 
 /**
  * Functions: by source with their captured variables ('fn'), by class id
@@ -46,15 +48,26 @@ export const functionNode: NodeKind<FunctionRecord> = {
           form: capture.form,
           strict: capture.strict,
           vars,
-          props: encoder.ownProperties(fn, path, ['prototype']),
+          props: [],
         };
         if (capture.lexicalThis) record.self = encoder.transform(capture.lexicalThis.value, `${path} -> this`);
         if (capture.superClass) record.sup = encoder.transform(capture.superClass.value, `${path} -> extends`);
+        // What the source makes again (a class's own methods) stays out; what was added or set on it travels.
+        const fromSource = (key: string | symbol, descriptor: PropertyDescriptor) =>
+          (capture.isClass ? CLASS_OWN : FUNCTION_OWN).has(key) || (capture.isClass && definedInSource(descriptor, capture.source));
+        record.props = propRecords(fn, encoder, path, fromSource);
         const prototype = (fn as { prototype?: unknown }).prototype;
-        if (!capture.isClass && typeof prototype === 'object' && prototype !== null && Object.keys(prototype).length) {
-          record.protoProps = encoder.ownProperties(prototype, `${path}.prototype`, ['constructor']);
+        if (capture.isClass) {
+          const added = propRecords(prototype as object, encoder, `${path}.prototype`, (key, descriptor) => key === 'constructor' || definedInSource(descriptor, capture.source));
+          if (added.length) record.protoProps = added;
+        } else if (typeof prototype === 'object' && prototype !== null && !types.isGeneratorFunction(fn) && !isDefaultPrototype(fn, prototype)) {
+          // An old-style class: its prototype whole (getters, non-enumerable members, the parent's prototype by identity).
+          record.proto = encoder.node(prototype, `${path}.prototype`);
         }
-        if (capture.isClass || record.protoProps) {
+        // `Object.setPrototypeOf(Child, Parent)` (tsc's __extends): statics are inherited through it.
+        const own = Object.getPrototypeOf(fn) as unknown;
+        if (!capture.isClass && !FUNCTION_PROTOTYPES.has(own)) record.fproto = encoder.transform(own, `${path} -> [[Prototype]]`);
+        if (capture.isClass || record.proto !== undefined) {
           record.cid = classIdOf(fn);
           record.cep = encoder.epoch;
         }
@@ -63,7 +76,7 @@ export const functionNode: NodeKind<FunctionRecord> = {
     }
   },
 
-  make(record, decoder) {
+  make(record, decoder, at) {
     const registry = record.cid === undefined ? undefined : classRegistry(decoder.context);
     const known = record.cid === undefined ? undefined : registry!.get(record.cid);
     // The defining realm's own class, or this run's snapshot already rebuilt: reuse it.
@@ -72,7 +85,8 @@ export const functionNode: NodeKind<FunctionRecord> = {
     const late: [string, number][] = [];
     for (const [name, captured] of Object.entries(record.vars)) {
       const target = decoder.markerOf(captured);
-      if (target !== undefined && decoder.isBeingBuilt(target)) late.push([name, target]);
+      // A subclass of this very class (a factory or registry in the parent) needs it built first.
+      if (target !== undefined && (decoder.isBeingBuilt(target) || extendsNode(decoder, target, at))) late.push([name, target]);
       else early[name] = decoder.value(captured, () => undefined);
     }
     const sup = record.sup === undefined ? undefined : decoder.value(record.sup, () => undefined);
@@ -80,15 +94,59 @@ export const functionNode: NodeKind<FunctionRecord> = {
     const [fn, setLate] = compile(record, early, sup, self, decoder.context);
     if (record.cid !== undefined) noteReceivedClass(fn, record.cid, record.cep ?? '', decoder.context);
     for (const [name, target] of late) decoder.whenBuilt(target, () => setLate(name, decoder.built(target)));
-    const own = fn as unknown as Record<string, unknown>;
-    for (const [key, v] of Object.entries(record.props)) own[key] = decoder.value(v, (r) => (own[key] = r));
-    if (record.protoProps) {
-      const prototype = (fn as { prototype: Record<string, unknown> }).prototype;
-      for (const [key, v] of Object.entries(record.protoProps)) prototype[key] = decoder.value(v, (r) => (prototype[key] = r));
+    const holder = fn as unknown as { prototype: unknown };
+    // The prototype before anyone else can reach the function: an instance made from it needs the real one.
+    if (record.proto !== undefined) {
+      const prototype = decoder.value(record.proto, (late) => (holder.prototype = late));
+      if (prototype !== undefined) holder.prototype = prototype;
     }
+    decoder.provide(at, fn);
+    if ('fproto' in record) {
+      const parent = decoder.value(record.fproto, (late) => Object.setPrototypeOf(fn, late as object));
+      if (parent !== undefined || record.fproto === undefined) Object.setPrototypeOf(fn, parent as object);
+    }
+    defineProperties(fn, record.props, decoder);
+    if (record.protoProps) defineProperties(holder.prototype as object, record.protoProps, decoder);
     return fn;
   },
 };
+
+// Own properties every function of its kind has, made by compiling it.
+const FUNCTION_OWN = new Set<string | symbol>(['length', 'name', 'prototype', 'arguments', 'caller']);
+const CLASS_OWN = new Set<string | symbol>(['length', 'name', 'prototype']);
+// The [[Prototype]] a function has unless a program set another.
+const FUNCTION_PROTOTYPES = new Set<unknown>([
+  Function.prototype,
+  Object.getPrototypeOf(async function () {}),
+  Object.getPrototypeOf(function* () {}),
+  Object.getPrototypeOf(async function* () {}),
+]);
+
+/** A member the class's source defines (a method, an accessor): compiling the source makes it again. */
+function definedInSource(descriptor: PropertyDescriptor, source: string): boolean {
+  const inSource = (f: unknown) => f === undefined || (typeof f === 'function' && source.includes(Function.prototype.toString.call(f)));
+  return 'value' in descriptor ? typeof descriptor.value === 'function' && inSource(descriptor.value) : inSource(descriptor.get) && inSource(descriptor.set);
+}
+
+/** The prototype object a function is born with: only its own `constructor`, on Object.prototype. */
+function isDefaultPrototype(fn: Function, prototype: object): boolean {
+  if (Object.getPrototypeOf(prototype) !== Object.prototype) return false;
+  const keys = Reflect.ownKeys(prototype);
+  if (keys.length !== 1 || keys[0] !== 'constructor') return false;
+  const descriptor = Object.getOwnPropertyDescriptor(prototype, 'constructor')!;
+  return descriptor.value === fn && !descriptor.enumerable && !!descriptor.writable && !!descriptor.configurable;
+}
+
+/** Node `target` is a class whose parent chain (through `extends` or [[Prototype]]) reaches node `at`. */
+function extendsNode(decoder: NodeDecoder, target: number, at: number): boolean {
+  for (let step = 0, next: number | undefined = target; next !== undefined && step < 64; step++) {
+    const record = decoder.recordAt(next);
+    if (record.t !== 'fn') return false;
+    next = decoder.markerOf(record.sup ?? record.fproto);
+    if (next === at) return true;
+  }
+  return false;
+}
 
 export const classRefNode: NodeKind<{ t: 'classref'; cid: string }> = {
   make(record, decoder) {
