@@ -73,6 +73,8 @@ export type NodeRecord =
   | { t: 'symbol'; registered?: string; wellKnown?: string }
   /** A by-reference value (values/byReference.ts): its kind's name and the state its kind encoded. */
   | { t: 'ref'; kind: string; state: unknown }
+  /** An Intl formatter: its constructor's name under Intl and its resolvedOptions(). */
+  | { t: 'intl'; ctor: string; options: Record<string, unknown> }
   | ObjectRecord;
 
 /** Marker key: random per process, so user data can never pass for a marker. */

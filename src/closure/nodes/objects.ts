@@ -17,7 +17,12 @@ export const objectNode: NodeKind<ObjectRecord> = {
     const proto = Object.getPrototypeOf(value) as object | null;
     const record: ObjectRecord = { t: 'object', props: [] };
     const ctor = proto && Object.hasOwn(proto, 'constructor') ? (proto as { constructor: unknown }).constructor : undefined;
+    const base = builtinBase(value);
     if (proto === null) record.proto = null;
+    // A built-in itself (a RegExp with a lastIndex): made by the receiver's own constructor.
+    else if (base !== undefined && base !== 'TypedArray' && ctor === (globalThis as Record<string, unknown>)[base] && (ctor as Function).prototype === proto) {
+      // nothing to record: no class, no prototype
+    }
     else if (proto === Object.prototype) record.proto = 'object';
     else if (NATIVE_ERRORS.has(ctor)) record.cls = encoder.transform(ctor, `${path} -> class`);
     else if (typeof ctor === 'function' && ctor.prototype === proto) {
@@ -32,7 +37,6 @@ export const objectNode: NodeKind<ObjectRecord> = {
       refusePrivateState(ctor, encoder, path);
       record.cls = encoder.transform(ctor, `${path} -> class`);
     } else record.proto = encoder.node(proto, `${path} -> prototype`);
-    const base = builtinBase(value);
     if (base === 'Date') record.base = [base, (value as Date).getTime()];
     else if (base === 'RegExp') record.base = [base, (value as RegExp).source, (value as RegExp).flags];
     else if (base === 'Error') record.base = [base, (value as Error).message];
