@@ -65,3 +65,22 @@ export function markWorkerRealm(): void {
 export function peerHoldsClass(id: string): boolean {
   return isWorkerRealm && receivedClassIds.has(id);
 }
+
+/**
+ * The WeakMaps and WeakSets that hold downlevelled #private state, by id, like classes: a
+ * class is rebuilt once per realm and its methods keep the collection of that rebuild, so the
+ * entries of instances a later payload brings (a task's arguments) join that same collection.
+ */
+const collectionIds = new WeakMap<object, string>();
+export function collectionIdOf(collection: object): string {
+  let id = collectionIds.get(collection);
+  if (!id) collectionIds.set(collection, (id = randomUUID()));
+  return id;
+}
+const rebuiltCollections = new WeakMap<object, Map<string, object>>();
+export function collectionRegistry(context: vm.Context | undefined): Map<string, object> {
+  const key = context ?? THIS_REALM;
+  let registry = rebuiltCollections.get(key);
+  if (!registry) rebuiltCollections.set(key, (registry = new Map()));
+  return registry;
+}

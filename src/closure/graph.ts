@@ -61,6 +61,14 @@ export interface ObjectRecord {
   base?: [string, ...unknown[]];
 }
 
+export interface WeakRecord {
+  t: 'weak';
+  kind: 'WeakMap' | 'WeakSet';
+  /** Its identity: every payload's entries join one collection in the receiving realm. */
+  id: string;
+  entries: [unknown, unknown][];
+}
+
 export type NodeRecord =
   | FunctionRecord
   /** A class the receiver already has (it sent it): by id only. */
@@ -73,6 +81,11 @@ export type NodeRecord =
   | { t: 'symbol'; registered?: string; wellKnown?: string }
   /** A by-reference value (values/byReference.ts): its kind's name and the state its kind encoded. */
   | { t: 'ref'; kind: string; state: unknown }
+  /**
+   * A WeakMap or WeakSet holding a class's downlevelled #private state: the entries whose
+   * keys travel in the same graph, [key, value] (value undefined for a WeakSet).
+   */
+  | WeakRecord
   /** An Intl formatter: its constructor's name under Intl and its resolvedOptions(). */
   | { t: 'intl'; ctor: string; options: Record<string, unknown> }
   | ObjectRecord;

@@ -13,7 +13,10 @@ export interface DecodeOptions {
 export function decodeGraph(graph: Graph, options: DecodeOptions = {}): unknown {
   // No node, no marker: nothing to rebuild, nothing to walk.
   if (graph.nodes.length === 0) return graph.root;
-  return new GraphDecoder(graph, options.context).value(graph.root, () => undefined);
+  const decoder = new GraphDecoder(graph, options.context);
+  const root = decoder.value(graph.root, () => undefined);
+  decoder.buildPrivateState();
+  return root;
 }
 
 const NOT_STARTED = 0;
@@ -82,6 +85,17 @@ class GraphDecoder implements NodeDecoder {
       }
       return this.node(at);
     }, this.entered);
+  }
+
+  /**
+   * Collections of #private state are built even when nothing here refers to them: a class
+   * this realm already has (rebuilt from an earlier payload) keeps its own collection, and the
+   * entries of this payload's instances must join it.
+   */
+  buildPrivateState(): void {
+    this.graph.nodes.forEach((record, at) => {
+      if (record.t === 'weak') this.node(at);
+    });
   }
 
   private node(at: number): unknown {

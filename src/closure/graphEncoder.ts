@@ -7,7 +7,9 @@ import { EncodeSession } from '../values/session.js';
 import { substitute } from '../values/substitute.js';
 import { RESOURCE_REMEDY, unsendableReason } from '../values/unsendable.js';
 import { captureFunction, type Capture } from './capture.js';
-import { MARK, pathThrough, type Graph, type NodeRecord } from './graph.js';
+import { MARK, pathThrough, type Graph, type NodeRecord, type WeakRecord } from './graph.js';
+import { weakEntries } from './inspector.js';
+import { collectionIdOf } from './classRegistry.js';
 import { reduceToNode } from './nodeKinds.js';
 import { globalNameOf, reduceSymbol } from './nodes/references.js';
 
@@ -58,7 +60,40 @@ export class GraphEncoder {
   encode(value: unknown): Graph {
     // Pure data (the common payload) is sent as it is: one scan, no copy, no markers.
     if (!someInGraph(value, this.isSpecial)) return { mark: MARK, root: value, nodes: [] };
-    return { mark: MARK, root: this.transform(value, ''), nodes: this.nodes };
+    const root = this.transform(value, '');
+    this.fillPrivateState();
+    return { mark: MARK, root, nodes: this.nodes };
+  }
+
+  /** WeakMaps and WeakSets of #private state met so far, with the entries not yet carried. */
+  private readonly weak: { record: WeakRecord; path: string; rest: [unknown, unknown][] }[] = [];
+
+  privateState(collection: WeakMap<object, unknown> | WeakSet<object>, path: string): unknown {
+    return this.marker(collection, () => {
+      const record: WeakRecord = { t: 'weak', kind: collection instanceof WeakMap ? 'WeakMap' : 'WeakSet', id: collectionIdOf(collection), entries: [] };
+      this.weak.push({ record, path, rest: weakEntries(collection) });
+      return record;
+    });
+  }
+
+  /**
+   * Each entry whose key travels (a node of this graph: the instances sent) travels too; its
+   * value may bring more instances, so this repeats until nothing is added. An entry whose key
+   * stays behind cannot be looked up in the receiver: no object there is that key.
+   */
+  private fillPrivateState(): void {
+    for (let added = true; added; ) {
+      added = false;
+      for (const weak of this.weak) {
+        weak.rest = weak.rest.filter(([key, value]) => {
+          if (!this.index.has(key)) return true;
+          const at = `${weak.path} -> entry`;
+          weak.record.entries.push([this.transform(key, at), weak.record.kind === 'WeakMap' ? this.transform(value, at) : undefined]);
+          added = true;
+          return false;
+        });
+      }
+    }
   }
 
   /** What becomes a node rather than data. */

@@ -29,6 +29,11 @@ export interface NodeEncoder {
   capture(fn: Function): Capture;
   /** A by-reference value that must travel as a def beside the graph. */
   companion(value: object): void;
+  /**
+   * A WeakMap or WeakSet that holds a class's downlevelled #private state: its node carries
+   * the entries whose keys the same graph carries, added once the rest of the graph is walked.
+   */
+  privateState(collection: WeakMap<object, unknown> | WeakSet<object>, path: string): unknown;
   /** `value` as a node of its own even when it looks like data (a prototype), its identity kept. */
   node(value: object, path: string): unknown;
 }

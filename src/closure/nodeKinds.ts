@@ -3,6 +3,7 @@ import type { NodeEncoder, NodeKind } from './nodeKind.js';
 import { boundNode, classRefNode, functionNode, moduleNode } from './nodes/functions.js';
 import { intlNode } from './nodes/intl.js';
 import { objectNode } from './nodes/objects.js';
+import { privateStateNode } from './nodes/privateState.js';
 import { globalNode, referenceNode, symbolNode } from './nodes/references.js';
 
 /**
@@ -19,6 +20,7 @@ export const NODE_KINDS: { [T in NodeRecord['t']]: NodeKind<Extract<NodeRecord, 
   symbol: symbolNode,
   ref: referenceNode,
   intl: intlNode,
+  weak: privateStateNode,
   object: objectNode,
 };
 

@@ -6,6 +6,7 @@ import { loadModuleRef } from '../modules.js';
 import type { NodeDecoder, NodeEncoder, NodeKind } from '../nodeKind.js';
 import { compile } from './compileFunction.js';
 import { defineProperties, propRecords } from './objects.js';
+import { isPrivateState } from './privateState.js';
 import { types } from 'node:util';
 
 /**
@@ -37,7 +38,10 @@ export const functionNode: NodeKind<FunctionRecord> = {
         };
       case 'source': {
         const vars: Record<string, unknown> = {};
-        for (const [name, captured] of capture.values) vars[name] = encoder.transform(captured, `${path} -> captured '${name}'`);
+        for (const [name, captured] of capture.values) {
+          const at = `${path} -> captured '${name}'`;
+          vars[name] = isPrivateState(captured, name, capture.name, capture.values.keys()) ? encoder.privateState(captured, at) : encoder.transform(captured, at);
+        }
         for (const [name, ref] of capture.modules) {
           vars[name] = encoder.marker(`module:${ref.specifier}#${ref.binding}`, () => ({ t: 'module', specifier: ref.specifier, binding: ref.binding }));
         }
