@@ -87,10 +87,12 @@ export const functionNode: NodeKind<FunctionRecord> = {
     if (known && (known.epoch === '*' || known.epoch === record.cep)) return known.cls;
     const early: Record<string, unknown> = {};
     const late: [string, number][] = [];
+    const subclasses: string[] = [];
     for (const [name, captured] of Object.entries(record.vars)) {
       const target = decoder.markerOf(captured);
-      // A subclass of this very class (a factory or registry in the parent) needs it built first.
-      if (target !== undefined && (decoder.isBeingBuilt(target) || extendsNode(decoder, target, at))) late.push([name, target]);
+      if (target !== undefined && decoder.isBeingBuilt(target)) late.push([name, target]);
+      // A subclass of this very class (a factory in the parent) needs it built first: made once this one exists.
+      else if (target !== undefined && extendsNode(decoder, target, at)) subclasses.push(name);
       else early[name] = decoder.value(captured, () => undefined);
     }
     const sup = record.sup === undefined ? undefined : decoder.value(record.sup, () => undefined);
@@ -105,6 +107,10 @@ export const functionNode: NodeKind<FunctionRecord> = {
       if (prototype !== undefined) holder.prototype = prototype;
     }
     decoder.provide(at, fn);
+    for (const name of subclasses) {
+      const subclass = decoder.value(record.vars[name], (made) => setLate(name, made));
+      if (subclass !== undefined) setLate(name, subclass);
+    }
     if ('fproto' in record) {
       const parent = decoder.value(record.fproto, (late) => Object.setPrototypeOf(fn, late as object));
       if (parent !== undefined || record.fproto === undefined) Object.setPrototypeOf(fn, parent as object);
