@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import ts from 'typescript';
+import { transformSync } from 'esbuild';
 import { Parallel, delayed, getSerializer } from 'joblet';
 import { decodeGraph, type Graph } from '../src/closure/codec.js';
 
@@ -83,6 +84,10 @@ function compiled(target: 'ES5' | 'ES2015'): Compiled {
 }
 const es5 = compiled('ES5');
 const es2015 = compiled('ES2015');
+// esbuild lowers #private to WeakMaps and WeakSets with helpers of its own (__privateGet...) below ES2022.
+const esbuildFile = join(dir, 'shapes.esbuild.cjs');
+writeFileSync(esbuildFile, transformSync(SOURCE, { loader: 'ts', format: 'cjs', target: 'es2020' }).code);
+const esb = require(esbuildFile) as Compiled;
 
 // ---- old-style classes written by hand ----------------------------------------------------
 function Vec(this: { x: number; y: number }, x: number, y: number) {
@@ -161,14 +166,14 @@ const formats = {
 };
 
 // Instances made before sending: their state is what travels (the cases only read it).
-const tallies = { es5: new es5.Tally(2), es2015: new es2015.Tally(2) };
-tallies.es5.inc();
-tallies.es2015.inc();
-const argTallies = { es5: new es5.Tally(5), es2015: new es2015.Tally(5) };
-argTallies.es5.inc();
-argTallies.es2015.inc();
-const buttons = { es5: new es5.Button('ok'), es2015: new es2015.Button('ok') };
-const squares = { es5: new es5.Square(3), es2015: new es2015.Square(3) };
+const MODULES = { 'tsc ES5': es5, 'tsc ES2015': es2015, 'esbuild es2020': esb };
+type Target = keyof typeof MODULES;
+const each = <T>(make: (m: Compiled) => T) => Object.fromEntries(Object.entries(MODULES).map(([target, m]) => [target, make(m)])) as Record<Target, T>;
+const tallies = each((m) => new m.Tally(2));
+const argTallies = each((m) => new m.Tally(5));
+for (const t of [...Object.values(tallies), ...Object.values(argTallies)]) t.inc();
+const buttons = each((m) => new m.Button('ok'));
+const squares = each((m) => new m.Square(3));
 
 interface Case {
   name: string;
@@ -188,20 +193,19 @@ const CASES: Case[] = [
   { name: 'Intl formatters', fn: () => [formats.number.format(1234.5), formats.date.format(0), formats.collator.compare('a', 'ä'), formats.plural.select(2), formats.relative.format(-1, 'day'), formats.list.format(['a', 'b']), [...formats.segmenter.segment('one two')].length, formats.number.resolvedOptions().currency] },
   { name: 'an Intl formatter as an argument', fn: (f: Intl.NumberFormat) => f.format(2.5), args: [formats.number] },
 ];
-for (const [target, m] of [['ES5', es5], ['ES2015', es2015]] as const) {
-  const key = target === 'ES5' ? 'es5' : 'es2015';
-  const tally = tallies[key];
-  const argTally = argTallies[key];
-  const button = buttons[key];
-  const square = squares[key];
+for (const [target, m] of Object.entries(MODULES) as [Target, Compiled][]) {
+  const tally = tallies[target];
+  const argTally = argTallies[target];
+  const button = buttons[target];
+  const square = squares[target];
   CASES.push(
-    { name: `tsc ${target}: a static registry of subclasses, getters through the chain`, fn: () => [m.Shape.create('circle', 2).describe(), m.Shape.create('square', 3).describe()] },
-    { name: `tsc ${target}: instanceof and inherited statics`, fn: () => { const c = new m.Circle(1); return [c instanceof m.Shape, c instanceof m.Circle, m.Square.sides, (m.Circle as any).create === m.Shape.create]; } },
-    { name: `tsc ${target}: a captured instance of a subclass`, fn: () => [square.area, (square as any).describe(), square instanceof m.Shape] },
-    { name: `tsc ${target}: a method bound to its own instance`, fn: () => { const click = button.onClick; return [button.onClick(), click()]; } },
-    { name: `tsc ${target}: #private fields of a captured instance`, fn: () => [tally.count, tally.peek()] },
-    { name: `tsc ${target}: #private fields of an instance made in the task`, fn: () => { const t = new m.Tally(3); t.inc(); return [t.inc(), t.peek(), t.count]; } },
-    { name: `tsc ${target}: #private fields of an instance passed as an argument`, fn: (t: { count: number; peek(): string }) => [t.count, t.peek(), t instanceof m.Tally], args: [argTally] },
+    { name: `${target}: a static registry of subclasses, getters through the chain`, fn: () => [m.Shape.create('circle', 2).describe(), m.Shape.create('square', 3).describe()] },
+    { name: `${target}: instanceof and inherited statics`, fn: () => { const c = new m.Circle(1); return [c instanceof m.Shape, c instanceof m.Circle, m.Square.sides, (m.Circle as any).create === m.Shape.create]; } },
+    { name: `${target}: a captured instance of a subclass`, fn: () => [square.area, (square as any).describe(), square instanceof m.Shape] },
+    { name: `${target}: a method bound to its own instance`, fn: () => { const click = button.onClick; return [button.onClick(), click()]; } },
+    { name: `${target}: #private fields of a captured instance`, fn: () => [tally.count, tally.peek()] },
+    { name: `${target}: #private fields of an instance made in the task`, fn: () => { const t = new m.Tally(3); t.inc(); return [t.inc(), t.peek(), t.count]; } },
+    { name: `${target}: #private fields of an instance passed as an argument`, fn: (t: { count: number; peek(): string }) => [t.count, t.peek(), t instanceof m.Tally], args: [argTally] },
   );
 }
 
