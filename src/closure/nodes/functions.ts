@@ -171,7 +171,11 @@ export const boundNode: NodeKind<{ t: 'bound'; target: unknown; thisArg: unknown
     const target = decoder.value(record.target, () => {
       throw new Error('joblet: a bound function whose target refers back to it is not supported');
     }) as Function;
-    return target.bind(decoder.value(record.thisArg, () => undefined), ...(decoder.value(record.args, () => undefined) as unknown[]));
+    // bind() takes its this and arguments now: one that is not made yet would be bound as undefined.
+    const notYet = () => {
+      throw new Error('joblet: a bound function whose this or arguments refer back to it before they exist is not supported');
+    };
+    return target.bind(decoder.value(record.thisArg, notYet), ...(decoder.value(record.args, notYet) as unknown[]));
   },
 };
 
