@@ -242,5 +242,32 @@ for (const c of CASES) {
     assert.equal(here(await fn(...args)), expected.get(c.name));
   });
 }
-inVm.after(() => rmSync(dir, { recursive: true, force: true }));
 inVm.run();
+
+const back = suite('instances with downlevelled #private state come back from the worker with it');
+for (const backend of ['threads', 'processes'] as const) {
+  for (const [target, m] of Object.entries(MODULES) as [Target, Compiled][]) {
+    back(`${target} on ${backend}: a result made in the task, and an argument changed there`, async () => {
+      const parallel = new Parallel({ backend, nJobs: 1 });
+      try {
+        const sent = new m.Tally(4);
+        sent.inc();
+        const [made, changed] = (await parallel.run([
+          delayed(() => { const t = new m.Tally(3); t.inc(); return t; })(),
+          delayed((t: InstanceType<Compiled['Tally']>) => { t.inc(); return t; })(sent),
+        ])) as InstanceType<Compiled['Tally']>[];
+        const local = new m.Tally(3);
+        local.inc();
+        const twice = new m.Tally(4);
+        twice.inc();
+        twice.inc();
+        assert.equal([made instanceof m.Tally, made!.count, made!.peek(), made!.inc()], [true, local.count, local.peek(), local.inc()]);
+        assert.equal([changed instanceof m.Tally, changed!.count, changed!.peek(), sent.count], [true, twice.count, twice.peek(), 4]);
+      } finally {
+        await parallel.close();
+      }
+    });
+  }
+}
+back.after(() => rmSync(dir, { recursive: true, force: true }));
+back.run();

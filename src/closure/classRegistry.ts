@@ -74,8 +74,18 @@ export function peerHoldsClass(id: string): boolean {
 const collectionIds = new WeakMap<object, string>();
 export function collectionIdOf(collection: object): string {
   let id = collectionIds.get(collection);
-  if (!id) collectionIds.set(collection, (id = randomUUID()));
+  if (!id) {
+    collectionIds.set(collection, (id = randomUUID()));
+    // This realm owns it: the entries of instances that come back (results) join it.
+    collectionRegistry(undefined).set(id, collection);
+  }
   return id;
+}
+
+/** A collection rebuilt here keeps the id it arrived with: sent back, its entries join the original. */
+export function noteReceivedCollection(collection: object, id: string, context: vm.Context | undefined): void {
+  collectionRegistry(context).set(id, collection);
+  collectionIds.set(collection, id);
 }
 const rebuiltCollections = new WeakMap<object, Map<string, object>>();
 export function collectionRegistry(context: vm.Context | undefined): Map<string, object> {

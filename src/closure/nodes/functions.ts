@@ -20,7 +20,16 @@ export const functionNode: NodeKind<FunctionRecord> = {
   claims: (value) => typeof value === 'function',
   reduce(fn: Function, encoder: NodeEncoder, path: string): NodeRecord {
     const knownId = knownClassId(fn);
-    if (knownId !== undefined && peerHoldsClass(knownId)) return { t: 'classref', cid: knownId };
+    if (knownId !== undefined && peerHoldsClass(knownId)) {
+      // The peer has the class, and its #private state collections: the entries of the instances sent join them.
+      const known = encoder.capture(fn);
+      if (known.kind === 'source') {
+        for (const [name, captured] of known.values) {
+          if (isPrivateState(captured, name, known.name, known.values.keys())) encoder.privateState(captured, `${path} -> captured '${name}'`);
+        }
+      }
+      return { t: 'classref', cid: knownId };
+    }
     const capture = encoder.capture(fn);
     switch (capture.kind) {
       case 'unsupported':

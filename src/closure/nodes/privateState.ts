@@ -1,5 +1,5 @@
 import vm from 'node:vm';
-import { collectionRegistry } from '../classRegistry.js';
+import { collectionRegistry, noteReceivedCollection } from '../classRegistry.js';
 import type { WeakRecord } from '../graph.js';
 import type { NodeKind } from '../nodeKind.js';
 
@@ -29,7 +29,7 @@ export const privateStateNode: NodeKind<WeakRecord> = {
     let collection = registry.get(record.id) as (WeakMap<object, unknown> & WeakSet<object>) | undefined;
     if (!collection) {
       collection = (decoder.context ? vm.runInContext(`new ${record.kind}()`, decoder.context) : record.kind === 'WeakMap' ? new WeakMap() : new WeakSet()) as WeakMap<object, unknown> & WeakSet<object>;
-      registry.set(record.id, collection);
+      noteReceivedCollection(collection, record.id, decoder.context);
     }
     decoder.provide(at, collection);
     const made = collection;
