@@ -65,3 +65,32 @@ export function markWorkerRealm(): void {
 export function peerHoldsClass(id: string): boolean {
   return isWorkerRealm && receivedClassIds.has(id);
 }
+
+/**
+ * The WeakMaps and WeakSets that hold downlevelled #private state, by id, like classes: a
+ * class is rebuilt once per realm and its methods keep the collection of that rebuild, so the
+ * entries of instances a later payload brings (a task's arguments) join that same collection.
+ */
+const collectionIds = new WeakMap<object, string>();
+export function collectionIdOf(collection: object): string {
+  let id = collectionIds.get(collection);
+  if (!id) {
+    collectionIds.set(collection, (id = randomUUID()));
+    // This realm owns it: the entries of instances that come back (results) join it.
+    collectionRegistry(undefined).set(id, collection);
+  }
+  return id;
+}
+
+/** A collection rebuilt here keeps the id it arrived with: sent back, its entries join the original. */
+export function noteReceivedCollection(collection: object, id: string, context: vm.Context | undefined): void {
+  collectionRegistry(context).set(id, collection);
+  collectionIds.set(collection, id);
+}
+const rebuiltCollections = new WeakMap<object, Map<string, object>>();
+export function collectionRegistry(context: vm.Context | undefined): Map<string, object> {
+  const key = context ?? THIS_REALM;
+  let registry = rebuiltCollections.get(key);
+  if (!registry) rebuiltCollections.set(key, (registry = new Map()));
+  return registry;
+}

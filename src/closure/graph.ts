@@ -38,10 +38,14 @@ export interface FunctionRecord {
   self?: unknown;
   /** Parent class, for a class whose `extends` was rewritten. */
   sup?: unknown;
-  /** Own enumerable properties (static fields, `fn.cache = ...`). */
-  props: Record<string, unknown>;
-  /** Own enumerable properties of an old-style constructor's prototype. */
-  protoProps?: Record<string, unknown>;
+  /** Own properties with their descriptors (static fields, `fn.cache = ...`), but what the source makes again. */
+  props: PropRecord[];
+  /** A class's prototype members its source does not define (assigned or defined on it later). */
+  protoProps?: PropRecord[];
+  /** An old-style constructor's prototype object, a node of its own (its parent's prototype by identity). */
+  proto?: unknown;
+  /** The function's own [[Prototype]] when a program set one (`Object.setPrototypeOf(Child, Parent)`). */
+  fproto?: unknown;
   /** Class identity: a realm rebuilds a class once and reuses it, so `instanceof` holds across payloads. */
   cid?: string;
   /** The run (capture epoch) this snapshot of the class belongs to: a later run's snapshot replaces it. */
@@ -57,6 +61,14 @@ export interface ObjectRecord {
   base?: [string, ...unknown[]];
 }
 
+export interface WeakRecord {
+  t: 'weak';
+  kind: 'WeakMap' | 'WeakSet';
+  /** Its identity: every payload's entries join one collection in the receiving realm. */
+  id: string;
+  entries: [unknown, unknown][];
+}
+
 export type NodeRecord =
   | FunctionRecord
   /** A class the receiver already has (it sent it): by id only. */
@@ -69,6 +81,13 @@ export type NodeRecord =
   | { t: 'symbol'; registered?: string; wellKnown?: string }
   /** A by-reference value (values/byReference.ts): its kind's name and the state its kind encoded. */
   | { t: 'ref'; kind: string; state: unknown }
+  /**
+   * A WeakMap or WeakSet holding a class's downlevelled #private state: the entries whose
+   * keys travel in the same graph, [key, value] (value undefined for a WeakSet).
+   */
+  | WeakRecord
+  /** An Intl formatter: its constructor's name under Intl and its resolvedOptions(). */
+  | { t: 'intl'; ctor: string; options: Record<string, unknown> }
   | ObjectRecord;
 
 /** Marker key: random per process, so user data can never pass for a marker. */

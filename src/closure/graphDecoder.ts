@@ -13,12 +13,17 @@ export interface DecodeOptions {
 export function decodeGraph(graph: Graph, options: DecodeOptions = {}): unknown {
   // No node, no marker: nothing to rebuild, nothing to walk.
   if (graph.nodes.length === 0) return graph.root;
-  return new GraphDecoder(graph, options.context).value(graph.root, () => undefined);
+  const decoder = new GraphDecoder(graph, options.context);
+  const root = decoder.value(graph.root, () => undefined);
+  decoder.buildPrivateState();
+  return root;
 }
 
 const NOT_STARTED = 0;
 const BEING_BUILT = 1;
 const DONE = 2;
+/** Made but still being filled in: references get it, whenBuilt waits for DONE. */
+const AVAILABLE = 3;
 
 /**
  * Rebuilding creates each node once, on first reference. A reference to a
@@ -51,6 +56,16 @@ class GraphDecoder implements NodeDecoder {
     return this.state[at] === BEING_BUILT;
   }
 
+  provide(at: number, value: unknown): void {
+    if (this.state[at] !== BEING_BUILT) return;
+    this.builtValues[at] = value;
+    this.state[at] = AVAILABLE;
+  }
+
+  recordAt(at: number): NodeRecord {
+    return this.graph.nodes[at]!;
+  }
+
   built(at: number): unknown {
     return this.builtValues[at];
   }
@@ -70,6 +85,17 @@ class GraphDecoder implements NodeDecoder {
       }
       return this.node(at);
     }, this.entered);
+  }
+
+  /**
+   * Collections of #private state are built even when nothing here refers to them: a class
+   * this realm already has (rebuilt from an earlier payload) keeps its own collection, and the
+   * entries of this payload's instances must join it.
+   */
+  buildPrivateState(): void {
+    this.graph.nodes.forEach((record, at) => {
+      if (record.t === 'weak') this.node(at);
+    });
   }
 
   private node(at: number): unknown {

@@ -7,7 +7,9 @@ import { EncodeSession } from '../values/session.js';
 import { substitute } from '../values/substitute.js';
 import { RESOURCE_REMEDY, unsendableReason } from '../values/unsendable.js';
 import { captureFunction, type Capture } from './capture.js';
-import { MARK, pathThrough, type Graph, type NodeRecord } from './graph.js';
+import { MARK, pathThrough, type Graph, type NodeRecord, type WeakRecord } from './graph.js';
+import { weakEntries } from './inspector.js';
+import { collectionIdOf } from './classRegistry.js';
 import { reduceToNode } from './nodeKinds.js';
 import { globalNameOf, reduceSymbol } from './nodes/references.js';
 
@@ -42,6 +44,8 @@ export function encodeGraph(value: unknown, options: EncodeOptions = { accessors
 export class GraphEncoder {
   private readonly nodes: NodeRecord[] = [];
   private readonly index = new Map<unknown, number>();
+  /** What each data container became, across every transform: a container met twice is one copy. */
+  private readonly copies = new Map<object, unknown>();
   private readonly captures: Map<Function, Capture>;
   /** One epoch per session (per run): every payload of a run shares its classes' snapshots. */
   readonly epoch: string;
@@ -56,13 +60,48 @@ export class GraphEncoder {
   encode(value: unknown): Graph {
     // Pure data (the common payload) is sent as it is: one scan, no copy, no markers.
     if (!someInGraph(value, this.isSpecial)) return { mark: MARK, root: value, nodes: [] };
-    return { mark: MARK, root: this.transform(value, ''), nodes: this.nodes };
+    const root = this.transform(value, '');
+    this.fillPrivateState();
+    return { mark: MARK, root, nodes: this.nodes };
+  }
+
+  /** WeakMaps and WeakSets of #private state met so far, with the entries not yet carried. */
+  private readonly weak: { record: WeakRecord; path: string; rest: [unknown, unknown][] }[] = [];
+
+  privateState(collection: WeakMap<object, unknown> | WeakSet<object>, path: string): unknown {
+    return this.marker(collection, () => {
+      const record: WeakRecord = { t: 'weak', kind: collection instanceof WeakMap ? 'WeakMap' : 'WeakSet', id: collectionIdOf(collection), entries: [] };
+      this.weak.push({ record, path, rest: weakEntries(collection) });
+      return record;
+    });
+  }
+
+  /**
+   * Each entry whose key travels (a node of this graph: the instances sent) travels too; its
+   * value may bring more instances, so this repeats until nothing is added. An entry whose key
+   * stays behind cannot be looked up in the receiver: no object there is that key.
+   */
+  private fillPrivateState(): void {
+    for (let added = true; added; ) {
+      added = false;
+      for (const weak of this.weak) {
+        weak.rest = weak.rest.filter(([key, value]) => {
+          if (!this.index.has(key)) return true;
+          const at = `${weak.path} -> entry`;
+          weak.record.entries.push([this.transform(key, at), weak.record.kind === 'WeakMap' ? this.transform(value, at) : undefined]);
+          added = true;
+          return false;
+        });
+      }
+    }
   }
 
   /** What becomes a node rather than data. */
   private isSpecial = (value: unknown): boolean => {
     if (typeof value === 'function') return true;
     if (typeof value !== 'object' || value === null) return false;
+    // Already a node (a prototype, say): every other reference to it is its marker.
+    if (this.index.has(value)) return true;
     if (referenceKindOf(value) || unsendableReason(value) || globalNameOf(value)) return true;
     if (Array.isArray(value)) return false;
     if (isClassInstance(value)) return true;
@@ -75,7 +114,7 @@ export class GraphEncoder {
   /** `value` with its special parts replaced by markers; `where` is its path, for errors. */
   transform(value: unknown, where: string): unknown {
     if (typeof value === 'symbol') return this.marker(value, () => reduceSymbol(value, this, where));
-    return substitute(value, this.isSpecial, (special, steps) => this.replace(special as object, pathThrough(where, steps)));
+    return substitute(value, this.isSpecial, (special, steps) => this.replace(special as object, pathThrough(where, steps)), this.copies);
   }
 
   private replace(special: object, path: string): unknown {
@@ -111,12 +150,13 @@ export class GraphEncoder {
     this.session.companions.add(value);
   }
 
-  /** Own enumerable properties of `holder` but `skip`, transformed. */
-  ownProperties(holder: object, path: string, skip: string[]): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
-    for (const key of Object.keys(holder)) {
-      if (!skip.includes(key)) out[key] = this.transform((holder as Record<string, unknown>)[key], pathThrough(path, [{ kind: 'key', key }]));
-    }
-    return out;
+  /**
+   * `value` as a node of its own, whatever it holds (a prototype: its identity and every
+   * descriptor matter); the data copy instead when it was already taken as data.
+   */
+  node(value: object, path: string): unknown {
+    if (this.copies.has(value)) return this.copies.get(value);
+    if (this.index.has(value) || typeof value === 'function' || this.isSpecial(value)) return this.transform(value, path);
+    return this.marker(value, () => reduceToNode(value, this, path));
   }
 }

@@ -29,7 +29,13 @@ export interface NodeEncoder {
   capture(fn: Function): Capture;
   /** A by-reference value that must travel as a def beside the graph. */
   companion(value: object): void;
-  ownProperties(holder: object, path: string, skip: string[]): Record<string, unknown>;
+  /**
+   * A WeakMap or WeakSet that holds a class's downlevelled #private state: its node carries
+   * the entries whose keys the same graph carries, added once the rest of the graph is walked.
+   */
+  privateState(collection: WeakMap<object, unknown> | WeakSet<object>, path: string): unknown;
+  /** `value` as a node of its own even when it looks like data (a prototype), its identity kept. */
+  node(value: object, path: string): unknown;
 }
 
 export interface NodeDecoder {
@@ -43,6 +49,13 @@ export interface NodeDecoder {
   markerOf(encoded: unknown): number | undefined;
   /** Node `at` is being built (a reference to it is a cycle). */
   isBeingBuilt(at: number): boolean;
+  /**
+   * Node `at` exists already, though it is still being filled in: from now on a reference to
+   * it (a cycle: a method bound to its instance, a static holding a subclass) gets it at once.
+   */
+  provide(at: number, value: unknown): void;
+  /** The record of node `at`. */
+  recordAt(at: number): NodeRecord;
   /** The value node `at` was built into. */
   built(at: number): unknown;
 }

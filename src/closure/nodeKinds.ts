@@ -1,7 +1,9 @@
 import type { NodeRecord } from './graph.js';
 import type { NodeEncoder, NodeKind } from './nodeKind.js';
 import { boundNode, classRefNode, functionNode, moduleNode } from './nodes/functions.js';
+import { intlNode } from './nodes/intl.js';
 import { objectNode } from './nodes/objects.js';
+import { privateStateNode } from './nodes/privateState.js';
 import { globalNode, referenceNode, symbolNode } from './nodes/references.js';
 
 /**
@@ -17,15 +19,17 @@ export const NODE_KINDS: { [T in NodeRecord['t']]: NodeKind<Extract<NodeRecord, 
   global: globalNode,
   symbol: symbolNode,
   ref: referenceNode,
+  intl: intlNode,
+  weak: privateStateNode,
   object: objectNode,
 };
 
 /**
  * Which entry takes a value apart, first claim wins: a realm's own global before anything
  * (Math is an object, Math.max a function), a by-reference value before its class, then
- * functions, then every other object.
+ * functions, Intl formatters (made by the receiver's own Intl), then every other object.
  */
-const ENCODING_ORDER = [globalNode, referenceNode, functionNode, objectNode] as const;
+const ENCODING_ORDER = [globalNode, referenceNode, functionNode, intlNode, objectNode] as const;
 
 /** The node for a value the encoder found special. */
 export function reduceToNode(value: object, encoder: NodeEncoder, path: string): NodeRecord {

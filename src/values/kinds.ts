@@ -27,13 +27,16 @@ export const NATIVE_ERRORS = new Set<unknown>([Error, EvalError, RangeError, Ref
 /**
  * True for an object that structured clone would flatten or strip: a class
  * instance (its prototype), or a built-in Error with properties of its own
- * (V8 keeps only name, message and stack). A null-prototype object is fine.
+ * (V8 keeps only name, message and stack), or a RegExp with a lastIndex. A
+ * null-prototype object is fine.
  */
 export function isClassInstance(value: object): boolean {
   const proto = Object.getPrototypeOf(value);
   if (proto === null) return false;
   // A typed array of a subclass of its own (class Vec extends Float64Array) needs the codec; plain ones do not.
   if (ArrayBuffer.isView(value)) return types.isTypedArray(value) && !NATIVE_TYPED_ARRAY_PROTOTYPES.has(proto);
+  // Structured clone resets a RegExp's lastIndex: a global regexp midway through a string needs the codec.
+  if (types.isRegExp(value) && (value as RegExp).lastIndex !== 0) return true;
   if (!NATIVE_PROTOTYPES.has(proto)) return true;
   return types.isNativeError(value) && Object.keys(value).length > 0;
 }

@@ -11,14 +11,19 @@ import { isLeafObject } from './kinds.js';
  * then every container is copied, cycles kept through a memo. Leaves are
  * always shared. `replace` receives the path steps from the root; it may be
  * called twice for one node (once per pass), so it should memoize.
+ * `shared`: what earlier calls made of each container, so that several calls over parts of
+ * one graph (each captured variable of a closure) give a container met twice one copy.
  */
 export function substitute(
   value: unknown,
   isSpecial: (value: unknown) => boolean,
   replace: (special: unknown, steps: PathStep[]) => unknown,
+  shared?: Map<object, unknown>,
 ): unknown {
-  const copy = substitutePass(value, isSpecial, replace, false);
-  return someInGraph(copy, isSpecial) ? substitutePass(value, isSpecial, replace, true) : copy;
+  let [copy, memo] = substitutePass(value, isSpecial, replace, false, shared);
+  if (someInGraph(copy, isSpecial)) [copy, memo] = substitutePass(value, isSpecial, replace, true, shared);
+  if (shared) for (const [original, made] of memo) shared.set(original, made);
+  return copy;
 }
 
 function substitutePass(
@@ -26,7 +31,8 @@ function substitutePass(
   isSpecial: (value: unknown) => boolean,
   replace: (special: unknown, steps: PathStep[]) => unknown,
   copyAll: boolean,
-): unknown {
+  shared: Map<object, unknown> | undefined,
+): [unknown, Map<object, unknown>] {
   const memo = new Map<object, unknown>();
   const steps: PathStep[] = [];
   const at = (step: PathStep, child: unknown): unknown => {
@@ -41,6 +47,7 @@ function substitutePass(
     if (isSpecial(v)) return replace(v, steps.slice());
     if (typeof v !== 'object' || v === null) return v;
     if (memo.has(v)) return memo.get(v);
+    if (shared?.has(v)) return shared.get(v);
     if (isLeafObject(v)) return v;
     if (copyAll) {
       // The copy exists before its children are visited, so a cycle back to it points at the copy.
@@ -60,7 +67,7 @@ function substitutePass(
     memo.set(v, out);
     return out;
   };
-  return visit(value);
+  return [visit(value), memo];
 }
 
 type At = (step: PathStep, child: unknown) => unknown;

@@ -5,6 +5,9 @@ import type { FunctionRecord, NodeRecord } from '../graph.js';
 import { loadModuleRef } from '../modules.js';
 import type { NodeDecoder, NodeEncoder, NodeKind } from '../nodeKind.js';
 import { compile } from './compileFunction.js';
+import { defineProperties, propRecords } from './objects.js';
+import { isPrivateState } from './privateState.js';
+import { types } from 'node:util';
 
 /**
  * Functions: by source with their captured variables ('fn'), by class id
@@ -17,7 +20,16 @@ export const functionNode: NodeKind<FunctionRecord> = {
   claims: (value) => typeof value === 'function',
   reduce(fn: Function, encoder: NodeEncoder, path: string): NodeRecord {
     const knownId = knownClassId(fn);
-    if (knownId !== undefined && peerHoldsClass(knownId)) return { t: 'classref', cid: knownId };
+    if (knownId !== undefined && peerHoldsClass(knownId)) {
+      // The peer has the class, and its #private state collections: the entries of the instances sent join them.
+      const known = encoder.capture(fn);
+      if (known.kind === 'source') {
+        for (const [name, captured] of known.values) {
+          if (isPrivateState(captured, name, known.name, known.values.keys())) encoder.privateState(captured, `${path} -> captured '${name}'`);
+        }
+      }
+      return { t: 'classref', cid: knownId };
+    }
     const capture = encoder.capture(fn);
     switch (capture.kind) {
       case 'unsupported':
@@ -35,7 +47,10 @@ export const functionNode: NodeKind<FunctionRecord> = {
         };
       case 'source': {
         const vars: Record<string, unknown> = {};
-        for (const [name, captured] of capture.values) vars[name] = encoder.transform(captured, `${path} -> captured '${name}'`);
+        for (const [name, captured] of capture.values) {
+          const at = `${path} -> captured '${name}'`;
+          vars[name] = isPrivateState(captured, name, capture.name, capture.values.keys()) ? encoder.privateState(captured, at) : encoder.transform(captured, at);
+        }
         for (const [name, ref] of capture.modules) {
           vars[name] = encoder.marker(`module:${ref.specifier}#${ref.binding}`, () => ({ t: 'module', specifier: ref.specifier, binding: ref.binding }));
         }
@@ -46,15 +61,26 @@ export const functionNode: NodeKind<FunctionRecord> = {
           form: capture.form,
           strict: capture.strict,
           vars,
-          props: encoder.ownProperties(fn, path, ['prototype']),
+          props: [],
         };
         if (capture.lexicalThis) record.self = encoder.transform(capture.lexicalThis.value, `${path} -> this`);
         if (capture.superClass) record.sup = encoder.transform(capture.superClass.value, `${path} -> extends`);
+        // What the source makes again (a class's own methods) stays out; what was added or set on it travels.
+        const fromSource = (key: string | symbol, descriptor: PropertyDescriptor) =>
+          (capture.isClass ? CLASS_OWN : FUNCTION_OWN).has(key) || (capture.isClass && definedInSource(descriptor, capture.source));
+        record.props = propRecords(fn, encoder, path, fromSource);
         const prototype = (fn as { prototype?: unknown }).prototype;
-        if (!capture.isClass && typeof prototype === 'object' && prototype !== null && Object.keys(prototype).length) {
-          record.protoProps = encoder.ownProperties(prototype, `${path}.prototype`, ['constructor']);
+        if (capture.isClass) {
+          const added = propRecords(prototype as object, encoder, `${path}.prototype`, (key, descriptor) => key === 'constructor' || definedInSource(descriptor, capture.source));
+          if (added.length) record.protoProps = added;
+        } else if (typeof prototype === 'object' && prototype !== null && !types.isGeneratorFunction(fn) && !isDefaultPrototype(fn, prototype)) {
+          // An old-style class: its prototype whole (getters, non-enumerable members, the parent's prototype by identity).
+          record.proto = encoder.node(prototype, `${path}.prototype`);
         }
-        if (capture.isClass || record.protoProps) {
+        // `Object.setPrototypeOf(Child, Parent)` (tsc's __extends): statics are inherited through it.
+        const own = Object.getPrototypeOf(fn) as unknown;
+        if (!capture.isClass && !FUNCTION_PROTOTYPES.has(own)) record.fproto = encoder.transform(own, `${path} -> [[Prototype]]`);
+        if (capture.isClass || record.proto !== undefined) {
           record.cid = classIdOf(fn);
           record.cep = encoder.epoch;
         }
@@ -63,16 +89,19 @@ export const functionNode: NodeKind<FunctionRecord> = {
     }
   },
 
-  make(record, decoder) {
+  make(record, decoder, at) {
     const registry = record.cid === undefined ? undefined : classRegistry(decoder.context);
     const known = record.cid === undefined ? undefined : registry!.get(record.cid);
     // The defining realm's own class, or this run's snapshot already rebuilt: reuse it.
     if (known && (known.epoch === '*' || known.epoch === record.cep)) return known.cls;
     const early: Record<string, unknown> = {};
     const late: [string, number][] = [];
+    const subclasses: string[] = [];
     for (const [name, captured] of Object.entries(record.vars)) {
       const target = decoder.markerOf(captured);
       if (target !== undefined && decoder.isBeingBuilt(target)) late.push([name, target]);
+      // A subclass of this very class (a factory in the parent) needs it built first: made once this one exists.
+      else if (target !== undefined && extendsNode(decoder, target, at)) subclasses.push(name);
       else early[name] = decoder.value(captured, () => undefined);
     }
     const sup = record.sup === undefined ? undefined : decoder.value(record.sup, () => undefined);
@@ -80,15 +109,63 @@ export const functionNode: NodeKind<FunctionRecord> = {
     const [fn, setLate] = compile(record, early, sup, self, decoder.context);
     if (record.cid !== undefined) noteReceivedClass(fn, record.cid, record.cep ?? '', decoder.context);
     for (const [name, target] of late) decoder.whenBuilt(target, () => setLate(name, decoder.built(target)));
-    const own = fn as unknown as Record<string, unknown>;
-    for (const [key, v] of Object.entries(record.props)) own[key] = decoder.value(v, (r) => (own[key] = r));
-    if (record.protoProps) {
-      const prototype = (fn as { prototype: Record<string, unknown> }).prototype;
-      for (const [key, v] of Object.entries(record.protoProps)) prototype[key] = decoder.value(v, (r) => (prototype[key] = r));
+    const holder = fn as unknown as { prototype: unknown };
+    // The prototype before anyone else can reach the function: an instance made from it needs the real one.
+    if (record.proto !== undefined) {
+      const prototype = decoder.value(record.proto, (late) => (holder.prototype = late));
+      if (prototype !== undefined) holder.prototype = prototype;
     }
+    decoder.provide(at, fn);
+    for (const name of subclasses) {
+      const subclass = decoder.value(record.vars[name], (made) => setLate(name, made));
+      if (subclass !== undefined) setLate(name, subclass);
+    }
+    if ('fproto' in record) {
+      const parent = decoder.value(record.fproto, (late) => Object.setPrototypeOf(fn, late as object));
+      if (parent !== undefined || record.fproto === undefined) Object.setPrototypeOf(fn, parent as object);
+    }
+    defineProperties(fn, record.props, decoder);
+    if (record.protoProps) defineProperties(holder.prototype as object, record.protoProps, decoder);
     return fn;
   },
 };
+
+// Own properties every function of its kind has, made by compiling it.
+const FUNCTION_OWN = new Set<string | symbol>(['length', 'name', 'prototype', 'arguments', 'caller']);
+const CLASS_OWN = new Set<string | symbol>(['length', 'name', 'prototype']);
+// The [[Prototype]] a function has unless a program set another.
+const FUNCTION_PROTOTYPES = new Set<unknown>([
+  Function.prototype,
+  Object.getPrototypeOf(async function () {}),
+  Object.getPrototypeOf(function* () {}),
+  Object.getPrototypeOf(async function* () {}),
+]);
+
+/** A member the class's source defines (a method, an accessor): compiling the source makes it again. */
+function definedInSource(descriptor: PropertyDescriptor, source: string): boolean {
+  const inSource = (f: unknown) => f === undefined || (typeof f === 'function' && source.includes(Function.prototype.toString.call(f)));
+  return 'value' in descriptor ? typeof descriptor.value === 'function' && inSource(descriptor.value) : inSource(descriptor.get) && inSource(descriptor.set);
+}
+
+/** The prototype object a function is born with: only its own `constructor`, on Object.prototype. */
+function isDefaultPrototype(fn: Function, prototype: object): boolean {
+  if (Object.getPrototypeOf(prototype) !== Object.prototype) return false;
+  const keys = Reflect.ownKeys(prototype);
+  if (keys.length !== 1 || keys[0] !== 'constructor') return false;
+  const descriptor = Object.getOwnPropertyDescriptor(prototype, 'constructor')!;
+  return descriptor.value === fn && !descriptor.enumerable && !!descriptor.writable && !!descriptor.configurable;
+}
+
+/** Node `target` is a class whose parent chain (through `extends` or [[Prototype]]) reaches node `at`. */
+function extendsNode(decoder: NodeDecoder, target: number, at: number): boolean {
+  for (let step = 0, next: number | undefined = target; next !== undefined && step < 64; step++) {
+    const record = decoder.recordAt(next);
+    if (record.t !== 'fn') return false;
+    next = decoder.markerOf(record.sup ?? record.fproto);
+    if (next === at) return true;
+  }
+  return false;
+}
 
 export const classRefNode: NodeKind<{ t: 'classref'; cid: string }> = {
   make(record, decoder) {
@@ -103,7 +180,11 @@ export const boundNode: NodeKind<{ t: 'bound'; target: unknown; thisArg: unknown
     const target = decoder.value(record.target, () => {
       throw new Error('joblet: a bound function whose target refers back to it is not supported');
     }) as Function;
-    return target.bind(decoder.value(record.thisArg, () => undefined), ...(decoder.value(record.args, () => undefined) as unknown[]));
+    // bind() takes its this and arguments now: one that is not made yet would be bound as undefined.
+    const notYet = () => {
+      throw new Error('joblet: a bound function whose this or arguments refer back to it before they exist is not supported');
+    };
+    return target.bind(decoder.value(record.thisArg, notYet), ...(decoder.value(record.args, notYet) as unknown[]));
   },
 };
 

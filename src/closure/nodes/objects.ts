@@ -17,7 +17,12 @@ export const objectNode: NodeKind<ObjectRecord> = {
     const proto = Object.getPrototypeOf(value) as object | null;
     const record: ObjectRecord = { t: 'object', props: [] };
     const ctor = proto && Object.hasOwn(proto, 'constructor') ? (proto as { constructor: unknown }).constructor : undefined;
+    const base = builtinBase(value);
     if (proto === null) record.proto = null;
+    // A built-in itself (a RegExp with a lastIndex): made by the receiver's own constructor.
+    else if (base !== undefined && base !== 'TypedArray' && ctor === (globalThis as Record<string, unknown>)[base] && (ctor as Function).prototype === proto) {
+      // nothing to record: no class, no prototype
+    }
     else if (proto === Object.prototype) record.proto = 'object';
     else if (NATIVE_ERRORS.has(ctor)) record.cls = encoder.transform(ctor, `${path} -> class`);
     else if (typeof ctor === 'function' && ctor.prototype === proto) {
@@ -31,8 +36,7 @@ export const objectNode: NodeKind<ObjectRecord> = {
       }
       refusePrivateState(ctor, encoder, path);
       record.cls = encoder.transform(ctor, `${path} -> class`);
-    } else record.proto = encoder.transform(proto, `${path} -> prototype`);
-    const base = builtinBase(value);
+    } else record.proto = encoder.node(proto, `${path} -> prototype`);
     if (base === 'Date') record.base = [base, (value as Date).getTime()];
     else if (base === 'RegExp') record.base = [base, (value as RegExp).source, (value as RegExp).flags];
     else if (base === 'Error') record.base = [base, (value as Error).message];
@@ -42,34 +46,21 @@ export const objectNode: NodeKind<ObjectRecord> = {
       const native = nativeTypedArrayOf(value)!;
       record.base = [base, native.name, new (native as unknown as new (source: ArrayBufferView) => ArrayBufferView)(value as ArrayBufferView)];
     }
-    const keys: (string | symbol)[] = [...Object.getOwnPropertyNames(value), ...Object.getOwnPropertySymbols(value)];
-    for (const key of keys) {
-      // A typed array's indices are its contents, carried in `base`.
-      if (base === 'TypedArray' && typeof key === 'string' && /^\d+$/.test(key)) continue;
-      const descriptor = Object.getOwnPropertyDescriptor(value, key)!;
-      const flags = (descriptor.enumerable ? ENUMERABLE : 0) | (descriptor.configurable ? CONFIGURABLE : 0);
-      const label = typeof key === 'string' ? key : `[${String(key)}]`;
-      const at = pathThrough(path, [{ kind: 'key', key: label }]);
-      let keyRecord: KeyRecord;
-      if (typeof key === 'string') keyRecord = key;
-      else {
-        const symbol = symbolRecord(key);
-        if (!symbol) throw new UnserializableValueError(`a property keyed by a unique ${String(key)} cannot be sent`, at, 'Key it by Symbol.for(...), a well-known symbol, or a string.');
-        keyRecord = symbol;
-      }
-      if ('value' in descriptor) record.props.push([keyRecord, flags | (descriptor.writable ? WRITABLE : 0), encoder.transform(descriptor.value, at)]);
-      else record.props.push([keyRecord, flags | ACCESSOR, encoder.transform(descriptor.get, at), encoder.transform(descriptor.set, at)]);
-    }
+    // A typed array's indices are its contents, carried in `base`.
+    const skip = base === 'TypedArray' ? (key: string | symbol) => typeof key === 'string' && /^\d+$/.test(key) : undefined;
+    record.props = propRecords(value, encoder, path, skip);
     return record;
   },
 
   make(record, decoder, at) {
     if (record.base) {
-      const made = constructOnBase(record, decoder);
-      defineProperties(made, record.props, decoder, at);
+      const made = constructOnBase(record, decoder, at);
+      defineProperties(made, record.props, decoder);
       return made;
     }
     const object: Record<string, unknown> = Object.create(null);
+    // Reachable from here on: a cycle back to it (a method bound to it, a static holding it) gets it.
+    decoder.provide(at, object);
     if (record.cls !== undefined) {
       const setPrototype = (cls: unknown) => Object.setPrototypeOf(object, (cls as { prototype: object }).prototype);
       const cls = decoder.value(record.cls, setPrototype);
@@ -79,7 +70,7 @@ export const objectNode: NodeKind<ObjectRecord> = {
       const proto = decoder.value(record.proto, (p) => Object.setPrototypeOf(object, p as object));
       if (proto !== undefined) Object.setPrototypeOf(object, proto as object);
     }
-    defineProperties(object, record.props, decoder, at);
+    defineProperties(object, record.props, decoder);
     return object;
   },
 };
@@ -99,7 +90,7 @@ function refusePrivateState(ctor: Function, encoder: NodeEncoder, path: string):
 }
 
 /** An instance of a built-in subclass, made by the built-in itself so that its internal slots exist. */
-function constructOnBase(record: ObjectRecord, decoder: NodeDecoder): object {
+function constructOnBase(record: ObjectRecord, decoder: NodeDecoder, at: number): object {
   const value = (v: unknown) =>
     decoder.value(v, () => {
       throw new Error('joblet: an instance of a built-in subclass whose class refers back to it is not supported');
@@ -111,30 +102,76 @@ function constructOnBase(record: ObjectRecord, decoder: NodeDecoder): object {
   const Class = (record.cls === undefined ? Base : value(record.cls)) as Function;
   if (kind === 'Map' || kind === 'Set') {
     const made = Reflect.construct(Base, [], Class) as Map<unknown, unknown> & Set<unknown>;
+    decoder.provide(at, made);
     for (const entry of value(contents[0]) as unknown[]) {
       if (kind === 'Map') made.set((entry as [unknown, unknown])[0], (entry as [unknown, unknown])[1]);
       else made.add(entry);
     }
     return made;
   }
-  return Reflect.construct(Base, contents, Class);
+  const made = Reflect.construct(Base, contents, Class);
+  decoder.provide(at, made);
+  return made;
 }
 
-function defineProperties(object: object, props: PropRecord[], decoder: NodeDecoder, at: number): void {
+/**
+ * Own properties of `value` but those `skip` names, each with its descriptor's flags: the one
+ * walk that carries getters, setters, non-enumerable and read-only properties, for objects and
+ * for functions and their prototypes alike.
+ */
+export function propRecords(value: object, encoder: NodeEncoder, path: string, skip?: (key: string | symbol, descriptor: PropertyDescriptor) => boolean): PropRecord[] {
+  const props: PropRecord[] = [];
+  for (const key of Reflect.ownKeys(value)) {
+    const descriptor = Object.getOwnPropertyDescriptor(value, key)!;
+    if (skip?.(key, descriptor)) continue;
+    const flags = (descriptor.enumerable ? ENUMERABLE : 0) | (descriptor.configurable ? CONFIGURABLE : 0);
+    const label = typeof key === 'string' ? key : `[${String(key)}]`;
+    const at = pathThrough(path, [{ kind: 'key', key: label }]);
+    let keyRecord: KeyRecord;
+    if (typeof key === 'string') keyRecord = key;
+    else {
+      const symbol = symbolRecord(key);
+      if (!symbol) throw new UnserializableValueError(`a property keyed by a unique ${String(key)} cannot be sent`, at, 'Key it by Symbol.for(...), a well-known symbol, or a string.');
+      keyRecord = symbol;
+    }
+    if ('value' in descriptor) props.push([keyRecord, flags | (descriptor.writable ? WRITABLE : 0), encoder.transform(descriptor.value, at)]);
+    else props.push([keyRecord, flags | ACCESSOR, encoder.transform(descriptor.get, at), encoder.transform(descriptor.set, at)]);
+  }
+  return props;
+}
+
+/**
+ * Define what propRecords took. A value still being built arrives late, so each property is
+ * defined writable and configurable first and gets its real flags once its value is in.
+ */
+export function defineProperties(object: object, props: PropRecord[], decoder: NodeDecoder): void {
+  const isLate = (encoded: unknown) => {
+    const target = decoder.markerOf(encoded);
+    return target !== undefined && decoder.isBeingBuilt(target);
+  };
   for (const [keyRecord, flags, first, second] of props) {
     const key: string | symbol = typeof keyRecord === 'string' ? keyRecord : symbolOf(keyRecord);
+    const existing = Object.getOwnPropertyDescriptor(object, key);
+    if (existing && !existing.configurable) {
+      // A built-in's own slot (a RegExp's lastIndex, a class's prototype): set it if it can be set.
+      if (existing.writable && !(flags & ACCESSOR)) (object as Record<string | symbol, unknown>)[key] = decoder.value(first, (r) => ((object as Record<string | symbol, unknown>)[key] = r));
+      continue;
+    }
+    const restore = () => Object.defineProperty(object, key, { configurable: !!(flags & CONFIGURABLE), ...(flags & ACCESSOR ? {} : { writable: !!(flags & WRITABLE) }) });
+    const final = !(flags & CONFIGURABLE) || (!(flags & ACCESSOR) && !(flags & WRITABLE));
+    let pending = (isLate(first) ? 1 : 0) + (flags & ACCESSOR && isLate(second) ? 1 : 0);
+    const arrived = () => {
+      if (--pending === 0 && final) restore();
+    };
     const descriptor: PropertyDescriptor = { enumerable: !!(flags & ENUMERABLE), configurable: true };
     if (flags & ACCESSOR) {
-      descriptor.get = decoder.value(first, (g) => Object.defineProperty(object, key, { get: g as () => unknown })) as (() => unknown) | undefined;
-      descriptor.set = decoder.value(second, (s) => Object.defineProperty(object, key, { set: s as (v: unknown) => void })) as ((v: unknown) => void) | undefined;
+      descriptor.get = decoder.value(first, (g) => (Object.defineProperty(object, key, { get: g as () => unknown }), arrived())) as (() => unknown) | undefined;
+      descriptor.set = decoder.value(second, (s) => (Object.defineProperty(object, key, { set: s as (v: unknown) => void }), arrived())) as ((v: unknown) => void) | undefined;
     } else {
       descriptor.writable = true;
-      descriptor.value = decoder.value(first, (r) => Object.defineProperty(object, key, { value: r }));
+      descriptor.value = decoder.value(first, (r) => (Object.defineProperty(object, key, { value: r }), arrived()));
     }
     Object.defineProperty(object, key, descriptor);
-    // Restore the real flags once late values are in (a late value needs the property writable).
-    if (!(flags & CONFIGURABLE) || (!(flags & ACCESSOR) && !(flags & WRITABLE))) {
-      decoder.whenBuilt(at, () => Object.defineProperty(object, key, { configurable: !!(flags & CONFIGURABLE), ...(flags & ACCESSOR ? {} : { writable: !!(flags & WRITABLE) }) }));
-    }
+    if (pending === 0 && final) restore();
   }
 }
