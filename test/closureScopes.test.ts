@@ -1,0 +1,90 @@
+/**
+ * Closures whose captures are more than plain values: built-ins held in
+ * variables (they travel as their path and are looked up in the receiver's
+ * realm), a captured `let` shared by two functions (one cell in the worker),
+ * captured state a task writes to (each run starts from its own snapshot),
+ * and where a task's error points (the user's file and line). Every case runs
+ * in a real worker thread and a real child process, and where it applies is
+ * rebuilt by the 'closure' serializer in a fresh vm context; the expected
+ * answer is the same call in this thread.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import vm from 'node:vm';
+import v8 from 'node:v8';
+import { fileURLToPath } from 'node:url';
+import { Parallel, delayed, getSerializer, TaskError } from 'joblet';
+import { decodeGraph, type Graph } from '../src/closure/codec.js';
+
+type Fn = (...a: unknown[]) => unknown;
+const BACKENDS = ['threads', 'processes'] as const;
+
+// ---- item 1: built-ins held in variables ---------------------------------------------
+const hasOwn = Object.prototype.hasOwnProperty;
+const slice = Array.prototype.slice;
+const toStr = Object.prototype.toString;
+const call = Function.prototype.call;
+const iteratorKey = Symbol.iterator;
+const max = Math.max;
+const stringify = JSON.stringify;
+const resolve = Promise.resolve;
+const sizeOf = Object.getOwnPropertyDescriptor(Map.prototype, 'size')!.get!;
+const subarray = Uint8Array.prototype.subarray;
+const objectProto = Object.prototype;
+const arrayProto = Array.prototype;
+// Not the built-in: a function of this module that only shares its name.
+const mine = { hasOwnProperty(this: unknown, _key: string) { return 'mine'; } }.hasOwnProperty;
+
+const BUILTIN_CASES: { name: string; fn: Fn }[] = [
+  { name: 'Object.prototype.hasOwnProperty in a variable (lodash)', fn: () => [hasOwn.call({ a: 1 }, 'a'), hasOwn.call({}, 'a')] },
+  { name: 'Array.prototype.slice and Function.prototype.call', fn: () => call.call(slice, [1, 2, 3, 4], 1, 3) },
+  { name: 'Object.prototype.toString as a tag reader', fn: () => [toStr.call([]), toStr.call(null), toStr.call(new Map())] },
+  { name: 'Symbol.iterator held in a variable', fn: () => [...({ *[iteratorKey]() { yield 1; yield 2; } } as unknown as Iterable<number>)] },
+  { name: 'Math.max, JSON.stringify, Promise.resolve', fn: async () => [max(1, 5, 3), stringify({ a: [1] }), await resolve.call(Promise, 9)] },
+  { name: 'a getter: Map.prototype.size', fn: () => sizeOf.call(new Map([[1, 2], [3, 4]])) },
+  { name: 'an inherited method: %TypedArray%.prototype.subarray', fn: () => [...(subarray.call(new Uint8Array([1, 2, 3, 4]), 1, 3) as Uint8Array)] },
+  { name: 'Object.prototype and Array.prototype themselves, by identity', fn: () => [Object.getPrototypeOf({}) === objectProto, Object.getPrototypeOf([]) === arrayProto, hasOwn.call(arrayProto, 'map')] },
+  { name: 'a user function named like a built-in is the user function', fn: () => [mine.call({}, 'x'), hasOwn.call({ x: 1 }, 'x')] },
+];
+
+const expected = new Map<string, unknown>();
+for (const c of BUILTIN_CASES) expected.set(c.name, await c.fn());
+
+for (const backend of BACKENDS) {
+  const test = suite(`built-ins held in variables, in a ${backend} worker`);
+  let parallel: Parallel;
+  test.before(() => {
+    parallel = new Parallel({ backend, nJobs: 1 });
+  });
+  test.after(async () => {
+    await parallel.close();
+  });
+  for (const c of BUILTIN_CASES) {
+    test(c.name, async () => {
+      const [result] = await parallel.run([delayed(c.fn)()]);
+      assert.equal(result, expected.get(c.name));
+    });
+  }
+  test.run();
+}
+
+const closure = getSerializer('closure');
+/** `value` rebuilt by the closure codec in a fresh vm context (its own built-ins). */
+function inFreshContext<T>(value: T): T {
+  const context = vm.createContext({});
+  return decodeGraph(v8.deserialize(closure.serialize(value) as Uint8Array) as Graph, { context }) as T;
+}
+
+const inVm = suite("built-ins rebuilt by 'closure' in a fresh vm context: that realm's own");
+for (const c of BUILTIN_CASES) {
+  inVm(c.name, async () => {
+    // JSON round trip: values made in the vm realm compare equal to this realm's by content.
+    assert.equal(JSON.parse(JSON.stringify(await inFreshContext(c.fn)())), JSON.parse(JSON.stringify(expected.get(c.name))));
+  });
+}
+inVm('the rebuilt Object.prototype is the context\'s own, not a copy', () => {
+  const context = vm.createContext({});
+  const fn = decodeGraph(v8.deserialize(closure.serialize(() => objectProto) as Uint8Array) as Graph, { context }) as () => object;
+  assert.ok(fn() === vm.runInContext('Object.prototype', context));
+});
+inVm.run();
