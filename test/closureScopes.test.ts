@@ -88,3 +88,84 @@ inVm('the rebuilt Object.prototype is the context\'s own, not a copy', () => {
   assert.ok(fn() === vm.runInContext('Object.prototype', context));
 });
 inVm.run();
+
+// ---- item 11: each run starts from the snapshot taken at its submission ---------------
+const triple = [0, 0, 0];
+/** Writes into the captured array and says what it found: a later run must find the main thread's values again. */
+const overwrite = () => {
+  const before = [...triple];
+  triple[0] = 99;
+  return before;
+};
+
+for (const backend of BACKENDS) {
+  const test = suite(`a capture is a snapshot per run, in a ${backend} worker`);
+  test('what a task wrote into a captured array is not seen by the next run of the same function', async () => {
+    const parallel = new Parallel({ backend, nJobs: 1 });
+    try {
+      const first = await parallel.run([delayed(overwrite)()]);
+      const second = await parallel.run([delayed(overwrite)()]);
+      assert.equal(first, [[0, 0, 0]]);
+      assert.equal(second, [[0, 0, 0]]);
+      assert.equal(triple, [0, 0, 0]);
+      // Within one run the tasks share the rebuilt function, as they share the function in this thread.
+      const together = await parallel.run([delayed(overwrite)(), delayed(overwrite)()]);
+      assert.equal(together, [[0, 0, 0], [99, 0, 0]]);
+    } finally {
+      await parallel.close();
+    }
+  });
+  test.run();
+}
+
+// ---- item 12: a task's error points at the user's file -------------------------------
+const limit = 3;
+const failing = (x: number) => {
+  if (x > limit) throw new RangeError(`${x} is over ${limit}`);
+  return x;
+};
+/** `file:///.../closureScopes.test.js:LINE:COLUMN` of the frame that threw, as this thread reports it. */
+function whereItThrows(): string {
+  try {
+    failing(5);
+  } catch (error) {
+    return /\((file:[^)]+:\d+:\d+)\)/.exec((error as Error).stack!.split('\n')[1]!)![1]!;
+  }
+  throw new Error('failing(5) did not throw');
+}
+const thrownAt = whereItThrows();
+const thisFile = fileURLToPath(import.meta.url);
+
+for (const backend of BACKENDS) {
+  const test = suite(`a task's stack points at the user's file, in a ${backend} worker`);
+  test("TaskError.stack names this file, line and column, then where run() was called", async () => {
+    const parallel = new Parallel({ backend, nJobs: 1 });
+    try {
+      await parallel.run([delayed(failing)(5)]);
+      assert.unreachable('the task should have thrown');
+    } catch (error) {
+      assert.instance(error, TaskError);
+      const stack = (error as TaskError).stack!;
+      const worker = stack.slice(stack.indexOf('--- in the worker ---'), stack.indexOf('--- run() called ---'));
+      assert.ok(worker.includes(thrownAt), `worker frames ${worker} should name ${thrownAt}`);
+      assert.not.ok(worker.includes('compileFunction'), worker);
+      const called = stack.slice(stack.indexOf('--- run() called ---'));
+      assert.ok(called.includes(thisFile), `the run() section should name ${thisFile}: ${called}`);
+    } finally {
+      await parallel.close();
+    }
+  });
+  test.run();
+}
+
+const stackInVm = suite("a function rebuilt by 'closure' in a fresh vm context throws from the user's file");
+stackInVm('same file, line and column as in this thread', () => {
+  const rebuilt = inFreshContext(failing);
+  try {
+    rebuilt(5);
+    assert.unreachable('it should have thrown');
+  } catch (error) {
+    assert.ok((error as Error).stack!.split('\n')[1]!.includes(thrownAt), (error as Error).stack);
+  }
+});
+stackInVm.run();

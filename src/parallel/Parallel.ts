@@ -85,7 +85,10 @@ export class Parallel<R extends ReturnAs = 'array'> {
    * The first error rejects and cancels the rest; the pool stays usable.
    */
   run<K extends Task<unknown>>(tasks: Iterable<K> | AsyncIterable<K>): RunResult<R, ResultOf<K>> {
-    const open = () => this.openRun(tasks as Tasks<ResultOf<K>>);
+    // The caller's stack, for a task's failure: captured here once per run, formatted only if read.
+    const calledAt: { stack?: string } = {};
+    Error.captureStackTrace(calledAt, this.run);
+    const open = () => this.openRun(tasks as Tasks<ResultOf<K>>, calledAt);
     // A generator starts its work on the first next(): one that is never read, or closed
     // before it starts, runs nothing and holds nothing.
     const result = this.returnAs === 'array' ? collectAll(open) : this.returnAs === 'generator' ? inSubmissionOrder(open) : inCompletionOrder(open);
@@ -128,7 +131,7 @@ export class Parallel<R extends ReturnAs = 'array'> {
     await this.close();
   }
 
-  private openRun<T>(tasks: Tasks<T>): RunScheduler<T> {
+  private openRun<T>(tasks: Tasks<T>, calledAt?: { stack?: string }): RunScheduler<T> {
     if (!this.backend) {
       this.backend = getBackendFactory(this.backendName)({ nWorkers: this.nJobs, perWorkerBufferSize: this.perWorkerBufferSize });
       // Its workers may hold persisted values: a handle's close() tells them to drop theirs.
@@ -149,6 +152,7 @@ export class Parallel<R extends ReturnAs = 'array'> {
         sameThread: this.backend.capabilities.isolation === 'none',
       },
       observer: this.observer(),
+      calledAt,
     });
   }
 

@@ -48,6 +48,7 @@ export const functionNode: NodeKind<FunctionRecord> = {
           vars,
           props: encoder.ownProperties(fn, path, ['prototype']),
         };
+        if (capture.origin) record.at = [capture.origin.url, capture.origin.line, capture.origin.column];
         if (capture.lexicalThis) record.self = encoder.transform(capture.lexicalThis.value, `${path} -> this`);
         if (capture.superClass) record.sup = encoder.transform(capture.superClass.value, `${path} -> extends`);
         const prototype = (fn as { prototype?: unknown }).prototype;
