@@ -31,6 +31,7 @@ const resolve = Promise.resolve;
 const sizeOf = Object.getOwnPropertyDescriptor(Map.prototype, 'size')!.get!;
 const subarray = Uint8Array.prototype.subarray;
 const objectProto = Object.prototype;
+const includes = Array.prototype.includes;
 const arrayProto = Array.prototype;
 // Not the built-in: a function of this module that only shares its name.
 const mine = { hasOwnProperty(this: unknown, _key: string) { return 'mine'; } }.hasOwnProperty;
@@ -39,8 +40,8 @@ const BUILTIN_CASES: { name: string; fn: Fn }[] = [
   { name: 'Object.prototype.hasOwnProperty in a variable (lodash)', fn: () => [hasOwn.call({ a: 1 }, 'a'), hasOwn.call({}, 'a')] },
   { name: 'Array.prototype.slice and Function.prototype.call', fn: () => call.call(slice, [1, 2, 3, 4], 1, 3) },
   { name: 'Object.prototype.toString as a tag reader', fn: () => [toStr.call([]), toStr.call(null), toStr.call(new Map())] },
-  { name: 'Symbol.iterator held in a variable', fn: () => [...({ *[iteratorKey]() { yield 1; yield 2; } } as unknown as Iterable<number>)] },
-  { name: 'Math.max, JSON.stringify, Promise.resolve', fn: async () => [max(1, 5, 3), stringify({ a: [1] }), await resolve.call(Promise, 9)] },
+  { name: 'Symbol.iterator and Array.prototype.includes held in variables', fn: () => includes.call([...({ *[iteratorKey]() { yield 1; yield 2; } } as unknown as Iterable<number>)], 2) },
+  { name: 'Math.max, JSON.stringify, Promise.resolve beside Object.prototype.toString', fn: async () => [max(1, 5, 3), stringify({ a: [1] }), await resolve.call(Promise, 9), toStr.call(1)] },
   { name: 'a getter: Map.prototype.size', fn: () => sizeOf.call(new Map([[1, 2], [3, 4]])) },
   { name: 'an inherited method: %TypedArray%.prototype.subarray', fn: () => [...(subarray.call(new Uint8Array([1, 2, 3, 4]), 1, 3) as Uint8Array)] },
   { name: 'Object.prototype and Array.prototype themselves, by identity', fn: () => [Object.getPrototypeOf({}) === objectProto, Object.getPrototypeOf([]) === arrayProto, hasOwn.call(arrayProto, 'map')] },
