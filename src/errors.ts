@@ -66,7 +66,11 @@ export class TaskError extends JobletError {
   /** Why `properties` is empty although the thrown error had some: the serializer could not carry them. */
   readonly propertiesLost: string | undefined;
 
-  constructor(taskIndex: number, record: ThrownRecord) {
+  /** The main thread's stack where the failed run() was called (in the `stack` too, as its second section). */
+  readonly runStack: string | undefined;
+
+  /** `runStack`: where the run was called, captured once per run. */
+  constructor(taskIndex: number, record: ThrownRecord, runStack?: string) {
     const what = record.isError ? `${record.name}: ${record.message}` : `a non-Error value: ${record.message}`;
     super(`Task ${taskIndex} threw ${what}`, { taskIndex });
     this.originalName = record.name;
@@ -78,7 +82,10 @@ export class TaskError extends JobletError {
     this.propertiesLost = record.propertiesLost;
     // Copy custom fields (`code`, `status`) for convenience, never over TaskError's own.
     for (const [key, value] of Object.entries(record.properties)) if (!(key in this)) (this as Record<string, unknown>)[key] = value;
-    if (record.stack) this.stack = `${this.name}: ${this.message}\n    --- in the worker ---\n${record.stack}`;
+    this.runStack = runStack;
+    const calledAt = runStack ? `\n    --- run() called ---\n${runStack.slice(runStack.indexOf('\n') + 1)}` : '';
+    if (record.stack) this.stack = `${this.name}: ${this.message}\n    --- in the worker ---\n${record.stack}${calledAt}`;
+    else if (calledAt) this.stack = `${this.name}: ${this.message}${calledAt}`;
   }
 }
 

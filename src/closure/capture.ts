@@ -1,7 +1,7 @@
 import { describeFunction } from '../source/functionSource.js';
 import { parseFunctionSource, type SourceForm } from '../source/freeVariables.js';
 import { isWorkerGlobal } from '../source/globals.js';
-import { handleOf, internalsOf, release, scopesOf, scriptUrl, valueOf } from './inspector.js';
+import { handleOf, internalsOf, release, scopesOf, scriptUrl, sourceStart, valueOf } from './inspector.js';
 import { fileURLToPath } from 'node:url';
 import { builtinRefOf, insideFunction, isStrictAt, moduleBindings, REQUIRE_BINDING, requiredRefOf, type ModuleRef } from './modules.js';
 
@@ -35,6 +35,8 @@ export type Capture =
       strict: boolean;
       /** A class with `#private` members. */
       hasPrivateMembers: boolean;
+      /** Where the source starts in the user's file (0-based), so the rebuilt function's stack frames point there. */
+      origin?: { url: string; line: number; column: number } | undefined;
     }
   | { kind: 'bound'; name: string; target: Function; thisArg: unknown; args: unknown[] }
   | { kind: 'global'; name: string; path: string }
@@ -151,10 +153,12 @@ function captureUnreleased(fn: Function): Capture {
     // An arrow at the top of an ES module: `this` there is undefined.
     else lexicalThis = { value: undefined };
   }
+  const start = internals.location && url ? sourceStart(internals.location.scriptId, internals.location.lineNumber, internals.location.columnNumber, description.source) : undefined;
   return {
     kind: 'source',
     name,
     source,
+    origin: start && { url, ...start },
     form: description.form,
     isClass: parsed.isClass,
     hasPrivateMembers: parsed.hasPrivateMembers,

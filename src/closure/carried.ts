@@ -35,6 +35,8 @@ const DESCRIBE: { [T in NodeRecord['t']]: (record: Extract<NodeRecord, { t: T }>
   global: (record) => ['reference', record.path],
   symbol: (record) => ['reference', record.wellKnown ? `Symbol.${record.wellKnown}` : `Symbol.for(${JSON.stringify(record.registered)})`],
   ref: (record) => ['reference', `${record.kind} value`],
+  weak: (record) => ['value', `${record.kind} entries of the values sent (private state)`],
+  intl: (record) => ['value', `Intl.${record.ctor} by its options`],
   object: (record, nameOf) => {
     const cls = nameOf(record.cls);
     if (cls) return ['value', `instance of ${cls}`];

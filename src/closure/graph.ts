@@ -50,6 +50,8 @@ export interface FunctionRecord {
   cid?: string;
   /** The run (capture epoch) this snapshot of the class belongs to: a later run's snapshot replaces it. */
   cep?: string;
+  /** [script URL, 0-based line, column] of the source in the user's file: stack frames of the rebuilt function point there. */
+  at?: [string, number, number];
 }
 
 export interface ObjectRecord {

@@ -196,3 +196,28 @@ export function weakEntries(collection: WeakMap<object, unknown> | WeakSet<objec
     release();
   }
 }
+
+/** Scripts' text and line starts, by id (a script's text never changes): read once per script. */
+const scriptTexts = new Map<string, { text: string; lineStarts: number[] }>();
+
+/**
+ * Where `source` (a function's text) starts in its script, as a 0-based line and column:
+ * V8's [[FunctionLocation]] names the parameters, not the start of the text, so the text is
+ * found around it. Undefined when the script's text does not hold it.
+ */
+export function sourceStart(scriptId: string, lineNumber: number, columnNumber: number, source: string): { line: number; column: number } | undefined {
+  let script = scriptTexts.get(scriptId);
+  if (!script) {
+    const text = scriptSource(scriptId);
+    const lineStarts = [0];
+    for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) lineStarts.push(at + 1);
+    scriptTexts.set(scriptId, (script = { text, lineStarts }));
+  }
+  const lineStart = script.lineStarts[lineNumber];
+  if (lineStart === undefined) return undefined;
+  const start = script.text.lastIndexOf(source, lineStart + columnNumber);
+  if (start < 0 || start + source.length < lineStart + columnNumber) return undefined;
+  let line = lineNumber;
+  while (script.lineStarts[line]! > start) line--;
+  return { line, column: start - script.lineStarts[line]! };
+}

@@ -85,10 +85,13 @@ export class Parallel<R extends ReturnAs = 'array'> {
    * The first error rejects and cancels the rest; the pool stays usable.
    */
   run<K extends Task<unknown>>(tasks: Iterable<K> | AsyncIterable<K>, options: RunOptions = {}): RunResult<R, ResultOf<K>> {
+    // The caller's stack, for a task's failure: captured here once per run, formatted only if read.
+    const calledAt: { stack?: string } = {};
+    Error.captureStackTrace(calledAt, this.run);
     const open = () => {
       // Bad options reject the run (or throw from the generator's first next()), as bad tasks do.
       validateRunOptions(options, 'run()');
-      return this.openRun(tasks as Tasks<ResultOf<K>>, options.signal);
+      return this.openRun(tasks as Tasks<ResultOf<K>>, options.signal, calledAt);
     };
     // A generator starts its work on the first next(): one that is never read, or closed
     // before it starts, runs nothing and holds nothing.
@@ -132,7 +135,7 @@ export class Parallel<R extends ReturnAs = 'array'> {
     await this.close();
   }
 
-  private openRun<T>(tasks: Tasks<T>, runSignal: AbortSignal | undefined): RunScheduler<T> {
+  private openRun<T>(tasks: Tasks<T>, runSignal: AbortSignal | undefined, calledAt?: { stack?: string }): RunScheduler<T> {
     if (!this.backend) {
       this.backend = getBackendFactory(this.backendName)({ nWorkers: this.nJobs, perWorkerBufferSize: this.perWorkerBufferSize });
       // Its workers may hold persisted values: a handle's close() tells them to drop theirs.
@@ -154,6 +157,7 @@ export class Parallel<R extends ReturnAs = 'array'> {
         sameThread: this.backend.capabilities.isolation === 'none',
       },
       observer: this.observer(),
+      calledAt,
     });
   }
 

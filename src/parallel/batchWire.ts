@@ -24,6 +24,8 @@ export class BatchWire {
     private readonly serializerModule: string | undefined,
     /** The backend's transport structured-clones its messages: plain arguments may travel as they are. */
     private readonly transportClones: boolean,
+    /** Where the run was called: a task's failure shows it after the worker's stack. */
+    private readonly calledAt?: { stack?: string },
   ) {}
 
   /** The message for a formed batch; throws the SerializationError of a task that cannot travel. */
@@ -43,6 +45,7 @@ export class BatchWire {
     if (this.serializerModule !== undefined) batch.serializerModule = this.serializerModule;
     if (formed.some((e) => e.task.refKey)) batch.refKeys = formed.map((e) => e.task.refKey);
     if (profile) batch.profile = true;
+    if (this.encoder.usesSnapshots) batch.run = this.encoder.runId;
     return batch;
   }
 
@@ -90,7 +93,7 @@ export class BatchWire {
     if (result.data !== undefined) {
       record = decodeValue(result.data, serializer, { phase: 'deserialize-result', root: 'error', taskIndex: result.index }) as ThrownRecord;
     }
-    throw new TaskError(result.index, record!);
+    throw new TaskError(result.index, record!, this.calledAt?.stack);
   }
 }
 

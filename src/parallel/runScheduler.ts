@@ -24,6 +24,8 @@ export interface RunPlan {
   sharing: SharingPlan;
   /** Progress, verbose lines, profiling: told of each batch. */
   observer?: RunObserver | undefined;
+  /** Where run() was called (its stack is formatted only if a task fails): TaskError shows it. */
+  calledAt?: { stack?: string } | undefined;
 }
 
 /** Where a run's results go (delivery.ts): an array, or a generator in submission or completion order. */
@@ -93,7 +95,7 @@ export class RunScheduler<T> {
     this.source = openSource(tasks);
     this.total = Array.isArray(tasks) ? tasks.length : undefined;
     this.encoder = new TaskEncoder(plan.serializer, plan.sharing);
-    this.wire = new BatchWire(this.encoder, plan.serializer, plan.serializerModule, plan.backend.capabilities.clonesMessages === true);
+    this.wire = new BatchWire(this.encoder, plan.serializer, plan.serializerModule, plan.backend.capabilities.clonesMessages === true, plan.calledAt);
     // One task per message where a task's own clock or the main thread's turn matters: a per-task
     // timeout (whatever batchSize says: one timer per batch would time the whole batch), and the
     // inline backend (which does not batch).

@@ -42,7 +42,16 @@ export interface SharingPlan {
  * wrapped value is encoded once per run by the fallback serializer.
  * Everything that cannot travel is refused here, before a worker sees it.
  */
+let nextRunId = 0;
+
 export class TaskEncoder {
+  /**
+   * This run's number, set on its batches once a task uses a closure snapshot: a worker
+   * rebuilds each snapshot once per run, from the bytes it keeps (see TaskRunner.build).
+   */
+  readonly runId = nextRunId++;
+  /** A task of this run uses a closure snapshot. */
+  usesSnapshots = false;
   /** Every encoding of this run: a closure submitted with 10,000 tasks is captured once. */
   private readonly session = new EncodeSession();
   private readonly snapshots = new RunSnapshots();
@@ -237,6 +246,7 @@ export class TaskEncoder {
    * the same captured values (an earlier run) is not sent them again.
    */
   private closureDef(fn: Function, index: number): WireDef {
+    this.usesSnapshots = true;
     const hit = this.closureDefs.get(fn) ?? pureSnapshot(fn);
     if (hit) return hit;
     const codec = getSerializer('closure');

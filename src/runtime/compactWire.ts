@@ -11,9 +11,10 @@ import type { FromWorker, ToWorker, WireBatch, WireReply } from './protocol.js';
 
 /**
  * [batch id, serializer, function id (or one per task), index of the first task, argument arrays]:
- * indices are consecutive. A sixth element, 1, says the arguments are each task's one argument (`unary`).
+ * indices are consecutive. A sixth element, 1, says the arguments are each task's one argument (`unary`);
+ * a seventh is the batch's `run`, when it has one.
  */
-export type CompactBatch = [id: number, serializer: string, fns: string | string[], first: number, args: unknown[], unary?: 1];
+export type CompactBatch = [id: number, serializer: string, fns: string | string[], first: number, args: unknown[], unary?: 0 | 1, run?: number];
 /** [batch id, values]: every task succeeded and the transport carries the values as they are. */
 export type CompactReply = [batchId: number, values: unknown[]];
 
@@ -24,14 +25,16 @@ export function compactBatch(message: ToWorker): ToWorker | CompactBatch {
   if (args === undefined || batch.defs.length || batch.refKeys || batch.profile || batch.serializerModule !== undefined) return message;
   const first = indices[0]!;
   for (let i = 1; i < indices.length; i++) if (indices[i] !== first + i) return message;
+  if (batch.run !== undefined) return [batch.id, batch.serializer, batch.fns, first, args, batch.unary ? 1 : 0, batch.run];
   return batch.unary ? [batch.id, batch.serializer, batch.fns, first, args, 1] : [batch.id, batch.serializer, batch.fns, first, args];
 }
 
 export function expandBatch(message: ToWorker | CompactBatch): ToWorker {
   if (!Array.isArray(message)) return message;
-  const [id, serializer, fns, first, args, unary] = message;
+  const [id, serializer, fns, first, args, unary, run] = message;
   const batch: WireBatch = { id, serializer, defs: [], indices: Array.from({ length: args.length }, (_, i) => first + i), fns, args };
   if (unary === 1) batch.unary = true;
+  if (run !== undefined) batch.run = run;
   return { type: 'batch', batch };
 }
 

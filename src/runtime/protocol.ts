@@ -60,6 +60,11 @@ export interface WireBatch {
   unary?: true;
   /** Measure the batch: the reply then carries `timing` (enableProfiling). */
   profile?: boolean;
+  /**
+   * The run the batch belongs to, when its tasks use closure snapshots: a worker rebuilds a
+   * snapshot once per run, so what one run's tasks wrote into captured objects is not seen by the next.
+   */
+  run?: number;
 }
 
 /**

@@ -26,6 +26,12 @@ function mapMaybe<T, U>(value: T | Promise<T>, f: (value: T) => U): U | Promise<
 export class TaskRunner {
   private readonly defs = new Map<string, WireDef>();
   private readonly built = new Map<string, unknown>();
+  /**
+   * The run each closure snapshot was rebuilt for. A capture is a snapshot of the moment of
+   * submission: a run's tasks share one rebuilt function (and what they write into its captured
+   * objects), the next run rebuilds it from the bytes kept in `defs`, even when the bytes are the same.
+   */
+  private readonly builtFor = new Map<string, number>();
 
   /**
    * Run a batch. `clones`: the reply goes through a transport that structured-clones it, so plain
@@ -118,7 +124,7 @@ export class TaskRunner {
       const clock = timing ? performance.now() : 0;
       let outcome: Outcome | Promise<Outcome>;
       try {
-        outcome = this.runTask(task, serializer, batch.unary ? [argsList[i]] : argsList[i]);
+        outcome = this.runTask(task, serializer, batch.unary ? [argsList[i]] : argsList[i], batch.run);
       } catch (error) {
         outcome = unexpected(index, error);
       }
@@ -178,15 +184,16 @@ export class TaskRunner {
     for (const id of ids) {
       this.defs.delete(id);
       this.built.delete(id);
+      this.builtFor.delete(id);
     }
   }
 
   /** Run one task: its value (`ran`), or a failure result. `args`: its arguments, from the batch's packed buffer. */
-  private runTask(task: WireTask, serializer: Serializer, packedArgs: unknown): Outcome | Promise<Outcome> {
+  private runTask(task: WireTask, serializer: Serializer, packedArgs: unknown, run: number | undefined): Outcome | Promise<Outcome> {
     const { index } = task;
     let fn: unknown;
     try {
-      fn = this.build(task.fn);
+      fn = this.build(task.fn, run);
     } catch (error) {
       return this.serializationFailure(index, 'deserialize-task', 'fn', serializer.name, error,
         'The worker rebuilt the task function from what the main thread sent, and that failed as the message says: ' +
@@ -216,10 +223,11 @@ export class TaskRunner {
     return Promise.resolve(result).then((ran): Outcome => ({ ran }), threw);
   }
 
-  private build(id: string): unknown {
-    if (this.built.has(id)) return this.built.get(id);
+  private build(id: string, run?: number): unknown {
     const def = this.defs.get(id);
+    if (this.built.has(id) && (def?.kind !== 'value' || this.builtFor.get(id) === run)) return this.built.get(id);
     if (!def) throw new Error(`definition ${id} never reached this worker`);
+    if (def.kind === 'value' && run !== undefined) this.builtFor.set(id, run);
     let value: unknown;
     if (def.kind === 'function') value = compileFunction(def.source, def.form);
     else if (def.kind === 'global') value = resolveGlobalPath(def.path);

@@ -1,3 +1,4 @@
+import { resolveIntrinsic } from './intrinsics.js';
 import { wrapSource, type SourceForm } from './sourceForm.js';
 
 /**
@@ -16,10 +17,9 @@ export function compileFunction(source: string, form: SourceForm): Function {
   return pick() as Function;
 }
 
-/** Resolve `Math.max` and the like from `globalThis`. */
+/** Resolve `Math.max`, `Object.prototype.hasOwnProperty` and the like in this realm. */
 export function resolveGlobalPath(path: string): Function {
-  let value: unknown = globalThis;
-  for (const part of path.split('.')) value = (value as Record<string, unknown>)[part];
+  const value = resolveIntrinsic(path);
   if (typeof value !== 'function') throw new TypeError(`globalThis.${path} is not a function in this worker`);
   return value;
 }

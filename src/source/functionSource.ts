@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { parseFunctionSource, type SourceForm } from './freeVariables.js';
+import { intrinsicPath } from './intrinsics.js';
 
 /**
  * How a function travels: as its source text, or, for a built-in such as
@@ -11,31 +12,11 @@ export type FunctionDescription =
   | { kind: 'unsupported'; name: string; reason: string };
 
 const NATIVE = /\{\s*\[native code\]\s*\}\s*$/;
-// Namespaces searched for built-in functions, one level deep.
-const NAMESPACES = ['Math', 'JSON', 'Object', 'Array', 'Number', 'String', 'Reflect', 'Atomics', 'Promise', 'Date', 'BigInt', 'Symbol'];
 
-/** The own property of `holder` whose value is `fn`, skipping getters that throw. */
-function keyOf(holder: Record<string, unknown>, fn: Function): string | undefined {
-  for (const name of Object.getOwnPropertyNames(holder)) {
-    try {
-      if (holder[name] === fn) return name;
-    } catch {
-      /* a getter that throws is not our function */
-    }
-  }
-  return undefined;
-}
-
+/** A built-in function's path from globalThis (by identity: a user function named `max` is not Math.max). */
 function findGlobalPath(fn: Function): string | undefined {
-  const root = globalThis as Record<string, unknown>;
-  const direct = keyOf(root, fn);
-  if (direct) return direct;
-  for (const space of NAMESPACES) {
-    const holder = root[space] as Record<string, unknown> | undefined;
-    const key = holder && keyOf(holder, fn);
-    if (key) return `${space}.${key}`;
-  }
-  return undefined;
+  const path = intrinsicPath(fn);
+  return path !== undefined && typeof fn === 'function' ? path : undefined;
 }
 
 const hash = (text: string) => createHash('sha1').update(text).digest('base64url');

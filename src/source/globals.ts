@@ -7,7 +7,7 @@ import vm from 'node:vm';
  */
 
 // Node's own globals, as in every worker thread and child process of Node 20+.
-const nodeGlobals = [
+export const nodeGlobalNames: readonly string[] = [
   'global', 'globalThis', 'process', 'Buffer', 'console', 'performance', 'navigator',
   'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate', 'clearImmediate',
   'queueMicrotask', 'structuredClone', 'atob', 'btoa', 'fetch', 'crypto',
@@ -19,10 +19,16 @@ const nodeGlobals = [
 ];
 
 // Built on first use: a fresh vm context costs milliseconds that a worker's start-up should not pay.
+let language: readonly string[] | undefined;
 let known: Set<string> | undefined;
+
+/** The language's own globals (Object, Array, Math, Intl...), as a fresh realm has them. */
+export function languageGlobalNames(): readonly string[] {
+  return (language ??= vm.runInNewContext('Object.getOwnPropertyNames(globalThis)') as string[]);
+}
 
 /** True for a name that resolves to the same kind of thing in every worker. */
 export function isWorkerGlobal(name: string): boolean {
-  known ??= new Set([...(vm.runInNewContext('Object.getOwnPropertyNames(globalThis)') as string[]), ...nodeGlobals]);
+  known ??= new Set([...languageGlobalNames(), ...nodeGlobalNames]);
   return known.has(name);
 }

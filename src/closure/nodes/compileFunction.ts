@@ -1,5 +1,4 @@
 import vm from 'node:vm';
-import { wrapSource } from '../../source/sourceForm.js';
 import { SUPER_NAME } from '../capture.js';
 import type { FunctionRecord } from '../graph.js';
 
@@ -24,12 +23,14 @@ export function compile(record: FunctionRecord, early: Record<string, unknown>, 
   const names = Object.keys(record.vars).filter((name) => !RESERVED.has(name));
   const declarations = names.length ? `let ${names.map((n) => `${n} = ${EARLY}[${JSON.stringify(n)}]`).join(', ')};` : '';
   const setter = `function (name, value) { switch (name) { ${names.map((n) => `case ${JSON.stringify(n)}: ${n} = value; break;`).join(' ')} } }`;
-  const expression =
-    record.form === 'expression'
-      ? wrapSource(record.source, 'expression')
-      : `((o) => { const d = Object.getOwnPropertyDescriptors(o); const k = Reflect.ownKeys(d)[0]; return d[k].value ?? d[k].get ?? d[k].set; })(${wrapSource(record.source, 'method')})`;
-  const body = record.self === undefined ? `return [${expression}, ${setter}];` : `return (function () { return [${expression}, ${setter}]; }).call(${THIS});`;
-  const code = `(function (${EARLY}, ${SUPER_NAME}, ${THIS}) { ${record.strict ? "'use strict';" : ''} ${declarations} ${body} })`;
+  // The code around the source, in two halves: the source goes between them, padded so that it
+  // starts where it started in the user's file (`at`), and `sourceURL` names that file, so a
+  // stack frame of the rebuilt function reads `file:///.../app.js:12:9` rather than an eval here.
+  const [open, close] = record.form === 'expression' ? ['(', '\n)'] : ['((o) => { const d = Object.getOwnPropertyDescriptors(o); const k = Reflect.ownKeys(d)[0]; return d[k].value ?? d[k].get ?? d[k].set; })(({', '\n}))'];
+  const [bodyOpen, bodyClose] =
+    record.self === undefined ? ['return [', `, ${setter}];`] : ['return (function () { return [', `, ${setter}]; }).call(${THIS});`];
+  const head = `(function (${EARLY}, ${SUPER_NAME}, ${THIS}) { ${record.strict ? "'use strict';" : ''} ${declarations} ${bodyOpen}${open}`;
+  const code = `${head}${padding(head.length, record.at)}${record.source}${close}${bodyClose} })${record.at ? `\n//# sourceURL=${record.at[0]}` : ''}`;
   const factory = (context ? vm.runInContext(code, context) : (0, eval)(code)) as (...a: unknown[]) => Compiled;
   const compiled = factory(early, sup, self);
   // A name inferred from where the function stood (`{ applyRate: (x) => ... }`) is not in its source: set it back.
@@ -38,4 +39,15 @@ export function compile(record: FunctionRecord, early: Record<string, unknown>, 
     Object.defineProperty(fn, 'name', { value: record.name, configurable: true });
   }
   return compiled;
+}
+
+/** Padding beyond this is not worth its compile time (a minified bundle's one line): the frame keeps the right file and line. */
+const MAX_PADDING = 20_000;
+
+/** Newlines and spaces that put the source at its original line and column after a head of `headLength` characters. */
+function padding(headLength: number, at: FunctionRecord['at']): string {
+  if (!at) return '';
+  const [, line, column] = at;
+  if (line > 0) return '\n'.repeat(Math.min(line, 10 * MAX_PADDING)) + ' '.repeat(Math.min(column, MAX_PADDING));
+  return ' '.repeat(Math.min(Math.max(0, column - headLength), MAX_PADDING));
 }

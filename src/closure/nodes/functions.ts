@@ -63,6 +63,7 @@ export const functionNode: NodeKind<FunctionRecord> = {
           vars,
           props: [],
         };
+        if (capture.origin) record.at = [capture.origin.url, capture.origin.line, capture.origin.column];
         if (capture.lexicalThis) record.self = encoder.transform(capture.lexicalThis.value, `${path} -> this`);
         if (capture.superClass) record.sup = encoder.transform(capture.superClass.value, `${path} -> extends`);
         // What the source makes again (a class's own methods) stays out; what was added or set on it travels.

@@ -1,6 +1,6 @@
 import vm from 'node:vm';
 import { UnserializableValueError } from '../../serialize/types.js';
-import { isWorkerGlobal } from '../../source/globals.js';
+import { intrinsicPath, resolveIntrinsic } from '../../source/intrinsics.js';
 import { referenceKind, referenceKindOf } from '../../values/byReference.js';
 import { RESOURCE_REMEDY } from '../../values/unsendable.js';
 import { symbolOf, symbolRecord, type NodeRecord } from '../graph.js';
@@ -12,34 +12,24 @@ import type { NodeEncoder, NodeKind } from '../nodeKind.js';
  * Counters...) through their kind's own encode and decode.
  */
 
-// Global objects (Math, console, process, ...) travel by name; the worker has its own.
-let globalObjects: Map<unknown, string> | undefined;
+/**
+ * A realm's own object (Math, console, Object.prototype, Intl.NumberFormat.prototype) travels by
+ * its path; the receiver has its own. Built-in functions take the same path through their capture.
+ */
 export function globalNameOf(value: unknown): string | undefined {
-  if (!globalObjects) {
-    globalObjects = new Map();
-    for (const name of Object.getOwnPropertyNames(globalThis)) {
-      if (!isWorkerGlobal(name) || name === 'globalThis' || name === 'global') continue;
-      const candidate = (globalThis as Record<string, unknown>)[name];
-      if (typeof candidate === 'object' && candidate !== null) globalObjects.set(candidate, name);
-    }
-    globalObjects.set(globalThis, 'globalThis');
-  }
-  return globalObjects.get(value);
+  if (value === globalThis) return 'globalThis';
+  return typeof value === 'object' && value !== null ? intrinsicPath(value) : undefined;
 }
 
 /** A realm's own global (Math, console, process, a built-in function), never a copy. */
 export const globalNode: NodeKind<{ t: 'global'; path: string }> = {
   claims: (value) => globalNameOf(value) !== undefined,
   reduce: (value: object): NodeRecord => ({ t: 'global', path: globalNameOf(value)! }),
-  make: (record, decoder) => (decoder.context ? vm.runInContext(`globalThis.${record.path}`, decoder.context) : resolveGlobal(record.path)),
+  make: (record, decoder) => {
+    const root = decoder.context ? (vm.runInContext('globalThis', decoder.context) as object) : globalThis;
+    return record.path === 'globalThis' ? root : resolveIntrinsic(record.path, root);
+  },
 };
-
-function resolveGlobal(path: string): unknown {
-  let value: unknown = globalThis;
-  for (const part of path.split('.')) value = (value as Record<string, unknown>)[part];
-  if (value === undefined) throw new Error(`globalThis.${path} does not exist in this worker`);
-  return value;
-}
 
 /** A symbol is no object: the encoder takes it apart here, not through the encoding order. */
 export function reduceSymbol(symbol: symbol, _encoder: NodeEncoder, path: string): NodeRecord {
