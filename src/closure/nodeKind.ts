@@ -30,6 +30,8 @@ export interface NodeEncoder {
   /** A by-reference value that must travel as a def beside the graph. */
   companion(value: object): void;
   ownProperties(holder: object, path: string, skip: string[]): Record<string, unknown>;
+  /** A function of installed package `name` is being copied (no export reaches it): throws past the budget. */
+  copyFromPackage(name: string, path: string): void;
 }
 
 export interface NodeDecoder {
