@@ -55,7 +55,7 @@ export function sessionEsModules(session: EncodeSession): readonly string[] {
  * before it is refused: a library instance (mathjs's create(all)) holds thousands, and copying
  * them would take seconds for something that is better made in the worker.
  */
-const PACKAGE_COPY_BUDGET = 150;
+const PACKAGE_COPY_BUDGET = 40;
 
 /** The capture the session took of `fn`, if it took one (the task encoder keeps pure functions' defs for good). */
 export function sessionCapture(session: EncodeSession, fn: Function): Capture | undefined {
