@@ -193,7 +193,13 @@ export function modulesToImport(specifiers: readonly string[]): string[] {
 /** Import ES modules, so that loadModuleRef finds them without require(). */
 export async function importModules(specifiers: readonly string[]): Promise<void> {
   for (const specifier of specifiers) {
-    const namespace: unknown = await import(pathToFileURL(specifier).href);
+    let namespace: unknown;
+    try {
+      namespace = await import(pathToFileURL(specifier).href);
+    } catch {
+      // Its decode fails the task that uses it, with require's own message.
+      continue;
+    }
     // A CommonJS file imported is its module.exports under require's cache: require() answers it.
     if (!requireHere.cache[specifier]) imported.set(specifier, namespace);
   }
