@@ -3,7 +3,11 @@ import { parseFunctionSource, type SourceForm } from '../source/freeVariables.js
 import { isWorkerGlobal } from '../source/globals.js';
 import { handleOf, internalsOf, release, scopesOf, scriptUrl, sourceStart, valueOf } from './inspector.js';
 import { fileURLToPath } from 'node:url';
-import { builtinRefOf, insideFunction, isStrictAt, moduleBindings, REQUIRE_BINDING, requiredRefOf, type ModuleRef } from './modules.js';
+import { builtinRefOf, insideFunction, isStrictAt, MODULE_OBJECT_BINDING, moduleBindings, REQUIRE_BINDING, requiredRefOf, type ModuleRef } from './modules.js';
+import { packageFunctionRef, packageNameOf } from './packages.js';
+import { createRequire } from 'node:module';
+
+const requireHere = createRequire(import.meta.url);
 
 /**
  * What a function is made of, as live values: its source and the variables
@@ -37,11 +41,14 @@ export type Capture =
       hasPrivateMembers: boolean;
       /** Where the source starts in the user's file (0-based), so the rebuilt function's stack frames point there. */
       origin?: { url: string; line: number; column: number } | undefined;
+      /** The installed package whose code defines the function (copied because no export reaches it). */
+      package?: string | undefined;
     }
   | { kind: 'bound'; name: string; target: Function; thisArg: unknown; args: unknown[] }
   | { kind: 'global'; name: string; path: string }
-  | { kind: 'module'; name: string; ref: ModuleRef }
-  | { kind: 'unsupported'; name: string; reason: string };
+  /** `hasPrivateMembers`: a package's class with `#private` members (its instances' state cannot be copied). */
+  | { kind: 'module'; name: string; ref: ModuleRef; hasPrivateMembers?: boolean }
+  | { kind: 'unsupported'; name: string; reason: string; package?: string | undefined };
 
 /** Capture a function: one inspector round trip per scope, about a quarter of a millisecond in all. */
 export function captureFunction(fn: Function): Capture {
@@ -78,13 +85,19 @@ function captureUnreleased(fn: Function): Capture {
         : `it is internal to Node (${url}) and not an export of a builtin module joblet knows`;
     return { kind: 'unsupported', name, reason };
   }
-  // A function exported by an installed CommonJS package travels as that export, like a builtin's.
-  if (url.includes('/node_modules/')) {
-    const ref = requiredRefOf(fn);
-    if (ref) return { kind: 'module', name, ref };
+  // A function of an installed package that one of its modules exports (or holds at a short
+  // property path) travels as that reference, like a builtin's: the capture stops at the package.
+  const file = url.startsWith('file:') ? fileURLToPath(url) : undefined;
+  if (file && url.includes('/node_modules/')) {
+    const ref = packageFunctionRef(fn, file) ?? requiredRefOf(fn);
+    if (ref) {
+      const isClass = description.source.startsWith('class');
+      return { kind: 'module', name, ref, hasPrivateMembers: isClass && parseFunctionSource(description.source)?.hasPrivateMembers === true };
+    }
   }
   const parsed = parseFunctionSource(description.source)!;
-  const refuse = (reason: string): Capture => ({ kind: 'unsupported', name, reason });
+  const pkg = file ? packageNameOf(file) : undefined;
+  const refuse = (reason: string): Capture => ({ kind: 'unsupported', name, reason, package: pkg });
   if (parsed.callsEval) return refuse('it calls eval(), which may read any variable in scope, so what it captures cannot be known. Pass the values as arguments instead');
   if (parsed.usesSuper) {
     return refuse(
@@ -123,9 +136,20 @@ function captureUnreleased(fn: Function): Capture {
       continue;
     }
     // `require` in a CommonJS module: the worker makes its own, resolving from the same file.
-    if (variable === 'require' && !isModule && at === top && url.startsWith('file:')) {
-      modules.set(variable, { specifier: fileURLToPath(url), binding: REQUIRE_BINDING });
+    if (variable === 'require' && !isModule && at === top && file) {
+      modules.set(variable, { specifier: file, binding: REQUIRE_BINDING });
       continue;
+    }
+    // A CommonJS module's own `exports` and `module` (tsc's output reads every export as `exports.x`):
+    // by reference to the module, which the worker requires. Not the program's main module, whose
+    // loading would run the program in the worker: that one is copied, like Python's __main__.
+    if ((variable === 'exports' || variable === 'module') && !isModule && at === top && file && requireHere.cache[file] && requireHere.main?.filename !== file) {
+      const own = requireHere.cache[file]!;
+      const value = valueOf(scopes[at]!.variables.get(variable)!);
+      if (value === (variable === 'exports' ? own.exports : own)) {
+        modules.set(variable, { specifier: file, binding: variable === 'exports' ? 'module' : MODULE_OBJECT_BINDING });
+        continue;
+      }
     }
     // A binding of the script's top level may be an import or a require: the module travels by
     // reference, as cloudpickle sends functions of importable modules. The worker loads it again,
@@ -143,6 +167,7 @@ function captureUnreleased(fn: Function): Capture {
       return {
         kind: 'unsupported',
         name,
+        package: pkg,
         reason:
           "it is an arrow function that uses `this` from the function that created it, and V8 does not expose that `this`. " +
           'Put the value in a variable the arrow captures (const self = this), or use a regular function with .bind(object)',
@@ -166,6 +191,7 @@ function captureUnreleased(fn: Function): Capture {
     values,
     modules,
     lexicalThis,
+    package: pkg,
     strict:
       parsed.isClass ||
       isModule ||

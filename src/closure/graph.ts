@@ -76,7 +76,8 @@ export type NodeRecord =
   /** A class the receiver already has (it sent it): by id only. */
   | { t: 'classref'; cid: string }
   | { t: 'bound'; target: unknown; thisArg: unknown; args: unknown[] }
-  | { t: 'module'; specifier: string; binding: string }
+  /** A module, or a value of an installed package, by reference: the worker loads `specifier` and walks `path`. */
+  | { t: 'module'; specifier: string; binding: string; path?: string[] }
   /** A realm's own global (Math, console, a built-in function), by its path from globalThis. */
   | { t: 'global'; path: string }
   /** A registered (Symbol.for) or well-known symbol. */

@@ -11,6 +11,20 @@ import { MARK, pathThrough, type Graph, type NodeRecord, type WeakRecord } from 
 import { weakEntries } from './inspector.js';
 import { collectionIdOf } from './classRegistry.js';
 import { reduceToNode } from './nodeKinds.js';
+import { esModuleSpecifiers } from './modules.js';
+import { moduleNode } from './nodes/functions.js';
+import { packageHoldingState, packageRemedy } from './packages.js';
+
+/** Refuse an object a package keeps state about in a weak collection: the copy would arrive without it. */
+function refuseHeldByPackage(value: object, path: string): void {
+  const name = packageHoldingState(value);
+  if (name === undefined) return;
+  throw new UnserializableValueError(
+    `it is an object the package \`${name}\` keeps state about in a WeakMap or WeakSet of its own (zod's registry of descriptions, say), which a copy would arrive without`,
+    path,
+    packageRemedy(name),
+  );
+}
 import { globalNameOf, reduceSymbol } from './nodes/references.js';
 
 export interface EncodeOptions {
@@ -18,13 +32,32 @@ export interface EncodeOptions {
   accessors: boolean;
 }
 
-/** What the closure codec keeps per session: one capture per function, one epoch for its classes' snapshots. */
+/**
+ * What the closure codec keeps per session: one capture per function, one epoch for its classes'
+ * snapshots, and the ES module files the last encoding referred to (a worker imports them first).
+ */
 interface ClosureState {
   captures: Map<Function, Capture>;
   epoch: string;
+  esModules: string[];
 }
 const CLOSURE_STATE = Symbol('joblet.closure');
-const closureState = (session: EncodeSession) => session.cache<ClosureState>(CLOSURE_STATE, () => ({ captures: new Map(), epoch: randomUUID() }));
+const closureState = (session: EncodeSession) => session.cache<ClosureState>(CLOSURE_STATE, () => ({ captures: new Map(), epoch: randomUUID(), esModules: [] }));
+
+/**
+ * The ES module files the session's last encoding refers to by reference: a worker imports them
+ * before decoding it, since require() cannot load a module with top-level await.
+ */
+export function sessionEsModules(session: EncodeSession): readonly string[] {
+  return closureState(session).esModules;
+}
+
+/**
+ * How many functions of one installed package a payload may copy (when no export reaches them)
+ * before it is refused: a library instance (mathjs's create(all)) holds thousands, and copying
+ * them would take seconds for something that is better made in the worker.
+ */
+const PACKAGE_COPY_BUDGET = 40;
 
 /** The capture the session took of `fn`, if it took one (the task encoder keeps pure functions' defs for good). */
 export function sessionCapture(session: EncodeSession, fn: Function): Capture | undefined {
@@ -47,6 +80,8 @@ export class GraphEncoder {
   /** What each data container became, across every transform: a container met twice is one copy. */
   private readonly copies = new Map<object, unknown>();
   private readonly captures: Map<Function, Capture>;
+  /** Functions copied per installed package, and where the first was met (a refusal names it). */
+  private readonly packageCopies = new Map<string, { count: number; first: string }>();
   /** One epoch per session (per run): every payload of a run shares its classes' snapshots. */
   readonly epoch: string;
 
@@ -58,10 +93,13 @@ export class GraphEncoder {
   }
 
   encode(value: unknown): Graph {
+    const state = closureState(this.session);
+    state.esModules = [];
     // Pure data (the common payload) is sent as it is: one scan, no copy, no markers.
     if (!someInGraph(value, this.isSpecial)) return { mark: MARK, root: value, nodes: [] };
     const root = this.transform(value, '');
     this.fillPrivateState();
+    state.esModules = esModuleSpecifiers(this.nodes.flatMap((node) => (node.t === 'module' ? [node.specifier] : [])));
     return { mark: MARK, root, nodes: this.nodes };
   }
 
@@ -122,8 +160,22 @@ export class GraphEncoder {
     // A wrapped value takes the slow path: here, that is this codec itself.
     if (kind && 'inline' in kind.inGraph) return this.transform(kind.inGraph.inline(special), path);
     const reason = unsendableReason(special);
-    if (reason) throw new UnserializableValueError(reason, path, RESOURCE_REMEDY);
+    // A package's own namespace or weak collection, reached through its exports, travels by reference.
+    if (reason && !moduleNode.claims!(special)) throw new UnserializableValueError(reason, path, RESOURCE_REMEDY);
+    if (!reason && typeof special === 'object' && !moduleNode.claims!(special)) refuseHeldByPackage(special, path);
     return this.marker(special, () => reduceToNode(special, this, path));
+  }
+
+  copyFromPackage(name: string, path: string): void {
+    let copies = this.packageCopies.get(name);
+    if (!copies) this.packageCopies.set(name, (copies = { count: 0, first: path }));
+    if (++copies.count > PACKAGE_COPY_BUDGET) {
+      throw new UnserializableValueError(
+        `it holds more than ${PACKAGE_COPY_BUDGET} functions of the package \`${name}\` that none of its exports reaches (an object the package built, such as a library instance), so they would be copied one by one (the first at ${copies.first})`,
+        copies.first,
+        packageRemedy(name),
+      );
+    }
   }
 
   /** The marker for `key`'s node, made once: a value met twice (or in a cycle) is one node. */

@@ -1,5 +1,5 @@
 import { createRequire, isBuiltin } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { types } from 'node:util';
 import type * as Acorn from 'acorn';
 import { scriptSource, scriptUrl } from './inspector.js';
@@ -14,6 +14,8 @@ export interface ModuleRef {
   specifier: string;
   /** 'namespace' (import * as x), 'default' (import x), 'module' (require), or an export's name. */
   binding: string;
+  /** Property names walked from the binding (`z.string`: binding 'module', path ['z', 'string']). */
+  path?: string[];
 }
 
 const cache = new Map<string, Map<string, ModuleRef>>();
@@ -171,20 +173,73 @@ const requireHere = createRequire(import.meta.url);
 /** The binding that stands for a CommonJS module's own `require`, rebuilt in the worker for the same file. */
 export const REQUIRE_BINDING = '<require>';
 
-/** Load a module reference, synchronously (Node 20.19+ can require ES modules). */
+/** The binding that stands for a CommonJS module's own `module` object, the worker's for the same file. */
+export const MODULE_OBJECT_BINDING = '<module>';
+
+/**
+ * ES modules this realm loaded with import() ahead of a synchronous decode: require() cannot load a
+ * module graph with top-level await, so a worker imports what a snapshot names before decoding it.
+ */
+const imported = new Map<string, unknown>();
+
+/**
+ * The modules among `specifiers` that must be imported before a snapshot naming them is decoded
+ * here: ES modules (a builtin or a CommonJS file is required synchronously) not imported yet.
+ */
+export function modulesToImport(specifiers: readonly string[]): string[] {
+  return specifiers.filter((s) => !isBuiltin(s) && !imported.has(s) && !requireHere.cache[s]);
+}
+
+/** Import ES modules, so that loadModuleRef finds them without require(). */
+export async function importModules(specifiers: readonly string[]): Promise<void> {
+  for (const specifier of specifiers) {
+    let namespace: unknown;
+    try {
+      namespace = await import(pathToFileURL(specifier).href);
+    } catch {
+      // Its decode fails the task that uses it, with require's own message.
+      continue;
+    }
+    // A CommonJS file imported is its module.exports under require's cache: require() answers it.
+    if (!requireHere.cache[specifier]) imported.set(specifier, namespace);
+  }
+}
+
+/**
+ * The ES module files among a snapshot's module references (a CommonJS file is in require's
+ * cache): the ones a worker imports before decoding it, in case one has top-level await.
+ */
+export function esModuleSpecifiers(specifiers: Iterable<string>): string[] {
+  return [...new Set(specifiers)].filter((s) => !isBuiltin(s) && !s.startsWith('node:') && !requireHere.cache[s]);
+}
+
+/** Load a module reference, synchronously: imported ahead (modulesToImport) or through require (Node 20.19+ can require ES modules). */
 export function loadModuleRef(ref: ModuleRef): unknown {
   if (ref.binding === REQUIRE_BINDING) return createRequire(ref.specifier);
-  const loaded = requireHere(ref.specifier) as Record<string, unknown>;
+  const loaded = (imported.get(ref.specifier) ?? requireHere(ref.specifier)) as Record<string, unknown>;
+  if (ref.binding === MODULE_OBJECT_BINDING) return requireHere.cache[ref.specifier];
   const isNamespace = types.isModuleNamespaceObject(loaded);
+  let value: unknown;
   switch (ref.binding) {
     case 'namespace':
     case 'module':
-      return loaded;
+      value = loaded;
+      break;
     case 'default':
-      return isNamespace ? loaded.default : loaded;
+      value = isNamespace ? loaded.default : loaded;
+      break;
     default:
-      return loaded[ref.binding];
+      value = loaded[ref.binding];
   }
+  for (const key of ref.path ?? []) {
+    if ((typeof value !== 'object' && typeof value !== 'function') || value === null) {
+      throw new Error(`joblet: ${ref.specifier} has no ${[ref.binding, ...ref.path!].join('.')} in this worker`);
+    }
+    value = (value as Record<string, unknown>)[key];
+  }
+  // Only objects and functions are referred to by a path: undefined means the worker's module differs.
+  if (ref.path?.length && value === undefined) throw new Error(`joblet: ${ref.specifier} has no ${[ref.binding, ...ref.path].join('.')} in this worker`);
+  return value;
 }
 
 // Node's commonly used builtins, searched by identity when a captured value is one of their exports.

@@ -26,10 +26,11 @@ export const NODE_KINDS: { [T in NodeRecord['t']]: NodeKind<Extract<NodeRecord, 
 
 /**
  * Which entry takes a value apart, first claim wins: a realm's own global before anything
- * (Math is an object, Math.max a function), a by-reference value before its class, then
- * functions, Intl formatters (made by the receiver's own Intl), then every other object.
+ * (Math is an object, Math.max a function), a by-reference value before its class, an object
+ * an installed package exports (by reference to it), then functions, Intl formatters (made by
+ * the receiver's own Intl), then every other object.
  */
-const ENCODING_ORDER = [globalNode, referenceNode, functionNode, intlNode, objectNode] as const;
+const ENCODING_ORDER = [globalNode, referenceNode, moduleNode, functionNode, intlNode, objectNode] as const;
 
 /** The node for a value the encoder found special. */
 export function reduceToNode(value: object, encoder: NodeEncoder, path: string): NodeRecord {

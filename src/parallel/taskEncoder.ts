@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { SerializationError } from '../errors.js';
-import { sessionCapture } from '../closure/codec.js';
+import { sessionCapture, sessionEsModules } from '../closure/codec.js';
 import { describeFunction } from '../source/functionSource.js';
 import { REF_KEY, encodeValue, locateFailure, prepareValue, serializeIn } from '../serialize/payload.js';
 import { getSerializer } from '../serialize/registry.js';
@@ -260,6 +260,9 @@ export class TaskEncoder {
       throw this.serializer.name === codec.name ? failure : new SerializationError({ ...failure.toDetails(), serializer: this.serializer.name, cause: error });
     }
     const def: WireDef = { kind: 'value', id: `c:${createHash('sha1').update(data).digest('base64url')}`, serializer: codec.name, data };
+    // ES modules it refers to: the worker imports them first (require() cannot load one with top-level await).
+    const imports = sessionEsModules(this.session);
+    if (imports.length) def.imports = [...imports];
     // What it captured by reference (a Counter) goes first, so the worker holds it when it rebuilds the function.
     const met = [...this.session.companions];
     if (met.length) this.companions.set(def.id, met.map((value) => this.referenceDef(value, referenceKindOf(value)!, 'fn', index)));

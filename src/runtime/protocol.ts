@@ -19,7 +19,8 @@ export type Bytes = Uint8Array | string;
 export type WireDef =
   | { kind: 'function'; id: string; name: string; source: string; form: SourceForm }
   | { kind: 'global'; id: string; name: string; path: string }
-  | { kind: 'value'; id: string; serializer: string; data: Bytes }
+  /** `imports`: ES module files the snapshot refers to, imported before it is decoded (top-level await). */
+  | { kind: 'value'; id: string; serializer: string; data: Bytes; imports?: string[] }
   | { kind: 'ref'; id: string; ref: string; state: unknown };
 
 /** One task, as the encoder describes it before it joins a batch. */

@@ -4,6 +4,7 @@ import { getSerializer, isSerializerLoaded, loadSerializer } from '../serialize/
 import { decodeValue, encodeValue, resolveReferences } from '../serialize/payload.js';
 import type { Serializer } from '../serialize/types.js';
 import { clonesAsIs } from '../serialize/scan.js';
+import { importModules, modulesToImport } from '../closure/codec.js';
 import type { WireBatch, WireDef, WireReply, WireResult, WireTask } from './protocol.js';
 import '../sharing/kinds.js';
 import { referenceKind } from '../values/byReference.js';
@@ -70,15 +71,20 @@ export class TaskRunner {
   /** Load what the batch's serializers need in this realm; undefined when everything is loaded already. */
   private serializersToLoad(batch: WireBatch): Promise<Serializer> | undefined {
     const names = [batch.serializer];
+    const imports: string[] = [];
     // Closure snapshots name their serializer; a by-reference kind says what it needs (a wrapped value its fallback serializer).
     for (const def of batch.defs) {
-      if (def.kind === 'value') names.push(def.serializer);
-      else if (def.kind === 'ref') names.push(...(referenceKind(def.ref).serializers?.(def.state) ?? []));
+      if (def.kind === 'value') {
+        names.push(def.serializer);
+        // ES modules a snapshot refers to are imported first: its decode is synchronous, and require() cannot load top-level await.
+        if (def.imports) imports.push(...modulesToImport(def.imports));
+      } else if (def.kind === 'ref') names.push(...(referenceKind(def.ref).serializers?.(def.state) ?? []));
     }
-    if (names.every(isSerializerLoaded)) return undefined;
+    if (!imports.length && names.every(isSerializerLoaded)) return undefined;
     return (async () => {
       const serializer = await loadSerializer(batch.serializer, batch.serializerModule);
       for (const name of names.slice(1)) await loadSerializer(name);
+      await importModules(imports);
       return serializer;
     })();
   }

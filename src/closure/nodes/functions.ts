@@ -3,6 +3,7 @@ import { RESOURCE_REMEDY } from '../../values/unsendable.js';
 import { classIdOf, classRegistry, knownClassId, noteReceivedClass, peerHoldsClass } from '../classRegistry.js';
 import type { FunctionRecord, NodeRecord } from '../graph.js';
 import { loadModuleRef } from '../modules.js';
+import { inPackage, packageObjectRef } from '../packages.js';
 import type { NodeDecoder, NodeEncoder, NodeKind } from '../nodeKind.js';
 import { compile } from './compileFunction.js';
 import { defineProperties, propRecords } from './objects.js';
@@ -32,8 +33,10 @@ export const functionNode: NodeKind<FunctionRecord> = {
     }
     const capture = encoder.capture(fn);
     switch (capture.kind) {
-      case 'unsupported':
-        throw new UnserializableValueError(`function \`${capture.name}\` cannot be sent: ${capture.reason}`, path, RESOURCE_REMEDY);
+      case 'unsupported': {
+        const error = new UnserializableValueError(`function \`${capture.name}\` cannot be sent: ${capture.reason}`, path, RESOURCE_REMEDY);
+        throw capture.package === undefined ? error : inPackage(error, capture.package, capture.name, (m, p, r) => new UnserializableValueError(m, p, r));
+      }
       case 'global':
         return { t: 'global', path: capture.path };
       case 'module':
@@ -46,10 +49,17 @@ export const functionNode: NodeKind<FunctionRecord> = {
           args: encoder.transform(capture.args, `${path} -> bound arguments`) as unknown[],
         };
       case 'source': {
+        // A package's function no export reaches is copied, within a budget per package.
+        if (capture.package !== undefined) encoder.copyFromPackage(capture.package, path);
         const vars: Record<string, unknown> = {};
-        for (const [name, captured] of capture.values) {
-          const at = `${path} -> captured '${name}'`;
-          vars[name] = isPrivateState(captured, name, capture.name, capture.values.keys()) ? encoder.privateState(captured, at) : encoder.transform(captured, at);
+        try {
+          for (const [name, captured] of capture.values) {
+            const at = `${path} -> captured '${name}'`;
+            vars[name] = isPrivateState(captured, name, capture.name, capture.values.keys()) ? encoder.privateState(captured, at) : encoder.transform(captured, at);
+          }
+        } catch (error) {
+          if (capture.package === undefined || !(error instanceof UnserializableValueError)) throw error;
+          throw inPackage(error, capture.package, capture.name, (m, p, r) => new UnserializableValueError(m, p, r));
         }
         for (const [name, ref] of capture.modules) {
           vars[name] = encoder.marker(`module:${ref.specifier}#${ref.binding}`, () => ({ t: 'module', specifier: ref.specifier, binding: ref.binding }));
@@ -189,6 +199,13 @@ export const boundNode: NodeKind<{ t: 'bound'; target: unknown; thisArg: unknown
   },
 };
 
-export const moduleNode: NodeKind<{ t: 'module'; specifier: string; binding: string }> = {
+/**
+ * A module, or a value an installed package's exports reach by a property path (an object here; a
+ * function's reference comes from its capture): the worker loads the same module file and walks
+ * the same path, so nothing of the package is copied.
+ */
+export const moduleNode: NodeKind<{ t: 'module'; specifier: string; binding: string; path?: string[] }> = {
+  claims: (value) => typeof value === 'object' && packageObjectRef(value) !== undefined,
+  reduce: (value: object): NodeRecord => ({ t: 'module', ...packageObjectRef(value)! }),
   make: (record) => loadModuleRef(record),
 };

@@ -1,4 +1,5 @@
 import vm from 'node:vm';
+import { isBuiltin } from 'node:module';
 import { UnserializableValueError } from '../../serialize/types.js';
 import { builtinBase, NATIVE_ERRORS, nativeTypedArrayOf } from '../../values/kinds.js';
 import { RESOURCE_REMEDY } from '../../values/unsendable.js';
@@ -26,7 +27,9 @@ export const objectNode: NodeKind<ObjectRecord> = {
     else if (proto === Object.prototype) record.proto = 'object';
     else if (NATIVE_ERRORS.has(ctor)) record.cls = encoder.transform(ctor, `${path} -> class`);
     else if (typeof ctor === 'function' && ctor.prototype === proto) {
-      if (encoder.capture(ctor).kind !== 'source') {
+      const capture = encoder.capture(ctor);
+      // A class an installed package exports travels by reference; Node's own are refused.
+      if (capture.kind !== 'source' && !(capture.kind === 'module' && !isBuiltin(capture.ref.specifier))) {
         // Node's own classes (sockets, streams, URL): their state lives in native handles or private fields.
         throw new UnserializableValueError(
           `an instance of \`${ctor.name}\` cannot be sent: its class is part of Node, and its state (handles, private fields) cannot be copied`,
@@ -79,7 +82,7 @@ export const objectNode: NodeKind<ObjectRecord> = {
 function refusePrivateState(ctor: Function, encoder: NodeEncoder, path: string): void {
   for (let cls: unknown = ctor; typeof cls === 'function' && cls !== Function.prototype; cls = Object.getPrototypeOf(cls)) {
     const capture = encoder.capture(cls as Function);
-    if (capture.kind === 'source' && capture.hasPrivateMembers) {
+    if ((capture.kind === 'source' || capture.kind === 'module') && capture.hasPrivateMembers) {
       throw new UnserializableValueError(
         `an instance of \`${ctor.name}\` cannot be sent: its class ${cls === ctor ? '' : `(through \`${(cls as Function).name}\`) `}has #private members, whose state no copy can restore`,
         path,

@@ -1,0 +1,107 @@
+/**
+ * Values that belong to modules travel by reference to them (issue 13, items 4, 6, 7, 9): a
+ * function or object an installed ES-module package exports (zod, immer, lodash-es), a CommonJS
+ * module's own `exports` as tsc's output uses it, and an export of a module with top-level
+ * await. Each case runs in a real worker thread and a real child process and is compared with
+ * the same call here; what cannot travel is refused at submission, naming the package and the path.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createRequire } from 'node:module';
+import { z } from 'zod';
+import { produce } from 'immer';
+import { groupBy, has, memoize } from 'lodash-es';
+import { create, all } from 'mathjs';
+import { delayed, SerializationError } from 'joblet';
+import { rejects, withParallel } from './helpers.js';
+import { scale } from './fixtures/topLevelAwait.js';
+
+const require = createRequire(import.meta.url);
+// tsc's CommonJS output, whose functions read their module's exports as `exports.x`.
+const exportsRefs = require('../legacy/exportsRefs.cjs') as { addBase(x: number): number; remember(x: number): boolean };
+
+// Reached through an object, not an import binding: only the package index finds them.
+const zodTools = { string: z.string, number: z.number };
+const immerTools = { produce };
+const lodashTools = { memoize, groupBy, has };
+const schema = z.object({ name: z.string(), n: z.number().int() });
+const bump = produce((draft: { n: number }) => {
+  draft.n += 1;
+});
+const math = create(all!, { number: 'number' });
+
+const BACKENDS = ['threads', 'processes'] as const;
+
+/** Run `fn(...args)` in a worker of each backend and compare with the same call here. */
+async function sameInWorkers(fn: (...args: any[]) => unknown, args: unknown[] = []): Promise<void> {
+  const expected = await fn(...args);
+  for (const backend of BACKENDS) {
+    await withParallel({ nJobs: 1, backend }, async (p) => {
+      const [got] = await p.run([delayed(fn)(...args)]);
+      assert.equal(got, expected, `${backend}: the worker's answer differs from the main thread's`);
+    });
+  }
+}
+
+/** Refused at submission on each backend, with a message and path the check accepts. */
+async function refusedInWorkers(fn: () => unknown, check: (error: SerializationError) => void): Promise<void> {
+  for (const backend of BACKENDS) {
+    await withParallel({ nJobs: 1, backend }, async (p) => {
+      await rejects(p.run([delayed(fn)()]), (error) => {
+        assert.instance(error, SerializationError);
+        check(error as SerializationError);
+      });
+    });
+  }
+}
+
+const modules = suite('closures: module values by reference');
+
+modules('a zod function reached through an object travels as the export it is', async () => {
+  await sameInWorkers((s: string) => [zodTools.string().safeParse(s).success, zodTools.number().safeParse(s).success], ['text']);
+});
+
+modules("immer's produce reached through an object travels by reference", async () => {
+  await sameInWorkers((n: number) => immerTools.produce({ n, list: [1] }, (d) => { d.n *= 2; d.list.push(n); }), [4]);
+});
+
+modules("lodash-es's functions reached through an object travel by reference", async () => {
+  await sameInWorkers((x: number) => {
+    const square = lodashTools.memoize((v: number) => v * v);
+    return [square(x) + square(x), lodashTools.has({ a: { b: x } }, 'a.b'), lodashTools.groupBy([1, 2, 3, x], (v) => v % 2)];
+  }, [7]);
+});
+
+modules('a zod schema instance is refused at submission, naming zod, the path and a remedy', async () => {
+  await refusedInWorkers(() => schema.safeParse({ name: 'a', n: 1 }).success, (error) => {
+    assert.match(error.message, /`zod`/);
+    assert.match(error.message, /captured 'schema'/);
+    assert.match(error.message, /inside the task, or once per worker/);
+  });
+});
+
+modules("immer's curried produce is refused at submission, naming immer", async () => {
+  await refusedInWorkers(() => bump({ n: 1 }).n, (error) => {
+    assert.match(error.message, /`immer`/);
+    assert.match(error.message, /captured 'bump'/);
+  });
+});
+
+modules('a mathjs instance is refused early, naming the package and where the capture enters it', async () => {
+  await refusedInWorkers(() => math.add(1, 2), (error) => {
+    assert.match(error.message, /package `(mathjs|typed-function)`/);
+    assert.match(error.message, /captured 'math'/);
+  });
+});
+
+modules("tsc's CommonJS output: a function reading `exports.x` travels with its module by reference", async () => {
+  // The task function is the module's own: it captures `exports`, which holds a WeakSet.
+  await sameInWorkers(exportsRefs.remember, [5]);
+  await sameInWorkers(exportsRefs.addBase, [5]);
+});
+
+modules('an export of a module with top-level await is imported by the worker', async () => {
+  await sameInWorkers((x: number) => scale(x), [7]);
+});
+
+modules.run();
