@@ -53,7 +53,8 @@ function buildPaths(): Map<unknown, string> {
     else if (isObjectLike(value)) {
       note(value, name, false);
       for (const key of Object.getOwnPropertyNames(value)) {
-        const member = readOwn(value, key);
+        // A data property only: a getter of `process` may warn (process._channel is deprecated) or do work.
+        const member = Object.getOwnPropertyDescriptor(value, key)?.value as unknown;
         if (typeof member === 'function') note(member, `${name}.${key}`, false);
       }
     }
