@@ -61,6 +61,8 @@ export interface ObjectRecord {
   props: PropRecord[];
   /** The built-in an instance extends, and what fills its internal slots: [kind, ...contents]. */
   base?: [string, ...unknown[]];
+  /** Object.freeze, Object.seal or Object.preventExtensions was applied: the receiver applies it last. */
+  integrity?: 'frozen' | 'sealed' | 'closed';
 }
 
 export interface WeakRecord {

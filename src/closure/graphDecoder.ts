@@ -16,6 +16,7 @@ export function decodeGraph(graph: Graph, options: DecodeOptions = {}): unknown 
   const decoder = new GraphDecoder(graph, options.context);
   const root = decoder.value(graph.root, () => undefined);
   decoder.buildPrivateState();
+  decoder.finish();
   return root;
 }
 
@@ -37,6 +38,16 @@ class GraphDecoder implements NodeDecoder {
   private readonly waiting = new Map<number, (() => void)[]>();
   /** Data containers already walked: shared by every part of the graph, so none is walked twice. */
   private readonly entered = new Set<object>();
+  /** Work for when the whole graph is built (freezing an object a late assignment may still fill). */
+  private readonly last: (() => void)[] = [];
+
+  atEnd(then: () => void): void {
+    this.last.push(then);
+  }
+
+  finish(): void {
+    for (const then of this.last) then();
+  }
 
   constructor(
     private readonly graph: Graph,

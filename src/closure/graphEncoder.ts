@@ -143,7 +143,12 @@ export class GraphEncoder {
     if (referenceKindOf(value) || unsendableReason(value) || globalNameOf(value)) return true;
     if (Array.isArray(value)) return false;
     if (isClassInstance(value)) return true;
-    if (Object.getPrototypeOf(value) !== Object.prototype) return false;
+    const proto = Object.getPrototypeOf(value) as unknown;
+    // Structured clone gives a null-prototype object Object.prototype, and forgets freezing.
+    if (proto === null || (proto === Object.prototype && !Object.isExtensible(value))) return true;
+    if (proto !== Object.prototype) return false;
+    // Non-enumerable properties are dropped by structured clone.
+    if (Object.getOwnPropertyNames(value).some((key) => !Object.prototype.propertyIsEnumerable.call(value, key))) return true;
     // Symbol-keyed properties ([Symbol.iterator]() {...}) are dropped by structured clone.
     if (Object.getOwnPropertySymbols(value).length) return true;
     return this.options.accessors && hasAccessor(value);

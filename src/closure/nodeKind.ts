@@ -60,4 +60,6 @@ export interface NodeDecoder {
   recordAt(at: number): NodeRecord;
   /** The value node `at` was built into. */
   built(at: number): unknown;
+  /** Run `then` once the whole graph is built: the last word on a node (freezing it). */
+  atEnd(then: () => void): void;
 }

@@ -27,9 +27,6 @@ export const KNOWN_WRONG: Record<string, string> = {
   'esbuild-esm: two closures over one let, from the module': ITEM8_LET,
   'esbuild-cjs-min: two closures over one let, from the module': ITEM8_LET,
   'tsx: two closures over one let, from the module': ITEM8_LET,
-  'handwritten: Object.create(null) dictionary': 'item 3: a null-prototype object arrives with Object.prototype',
-  'handwritten: non-enumerable own property': 'item 2/3: a non-enumerable own property is dropped (undefined)',
-  'handwritten: frozen object stays frozen': 'object details: Object.freeze is not carried',
   'handwritten: two closures sharing one let': ITEM8_LET,
 };
 

@@ -52,6 +52,9 @@ export const objectNode: NodeKind<ObjectRecord> = {
     // A typed array's indices are its contents, carried in `base`.
     const skip = base === 'TypedArray' ? (key: string | symbol) => typeof key === 'string' && /^\d+$/.test(key) : undefined;
     record.props = propRecords(value, encoder, path, skip);
+    if (Object.isFrozen(value)) record.integrity = 'frozen';
+    else if (Object.isSealed(value)) record.integrity = 'sealed';
+    else if (!Object.isExtensible(value)) record.integrity = 'closed';
     return record;
   },
 
@@ -59,6 +62,7 @@ export const objectNode: NodeKind<ObjectRecord> = {
     if (record.base) {
       const made = constructOnBase(record, decoder, at);
       defineProperties(made, record.props, decoder);
+      applyIntegrity(made, record, decoder);
       return made;
     }
     const object: Record<string, unknown> = Object.create(null);
@@ -74,9 +78,17 @@ export const objectNode: NodeKind<ObjectRecord> = {
       if (proto !== undefined) Object.setPrototypeOf(object, proto as object);
     }
     defineProperties(object, record.props, decoder);
+    applyIntegrity(object, record, decoder);
     return object;
   },
 };
+
+/** Freeze, seal or close the object as the sender's was, once nothing more is assigned to it. */
+function applyIntegrity(object: object, record: ObjectRecord, decoder: NodeDecoder): void {
+  const { integrity } = record;
+  if (!integrity) return;
+  decoder.atEnd(() => void (integrity === 'frozen' ? Object.freeze(object) : integrity === 'sealed' ? Object.seal(object) : Object.preventExtensions(object)));
+}
 
 /** Refuse an instance whose class (or an ancestor) has `#private` members: that state cannot be copied. */
 function refusePrivateState(ctor: Function, encoder: NodeEncoder, path: string): void {
