@@ -38,8 +38,11 @@ export class JobletError extends Error {
 export interface ThrownRecord {
   /** True when the task threw an Error (or subclass); false for `throw 'text'` and the like. */
   isError: boolean;
+  /** The error's name (`TypeError`), or the thrown value's type. */
   name: string;
+  /** The error's message, or the thrown value as text. */
   message: string;
+  /** The stack as the worker saw it, with the user's file and line. */
   stack: string | undefined;
   /** Own enumerable properties of the thrown error (e.g. `code`), where the serializer carried them. */
   properties: Record<string, unknown>;
@@ -90,7 +93,9 @@ export class TaskError extends JobletError {
 }
 
 /** The fields a SerializationError is made from, and what a worker sends to rebuild one. */
+/** What a SerializationError says, field by field. */
 export interface SerializationErrorDetails {
+  /** When it failed: submitting the task, rebuilding it in the worker, encoding or decoding the result. */
   phase: SerializationPhase;
   /** Path inside the value: `args[1].onItem`, `fn`, `result.items[3]`. */
   path: string;
@@ -100,7 +105,9 @@ export interface SerializationErrorDetails {
   problem: string;
   /** What to do instead. */
   remedy: string;
+  /** The task's index in submission order, when one task is concerned. */
   taskIndex?: number | undefined;
+  /** The serializer's own error. */
   cause?: unknown;
 }
 

@@ -33,7 +33,8 @@ export { Counter, type CounterOptions } from './sharing/counter.js';
 export { registerBackend, listBackends, type BackendName } from './backends/registry.js';
 export type { Backend, BackendCapabilities, BackendFactory, BackendOptions, BatchEvents } from './backends/types.js';
 export { TransportRefusedError } from './backends/types.js';
-export type { WireBatch, WireResult, WireDef, WireTask } from './runtime/protocol.js';
+export type { Bytes, WireBatch, WireReply, WireResult, WireDef, WireTask, WireSerializationFailure } from './runtime/protocol.js';
+export type { SourceForm } from './source/sourceForm.js';
 
 export {
   JobletError,
@@ -43,5 +44,6 @@ export {
   TimeoutError,
   AbortError,
   type SerializationPhase,
+  type SerializationErrorDetails,
   type ThrownRecord,
 } from './errors.js';

@@ -26,6 +26,7 @@ export function registerBackend(name: BackendName, factory: BackendFactory): voi
   factories.set(name, factory);
 }
 
+/** Names of the registered backends, built-ins first. */
 export function listBackends(): string[] {
   return [...factories.keys()];
 }

@@ -1,5 +1,6 @@
 import type { WireBatch, WireReply } from '../runtime/protocol.js';
 
+/** What a backend can do, which joblet adapts to. */
 export interface BackendCapabilities {
   /** Workers can see SharedArrayBuffers of the main thread without a copy. */
   sharedMemory: boolean;
@@ -14,6 +15,7 @@ export interface BackendCapabilities {
   clonesMessages?: boolean;
 }
 
+/** What the run asks of one batch's submission. */
 export interface BatchEvents {
   /** Called when a worker starts the batch (it may wait in a queue before); timeouts count from here. */
   onStart?(): void;
@@ -26,7 +28,9 @@ export interface BatchEvents {
  * same batch again with them serialized, which either travels or names the task and the path.
  * The backend never calls back into the run to do it.
  */
+/** A cloning transport refused a batch's plain arguments; joblet then sends the batch serialized. */
 export class TransportRefusedError extends Error {
+  /** @param refusal What the transport threw. */
   constructor(readonly refusal: unknown) {
     super(`The transport refused to clone the batch's arguments: ${refusal instanceof Error ? refusal.message : String(refusal)}`);
     this.name = 'TransportRefusedError';
@@ -49,11 +53,15 @@ export class TransportRefusedError extends Error {
  *   the defs a worker already has.
  * - An idle backend must not keep the process alive.
  */
+/** Carries batches to workers and their replies back: the seam `registerBackend` adds to. */
 export interface Backend {
+  /** The name `backend: name` picks it by. */
   readonly name: string;
   /** How many batches run at once. */
   readonly nWorkers: number;
+  /** What it can do. */
   readonly capabilities: BackendCapabilities;
+  /** Run a batch on a worker; resolves with the worker's reply. */
   submit(batch: WireBatch, events?: BatchEvents): Promise<WireReply>;
   /** Drop a queued batch, or stop a running one (its worker is terminated and later replaced); its promise rejects with `reason`. */
   cancel(batchId: number, reason: unknown): void;
@@ -63,6 +71,7 @@ export interface Backend {
   terminate(): Promise<void>;
 }
 
+/** What a backend factory is given. */
 export interface BackendOptions {
   /** Number of workers wanted, already resolved from `nJobs` (at least 1). */
   nWorkers: number;
@@ -70,4 +79,5 @@ export interface BackendOptions {
   perWorkerBufferSize?: number;
 }
 
+/** Makes a backend for one `Parallel`; registered with `registerBackend`. */
 export type BackendFactory = (options: BackendOptions) => Backend;

@@ -3,6 +3,7 @@ import type { FidelityDifference } from './differences.js';
 
 export type { Carried, FidelityDifference };
 
+/** What `compareSerializers` compares, and how hard it looks. */
 export interface CompareOptions {
   /**
    * Names of the serializers to compare, in the order of the rows.
@@ -42,9 +43,11 @@ export interface ComparisonError {
 
 /** One row of compareSerializers: how one serializer did with the value. JSON-friendly (no undefined). */
 export interface SerializerComparison {
+  /** The serializer of this row. */
   serializer: string;
   /** True when the value was encoded and decoded; the fidelity list says what the trip changed. */
   ok: boolean;
+  /** Why the value could not be encoded or decoded, when it could not. */
   error: ComparisonError | null;
   /** Size of the encoded form: bytes, or UTF-8 bytes for a serializer that writes text. */
   bytes: number | null;

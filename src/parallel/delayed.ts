@@ -4,7 +4,9 @@ declare const RESULT: unique symbol;
 
 /** A function call captured for later: made by `delayed(fn)(...args)`, run by `Parallel.run`. */
 export interface Task<R = unknown> {
+  /** The function the worker calls. */
   readonly fn: Function;
+  /** The arguments it is called with. */
   readonly args: readonly unknown[];
   /** Type-only: the awaited result, so `run()` can infer it. */
   readonly [RESULT]?: R;

@@ -2,23 +2,35 @@ import type { DoneBatch, RunObserver, SentBatch } from './observer.js';
 
 /** One phase's times, in milliseconds. Percentiles come from at most 100,000 samples (a uniform reservoir). */
 export interface PhaseStats {
+  /** How many measurements (batches or tasks, as the phase says). */
   count: number;
+  /** Their sum, in milliseconds. */
   totalMs: number;
+  /** Their mean, in milliseconds. */
   meanMs: number;
+  /** The median, in milliseconds. */
   p50Ms: number;
+  /** The 90th percentile, in milliseconds. */
   p90Ms: number;
+  /** The 99th percentile, in milliseconds. */
   p99Ms: number;
+  /** The largest, in milliseconds. */
   maxMs: number;
 }
 
 /** What `parallel.stats()` returns: every run of this Parallel since profiling began (or since `resetStats()`). */
 export interface ParallelStats {
+  /** Calls of `run()` (or `map()`) measured. */
   runs: number;
+  /** Tasks that finished, failed ones included. */
   tasks: number;
+  /** Batches sent to workers. */
   batches: number;
+  /** Tasks that failed. */
   failed: number;
   /** Time runs were in progress, added up (overlapping runs count twice). */
   wallMs: number;
+  /** Where the time went, phase by phase. */
   phases: {
     /** Encoding, per batch: the arguments in the main thread plus the results in the worker. */
     serialize: PhaseStats;
@@ -33,9 +45,27 @@ export interface ParallelStats {
    * Bytes of tasks sent and results received. Plain data that the transport clones as it is
    * has no encoded size: it is estimated (8 bytes a number, a string's length, buffers by size), and `estimated` says so.
    */
-  bytes: { sent: number; received: number; estimated: boolean };
+  bytes: {
+    /** Bytes of tasks sent to workers. */
+    sent: number;
+    /** Bytes of results received. */
+    received: number;
+    /** Some of the figures are estimates (plain data the transport cloned as it is). */
+    estimated: boolean;
+  };
   /** Per worker: batches and tasks it ran, time busy (decode, run, encode), and busy time over wallMs. */
-  workers: { worker: number; batches: number; tasks: number; busyMs: number; utilization: number }[];
+  workers: {
+    /** The backend's number for the worker. */
+    worker: number;
+    /** Batches it ran. */
+    batches: number;
+    /** Tasks it ran. */
+    tasks: number;
+    /** Time it was busy: decode, run, encode, in milliseconds. */
+    busyMs: number;
+    /** `busyMs` over `wallMs`, from 0 to 1. */
+    utilization: number;
+  }[];
 }
 
 const RESERVOIR = 100_000;

@@ -8,6 +8,7 @@ export interface Progress {
   total: number | undefined;
   /** Tasks that failed (the run stops at the first). */
   failed: number;
+  /** Time since the run started, in milliseconds. */
   elapsedMs: number;
   /** Time left at the rate so far; undefined until the total and a rate are known. */
   etaMs: number | undefined;
@@ -20,7 +21,12 @@ export interface ProgressOptions {
    * @default process.stderr
    * @example new Parallel({ progress: { stream: process.stdout } })
    */
-  stream?: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  stream?: NodeJS.WritableStream & {
+    /** A terminal: the bar is redrawn in place. */
+    isTTY?: boolean;
+    /** The terminal's width; the bar fits in it. */
+    columns?: number;
+  };
   /**
    * Draw even when the stream is not a terminal (one plain line a second, no carriage returns).
    * @default false

@@ -6,6 +6,7 @@
 import type { SerializationPhase, ThrownRecord } from '../errors.js';
 import type { SourceForm } from '../source/sourceForm.js';
 
+/** What a serializer makes: bytes, or text for the text serializers (`json`, `javascript`). */
 export type Bytes = Uint8Array | string;
 
 /**
@@ -17,11 +18,50 @@ export type Bytes = Uint8Array | string;
  * structured clone carries (on threads, SharedArrayBuffers are shared).
  */
 export type WireDef =
-  | { kind: 'function'; id: string; name: string; source: string; form: SourceForm }
-  | { kind: 'global'; id: string; name: string; path: string }
-  /** `imports`: ES module files the snapshot refers to, imported before it is decoded (top-level await). */
-  | { kind: 'value'; id: string; serializer: string; data: Bytes; imports?: string[] }
-  | { kind: 'ref'; id: string; ref: string; state: unknown };
+  | {
+      /** A plain function sent as its source text. */
+      kind: 'function';
+      /** The id tasks use to name it: a hash of its source. */
+      id: string;
+      /** The function's name, for messages. */
+      name: string;
+      /** The function's source text. */
+      source: string;
+      /** How the source is compiled back: as an expression, or as a method written in shorthand. */
+      form: SourceForm;
+    }
+  | {
+      /** A built-in function, found by its path from globalThis in the worker. */
+      kind: 'global';
+      /** The id tasks use to name it. */
+      id: string;
+      /** The function's name, for messages. */
+      name: string;
+      /** Its path from globalThis, such as `Math.sqrt`. */
+      path: string;
+    }
+  | {
+      /** A task function with its captures, or a large value, encoded by a serializer. */
+      kind: 'value';
+      /** The id tasks use to name it: a hash of `data`. */
+      id: string;
+      /** The serializer that made `data` and rebuilds it. */
+      serializer: string;
+      /** The encoded value. */
+      data: Bytes;
+      /** ES module files the snapshot refers to, imported before it is decoded (top-level await). */
+      imports?: string[];
+    }
+  | {
+      /** A by-reference value (persisted handle, shared array, Counter, wrapped value). */
+      kind: 'ref';
+      /** The id tasks use to name it. */
+      id: string;
+      /** The by-reference kind that rebuilds it (values/byReference.ts). */
+      ref: string;
+      /** What that kind needs to rebuild it, carried by the transport's structured clone. */
+      state: unknown;
+    };
 
 /** One task, as the encoder describes it before it joins a batch. */
 export interface WireTask {
@@ -33,7 +73,9 @@ export interface WireTask {
   refKey?: string | undefined;
 }
 
+/** The unit of work a backend carries to a worker: tasks that share a serializer, with the defs they use. */
 export interface WireBatch {
+  /** The batch's number, unique in its `Parallel`, that the reply answers. */
   id: number;
   /** Serializer of `args` and of the answer. */
   serializer: string;
@@ -47,7 +89,9 @@ export interface WireBatch {
    * and their placeholder keys when any has references.
    */
   indices: number[];
+  /** Each task's function def id, or one id when every task of the batch shares it. */
   fns: string | string[];
+  /** Each task's placeholder key for references, when any task has references. */
   refKeys?: (string | undefined)[];
   /** The argument arrays of all the tasks, in order, serialized in one call (one buffer to send). */
   packed?: Bytes;
@@ -74,31 +118,75 @@ export interface WireBatch {
  * packed together, `results`: one result per task, each value encoded alone.
  */
 export interface WireReply {
+  /** The succeeded tasks' values in batch order, serialized together. */
   packed?: Bytes;
   /** Or the values themselves, carried by a cloning transport (as `WireBatch.args`). */
   values?: unknown[];
   /** The worker's own times for a batch that asked (`profile`), in milliseconds: each task's run time in batch order. */
-  timing?: { decodeMs: number; encodeMs: number; taskMs: number[] };
+  timing?: {
+    /** Rebuilding the batch's arguments. */
+    decodeMs: number;
+    /** Encoding the batch's results. */
+    encodeMs: number;
+    /** Each task's run time, in batch order. */
+    taskMs: number[];
+  };
   /** Which worker answered: set by the backend (its own number for the worker), for per-worker profiles. */
   worker?: number;
+  /** With `packed` or `values`: the tasks that did not succeed. */
   failures?: WireResult[];
+  /** Instead of `packed`: one result per task, each value encoded on its own. */
   results?: WireResult[];
 }
 
+/** A value the worker could not serialize or rebuild, described for a SerializationError. */
 export interface WireSerializationFailure {
+  /** Where it happened: rebuilding the arguments, or encoding the result. */
   phase: SerializationPhase;
+  /** The path inside the value, such as `result -> .model -> [3]`. */
   path: string;
+  /** The serializer that failed. */
   serializer: string;
+  /** What could not be carried. */
   problem: string;
+  /** What the user can do about it. */
   remedy: string;
 }
 
+/** One task's outcome in a reply. */
 export type WireResult =
-  /** `at`: the value's position in the reply's packed buffer; `value`: encoded on its own. */
-  | { index: number; ok: true; value?: Bytes; at?: number }
-  /** The task threw: `data` is the ThrownRecord in the batch's serializer, `record` a plain copy when that failed. */
-  | { index: number; ok: false; kind: 'thrown'; data?: Bytes; record?: ThrownRecord }
-  | { index: number; ok: false; kind: 'serialization'; failure: WireSerializationFailure };
+  | {
+      /** The task's index in submission order. */
+      index: number;
+      /** The task returned a value. */
+      ok: true;
+      /** The value, encoded on its own. */
+      value?: Bytes;
+      /** Or the value's position in the reply's packed buffer. */
+      at?: number;
+    }
+  | {
+      /** The task's index in submission order. */
+      index: number;
+      /** The task did not return a value. */
+      ok: false;
+      /** It threw. */
+      kind: 'thrown';
+      /** What it threw, as a ThrownRecord in the batch's serializer. */
+      data?: Bytes;
+      /** A plain copy of the ThrownRecord, when the serializer could not encode it. */
+      record?: ThrownRecord;
+    }
+  | {
+      /** The task's index in submission order. */
+      index: number;
+      /** The task did not return a value. */
+      ok: false;
+      /** Its arguments could not be rebuilt, or its result could not be encoded. */
+      kind: 'serialization';
+      /** What failed, where, and the remedy. */
+      failure: WireSerializationFailure;
+    };
 
 export type ToWorker =
   | { type: 'batch'; batch: WireBatch }

@@ -45,6 +45,7 @@ export function registerBuiltIn(serializer: Serializer): void {
   registry.set(serializer.name, { serializer, given: serializer, module: undefined });
 }
 
+/** How `registerSerializer` makes a serializer known to workers. */
 export interface RegisterSerializerOptions {
   /**
    * URL or absolute path of a module that registers this serializer when

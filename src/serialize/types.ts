@@ -20,8 +20,11 @@ export interface SerializerCapabilities {
  * throws (ideally an {@link UnserializableValueError} naming the path).
  */
 export interface Serializer {
+  /** The name `serializer: name` picks it by; unique in the registry. */
   readonly name: string;
+  /** What it can carry (functions, cycles, class instances...), for `auto` and the error messages. */
   readonly capabilities: SerializerCapabilities;
+  /** Encode a value to bytes or text; throw when the value cannot be carried. */
   serialize(value: unknown): Uint8Array | string;
   /**
    * @internal `serialize` within a run: `session` is the run's encode session (values/session.ts),
@@ -30,6 +33,7 @@ export interface Serializer {
    * a library function registered as it is (`devalue.stringify`) is never handed joblet's object.
    */
   serializeInSession?(value: unknown, session: EncodeSession): Uint8Array | string;
+  /** Rebuild the value from what `serialize` made (in a worker, or in the main thread for results). */
   deserialize(data: Uint8Array | string): unknown;
   /**
    * Optional: why this serializer cannot carry `value` (one node of a graph,

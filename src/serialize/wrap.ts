@@ -17,6 +17,12 @@ const targets = new WeakMap<object, object>();
 /** Name of the serializer that encodes wrapped values (cloudpickle's role in joblib). */
 export const FALLBACK_SERIALIZER = 'closure';
 
+/**
+ * Mark a function or object that the run's serializer cannot carry so that
+ * joblet encodes it with the closure codec instead (joblib's
+ * `wrap_non_picklable_objects`). Returns a proxy that behaves as `value`.
+ * @example p.run([delayed(fit)(wrapNonSerializable(model), rows)])
+ */
 export function wrapNonSerializable<T extends object>(value: T): T {
   if ((typeof value !== 'object' && typeof value !== 'function') || value === null) {
     throw new TypeError(

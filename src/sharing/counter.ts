@@ -51,8 +51,11 @@ const received = new Map<string, Counter>();
  * `printEvery`.
  */
 export class Counter {
+  /** Identifies the counter in every worker. */
   readonly id: string;
+  /** See {@link CounterOptions.printEvery}. */
   readonly printEvery: number;
+  /** See {@link CounterOptions.message}. */
   readonly message: string;
   /** Shared memory (threads, inline), or undefined in a child process, where `#base` + `#added` stand in. */
   #cell: BigInt64Array | undefined;
@@ -126,6 +129,7 @@ export class Counter {
     local.get(id)?.deref()?.increment(by);
   }
 
+  /** The count, for JSON.stringify and logs. */
   toJSON(): object {
     return { counter: this.id, value: this.value };
   }

@@ -19,6 +19,7 @@ import { disown, own, removeFile, tempPath } from './tempFiles.js';
  */
 export type PersistMethod = 'shm' | 'file';
 
+/** How `persist` shares the value. */
 export interface PersistOptions {
   /**
    * 'shm': typed arrays and ArrayBuffers inside the value move to shared
@@ -60,9 +61,14 @@ function moveToShared(source: ArrayBufferView | ArrayBuffer): unknown {
   return length === undefined ? new View(memory) : new View(memory, 0, length);
 }
 
+/**
+ * A handle to a value `persist()` placed where every worker can read it: pass
+ * the handle to tasks instead of the value, and close it when done.
+ */
 export class PersistedModel<T = unknown> {
   /** Identifies the value in every worker that holds it. */
   readonly id: string;
+  /** Where the value's arrays live: 'shm', 'file', or undefined when the value holds none. */
   readonly method: PersistMethod | undefined;
   #value: T | undefined;
   #hasValue: boolean;
@@ -117,6 +123,7 @@ export class PersistedModel<T = unknown> {
     return this;
   }
 
+  /** True once `close()` was called: the handle can no longer be sent. */
   get closed(): boolean {
     return this.#closed;
   }

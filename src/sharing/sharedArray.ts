@@ -12,8 +12,6 @@ export type TypedArrayConstructor =
   | Int16ArrayConstructor | Uint16ArrayConstructor | Int32ArrayConstructor | Uint32ArrayConstructor
   | Float32ArrayConstructor | Float64ArrayConstructor | BigInt64ArrayConstructor | BigUint64ArrayConstructor;
 
-type InstanceOf<C> = C extends new (...args: any[]) => infer I ? I : never;
-
 const TYPED_ARRAYS = new Set<unknown>([
   Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array,
   Float32Array, Float64Array, BigInt64Array, BigUint64Array,
@@ -27,12 +25,12 @@ function checkConstructor(type: unknown): asserts type is TypedArrayConstructor 
 }
 
 /** A zero-filled typed array of `length` elements on a SharedArrayBuffer. */
-export function sharedArray<C extends TypedArrayConstructor>(type: C, length: number): InstanceOf<C> {
+export function sharedArray<C extends TypedArrayConstructor>(type: C, length: number): InstanceType<C> {
   checkConstructor(type);
   noteReferenceInUse();
   if (!Number.isInteger(length) || length < 0) throw new RangeError(`sharedArray expects a length that is a non-negative integer, got \`${String(length)}\``);
   const memory = new SharedArrayBuffer(length * type.BYTES_PER_ELEMENT);
-  return new (type as unknown as new (buffer: SharedArrayBuffer) => unknown)(memory) as InstanceOf<C>;
+  return new (type as unknown as new (buffer: SharedArrayBuffer) => unknown)(memory) as InstanceType<C>;
 }
 
 /** A copy of `source` on shared memory, of the same type. */
