@@ -166,9 +166,17 @@ export function scriptUrl(scriptId: string): string {
   return scriptUrls.get(scriptId) ?? '';
 }
 
+/** Scripts' text by id (a script's text never changes; lodash's is half a megabyte, so it is fetched once). */
+const sources = new Map<string, string>();
+
 export function scriptSource(scriptId: string): string {
-  scriptUrl(scriptId);
-  return post<{ scriptSource: string }>('Debugger.getScriptSource', { scriptId }).scriptSource;
+  let source = sources.get(scriptId);
+  if (source === undefined) {
+    scriptUrl(scriptId);
+    source = post<{ scriptSource: string }>('Debugger.getScriptSource', { scriptId }).scriptSource;
+    sources.set(scriptId, source);
+  }
+  return source;
 }
 
 /**

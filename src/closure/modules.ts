@@ -52,11 +52,16 @@ type AnyNode = Acorn.Node & Record<string, unknown>;
 
 /** The character offset of (line, column) in a script, as the inspector reports positions. */
 function offsetOf(scriptId: string, line: number, column: number): number {
-  const source = scriptSource(scriptId);
-  let offset = 0;
-  for (let l = 0; l < line; l++) offset = source.indexOf('\n', offset) + 1;
-  return offset + column;
+  let starts = lineStarts.get(scriptId);
+  if (!starts) {
+    const source = scriptSource(scriptId);
+    starts = [0];
+    for (let at = source.indexOf('\n'); at >= 0; at = source.indexOf('\n', at + 1)) starts.push(at + 1);
+    lineStarts.set(scriptId, starts);
+  }
+  return (starts[line] ?? 0) + column;
 }
+const lineStarts = new Map<string, number[]>();
 
 /**
  * Whether the code at (line, column) of a script sits inside a non-arrow

@@ -195,11 +195,11 @@ export function packageFunctionRef(fn: Function, file: string): ModuleRef | unde
 }
 
 /**
- * How many functions' scope chains one package's index reads, at most (three inspector round
- * trips each, about 0.2 ms): lodash's internals are all in the scope of its first export, zod's
+ * How many functions' scope chains one package's index reads, at most (about 0.6 ms each, most of it
+ * V8 building the chain; a miss reads them all, once): lodash's internals are all in the scope of its first export, zod's
  * module-level helpers in that of any function of their file.
  */
-const SCOPE_BUDGET = 300;
+const SCOPE_BUDGET = 32;
 
 /**
  * `value` by a path through the scopes of functions the index reaches: lodash's `createHybrid`
@@ -235,7 +235,12 @@ function throughScopes(index: PackageIndex, value: unknown): ModuleRef | undefin
         // The innermost scope holding a name is the one the worker's lookup finds.
         if (seen.has(name) || name === 'this') continue;
         seen.add(name);
-        note(scope.object[name], { scope: name });
+        // Only a function under its own name (`function createHybrid`, `const clone = (...) =>`): a
+        // variable holding an object, or a function of another name, may be state the package sets
+        // as it runs (zod's `let installing`, the schema being built), which the worker's copy
+        // would not hold.
+        const member = scope.object[name];
+        if (typeof member === 'function' && member.name === name) note(member, { scope: name });
       }
     }
     if (index.refs.has(value)) return index.refs.get(value);
