@@ -195,9 +195,9 @@ export function packageFunctionRef(fn: Function, file: string): ModuleRef | unde
 }
 
 /**
- * How many functions' scope chains one package's index reads, at most (about 0.6 ms each, most of it
- * V8 building the chain; a miss reads them all, once): lodash's internals are all in the scope of its first export, zod's
- * module-level helpers in that of any function of their file.
+ * How many functions' scope chains one package's index reads, at most (about 0.6 ms each, most of
+ * it V8 building the chain; a value found nowhere reads them all, once per package): lodash's
+ * internals are in the scope of `_` itself, immer's instance is the `this` of an early export.
  */
 const SCOPE_BUDGET = 32;
 
