@@ -110,7 +110,9 @@ function captureUnreleased(fn: Function): Capture {
   // Script scopes (which classic scripts, the REPL or node -e add after it).
   let top = scopes.findIndex((scope) => scope.kind === 'Module');
   if (top < 0) for (let i = scopes.length - 1; i >= 0; i--) if (scopes[i]!.kind !== 'Script') { top = i; break; }
-  const bindings = internals.location && url.startsWith('file:') ? moduleBindings(internals.location.scriptId) : new Map<string, ModuleRef>();
+  // Read only when a variable is of the top level: parsing a large package file (lodash's) is costly.
+  let bindings: Map<string, ModuleRef> | undefined;
+  const bindingsOf = () => (bindings ??= internals.location && url.startsWith('file:') ? moduleBindings(internals.location.scriptId) : new Map<string, ModuleRef>());
   const values = new Map<string, unknown>();
   const modules = new Map<string, ModuleRef>();
   let source = description.source;
@@ -154,7 +156,7 @@ function captureUnreleased(fn: Function): Capture {
     // A binding of the script's top level may be an import or a require: the module travels by
     // reference, as cloudpickle sends functions of importable modules. The worker loads it again,
     // so its top-level code runs there and state set on it in the main thread does not travel.
-    const binding = at === top ? bindings.get(variable) : undefined;
+    const binding = at === top ? bindingsOf().get(variable) : undefined;
     if (binding) modules.set(variable, binding);
     else values.set(variable, valueOf(scopes[at]!.variables.get(variable)!));
   }
@@ -197,6 +199,8 @@ function captureUnreleased(fn: Function): Capture {
       isModule ||
       (internals.location !== undefined &&
         url.startsWith('file:') &&
+        // Only a sloppy ordinary function has its own `caller`: V8 says so without parsing the file.
+        !Object.prototype.hasOwnProperty.call(fn, 'caller') &&
         isStrictAt(internals.location.scriptId, internals.location.lineNumber, internals.location.columnNumber)),
   };
 }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { SourceForm } from '../source/sourceForm.js';
 import { formatPath, type PathStep } from '../values/paths.js';
+import type { RefStep } from './modules.js';
 
 /**
  * The closure codec's wire format: a value graph, functions included, as
@@ -79,7 +80,7 @@ export type NodeRecord =
   | { t: 'classref'; cid: string }
   | { t: 'bound'; target: unknown; thisArg: unknown; args: unknown[] }
   /** A module, or a value of an installed package, by reference: the worker loads `specifier` and walks `path`. */
-  | { t: 'module'; specifier: string; binding: string; path?: string[] }
+  | { t: 'module'; specifier: string; binding: string; path?: RefStep[] }
   /** A realm's own global (Math, console, a built-in function), by its path from globalThis. */
   | { t: 'global'; path: string }
   /** A registered (Symbol.for) or well-known symbol. */

@@ -166,9 +166,17 @@ export function scriptUrl(scriptId: string): string {
   return scriptUrls.get(scriptId) ?? '';
 }
 
+/** Scripts' text by id (a script's text never changes; lodash's is half a megabyte, so it is fetched once). */
+const sources = new Map<string, string>();
+
 export function scriptSource(scriptId: string): string {
-  scriptUrl(scriptId);
-  return post<{ scriptSource: string }>('Debugger.getScriptSource', { scriptId }).scriptSource;
+  let source = sources.get(scriptId);
+  if (source === undefined) {
+    scriptUrl(scriptId);
+    source = post<{ scriptSource: string }>('Debugger.getScriptSource', { scriptId }).scriptSource;
+    sources.set(scriptId, source);
+  }
+  return source;
 }
 
 /**
@@ -220,4 +228,58 @@ export function sourceStart(scriptId: string, lineNumber: number, columnNumber: 
   let line = lineNumber;
   while (script.lineStarts[line]! > start) line--;
   return { line, column: start - script.lineStarts[line]! };
+}
+
+/** One scope of a function's chain, materialized by the inspector: its kind and its variables as a plain object. */
+export interface ScopeObject {
+  /** 'Closure (runInContext)', 'Module', 'Global', ... */
+  description: string;
+  object: Record<string, unknown>;
+}
+
+/**
+ * A function's whole scope chain, innermost first, in three inspector round trips: the
+ * inspector's scope list is handed to a function here, which takes it as it is (every
+ * variable's value by identity), rather than one request per scope and per variable.
+ */
+export function scopeObjectsOf(fn: Function): ScopeObject[] {
+  // A group of its own: a capture in progress holds handles in GROUP that must outlive this.
+  const group = 'joblet-scopes';
+  const slot = globalThis as Record<string, unknown>;
+  try {
+    slot[SLOT] = fn;
+    const { result } = post<{ result: RemoteObject }>('Runtime.evaluate', { expression: `globalThis[${JSON.stringify(SLOT)}]`, objectGroup: group });
+    delete slot[SLOT];
+    if (!result.objectId) return [];
+    const { internalProperties = [] } = post<{ internalProperties?: PropertyDescriptor[] }>('Runtime.getProperties', { objectId: result.objectId, ownProperties: true });
+    const scopes = internalProperties.find((p) => p.name === '[[Scopes]]')?.value?.objectId;
+    if (!scopes) return [];
+    post('Runtime.callFunctionOn', {
+      objectId: scopes,
+      functionDeclaration: `function () { 'use strict'; globalThis[${JSON.stringify(SLOT)}] = Array.from(this); }`,
+    });
+    const list = (slot[SLOT] ?? []) as ScopeObject[];
+    return list.filter((scope) => scope && typeof scope.object === 'object' && scope.object !== null);
+  } finally {
+    delete slot[SLOT];
+    post('Runtime.releaseObjectGroup', { objectGroup: group });
+  }
+}
+
+/** A bound function's target and `this`, read in a group of its own (see scopeObjectsOf). */
+export function boundPartsOf(fn: Function): { target: unknown; thisArg: unknown } | undefined {
+  const group = 'joblet-scopes';
+  const slot = globalThis as Record<string, unknown>;
+  try {
+    slot[SLOT] = fn;
+    const { result } = post<{ result: RemoteObject }>('Runtime.evaluate', { expression: `globalThis[${JSON.stringify(SLOT)}]`, objectGroup: group });
+    delete slot[SLOT];
+    if (!result.objectId) return undefined;
+    const internals = internalsOf(result.objectId);
+    if (!internals.boundTarget) return undefined;
+    return { target: valueOf(internals.boundTarget), thisArg: internals.boundThis ? valueOf(internals.boundThis) : undefined };
+  } finally {
+    delete slot[SLOT];
+    post('Runtime.releaseObjectGroup', { objectGroup: group });
+  }
 }

@@ -2,7 +2,7 @@ import { createRequire, isBuiltin } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { types } from 'node:util';
 import type * as Acorn from 'acorn';
-import { scriptSource, scriptUrl } from './inspector.js';
+import { boundPartsOf, scopeObjectsOf, scriptSource, scriptUrl } from './inspector.js';
 import { loadParser } from '../source/freeVariables.js';
 
 /**
@@ -14,8 +14,25 @@ export interface ModuleRef {
   specifier: string;
   /** 'namespace' (import * as x), 'default' (import x), 'module' (require), or an export's name. */
   binding: string;
-  /** Property names walked from the binding (`z.string`: binding 'module', path ['z', 'string']). */
-  path?: string[];
+  /**
+   * Steps walked from the binding: a property name (`z.string`: binding 'module', path ['z', 'string']),
+   * or a variable of the scope chain of the function reached so far (lodash's internal `createHybrid`,
+   * which no export holds but `_.curry` closes over: path ['curry', { scope: 'createHybrid' }]).
+   */
+  path?: RefStep[];
+}
+
+export type RefStep = string | { scope: string } | { bound: 'this' | 'target' };
+
+/** A path for messages: `curry.<createHybrid>`. */
+const showPath = (path: readonly RefStep[]) => path.map((step) => (typeof step === 'string' ? step : 'scope' in step ? `<${step.scope}>` : `<bound ${step.bound}>`)).join('.');
+
+/** One step of a reference's path from `value`. */
+function stepFrom(value: object, step: RefStep): unknown {
+  if (typeof step === 'string') return (value as Record<string, unknown>)[step];
+  if ('scope' in step) return scopeVariable(value, step.scope);
+  const parts = typeof value === 'function' ? boundPartsOf(value) : undefined;
+  return parts === undefined ? undefined : step.bound === 'this' ? parts.thisArg : parts.target;
 }
 
 const cache = new Map<string, Map<string, ModuleRef>>();
@@ -35,11 +52,16 @@ type AnyNode = Acorn.Node & Record<string, unknown>;
 
 /** The character offset of (line, column) in a script, as the inspector reports positions. */
 function offsetOf(scriptId: string, line: number, column: number): number {
-  const source = scriptSource(scriptId);
-  let offset = 0;
-  for (let l = 0; l < line; l++) offset = source.indexOf('\n', offset) + 1;
-  return offset + column;
+  let starts = lineStarts.get(scriptId);
+  if (!starts) {
+    const source = scriptSource(scriptId);
+    starts = [0];
+    for (let at = source.indexOf('\n'); at >= 0; at = source.indexOf('\n', at + 1)) starts.push(at + 1);
+    lineStarts.set(scriptId, starts);
+  }
+  return (starts[line] ?? 0) + column;
 }
+const lineStarts = new Map<string, number[]>();
 
 /**
  * Whether the code at (line, column) of a script sits inside a non-arrow
@@ -231,15 +253,27 @@ export function loadModuleRef(ref: ModuleRef): unknown {
     default:
       value = loaded[ref.binding];
   }
-  for (const key of ref.path ?? []) {
+  for (const step of ref.path ?? []) {
     if ((typeof value !== 'object' && typeof value !== 'function') || value === null) {
-      throw new Error(`joblet: ${ref.specifier} has no ${[ref.binding, ...ref.path!].join('.')} in this worker`);
+      throw new Error(`joblet: ${ref.specifier} has no ${showPath([ref.binding, ...ref.path!])} in this worker`);
     }
-    value = (value as Record<string, unknown>)[key];
+    value = stepFrom(value, step);
   }
   // Only objects and functions are referred to by a path: undefined means the worker's module differs.
-  if (ref.path?.length && value === undefined) throw new Error(`joblet: ${ref.specifier} has no ${[ref.binding, ...ref.path].join('.')} in this worker`);
+  if (ref.path?.length && value === undefined) throw new Error(`joblet: ${ref.specifier} has no ${showPath([ref.binding, ...ref.path])} in this worker`);
   return value;
+}
+
+/** Each function's scope chain as read once in this realm (a worker resolves many references through one export). */
+const scopeChains = new WeakMap<Function, Record<string, unknown>[]>();
+
+/** The variable `name` as the function `fn` sees it: the innermost scope of its chain that holds it. */
+export function scopeVariable(fn: unknown, name: string): unknown {
+  if (typeof fn !== 'function') return undefined;
+  let chain = scopeChains.get(fn);
+  if (!chain) scopeChains.set(fn, (chain = scopeObjectsOf(fn).filter((s) => !s.description.startsWith('Global')).map((s) => s.object)));
+  const scope = chain.find((s) => Object.prototype.hasOwnProperty.call(s, name));
+  return scope?.[name];
 }
 
 // Node's commonly used builtins, searched by identity when a captured value is one of their exports.
