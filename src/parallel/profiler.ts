@@ -1,4 +1,5 @@
 import type { DoneBatch, RunObserver, SentBatch } from './observer.js';
+import { presentIndices } from '../values/sparse.js';
 
 /** One phase's times, in milliseconds. Percentiles come from at most 100,000 samples (a uniform reservoir). */
 export interface PhaseStats {
@@ -191,7 +192,11 @@ export function estimatePayloadBytes(root: unknown): number {
       if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) bytes += value.byteLength;
       else if (value instanceof Map) for (const [k, v] of value) stack.push(k, v);
       else if (value instanceof Set) for (const v of value) stack.push(v);
-      else if (Array.isArray(value)) for (let i = 0; i < value.length; i++) stack.push(value[i]);
+      else if (Array.isArray(value)) {
+        const present = presentIndices(value);
+        if (present) for (const i of present) stack.push(value[i]);
+        else for (let i = 0; i < value.length; i++) stack.push(value[i]);
+      }
       else for (const key of Object.keys(value)) stack.push(key, (value as Record<string, unknown>)[key]);
       bytes += 4;
     }

@@ -1,3 +1,5 @@
+import { types } from 'node:util';
+
 /** `'1M'`, `'10K'`, `'2G'`, `1048576` → bytes (joblib's max_nbytes strings); null turns sharing off. */
 export function parseBytes(value: number | string | null, option = 'maxNbytes'): number | null {
   if (value === null) return null;
@@ -19,7 +21,9 @@ export function parseBytes(value: number | string | null, option = 'maxNbytes'):
  */
 export function estimateBytes(value: unknown): number {
   if (typeof value === 'string') return value.length * 2;
-  if (typeof value !== 'object' || value === null) return 0;
+  // A Proxy answers instanceof through its handler (user code, or a throw when revoked): it is
+  // never shared, and the serializer's own check refuses it with its path.
+  if (typeof value !== 'object' || value === null || types.isProxy(value)) return 0;
   if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer || value instanceof SharedArrayBuffer) return value.byteLength;
   if (Array.isArray(value)) return value.length * 8;
   if (value instanceof Map || value instanceof Set) return value.size * 16;

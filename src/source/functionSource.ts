@@ -31,8 +31,21 @@ export function describeFunction(fn: Function): FunctionDescription {
   return result;
 }
 
+/**
+ * A function's name for messages, without running user code: a `name` getter
+ * (or a Proxy) could throw, and the message about the function must not.
+ */
+export function nameOf(fn: Function): string {
+  try {
+    const own = Object.getOwnPropertyDescriptor(fn, 'name');
+    return own && typeof own.value === 'string' && own.value !== '' ? own.value : '<anonymous>';
+  } catch {
+    return '<anonymous>';
+  }
+}
+
 function describeUncached(fn: Function): FunctionDescription {
-  const name = fn.name || '<anonymous>';
+  const name = nameOf(fn);
   const source = Function.prototype.toString.call(fn);
   if (NATIVE.test(source)) {
     const path = findGlobalPath(fn);

@@ -1,5 +1,6 @@
 import { isLeafObject } from './kinds.js';
 import { type PathStep } from './paths.js';
+import { presentIndices } from './sparse.js';
 
 /**
  * Depth-first walk over a value graph: arrays, plain objects, class
@@ -99,7 +100,10 @@ function visitChildren<T>(
   // Container children are pushed in reverse so that they are entered in reading order.
   const containers: Frame[] = [];
   if (Array.isArray(object)) {
-    for (let i = 0; i < object.length; i++) {
+    const present = presentIndices(object);
+    const n = present ? present.length : object.length;
+    for (let j = 0; j < n; j++) {
+      const i = present ? present[j]! : j;
       const child: unknown = object[i];
       if (isContainer(child)) containers.push({ value: child, parent: frame, step: { kind: 'index', index: i } });
       else {
@@ -154,6 +158,11 @@ export function someInGraph(root: unknown, test: (value: object) => boolean): bo
     seen.add(object);
     if (test(object)) return true;
     if (Array.isArray(object)) {
+      const present = presentIndices(object);
+      if (present) {
+        for (const i of present) if (visitChild(object[i], test, push)) return true;
+        continue;
+      }
       for (let i = 0; i < object.length; i++) {
         const child: unknown = object[i];
         // Numbers first: a loop that meets a number before an object otherwise keeps mixed type feedback, about twice as slow.

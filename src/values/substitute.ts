@@ -1,6 +1,7 @@
 import type { PathStep } from './paths.js';
 import { someInGraph } from './graph.js';
 import { isLeafObject } from './kinds.js';
+import { presentIndices } from './sparse.js';
 
 /**
  * `value` with its special nodes (wrapped values, functions, class
@@ -81,7 +82,12 @@ function emptyLike(v: object): object {
 
 function fillCopy(v: object, out: object, at: At): void {
   if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) if (i in v) (out as unknown[])[i] = at({ kind: 'index', index: i }, v[i]);
+    const present = presentIndices(v);
+    const n = present ? present.length : v.length;
+    for (let j = 0; j < n; j++) {
+      const i = present ? present[j]! : j;
+      if (i in v) (out as unknown[])[i] = at({ kind: 'index', index: i }, v[i]);
+    }
   } else if (v instanceof Map) {
     let position = 0;
     for (const [key, child] of v) (out as Map<unknown, unknown>).set(at({ kind: 'mapKey', position: position++ }, key), at({ kind: 'mapValue', key }, child));
@@ -95,7 +101,10 @@ function fillCopy(v: object, out: object, at: At): void {
 
 function substituteArray(v: unknown[], at: At): unknown[] {
   let out: unknown[] | undefined;
-  for (let i = 0; i < v.length; i++) {
+  const present = presentIndices(v);
+  const n = present ? present.length : v.length;
+  for (let j = 0; j < n; j++) {
+    const i = present ? present[j]! : j;
     const child = v[i];
     // The hot loop of a large payload: primitives (and holes) are skipped without a call.
     if ((typeof child !== 'object' || child === null) && typeof child !== 'function') continue;
@@ -181,7 +190,10 @@ export function replaceInPlace(
   while (stack.length) {
     const v = stack.pop()!;
     if (Array.isArray(v)) {
-      for (let i = 0; i < v.length; i++) {
+      const present = presentIndices(v);
+      const n = present ? present.length : v.length;
+      for (let j = 0; j < n; j++) {
+        const i = present ? present[j]! : j;
         const child: unknown = v[i];
         // Numbers and strings dominate large payloads: no call for them.
         if (typeof child === 'object' && child !== null) v[i] = at(child, (late) => (v[i] = late));

@@ -23,6 +23,9 @@ export const devalueSerializer: Serializer = {
   },
   deserialize: (data) => devalue.parse(typeof data === 'string' ? data : decoder.decode(data)),
   rejects(value) {
+    // What no codec carries first: a Proxy's prototype is its handler's answer (or a throw).
+    const common = commonRejection(value);
+    if (common !== undefined) return common;
     if (typeof value === 'object' && value !== null) {
       const proto = Object.getPrototypeOf(value);
       const builtin = [Object.prototype, Array.prototype, null, Map.prototype, Set.prototype, Date.prototype, RegExp.prototype];
@@ -30,6 +33,6 @@ export const devalueSerializer: Serializer = {
         return 'a class instance cannot be sent by devalue (it keeps plain objects only)';
       }
     }
-    return commonRejection(value);
+    return undefined;
   },
 };

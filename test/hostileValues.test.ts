@@ -1,0 +1,101 @@
+/**
+ * Hostile values (issue 16, faults 3 and 4): under every serializer a value
+ * that cannot be read safely gives a SerializationError with its path and the
+ * serializer's name, never a raw error from a getter or a revoked Proxy; and
+ * a sparse array of length 2^32-1 costs its elements, not its length, as an
+ * argument and as a result, on real workers.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { delayed, SerializationError } from 'joblet';
+import { rejects, withParallel } from './helpers.js';
+
+const DATA_SERIALIZERS = ['structured', 'json', 'devalue'] as const;
+const ALL_SERIALIZERS = [...DATA_SERIALIZERS, 'auto', 'closure', 'javascript'] as const;
+
+const typeOf = (x: unknown) => typeof x;
+
+function functionWithThrowingName(): Function {
+  const fn = function named() {};
+  Object.defineProperty(fn, 'name', {
+    get() {
+      throw new Error('the name getter ran');
+    },
+  });
+  return fn;
+}
+
+function revokedProxy(): object {
+  const { proxy, revoke } = Proxy.revocable({}, {});
+  revoke();
+  return proxy;
+}
+
+const hostile = suite('hostile values are refused with a path and the serializer, never a raw error');
+
+for (const serializer of DATA_SERIALIZERS) {
+  hostile(`${serializer}: a function whose name getter throws is refused at its path, and its getter never runs`, async () => {
+    await withParallel({ nJobs: 1, serializer }, async (parallel) => {
+      await rejects(parallel.run([delayed(typeOf)(functionWithThrowingName())]), (error) => {
+        assert.instance(error, SerializationError);
+        assert.is(error.path, 'args[0]');
+        assert.is(error.serializer, serializer);
+        assert.not.match(error.message, /name getter ran/);
+      });
+    });
+  });
+}
+
+for (const serializer of ALL_SERIALIZERS) {
+  hostile(`${serializer}: a revoked Proxy, alone or nested, is refused at its path`, async () => {
+    await withParallel({ nJobs: 1, serializer }, async (parallel) => {
+      for (const [value, path] of [
+        [revokedProxy(), 'args[0]'],
+        [{ a: [1, revokedProxy()] }, 'args[0].a[1]'],
+      ] as const) {
+        await rejects(parallel.run([delayed(typeOf)(value)]), (error) => {
+          assert.instance(error, SerializationError);
+          assert.is(error.path, path);
+          assert.is(error.serializer, serializer);
+          assert.match(error.problem, /Proxy/);
+        });
+      }
+      // The pool is still usable after the refusals.
+      assert.equal(await parallel.run([delayed(typeOf)(1)]), ['number']);
+    });
+  });
+}
+
+const sparse = suite('a sparse array of length 2^32-1 costs its elements, not its length');
+
+const LAST = 2 ** 32 - 2;
+function hugeSparse(): unknown[] {
+  const array: unknown[] = [];
+  array[5] = { x: 1 };
+  array[LAST] = 7;
+  return array;
+}
+/** Reads the argument in the worker, and returns a sparse array as long, made there. */
+const readAndMake = (array: unknown[]) => {
+  const out: unknown[] = [];
+  out[3] = { y: (array[5] as { x: number }).x + 1 };
+  out[array.length - 1] = array[array.length - 1];
+  return out;
+};
+
+for (const serializer of ['structured', 'auto', 'devalue', 'closure'] as const) {
+  for (const backend of ['threads', 'processes'] as const) {
+    sparse(`${serializer} on ${backend}: as an argument and as a result, the worker answers and the elements arrive`, async () => {
+      await withParallel({ nJobs: 1, serializer, backend }, async (parallel) => {
+        const [out] = (await parallel.run([delayed(readAndMake)(hugeSparse())])) as [unknown[]];
+        assert.is(out.length, LAST + 1);
+        assert.equal(out[3], { y: 2 });
+        assert.is(out[LAST], 7);
+        assert.is(Object.keys(out).length, 2);
+      });
+    });
+  }
+}
+
+hostile.run();
+sparse.run();
