@@ -29,6 +29,10 @@ export const objectNode: NodeKind<ObjectRecord> = {
     else if (typeof ctor === 'function' && ctor.prototype === proto) {
       const capture = encoder.capture(ctor);
       // A class an installed package exports travels by reference; Node's own are refused.
+      // A user class that cannot be sent says why (its own reason), not that it is Node's.
+      if (capture.kind === 'unsupported' && !capture.builtin) {
+        throw new UnserializableValueError(`an instance of \`${ctor.name}\` cannot be sent: its class cannot be sent: ${capture.reason}`, path, RESOURCE_REMEDY);
+      }
       if (capture.kind !== 'source' && !(capture.kind === 'module' && !isBuiltin(capture.ref.specifier))) {
         // Node's own classes (sockets, streams, URL): their state lives in native handles or private fields.
         throw new UnserializableValueError(
