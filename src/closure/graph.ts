@@ -18,8 +18,11 @@ export interface Graph {
   nodes: NodeRecord[];
 }
 
-/** A property key: a string, or a symbol by its well-known or registered name. */
-export type KeyRecord = string | { w: string } | { r: string };
+/**
+ * A property key: a string, a symbol by its well-known or registered name, or a unique symbol
+ * as the marker of its node (`u`), so the key and every other use of that symbol are one symbol.
+ */
+export type KeyRecord = string | { w: string } | { r: string } | { u: unknown };
 /** [key, flags, value] for data properties, [key, flags | ACCESSOR, getter, setter] for accessors. */
 export type PropRecord = [KeyRecord, number, unknown?, unknown?];
 export const ENUMERABLE = 1;
@@ -65,6 +68,17 @@ export interface ObjectRecord {
   integrity?: 'frozen' | 'sealed' | 'closed';
 }
 
+/**
+ * A registered (Symbol.for) or well-known symbol by name; a unique one (`Symbol('tag')`) by its
+ * identity (classRegistry.ts) and description: one new symbol per id in the receiving process.
+ */
+export interface SymbolRecord {
+  t: 'symbol';
+  registered?: string;
+  wellKnown?: string;
+  unique?: { id: string; description: string | undefined };
+}
+
 export interface WeakRecord {
   t: 'weak';
   kind: 'WeakMap' | 'WeakSet';
@@ -82,8 +96,7 @@ export type NodeRecord =
   | { t: 'module'; specifier: string; binding: string; path?: string[] }
   /** A realm's own global (Math, console, a built-in function), by its path from globalThis. */
   | { t: 'global'; path: string }
-  /** A registered (Symbol.for) or well-known symbol. */
-  | { t: 'symbol'; registered?: string; wellKnown?: string }
+  | SymbolRecord
   /** A by-reference value (values/byReference.ts): its kind's name and the state its kind encoded. */
   | { t: 'ref'; kind: string; state: unknown }
   /**

@@ -148,11 +148,8 @@ export function propRecords(value: object, encoder: NodeEncoder, path: string, s
     const at = pathThrough(path, [{ kind: 'key', key: label }]);
     let keyRecord: KeyRecord;
     if (typeof key === 'string') keyRecord = key;
-    else {
-      const symbol = symbolRecord(key);
-      if (!symbol) throw new UnserializableValueError(`a property keyed by a unique ${String(key)} cannot be sent`, at, 'Key it by Symbol.for(...), a well-known symbol, or a string.');
-      keyRecord = symbol;
-    }
+    // A unique symbol is a node: the key and every other use of it arrive as one symbol.
+    else keyRecord = symbolRecord(key) ?? { u: encoder.transform(key, at) };
     if ('value' in descriptor) props.push([keyRecord, flags | (descriptor.writable ? WRITABLE : 0), encoder.transform(descriptor.value, at)]);
     else props.push([keyRecord, flags | ACCESSOR, encoder.transform(descriptor.get, at), encoder.transform(descriptor.set, at)]);
   }
@@ -169,7 +166,8 @@ export function defineProperties(object: object, props: PropRecord[], decoder: N
     return target !== undefined && decoder.isBeingBuilt(target);
   };
   for (const [keyRecord, flags, first, second] of props) {
-    const key: string | symbol = typeof keyRecord === 'string' ? keyRecord : symbolOf(keyRecord);
+    const key: string | symbol =
+      typeof keyRecord === 'string' ? keyRecord : 'u' in keyRecord ? (decoder.value(keyRecord.u, () => undefined) as symbol) : symbolOf(keyRecord);
     const existing = Object.getOwnPropertyDescriptor(object, key);
     if (existing && !existing.configurable) {
       // A built-in's own slot (a RegExp's lastIndex, a class's prototype): set it if it can be set.
