@@ -53,6 +53,8 @@ export interface FunctionRecord {
   cid?: string;
   /** The run (capture epoch) this snapshot of the class belongs to: a later run's snapshot replaces it. */
   cep?: string;
+  /** A class compiled so that instances with #private fields can be rebuilt (source/brandable.ts): it or a class below it has them. */
+  brand?: true;
   /** [script URL, 0-based line, column] of the source in the user's file: stack frames of the rebuilt function point there. */
   at?: [string, number, number];
 }
@@ -64,6 +66,8 @@ export interface ObjectRecord {
   props: PropRecord[];
   /** The built-in an instance extends, and what fills its internal slots: [kind, ...contents]. */
   base?: [string, ...unknown[]];
+  /** Native #private fields of the instance, [name, value]: restored by constructing its (brandable) class. */
+  priv?: [string, unknown][];
   /** Object.freeze, Object.seal or Object.preventExtensions was applied: the receiver applies it last. */
   integrity?: 'frozen' | 'sealed' | 'closed';
 }

@@ -195,6 +195,12 @@ export class GraphEncoder {
     return { [MARK]: at };
   }
 
+  recordOf(encoded: unknown): NodeRecord | undefined {
+    if (typeof encoded !== 'object' || encoded === null) return undefined;
+    const at = (encoded as Record<string, unknown>)[MARK];
+    return typeof at === 'number' ? this.nodes[at] : undefined;
+  }
+
   /** The session's capture of `fn`, taken once per session. */
   capture(fn: Function): Capture {
     let capture = this.captures.get(fn);
