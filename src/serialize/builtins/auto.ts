@@ -46,8 +46,7 @@ export const autoSerializer: Serializer = {
     const value = deserializer.readValue();
     return tag === GRAPH ? decodeGraph(value as Graph) : value;
   },
-  // Functions and symbols (a unique one by identity, see classRegistry.ts) are the closure codec's to carry.
-  rejects: (value) => (typeof value === 'function' || typeof value === 'symbol' ? undefined : commonRejection(value)),
+  rejects: (value) => (typeof value === 'function' ? undefined : commonRejection(value)),
   // Plain data, no Buffer: what a cloning transport carries exactly as serialize() would.
   transportClones: (value) => scanPayload(value, NEEDS_CLOSURE | HOST_VIEW) === 0,
 };

@@ -16,6 +16,5 @@ export const closureSerializer: Serializer = {
   serialize: (value) => v8.serialize(encodeGraph(value)),
   serializeInSession: (value, session) => v8.serialize(encodeGraph(value, { accessors: true }, session)),
   deserialize: (data) => decodeGraph(v8.deserialize(typeof data === 'string' ? Buffer.from(data, 'latin1') : data) as Graph),
-  // Functions and symbols (a unique one by identity, see classRegistry.ts) are the closure codec's to carry.
-  rejects: (value) => (typeof value === 'function' || typeof value === 'symbol' ? undefined : commonRejection(value)),
+  rejects: (value) => (typeof value === 'function' ? undefined : commonRejection(value)),
 };
