@@ -303,7 +303,7 @@ refusals("an arrow that uses its creator's `this` is refused with a way out", as
   await parallel.close();
 });
 
-refusals('an instance of a class with #private members is refused, its class still travels', async () => {
+refusals('an instance of a class with #private members travels to a worker with its fields', async () => {
   class Vault {
     #secret = 42;
     reveal() {
@@ -311,15 +311,13 @@ refusals('an instance of a class with #private members is refused, its class sti
     }
   }
   class SubVault extends Vault {}
-  const parallel = new Parallel({ backend: 'inline' });
-  await rejects(parallel.run([delayed((v: Vault) => v.reveal())(new SubVault())]), (error) => {
-    assert.instance(error, SerializationError);
-    assert.is(error.path, 'args[0]');
-    assert.match(error.problem, 'through `Vault`) has #private members');
-  });
-  // The class itself is fine: instances made inside the task work.
-  assert.equal(await parallel.run([delayed(() => new SubVault().reveal())()]), [42]);
-  await parallel.close();
+  const threads = new Parallel({ backend: 'threads', nJobs: 1 });
+  try {
+    assert.equal(await threads.run([delayed((v: Vault) => v.reveal())(new SubVault())]), [42]);
+  } finally {
+    await threads.close();
+  }
+  // Inline (this realm owns the class) the rebuild is refused when the bytes are read; see the report of this branch.
 });
 
 refusals('a captured WeakMap, WeakRef, Proxy, Promise or native function is refused, each with its reason', async () => {
@@ -450,8 +448,9 @@ review('what cannot be captured is refused at submission, not in the worker', as
   const cases: [Function, string][] = [
     [(x: number) => eval('secret') + x + secret, 'calls eval()'],
     [child.hi, 'uses `super`'],
-    [() => unique.toString(), 'a unique Symbol cannot be sent'],
   ];
+  // A unique symbol travels by identity now: one new symbol with its description in the worker.
+  assert.equal(await parallel.run([delayed(() => unique.toString())()]), ['Symbol(unique)']);
   for (const [fn, reason] of cases) {
     await rejects(parallel.run([delayed(fn as () => unknown)()]), (error) => {
       assert.instance(error, SerializationError);

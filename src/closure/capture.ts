@@ -48,7 +48,8 @@ export type Capture =
   | { kind: 'global'; name: string; path: string }
   /** `hasPrivateMembers`: a package's class with `#private` members (its instances' state cannot be copied). */
   | { kind: 'module'; name: string; ref: ModuleRef; hasPrivateMembers?: boolean }
-  | { kind: 'unsupported'; name: string; reason: string; package?: string | undefined };
+  /** `builtin`: a function of Node or V8 itself (no source, or a node: script), not the user's. */
+  | { kind: 'unsupported'; name: string; reason: string; package?: string | undefined; builtin?: boolean };
 
 /** Capture a function: one inspector round trip per scope, about a quarter of a millisecond in all. */
 export function captureFunction(fn: Function): Capture {
@@ -83,7 +84,7 @@ function captureUnreleased(fn: Function): Capture {
       description.kind === 'unsupported'
         ? description.reason
         : `it is internal to Node (${url}) and not an export of a builtin module joblet knows`;
-    return { kind: 'unsupported', name, reason };
+    return { kind: 'unsupported', name, reason, builtin: true };
   }
   // A function of an installed package that one of its modules exports (or holds at a short
   // property path) travels as that reference, like a builtin's: the capture stops at the package.
@@ -128,7 +129,8 @@ function captureUnreleased(fn: Function): Capture {
     const at = scopes.findIndex((scope) => scope.variables.has(variable));
     // A name read only by `extends` is not in any scope; the parent itself is captured above.
     if (at < 0 && heritage.has(variable)) continue;
-    if (at < 0 && parsed.computedKeyNames.includes(variable)) {
+    // A global in a computed name (`*[Symbol.iterator]()`) is the worker's own: only a local one has no value.
+    if (at < 0 && parsed.computedKeyNames.includes(variable) && !(variable in globalThis)) {
       return refuse(`it uses \`${variable}\` only in a computed member name, and V8 keeps no value for it there. Write the key inline (for instance [Symbol.iterator])`);
     }
     if (at < 0) {

@@ -94,3 +94,41 @@ export function collectionRegistry(context: vm.Context | undefined): Map<string,
   if (!registry) rebuiltCollections.set(key, (registry = new Map()));
   return registry;
 }
+
+/**
+ * Unique symbols (`Symbol('tag')`) by id, like classes: the process that made one gives it an
+ * id once, and a receiving realm makes one new symbol per id (same description) and keeps it,
+ * so a symbol met as a key, as a captured value and in a later payload (a task's arguments) is
+ * one symbol there, and one sent back (a result) is the original again. Held weakly both ways:
+ * a symbol nothing holds any more cannot be compared with anything, so a new one is as good.
+ */
+// Node 20 takes unique symbols as weak keys and targets; TypeScript's lib (ES2022) types them as objects only.
+type WeakSymbol = symbol & object;
+const symbolIds = new WeakMap<WeakSymbol, string>();
+const symbolsById = new Map<string, WeakRef<WeakSymbol>>();
+const forgetSymbol = new FinalizationRegistry<string>((id) => {
+  if (symbolsById.get(id)?.deref() === undefined) symbolsById.delete(id);
+});
+
+function noteSymbol(symbol: symbol, id: string): void {
+  const weak = symbol as WeakSymbol;
+  symbolIds.set(weak, id);
+  symbolsById.set(id, new WeakRef(weak));
+  forgetSymbol.register(weak, id);
+}
+
+/** The id of a unique symbol, made on first use. */
+export function symbolIdOf(symbol: symbol): string {
+  let id = symbolIds.get(symbol as WeakSymbol);
+  if (!id) noteSymbol(symbol, (id = randomUUID()));
+  return id;
+}
+
+/** The symbol this process knows by `id` (its own, or one it made for a peer's), or a new one with that description. */
+export function symbolById(id: string, description: string | undefined): symbol {
+  const known = symbolsById.get(id)?.deref();
+  if (known !== undefined) return known;
+  const made = Symbol(description);
+  noteSymbol(made, id);
+  return made;
+}

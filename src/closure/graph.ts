@@ -19,8 +19,11 @@ export interface Graph {
   nodes: NodeRecord[];
 }
 
-/** A property key: a string, or a symbol by its well-known or registered name. */
-export type KeyRecord = string | { w: string } | { r: string };
+/**
+ * A property key: a string, a symbol by its well-known or registered name, or a unique symbol
+ * as the marker of its node (`u`), so the key and every other use of that symbol are one symbol.
+ */
+export type KeyRecord = string | { w: string } | { r: string } | { u: unknown };
 /** [key, flags, value] for data properties, [key, flags | ACCESSOR, getter, setter] for accessors. */
 export type PropRecord = [KeyRecord, number, unknown?, unknown?];
 export const ENUMERABLE = 1;
@@ -51,6 +54,8 @@ export interface FunctionRecord {
   cid?: string;
   /** The run (capture epoch) this snapshot of the class belongs to: a later run's snapshot replaces it. */
   cep?: string;
+  /** A class compiled so that instances with #private fields can be rebuilt (source/brandable.ts): it or a class below it has them. */
+  brand?: true;
   /** [script URL, 0-based line, column] of the source in the user's file: stack frames of the rebuilt function point there. */
   at?: [string, number, number];
 }
@@ -62,8 +67,21 @@ export interface ObjectRecord {
   props: PropRecord[];
   /** The built-in an instance extends, and what fills its internal slots: [kind, ...contents]. */
   base?: [string, ...unknown[]];
+  /** Native #private fields of the instance, [name, value]: restored by constructing its (brandable) class. */
+  priv?: [string, unknown][];
   /** Object.freeze, Object.seal or Object.preventExtensions was applied: the receiver applies it last. */
   integrity?: 'frozen' | 'sealed' | 'closed';
+}
+
+/**
+ * A registered (Symbol.for) or well-known symbol by name; a unique one (`Symbol('tag')`) by its
+ * identity (classRegistry.ts) and description: one new symbol per id in the receiving process.
+ */
+export interface SymbolRecord {
+  t: 'symbol';
+  registered?: string;
+  wellKnown?: string;
+  unique?: { id: string; description: string | undefined };
 }
 
 export interface WeakRecord {
@@ -83,8 +101,7 @@ export type NodeRecord =
   | { t: 'module'; specifier: string; binding: string; path?: RefStep[] }
   /** A realm's own global (Math, console, a built-in function), by its path from globalThis. */
   | { t: 'global'; path: string }
-  /** A registered (Symbol.for) or well-known symbol. */
-  | { t: 'symbol'; registered?: string; wellKnown?: string }
+  | SymbolRecord
   /** A by-reference value (values/byReference.ts): its kind's name and the state its kind encoded. */
   | { t: 'ref'; kind: string; state: unknown }
   /**

@@ -96,7 +96,7 @@ export class GraphEncoder {
     const state = closureState(this.session);
     state.esModules = [];
     // Pure data (the common payload) is sent as it is: one scan, no copy, no markers.
-    if (!someInGraph(value, this.isSpecial)) return { mark: MARK, root: value, nodes: [] };
+    if (typeof value !== 'symbol' && !someInGraph(value, this.isSpecial)) return { mark: MARK, root: value, nodes: [] };
     const root = this.transform(value, '');
     this.fillPrivateState();
     state.esModules = esModuleSpecifiers(this.nodes.flatMap((node) => (node.t === 'module' ? [node.specifier] : [])));
@@ -156,7 +156,7 @@ export class GraphEncoder {
 
   /** `value` with its special parts replaced by markers; `where` is its path, for errors. */
   transform(value: unknown, where: string): unknown {
-    if (typeof value === 'symbol') return this.marker(value, () => reduceSymbol(value, this, where));
+    if (typeof value === 'symbol') return this.marker(value, () => reduceSymbol(value));
     return substitute(value, this.isSpecial, (special, steps) => this.replace(special as object, pathThrough(where, steps)), this.copies);
   }
 
@@ -193,6 +193,12 @@ export class GraphEncoder {
       this.nodes[at] = make();
     }
     return { [MARK]: at };
+  }
+
+  recordOf(encoded: unknown): NodeRecord | undefined {
+    if (typeof encoded !== 'object' || encoded === null) return undefined;
+    const at = (encoded as Record<string, unknown>)[MARK];
+    return typeof at === 'number' ? this.nodes[at] : undefined;
   }
 
   /** The session's capture of `fn`, taken once per session. */

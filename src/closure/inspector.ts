@@ -283,3 +283,17 @@ export function boundPartsOf(fn: Function): { target: unknown; thisArg: unknown 
     post('Runtime.releaseObjectGroup', { objectGroup: group });
   }
 }
+
+/**
+ * An object's own #private fields, by name (`#total`), with their values: no JavaScript outside
+ * the class can read them, the inspector lists them. Private methods are the class's and are
+ * not listed; private accessors (a get/set pair, no value) are the class's too and are skipped.
+ */
+export function privateFields(object: object): [string, unknown][] {
+  try {
+    const { privateProperties = [] } = post<{ privateProperties?: PropertyDescriptor[] }>('Runtime.getProperties', { objectId: handleOf(object), ownProperties: true });
+    return privateProperties.filter((p) => p.value).map((p) => [p.name, valueOf(p.value!)]);
+  } finally {
+    release();
+  }
+}

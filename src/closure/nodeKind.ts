@@ -36,6 +36,8 @@ export interface NodeEncoder {
   privateState(collection: WeakMap<object, unknown> | WeakSet<object>, path: string): unknown;
   /** `value` as a node of its own even when it looks like data (a prototype), its identity kept. */
   node(value: object, path: string): unknown;
+  /** The record a marker (a value `transform` returned) names, if it is one. */
+  recordOf(encoded: unknown): NodeRecord | undefined;
   /** A function of installed package `name` is being copied (no export reaches it): throws past the budget. */
   copyFromPackage(name: string, path: string): void;
 }

@@ -1,6 +1,8 @@
 import vm from 'node:vm';
 import { SUPER_NAME } from '../capture.js';
 import type { FunctionRecord } from '../graph.js';
+import { brandableSource, RESTORE_NAME, ROOT_NAME } from '../../source/brandable.js';
+import { brandable, RESTORE } from './privateFields.js';
 
 /**
  * Turning a function record back into a function: its source compiled inside a
@@ -29,10 +31,19 @@ export function compile(record: FunctionRecord, early: Record<string, unknown>, 
   const [open, close] = record.form === 'expression' ? ['(', '\n)'] : ['((o) => { const d = Object.getOwnPropertyDescriptors(o); const k = Reflect.ownKeys(d)[0]; return d[k].value ?? d[k].get ?? d[k].set; })(({', '\n}))'];
   const [bodyOpen, bodyClose] =
     record.self === undefined ? ['return [', `, ${setter}];`] : ['return (function () { return [', `, ${setter}]; }).call(${THIS});`];
-  const head = `(function (${EARLY}, ${SUPER_NAME}, ${THIS}) { ${record.strict ? "'use strict';" : ''} ${declarations} ${bodyOpen}${open}`;
-  const code = `${head}${padding(head.length, record.at)}${record.source}${close}${bodyClose} })${record.at ? `\n//# sourceURL=${record.at[0]}` : ''}`;
+  // A class whose instances may carry #private fields: compiled with the means to restore them (privateFields.ts).
+  const source = record.brand ? brandableSource(record.source) ?? record.source : record.source;
+  const root = source === record.source ? '' : `function ${ROOT_NAME}() { if (${RESTORE_NAME}.on) return ${RESTORE_NAME}.target; }`;
+  const head = `(function (${EARLY}, ${SUPER_NAME}, ${THIS}, ${RESTORE_NAME}) { ${record.strict ? "'use strict';" : ''} ${declarations} ${root} ${bodyOpen}${open}`;
+  const code = `${head}${padding(head.length, record.at)}${source}${close}${bodyClose} })${record.at ? `\n//# sourceURL=${record.at[0]}` : ''}`;
   const factory = (context ? vm.runInContext(code, context) : (0, eval)(code)) as (...a: unknown[]) => Compiled;
-  const compiled = factory(early, sup, self);
+  const compiled = factory(early, sup, self, RESTORE);
+  if (root) {
+    const cls = compiled[0] as Function & { prototype: object };
+    brandable.add(cls);
+    // A base class given the root as parent: its instances' chain is as written (the root stays behind the class itself).
+    if (record.sup === undefined) Object.setPrototypeOf(cls.prototype, Object.getPrototypeOf(Object.getPrototypeOf(cls.prototype)));
+  }
   // A name inferred from where the function stood (`{ applyRate: (x) => ... }`) is not in its source: set it back.
   const [fn] = compiled;
   if (record.name && fn.name !== record.name && Object.getOwnPropertyDescriptor(fn, 'name')?.configurable) {

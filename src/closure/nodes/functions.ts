@@ -91,6 +91,8 @@ export const functionNode: NodeKind<FunctionRecord> = {
         // `Object.setPrototypeOf(Child, Parent)` (tsc's __extends): statics are inherited through it.
         const own = Object.getPrototypeOf(fn) as unknown;
         if (!capture.isClass && !FUNCTION_PROTOTYPES.has(own)) record.fproto = encoder.transform(own, `${path} -> [[Prototype]]`);
+        // Its instances may carry #private fields: compiled so that they can be restored (an instance marks its parents too).
+        if (capture.isClass && capture.hasPrivateMembers) record.brand = true;
         if (capture.isClass || record.proto !== undefined) {
           record.cid = classIdOf(fn);
           record.cep = encoder.epoch;

@@ -5,6 +5,8 @@ import { builtinBase, NATIVE_ERRORS, nativeTypedArrayOf } from '../../values/kin
 import { RESOURCE_REMEDY } from '../../values/unsendable.js';
 import { ACCESSOR, CONFIGURABLE, ENUMERABLE, pathThrough, symbolOf, symbolRecord, WRITABLE, type KeyRecord, type ObjectRecord, type PropRecord } from '../graph.js';
 import type { NodeDecoder, NodeEncoder, NodeKind } from '../nodeKind.js';
+import { privateFields } from '../inspector.js';
+import { brandInstance } from './privateFields.js';
 
 /**
  * Objects structured clone would flatten: class instances (their class
@@ -29,6 +31,10 @@ export const objectNode: NodeKind<ObjectRecord> = {
     else if (typeof ctor === 'function' && ctor.prototype === proto) {
       const capture = encoder.capture(ctor);
       // A class an installed package exports travels by reference; Node's own are refused.
+      // A user class that cannot be sent says why (its own reason), not that it is Node's.
+      if (capture.kind === 'unsupported' && !capture.builtin) {
+        throw new UnserializableValueError(`an instance of \`${ctor.name}\` cannot be sent: its class cannot be sent: ${capture.reason}`, path, RESOURCE_REMEDY);
+      }
       if (capture.kind !== 'source' && !(capture.kind === 'module' && !isBuiltin(capture.ref.specifier))) {
         // Node's own classes (sockets, streams, URL): their state lives in native handles or private fields.
         throw new UnserializableValueError(
@@ -37,8 +43,9 @@ export const objectNode: NodeKind<ObjectRecord> = {
           RESOURCE_REMEDY,
         );
       }
-      refusePrivateState(ctor, encoder, path);
+      const hasPrivate = classHasPrivateMembers(ctor, encoder, path);
       record.cls = encoder.transform(ctor, `${path} -> class`);
+      if (hasPrivate) record.priv = privateFieldRecords(value, ctor, record.cls, encoder, path);
     } else record.proto = encoder.node(proto, `${path} -> prototype`);
     if (base === 'Date') record.base = [base, (value as Date).getTime()];
     else if (base === 'RegExp') record.base = [base, (value as RegExp).source, (value as RegExp).flags];
@@ -77,11 +84,29 @@ export const objectNode: NodeKind<ObjectRecord> = {
       const proto = decoder.value(record.proto, (p) => Object.setPrototypeOf(object, p as object));
       if (proto !== undefined) Object.setPrototypeOf(object, proto as object);
     }
+    if (record.priv) restorePrivateFields(object, record, decoder);
     defineProperties(object, record.props, decoder);
     applyIntegrity(object, record, decoder);
     return object;
   },
 };
+
+/**
+ * Give the instance its class chain's #private fields (and brand, for private methods) by
+ * constructing its brandable class with the restore on; public fields the construction left
+ * (as undefined) and the instance no longer had are removed, the others get their own values next.
+ */
+function restorePrivateFields(object: object, record: ObjectRecord, decoder: NodeDecoder): void {
+  const notYet = () => {
+    throw new Error('joblet: an instance whose #private fields or class refer back to it before they exist is not supported');
+  };
+  const cls = decoder.value(record.cls, notYet) as Function | undefined;
+  if (typeof cls !== 'function') notYet();
+  const fields = new Map(record.priv!.map(([name, encoded]) => [name, decoder.value(encoded, notYet)]));
+  brandInstance(cls!, object, fields, 'the rebuilt instance');
+  const kept = new Set(record.props.map(([key]) => key));
+  for (const key of Object.getOwnPropertyNames(object)) if (!kept.has(key)) delete (object as Record<string, unknown>)[key];
+}
 
 /** Freeze, seal or close the object as the sender's was, once nothing more is assigned to it. */
 function applyIntegrity(object: object, record: ObjectRecord, decoder: NodeDecoder): void {
@@ -90,18 +115,52 @@ function applyIntegrity(object: object, record: ObjectRecord, decoder: NodeDecod
   decoder.atEnd(() => void (integrity === 'frozen' ? Object.freeze(object) : integrity === 'sealed' ? Object.seal(object) : Object.preventExtensions(object)));
 }
 
-/** Refuse an instance whose class (or an ancestor) has `#private` members: that state cannot be copied. */
-function refusePrivateState(ctor: Function, encoder: NodeEncoder, path: string): void {
+/**
+ * Whether `ctor` or a class it extends has `#private` members. A package's class is refused:
+ * it travels by reference, and the receiver's copy of it cannot be given the fields.
+ */
+function classHasPrivateMembers(ctor: Function, encoder: NodeEncoder, path: string): boolean {
+  let found = false;
   for (let cls: unknown = ctor; typeof cls === 'function' && cls !== Function.prototype; cls = Object.getPrototypeOf(cls)) {
     const capture = encoder.capture(cls as Function);
-    if ((capture.kind === 'source' || capture.kind === 'module') && capture.hasPrivateMembers) {
+    if (capture.kind === 'module' && capture.hasPrivateMembers) {
       throw new UnserializableValueError(
-        `an instance of \`${ctor.name}\` cannot be sent: its class ${cls === ctor ? '' : `(through \`${(cls as Function).name}\`) `}has #private members, whose state no copy can restore`,
+        `an instance of \`${ctor.name}\` cannot be sent: its class ${cls === ctor ? '' : `(through \`${(cls as Function).name}\`) `}is a package's class with #private members, which travels by reference, and no copy of the package's class can be given that state`,
         path,
-        'Use public fields for state that must travel, or send the data and build the instance inside the task.',
+        'Send the data and build the instance inside the task.',
       );
     }
+    if (capture.kind === 'source' && capture.hasPrivateMembers) found = true;
   }
+  return found;
+}
+
+const PRIVATE_REMEDY = 'Send the data and build the instance inside the task, or use public fields for state that must travel.';
+
+/**
+ * The instance's #private fields, read through the inspector, and every class of its chain
+ * marked to be compiled brandable (source/brandable.ts): the receiver rebuilds the instance by
+ * constructing its class with the restore on, which needs each class up to the root rewritten.
+ */
+function privateFieldRecords(value: object, ctor: Function, cls: unknown, encoder: NodeEncoder, path: string): [string, unknown][] {
+  const refuse = (why: string) => new UnserializableValueError(`an instance of \`${ctor.name}\` with #private fields cannot be sent: ${why}`, path, PRIVATE_REMEDY);
+  for (let encoded = cls, step = 0; step < 64; step++) {
+    const record = encoder.recordOf(encoded);
+    if (record?.t === 'classref') {
+      throw refuse("its class is the receiver's own (a worker returning an instance of a class the main thread sent), whose #private fields no code outside that class can set; return the data it holds");
+    }
+    if (record?.t !== 'fn' || !record.source.startsWith('class')) throw refuse('a class in its chain extends a built-in or an old-style constructor, whose construction cannot be skipped');
+    record.brand = true;
+    if (record.sup === undefined) break;
+    encoded = record.sup;
+  }
+  const fields = privateFields(value);
+  const names = new Set<string>();
+  for (const [name] of fields) {
+    if (names.has(name)) throw refuse(`two classes of its chain each have a field \`${name}\`, which the inspector does not tell apart`);
+    names.add(name);
+  }
+  return fields.map(([name, field]) => [name, encoder.transform(field, pathThrough(path, [{ kind: 'key', key: name }]))]);
 }
 
 /** An instance of a built-in subclass, made by the built-in itself so that its internal slots exist. */
@@ -144,11 +203,8 @@ export function propRecords(value: object, encoder: NodeEncoder, path: string, s
     const at = pathThrough(path, [{ kind: 'key', key: label }]);
     let keyRecord: KeyRecord;
     if (typeof key === 'string') keyRecord = key;
-    else {
-      const symbol = symbolRecord(key);
-      if (!symbol) throw new UnserializableValueError(`a property keyed by a unique ${String(key)} cannot be sent`, at, 'Key it by Symbol.for(...), a well-known symbol, or a string.');
-      keyRecord = symbol;
-    }
+    // A unique symbol is a node: the key and every other use of it arrive as one symbol.
+    else keyRecord = symbolRecord(key) ?? { u: encoder.transform(key, at) };
     if ('value' in descriptor) props.push([keyRecord, flags | (descriptor.writable ? WRITABLE : 0), encoder.transform(descriptor.value, at)]);
     else props.push([keyRecord, flags | ACCESSOR, encoder.transform(descriptor.get, at), encoder.transform(descriptor.set, at)]);
   }
@@ -165,7 +221,8 @@ export function defineProperties(object: object, props: PropRecord[], decoder: N
     return target !== undefined && decoder.isBeingBuilt(target);
   };
   for (const [keyRecord, flags, first, second] of props) {
-    const key: string | symbol = typeof keyRecord === 'string' ? keyRecord : symbolOf(keyRecord);
+    const key: string | symbol =
+      typeof keyRecord === 'string' ? keyRecord : 'u' in keyRecord ? (decoder.value(keyRecord.u, () => undefined) as symbol) : symbolOf(keyRecord);
     const existing = Object.getOwnPropertyDescriptor(object, key);
     if (existing && !existing.configurable) {
       // A built-in's own slot (a RegExp's lastIndex, a class's prototype): set it if it can be set.

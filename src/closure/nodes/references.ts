@@ -3,7 +3,8 @@ import { UnserializableValueError } from '../../serialize/types.js';
 import { intrinsicPath, resolveIntrinsic } from '../../source/intrinsics.js';
 import { referenceKind, referenceKindOf } from '../../values/byReference.js';
 import { RESOURCE_REMEDY } from '../../values/unsendable.js';
-import { symbolOf, symbolRecord, type NodeRecord } from '../graph.js';
+import { symbolOf, symbolRecord, type NodeRecord, type SymbolRecord } from '../graph.js';
+import { symbolIdOf, symbolById } from '../classRegistry.js';
 import type { NodeEncoder, NodeKind } from '../nodeKind.js';
 
 /**
@@ -31,16 +32,20 @@ export const globalNode: NodeKind<{ t: 'global'; path: string }> = {
   },
 };
 
-/** A symbol is no object: the encoder takes it apart here, not through the encoding order. */
-export function reduceSymbol(symbol: symbol, _encoder: NodeEncoder, path: string): NodeRecord {
+/**
+ * A symbol is no object: the encoder takes it apart here, not through the encoding order. A
+ * unique one travels by identity (classRegistry.ts): the receiver makes one symbol per id.
+ */
+export function reduceSymbol(symbol: symbol): SymbolRecord {
   const record = symbolRecord(symbol);
-  if (!record) throw new UnserializableValueError('a unique Symbol cannot be sent (only Symbol.for(...) and well-known symbols exist in every worker)', path, 'Use Symbol.for(key), or a string.');
+  if (!record) return { t: 'symbol', unique: { id: symbolIdOf(symbol), description: symbol.description } };
   return 'r' in record ? { t: 'symbol', registered: record.r } : { t: 'symbol', wellKnown: record.w };
 }
 
-export const symbolNode: NodeKind<{ t: 'symbol'; registered?: string; wellKnown?: string }> = {
+export const symbolNode: NodeKind<SymbolRecord> = {
   reduce: reduceSymbol as NodeKind<NodeRecord>['reduce'],
-  make: (record) => symbolOf(record.registered !== undefined ? { r: record.registered } : { w: record.wellKnown! }),
+  make: (record) =>
+    record.unique ? symbolById(record.unique.id, record.unique.description) : symbolOf(record.registered !== undefined ? { r: record.registered } : { w: record.wellKnown! }),
 };
 
 /** A by-reference value: its kind says what of it travels, and how it is made again. */
