@@ -252,6 +252,11 @@ let builtinIndex: Map<unknown, ModuleRef> | undefined;
 
 /** A builtin module, or one of its direct exports, by identity. */
 export function builtinRefOf(value: unknown): ModuleRef | undefined {
+  return builtinRefs().get(value);
+}
+
+/** Every export of a builtin module joblet knows, with its reference (a worker has the same ones). */
+export function builtinRefs(): Map<unknown, ModuleRef> {
   if (!builtinIndex) {
     const index = new Map<unknown, ModuleRef>();
     for (const name of BUILTINS) {
@@ -266,7 +271,7 @@ export function builtinRefOf(value: unknown): ModuleRef | undefined {
     }
     builtinIndex = index;
   }
-  return builtinIndex.get(value);
+  return builtinIndex;
 }
 
 /** The exports of an already loaded CommonJS module, or one of their members, by identity. */
