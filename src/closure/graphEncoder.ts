@@ -45,9 +45,11 @@ interface ClosureState {
   captures: Map<Function, Capture>;
   epoch: string;
   esModules: string[];
+  /** The weak collections this run sent: a later payload (the arguments) adds the entries of the keys it carries. */
+  weak: Set<WeakMap<object, unknown> | WeakSet<object>>;
 }
 const CLOSURE_STATE = Symbol('joblet.closure');
-const closureState = (session: EncodeSession) => session.cache<ClosureState>(CLOSURE_STATE, () => ({ captures: new Map(), epoch: randomUUID(), esModules: [] }));
+const closureState = (session: EncodeSession) => session.cache<ClosureState>(CLOSURE_STATE, () => ({ captures: new Map(), epoch: randomUUID(), esModules: [], weak: new Set() }));
 
 /**
  * The ES module files the session's last encoding refers to by reference: a worker imports them
@@ -55,6 +57,25 @@ const closureState = (session: EncodeSession) => session.cache<ClosureState>(CLO
  */
 export function sessionEsModules(session: EncodeSession): readonly string[] {
   return closureState(session).esModules;
+}
+
+/** `key` is in `collection`, asked by identity, whatever the collection's class says. */
+function weakHas(collection: WeakMap<object, unknown> | WeakSet<object>, key: unknown): boolean {
+  return (collection instanceof WeakMap ? weakMapHas : weakSetHas).call(collection as never, key as object);
+}
+
+/**
+ * `value` holds a key of a weak collection an earlier payload of the run sent (an argument that
+ * a captured WeakSet brands): it must take the closure codec, so that the entry joins the
+ * collection in the worker, even when it is plain data a transport would clone as it is.
+ */
+export function holdsWeakKeys(session: EncodeSession, value: unknown): boolean {
+  const sent = closureState(session).weak;
+  if (!sent.size) return false;
+  return someInGraph(value, (node) => {
+    for (const collection of sent) if (weakHas(collection, node)) return true;
+    return false;
+  });
 }
 
 /**
@@ -101,7 +122,7 @@ export class GraphEncoder {
     const state = closureState(this.session);
     state.esModules = [];
     // Pure data (the common payload) is sent as it is: one scan, no copy, no markers.
-    if (!someInGraph(value, this.isSpecial)) return { mark: MARK, root: value, nodes: [] };
+    if (!someInGraph(value, this.isSpecial) && !holdsWeakKeys(this.session, value)) return { mark: MARK, root: value, nodes: [] };
     const root = this.transform(value, '');
     this.fillWeakCollections();
     state.esModules = esModuleSpecifiers(this.nodes.flatMap((node) => (node.t === 'module' ? [node.specifier] : [])));
@@ -113,6 +134,7 @@ export class GraphEncoder {
 
   weakEntries(collection: WeakMap<object, unknown> | WeakSet<object>, record: WeakRecord, path: string): void {
     this.weak.push({ collection, record, path, asked: 0 });
+    closureState(this.session).weak.add(collection);
   }
 
   /**
@@ -125,7 +147,7 @@ export class GraphEncoder {
    * make more keys travel, so this repeats until nothing is added.
    */
   private fillWeakCollections(): void {
-    if (!this.weak.length) return;
+    if (!closureState(this.session).weak.size) return;
     const travelling: unknown[] = [];
     const known = new Set<unknown>();
     const note = (key: unknown) => {
@@ -140,6 +162,16 @@ export class GraphEncoder {
       added = false;
       for (const key of this.index.keys()) note(key);
       for (const key of this.copies.keys()) note(key);
+      // A collection an earlier payload of the run sent, holding a key this one carries: its node
+      // (same id and run) brings that entry, which joins the collection in the worker.
+      for (const collection of closureState(this.session).weak) {
+        if (this.index.has(collection)) continue;
+        for (let i = 0; i < travelling.length; i++) {
+          if (!weakHas(collection, travelling[i])) continue;
+          this.transform(collection, 'an earlier payload of the run');
+          break;
+        }
+      }
       // this.weak grows while entries are added (a value holding another collection): a plain loop sees the new ones.
       for (let w = 0; w < this.weak.length; w++) {
         const weak = this.weak[w]!;
