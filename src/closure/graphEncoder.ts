@@ -9,7 +9,7 @@ import { RESOURCE_REMEDY, unsendableReason } from '../values/unsendable.js';
 import { captureFunction, type Capture } from './capture.js';
 import { MARK, pathThrough, type Graph, type NodeRecord, type WeakRecord } from './graph.js';
 import { reduceToNode } from './nodeKinds.js';
-import { builtinRefs, esModuleSpecifiers } from './modules.js';
+import { esModuleSpecifiers, indexedBuiltinValues } from './modules.js';
 import { moduleNode } from './nodes/functions.js';
 import { indexedPackageValues, packageHoldingState, packageRemedy } from './packages.js';
 import { intrinsicValues } from '../source/intrinsics.js';
@@ -141,7 +141,7 @@ export class GraphEncoder {
    * The entries of each weak collection whose key travels: every object, function or symbol
    * this graph carries (a node, or a data container or leaf copied), and every value the
    * receiver has its own of (a built-in, an export of a builtin module or of an installed
-   * package indexed so far). Each is asked of the collection (`has`, by identity), so the cost
+   * package indexed so far; one not indexed yet is the limit README's Closures names). Each is asked of the collection (`has`, by identity), so the cost
    * is the graph's size, not the collection's: a cache of 100,000 entries whose keys stay
    * behind costs nothing, and no entry whose key stays behind is read. An entry's value may
    * make more keys travel, so this repeats until nothing is added.
@@ -157,7 +157,7 @@ export class GraphEncoder {
       }
     };
     // The receiver's own values travel by reference whether or not this graph reached them.
-    for (const values of [intrinsicValues(), builtinRefs().keys(), indexedPackageValues()]) for (const value of values) note(value);
+    for (const values of [intrinsicValues(), indexedBuiltinValues(), indexedPackageValues()]) for (const value of values) note(value);
     for (let added = true; added; ) {
       added = false;
       for (const key of this.index.keys()) note(key);
