@@ -84,9 +84,9 @@ wording("a value too large for a text serializer is called too large, and the se
 });
 
 wording("under 'auto', a refused capture names 'auto', the serializer the user chose", async () => {
-  const weak = new WeakMap<object, number>();
+  const weak = new WeakRef({});
   await withParallel({ nJobs: 1 }, async (parallel) => {
-    await rejects(parallel.run([delayed(() => weak.has({}))()]), (error) => {
+    await rejects(parallel.run([delayed(() => weak.deref())()]), (error) => {
       assert.instance(error, SerializationError);
       assert.is(error.serializer, 'auto');
       assert.is(error.path, "fn -> captured 'weak'");

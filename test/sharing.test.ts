@@ -211,8 +211,8 @@ inline.run();
 const bad = suite('sharing: bad input');
 bad('persist refuses what cannot travel, with its path', () => {
   assert.throws(
-    () => persist({ cache: { seen: new WeakMap() } }),
-    (error: unknown) => error instanceof SerializationError && error.path === 'value.cache.seen' && /WeakMap/.test(error.problem),
+    () => persist({ cache: { seen: new WeakRef({}) } }),
+    (error: unknown) => error instanceof SerializationError && error.path === 'value.cache.seen' && /WeakRef/.test(error.problem),
   );
   assert.throws(() => persist(1, { method: 'disk' as never }), /`method` to be 'shm', 'file'/);
 });

@@ -56,9 +56,9 @@ for (const backend of BACKENDS) {
     }
   });
 
-  test('a value the transport refuses (a WeakMap, a Promise) fails with its task and path, in arguments and in results', async () => {
+  test('a value the transport refuses (a WeakRef, a Promise) fails with its task and path, in arguments and in results', async () => {
     await withParallel({ backend, nJobs: 2 }, async (parallel) => {
-      await rejects(parallel.run([delayed(square)(1), delayed((o: object) => o)({ cache: new WeakMap() })]), (error) => {
+      await rejects(parallel.run([delayed(square)(1), delayed((o: object) => o)({ cache: new WeakRef({}) })]), (error) => {
         assert.instance(error, SerializationError);
         assert.is(error.phase, 'serialize-task');
         assert.is(error.path, 'args[0].cache');

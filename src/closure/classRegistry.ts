@@ -67,32 +67,59 @@ export function peerHoldsClass(id: string): boolean {
 }
 
 /**
- * The WeakMaps and WeakSets that hold downlevelled #private state, by id, like classes: a
- * class is rebuilt once per realm and its methods keep the collection of that rebuild, so the
- * entries of instances a later payload brings (a task's arguments) join that same collection.
+ * WeakMaps and WeakSets by id, like classes: the realm that made one keeps it for good (epoch
+ * '*'), so the entries of objects that come back (results, instances with downlevelled #private
+ * state) join the original; a receiving realm keeps one per run (epoch), which every payload of
+ * the run joins (a class rebuilt for the run keeps its collection, the arguments' instances join
+ * it), and a later run gets a fresh one: each run sees the entries as at its submission. Held
+ * weakly: once no code holds a collection, no entry of it can be observed, and a fresh one is
+ * just as good.
  */
 const collectionIds = new WeakMap<object, string>();
+interface KnownCollection {
+  epoch: string;
+  ref: WeakRef<object>;
+}
+const knownCollections = new WeakMap<object, Map<string, KnownCollection>>();
+const forget = new FinalizationRegistry<{ registry: Map<string, KnownCollection>; id: string; ref: WeakRef<object> }>(({ registry, id, ref }) => {
+  if (registry.get(id)?.ref === ref) registry.delete(id);
+});
+
+function collections(context: vm.Context | undefined): Map<string, KnownCollection> {
+  const key = context ?? THIS_REALM;
+  let registry = knownCollections.get(key);
+  if (!registry) knownCollections.set(key, (registry = new Map()));
+  return registry;
+}
+
+function remember(registry: Map<string, KnownCollection>, id: string, epoch: string, collection: object): void {
+  const ref = new WeakRef(collection);
+  registry.set(id, { epoch, ref });
+  forget.register(collection, { registry, id, ref });
+}
+
 export function collectionIdOf(collection: object): string {
   let id = collectionIds.get(collection);
   if (!id) {
     collectionIds.set(collection, (id = randomUUID()));
-    // This realm owns it: the entries of instances that come back (results) join it.
-    collectionRegistry(undefined).set(id, collection);
+    remember(collections(undefined), id, '*', collection);
   }
   return id;
 }
 
-/** A collection rebuilt here keeps the id it arrived with: sent back, its entries join the original. */
-export function noteReceivedCollection(collection: object, id: string, context: vm.Context | undefined): void {
-  collectionRegistry(context).set(id, collection);
-  collectionIds.set(collection, id);
-}
-const rebuiltCollections = new WeakMap<object, Map<string, object>>();
-export function collectionRegistry(context: vm.Context | undefined): Map<string, object> {
-  const key = context ?? THIS_REALM;
-  let registry = rebuiltCollections.get(key);
-  if (!registry) rebuiltCollections.set(key, (registry = new Map()));
-  return registry;
+/**
+ * The collection `id` of run `epoch` in this realm (or `context`): the one it has (`joined`),
+ * or a new one from `make`, which keeps the id it arrived with (sent back, it joins the original).
+ */
+export function receivedCollection(id: string, epoch: string, context: vm.Context | undefined, make: () => object): { collection: object; joined: boolean } {
+  const registry = collections(context);
+  const known = registry.get(id);
+  const collection = known && (known.epoch === '*' || known.epoch === epoch) ? known.ref.deref() : undefined;
+  if (collection) return { collection, joined: true };
+  const made = make();
+  remember(registry, id, epoch, made);
+  collectionIds.set(made, id);
+  return { collection: made, joined: false };
 }
 
 /**

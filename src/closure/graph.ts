@@ -89,6 +89,9 @@ export interface WeakRecord {
   kind: 'WeakMap' | 'WeakSet';
   /** Its identity: every payload's entries join one collection in the receiving realm. */
   id: string;
+  /** The run (capture epoch): a receiving realm keeps one collection per id and run. */
+  cep: string;
+  /** The entries whose keys travel in this graph, [key, value] (value undefined for a WeakSet). */
   entries: [unknown, unknown][];
 }
 
@@ -104,10 +107,7 @@ export type NodeRecord =
   | SymbolRecord
   /** A by-reference value (values/byReference.ts): its kind's name and the state its kind encoded. */
   | { t: 'ref'; kind: string; state: unknown }
-  /**
-   * A WeakMap or WeakSet holding a class's downlevelled #private state: the entries whose
-   * keys travel in the same graph, [key, value] (value undefined for a WeakSet).
-   */
+  /** A WeakMap or WeakSet, with the entries whose keys travel (nodes/weakCollections.ts). */
   | WeakRecord
   /** An Intl formatter: its constructor's name under Intl and its resolvedOptions(). */
   | { t: 'intl'; ctor: string; options: Record<string, unknown> }

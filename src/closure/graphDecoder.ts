@@ -15,7 +15,7 @@ export function decodeGraph(graph: Graph, options: DecodeOptions = {}): unknown 
   if (graph.nodes.length === 0) return graph.root;
   const decoder = new GraphDecoder(graph, options.context);
   const root = decoder.value(graph.root, () => undefined);
-  decoder.buildPrivateState();
+  decoder.buildWeakCollections();
   decoder.finish();
   return root;
 }
@@ -99,11 +99,11 @@ class GraphDecoder implements NodeDecoder {
   }
 
   /**
-   * Collections of #private state are built even when nothing here refers to them: a class
-   * this realm already has (rebuilt from an earlier payload) keeps its own collection, and the
-   * entries of this payload's instances must join it.
+   * Weak collections are built even when nothing here refers to them: a class this realm
+   * already has (rebuilt from an earlier payload) keeps its own collection (its downlevelled
+   * #private state), and the entries of this payload's instances must join it.
    */
-  buildPrivateState(): void {
+  buildWeakCollections(): void {
     this.graph.nodes.forEach((record, at) => {
       if (record.t === 'weak') this.node(at);
     });

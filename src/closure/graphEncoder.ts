@@ -8,12 +8,17 @@ import { substitute } from '../values/substitute.js';
 import { RESOURCE_REMEDY, unsendableReason } from '../values/unsendable.js';
 import { captureFunction, type Capture } from './capture.js';
 import { MARK, pathThrough, type Graph, type NodeRecord, type WeakRecord } from './graph.js';
-import { weakEntries } from './inspector.js';
-import { collectionIdOf } from './classRegistry.js';
 import { reduceToNode } from './nodeKinds.js';
-import { esModuleSpecifiers } from './modules.js';
+import { esModuleSpecifiers, indexedBuiltinValues } from './modules.js';
 import { moduleNode } from './nodes/functions.js';
-import { packageHoldingState, packageRemedy } from './packages.js';
+import { indexedPackageValues, packageHoldingState, packageRemedy } from './packages.js';
+import { intrinsicValues } from '../source/intrinsics.js';
+import { weakNode } from './nodes/weakCollections.js';
+
+// The built-ins' own methods: a collection's entries are asked by identity, whatever its class says.
+const weakMapHas = WeakMap.prototype.has;
+const weakMapGet = WeakMap.prototype.get;
+const weakSetHas = WeakSet.prototype.has;
 
 /** Refuse an object a package keeps state about in a weak collection: the copy would arrive without it. */
 function refuseHeldByPackage(value: object, path: string): void {
@@ -40,9 +45,11 @@ interface ClosureState {
   captures: Map<Function, Capture>;
   epoch: string;
   esModules: string[];
+  /** The weak collections this run sent: a later payload (the arguments) adds the entries of the keys it carries. */
+  weak: Set<WeakMap<object, unknown> | WeakSet<object>>;
 }
 const CLOSURE_STATE = Symbol('joblet.closure');
-const closureState = (session: EncodeSession) => session.cache<ClosureState>(CLOSURE_STATE, () => ({ captures: new Map(), epoch: randomUUID(), esModules: [] }));
+const closureState = (session: EncodeSession) => session.cache<ClosureState>(CLOSURE_STATE, () => ({ captures: new Map(), epoch: randomUUID(), esModules: [], weak: new Set() }));
 
 /**
  * The ES module files the session's last encoding refers to by reference: a worker imports them
@@ -50,6 +57,25 @@ const closureState = (session: EncodeSession) => session.cache<ClosureState>(CLO
  */
 export function sessionEsModules(session: EncodeSession): readonly string[] {
   return closureState(session).esModules;
+}
+
+/** `key` is in `collection`, asked by identity, whatever the collection's class says. */
+function weakHas(collection: WeakMap<object, unknown> | WeakSet<object>, key: unknown): boolean {
+  return (collection instanceof WeakMap ? weakMapHas : weakSetHas).call(collection as never, key as object);
+}
+
+/**
+ * `value` holds a key of a weak collection an earlier payload of the run sent (an argument that
+ * a captured WeakSet brands): it must take the closure codec, so that the entry joins the
+ * collection in the worker, even when it is plain data a transport would clone as it is.
+ */
+export function holdsWeakKeys(session: EncodeSession, value: unknown): boolean {
+  const sent = closureState(session).weak;
+  if (!sent.size) return false;
+  return someInGraph(value, (node) => {
+    for (const collection of sent) if (weakHas(collection, node)) return true;
+    return false;
+  });
 }
 
 /**
@@ -96,40 +122,67 @@ export class GraphEncoder {
     const state = closureState(this.session);
     state.esModules = [];
     // Pure data (the common payload) is sent as it is: one scan, no copy, no markers.
-    if (typeof value !== 'symbol' && !someInGraph(value, this.isSpecial)) return { mark: MARK, root: value, nodes: [] };
+    if (typeof value !== 'symbol' && !someInGraph(value, this.isSpecial) && !holdsWeakKeys(this.session, value)) return { mark: MARK, root: value, nodes: [] };
     const root = this.transform(value, '');
-    this.fillPrivateState();
+    this.fillWeakCollections();
     state.esModules = esModuleSpecifiers(this.nodes.flatMap((node) => (node.t === 'module' ? [node.specifier] : [])));
     return { mark: MARK, root, nodes: this.nodes };
   }
 
-  /** WeakMaps and WeakSets of #private state met so far, with the entries not yet carried. */
-  private readonly weak: { record: WeakRecord; path: string; rest: [unknown, unknown][] }[] = [];
+  /** WeakMaps and WeakSets met so far: their records, and how many of `travelling` each was asked about. */
+  private readonly weak: { collection: WeakMap<object, unknown> | WeakSet<object>; record: WeakRecord; path: string; asked: number }[] = [];
 
-  privateState(collection: WeakMap<object, unknown> | WeakSet<object>, path: string): unknown {
-    return this.marker(collection, () => {
-      const record: WeakRecord = { t: 'weak', kind: collection instanceof WeakMap ? 'WeakMap' : 'WeakSet', id: collectionIdOf(collection), entries: [] };
-      this.weak.push({ record, path, rest: weakEntries(collection) });
-      return record;
-    });
+  weakEntries(collection: WeakMap<object, unknown> | WeakSet<object>, record: WeakRecord, path: string): void {
+    this.weak.push({ collection, record, path, asked: 0 });
+    closureState(this.session).weak.add(collection);
   }
 
   /**
-   * Each entry whose key travels (a node of this graph: the instances sent) travels too; its
-   * value may bring more instances, so this repeats until nothing is added. An entry whose key
-   * stays behind cannot be looked up in the receiver: no object there is that key.
+   * The entries of each weak collection whose key travels: every object, function or symbol
+   * this graph carries (a node, or a data container or leaf copied), and every value the
+   * receiver has its own of (a built-in, an export of a builtin module or of an installed
+   * package indexed so far; one not indexed yet is the limit README's Closures names). Each is asked of the collection (`has`, by identity), so the cost
+   * is the graph's size, not the collection's: a cache of 100,000 entries whose keys stay
+   * behind costs nothing, and no entry whose key stays behind is read. An entry's value may
+   * make more keys travel, so this repeats until nothing is added.
    */
-  private fillPrivateState(): void {
+  private fillWeakCollections(): void {
+    if (!closureState(this.session).weak.size) return;
+    const travelling: unknown[] = [];
+    const known = new Set<unknown>();
+    const note = (key: unknown) => {
+      if (!known.has(key) && ((typeof key === 'object' && key !== null) || typeof key === 'function' || typeof key === 'symbol')) {
+        known.add(key);
+        travelling.push(key);
+      }
+    };
+    // The receiver's own values travel by reference whether or not this graph reached them.
+    for (const values of [intrinsicValues(), indexedBuiltinValues(), indexedPackageValues()]) for (const value of values) note(value);
     for (let added = true; added; ) {
       added = false;
-      for (const weak of this.weak) {
-        weak.rest = weak.rest.filter(([key, value]) => {
-          if (!this.index.has(key)) return true;
+      for (const key of this.index.keys()) note(key);
+      for (const key of this.copies.keys()) note(key);
+      // A collection an earlier payload of the run sent, holding a key this one carries: its node
+      // (same id and run) brings that entry, which joins the collection in the worker.
+      for (const collection of closureState(this.session).weak) {
+        if (this.index.has(collection)) continue;
+        for (let i = 0; i < travelling.length; i++) {
+          if (!weakHas(collection, travelling[i])) continue;
+          this.transform(collection, 'an earlier payload of the run');
+          break;
+        }
+      }
+      // this.weak grows while entries are added (a value holding another collection): a plain loop sees the new ones.
+      for (let w = 0; w < this.weak.length; w++) {
+        const weak = this.weak[w]!;
+        const isMap = weak.record.kind === 'WeakMap';
+        for (; weak.asked < travelling.length; weak.asked++) {
+          const key = travelling[weak.asked];
+          if (!(isMap ? weakMapHas : weakSetHas).call(weak.collection, key as object)) continue;
           const at = `${weak.path} -> entry`;
-          weak.record.entries.push([this.transform(key, at), weak.record.kind === 'WeakMap' ? this.transform(value, at) : undefined]);
+          weak.record.entries.push([this.transform(key, at), isMap ? this.transform(weakMapGet.call(weak.collection as WeakMap<object, unknown>, key as object), at) : undefined]);
           added = true;
-          return false;
-        });
+        }
       }
     }
   }
@@ -166,7 +219,8 @@ export class GraphEncoder {
     if (kind && 'inline' in kind.inGraph) return this.transform(kind.inGraph.inline(special), path);
     const reason = unsendableReason(special);
     // A package's own namespace or weak collection, reached through its exports, travels by reference.
-    if (reason && !moduleNode.claims!(special)) throw new UnserializableValueError(reason, path, RESOURCE_REMEDY);
+    // A weak collection travels with the entries whose keys travel (nodes/weakCollections.ts).
+    if (reason && !moduleNode.claims!(special) && !weakNode.claims!(special)) throw new UnserializableValueError(reason, path, RESOURCE_REMEDY);
     if (!reason && typeof special === 'object' && !moduleNode.claims!(special)) refuseHeldByPackage(special, path);
     return this.marker(special, () => reduceToNode(special, this, path));
   }

@@ -179,32 +179,6 @@ export function scriptSource(scriptId: string): string {
   return source;
 }
 
-/**
- * The live entries of a WeakMap or WeakSet (a WeakSet's as [item, undefined]), which no
- * JavaScript can enumerate: the inspector shows them as the [[Entries]] internal property.
- */
-export function weakEntries(collection: WeakMap<object, unknown> | WeakSet<object>): [unknown, unknown][] {
-  try {
-    const { internalProperties = [] } = post<{ internalProperties?: PropertyDescriptor[] }>('Runtime.getProperties', { objectId: handleOf(collection), ownProperties: true });
-    const entriesId = internalProperties.find((p) => p.name === '[[Entries]]')?.value?.objectId;
-    if (!entriesId) return [];
-    const { result } = post<{ result: PropertyDescriptor[] }>('Runtime.getProperties', { objectId: entriesId, ownProperties: true });
-    const entries: [unknown, unknown][] = [];
-    for (const item of result) {
-      if (!/^\d+$/.test(item.name) || !item.value?.objectId) continue;
-      const { result: parts } = post<{ result: PropertyDescriptor[] }>('Runtime.getProperties', { objectId: item.value.objectId, ownProperties: true });
-      const key = parts.find((p) => p.name === 'key')?.value;
-      const value = parts.find((p) => p.name === 'value')?.value;
-      // A WeakSet's entries have a value only: the item.
-      if (key) entries.push([valueOf(key), value ? valueOf(value) : undefined]);
-      else if (value) entries.push([valueOf(value), undefined]);
-    }
-    return entries;
-  } finally {
-    release();
-  }
-}
-
 /** Scripts' text and line starts, by id (a script's text never changes): read once per script. */
 const scriptTexts = new Map<string, { text: string; lineStarts: number[] }>();
 

@@ -286,6 +286,20 @@ let builtinIndex: Map<unknown, ModuleRef> | undefined;
 
 /** A builtin module, or one of its direct exports, by identity. */
 export function builtinRefOf(value: unknown): ModuleRef | undefined {
+  return builtinRefs().get(value);
+}
+
+/**
+ * The exports of builtin modules indexed so far (once a Node function was captured): requiring
+ * every builtin to index them costs about a third of a second, which a capture does not pay
+ * just to ask a weak collection about them.
+ */
+export function indexedBuiltinValues(): Iterable<unknown> {
+  return builtinIndex?.keys() ?? [];
+}
+
+/** Every export of a builtin module joblet knows, with its reference (a worker has the same ones). */
+function builtinRefs(): Map<unknown, ModuleRef> {
   if (!builtinIndex) {
     const index = new Map<unknown, ModuleRef>();
     for (const name of BUILTINS) {
@@ -300,7 +314,7 @@ export function builtinRefOf(value: unknown): ModuleRef | undefined {
     }
     builtinIndex = index;
   }
-  return builtinIndex.get(value);
+  return builtinIndex;
 }
 
 /** The exports of an already loaded CommonJS module, or one of their members, by identity. */

@@ -1,6 +1,6 @@
 import type vm from 'node:vm';
 import type { Capture } from './capture.js';
-import type { NodeRecord } from './graph.js';
+import type { NodeRecord, WeakRecord } from './graph.js';
 
 /**
  * One entry of the codec's table (nodeKinds.ts): how a kind of value is
@@ -30,10 +30,10 @@ export interface NodeEncoder {
   /** A by-reference value that must travel as a def beside the graph. */
   companion(value: object): void;
   /**
-   * A WeakMap or WeakSet that holds a class's downlevelled #private state: its node carries
-   * the entries whose keys the same graph carries, added once the rest of the graph is walked.
+   * A WeakMap or WeakSet's node: the encoder adds to `record` the entries whose keys the graph
+   * carries, once the rest of it is walked (an entry's value may make more keys travel).
    */
-  privateState(collection: WeakMap<object, unknown> | WeakSet<object>, path: string): unknown;
+  weakEntries(collection: WeakMap<object, unknown> | WeakSet<object>, record: WeakRecord, path: string): void;
   /** `value` as a node of its own even when it looks like data (a prototype), its identity kept. */
   node(value: object, path: string): unknown;
   /** The record a marker (a value `transform` returned) names, if it is one. */

@@ -3,7 +3,7 @@ import type { NodeEncoder, NodeKind } from './nodeKind.js';
 import { boundNode, classRefNode, functionNode, moduleNode } from './nodes/functions.js';
 import { intlNode } from './nodes/intl.js';
 import { objectNode } from './nodes/objects.js';
-import { privateStateNode } from './nodes/privateState.js';
+import { weakNode } from './nodes/weakCollections.js';
 import { globalNode, referenceNode, symbolNode } from './nodes/references.js';
 
 /**
@@ -20,17 +20,17 @@ export const NODE_KINDS: { [T in NodeRecord['t']]: NodeKind<Extract<NodeRecord, 
   symbol: symbolNode,
   ref: referenceNode,
   intl: intlNode,
-  weak: privateStateNode,
+  weak: weakNode,
   object: objectNode,
 };
 
 /**
  * Which entry takes a value apart, first claim wins: a realm's own global before anything
  * (Math is an object, Math.max a function), a by-reference value before its class, an object
- * an installed package exports (by reference to it), then functions, Intl formatters (made by
- * the receiver's own Intl), then every other object.
+ * an installed package exports (by reference to it, a package's own WeakMap too), then weak
+ * collections, functions, Intl formatters (made by the receiver's own Intl), then every other object.
  */
-const ENCODING_ORDER = [globalNode, referenceNode, moduleNode, functionNode, intlNode, objectNode] as const;
+const ENCODING_ORDER = [globalNode, referenceNode, moduleNode, weakNode, functionNode, intlNode, objectNode] as const;
 
 /** The node for a value the encoder found special. */
 export function reduceToNode(value: object, encoder: NodeEncoder, path: string): NodeRecord {

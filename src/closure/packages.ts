@@ -248,6 +248,11 @@ function throughScopes(index: PackageIndex, value: unknown): ModuleRef | undefin
   return undefined;
 }
 
+/** Every value of an installed package indexed so far, which travels by reference to it. */
+export function indexedPackageValues(): Iterable<unknown> {
+  return allRefs.keys();
+}
+
 /**
  * An object (not a function) that belongs to a package already indexed, by reference. An object
  * whose class a package defines has that package indexed first, so an exported instance is found.

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { SerializationError } from '../errors.js';
-import { sessionCapture, sessionEsModules } from '../closure/codec.js';
+import { holdsWeakKeys, sessionCapture, sessionEsModules } from '../closure/codec.js';
 import { describeFunction } from '../source/functionSource.js';
 import { REF_KEY, encodeValue, locateFailure, prepareValue, serializeIn } from '../serialize/payload.js';
 import { getSerializer } from '../serialize/registry.js';
@@ -117,7 +117,8 @@ export class TaskEncoder {
     // The check walks the flat list when there is one: no argument array to visit per task.
     const unary = batch.every((p) => (p.args as unknown[]).length === 1 && !p.task.refKey);
     const values = unary ? batch.map((p) => (p.args as unknown[])[0]) : args;
-    if (!clonesAsIs(this.serializer, values)) return { packed: this.serializeBatch(args, batch) };
+    // A key of a weak collection the run sent must take the serializer, whose graph joins it to that collection.
+    if (!clonesAsIs(this.serializer, values) || holdsWeakKeys(this.session, values)) return { packed: this.serializeBatch(args, batch) };
     return unary ? { args: values, unary } : { args };
   }
 

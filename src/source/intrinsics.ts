@@ -27,6 +27,12 @@ export function intrinsicPath(value: unknown): string | undefined {
   return paths.get(value);
 }
 
+/** Every built-in value that has a path (a weak collection's entry keyed by one travels: the receiver has its own). */
+export function intrinsicValues(): Iterable<unknown> {
+  paths ??= buildPaths();
+  return paths.keys();
+}
+
 function isObjectLike(value: unknown): value is object {
   return (typeof value === 'object' && value !== null) || typeof value === 'function';
 }

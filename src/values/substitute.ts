@@ -12,8 +12,9 @@ import { presentIndices } from './sparse.js';
  * then every container is copied, cycles kept through a memo. Leaves are
  * always shared. `replace` receives the path steps from the root; it may be
  * called twice for one node (once per pass), so it should memoize.
- * `shared`: what earlier calls made of each container, so that several calls over parts of
- * one graph (each captured variable of a closure) give a container met twice one copy.
+ * `shared`: what earlier calls made of each container (and leaf), so that several calls over
+ * parts of one graph (each captured variable of a closure) give a container met twice one
+ * copy, and the caller knows every object the copies hold (a weak collection's keys).
  */
 export function substitute(
   value: unknown,
@@ -49,7 +50,11 @@ function substitutePass(
     if (typeof v !== 'object' || v === null) return v;
     if (memo.has(v)) return memo.get(v);
     if (shared?.has(v)) return shared.get(v);
-    if (isLeafObject(v)) return v;
+    // A leaf travels as it is; noted all the same, so `shared` tells every object the copy holds.
+    if (isLeafObject(v)) {
+      memo.set(v, v);
+      return v;
+    }
     if (copyAll) {
       // The copy exists before its children are visited, so a cycle back to it points at the copy.
       const out = emptyLike(v);

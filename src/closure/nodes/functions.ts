@@ -7,7 +7,6 @@ import { inPackage, packageObjectRef } from '../packages.js';
 import type { NodeDecoder, NodeEncoder, NodeKind } from '../nodeKind.js';
 import { compile } from './compileFunction.js';
 import { defineProperties, propRecords } from './objects.js';
-import { isPrivateState } from './privateState.js';
 import { types } from 'node:util';
 
 /**
@@ -22,11 +21,12 @@ export const functionNode: NodeKind<FunctionRecord> = {
   reduce(fn: Function, encoder: NodeEncoder, path: string): NodeRecord {
     const knownId = knownClassId(fn);
     if (knownId !== undefined && peerHoldsClass(knownId)) {
-      // The peer has the class, and its #private state collections: the entries of the instances sent join them.
+      // The peer has the class, and the weak collections it captures (its downlevelled #private
+      // state): they travel by id, and the entries of the instances sent join them there.
       const known = encoder.capture(fn);
       if (known.kind === 'source') {
         for (const [name, captured] of known.values) {
-          if (isPrivateState(captured, name, known.name, known.values.keys())) encoder.privateState(captured, `${path} -> captured '${name}'`);
+          if (captured instanceof WeakMap || captured instanceof WeakSet) encoder.transform(captured, `${path} -> captured '${name}'`);
         }
       }
       return { t: 'classref', cid: knownId };
@@ -55,7 +55,7 @@ export const functionNode: NodeKind<FunctionRecord> = {
         try {
           for (const [name, captured] of capture.values) {
             const at = `${path} -> captured '${name}'`;
-            vars[name] = isPrivateState(captured, name, capture.name, capture.values.keys()) ? encoder.privateState(captured, at) : encoder.transform(captured, at);
+            vars[name] = encoder.transform(captured, at);
           }
         } catch (error) {
           if (capture.package === undefined || !(error instanceof UnserializableValueError)) throw error;

@@ -1,5 +1,5 @@
 import v8 from 'node:v8';
-import { decodeGraph, encodeGraph, type Graph } from '../../closure/codec.js';
+import { decodeGraph, encodeGraph, holdsWeakKeys, type Graph } from '../../closure/codec.js';
 import { HOST_VIEW, NEEDS_CLOSURE, scanPayload } from '../scan.js';
 import { commonRejection } from '../rejections.js';
 import type { Serializer } from '../types.js';
@@ -24,7 +24,8 @@ function write(tag: number, value: unknown): Uint8Array {
  * pure data it costs a scan more than 'structured' (see bench/closures.ts).
  */
 function serialize(value: unknown, session?: EncodeSession): Uint8Array {
-  if (scanPayload(value, NEEDS_CLOSURE)) return write(GRAPH, encodeGraph(value, { accessors: false }, session));
+  // A key of a weak collection the run sent (a WeakSet's brand) needs the graph to join it there.
+  if (scanPayload(value, NEEDS_CLOSURE) || (session && holdsWeakKeys(session, value))) return write(GRAPH, encodeGraph(value, { accessors: false }, session));
   try {
     return write(PLAIN, value);
   } catch {
