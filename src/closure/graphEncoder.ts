@@ -11,6 +11,7 @@ import { MARK, pathThrough, type Graph, type NodeRecord, type WeakRecord } from 
 import { weakEntries } from './inspector.js';
 import { collectionIdOf } from './classRegistry.js';
 import { reduceToNode } from './nodeKinds.js';
+import { shareScopes, type ScopeMember } from './sharedScopes.js';
 import { esModuleSpecifiers } from './modules.js';
 import { moduleNode } from './nodes/functions.js';
 import { packageHoldingState, packageRemedy } from './packages.js';
@@ -99,8 +100,25 @@ export class GraphEncoder {
     if (!someInGraph(value, this.isSpecial)) return { mark: MARK, root: value, nodes: [] };
     const root = this.transform(value, '');
     this.fillPrivateState();
+    this.shareScopes();
     state.esModules = esModuleSpecifiers(this.nodes.flatMap((node) => (node.t === 'module' ? [node.specifier] : [])));
     return { mark: MARK, root, nodes: this.nodes };
+  }
+
+  /** Where each function was first met, for a refusal of the scope it shares. */
+  private readonly functionPaths = new Map<Function, string>();
+
+  /** Functions of this graph that close over one binding one of them assigns are compiled in one scope. */
+  private shareScopes(): void {
+    const members: ScopeMember[] = [];
+    for (const [value, at] of this.index) {
+      const record = this.nodes[at];
+      if (typeof value !== 'function' || record?.t !== 'fn') continue;
+      const capture = this.captures.get(value);
+      if (capture?.kind === 'source' && capture.sites.size) members.push({ fn: value, record, capture, path: this.functionPaths.get(value) ?? '' });
+    }
+    if (members.length < 2) return;
+    shareScopes(members, (record) => this.marker({}, () => record));
   }
 
   /** WeakMaps and WeakSets of #private state met so far, with the entries not yet carried. */
@@ -168,6 +186,7 @@ export class GraphEncoder {
     // A package's own namespace or weak collection, reached through its exports, travels by reference.
     if (reason && !moduleNode.claims!(special)) throw new UnserializableValueError(reason, path, RESOURCE_REMEDY);
     if (!reason && typeof special === 'object' && !moduleNode.claims!(special)) refuseHeldByPackage(special, path);
+    if (typeof special === 'function' && !this.functionPaths.has(special)) this.functionPaths.set(special, path);
     return this.marker(special, () => reduceToNode(special, this, path));
   }
 
