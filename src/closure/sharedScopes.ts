@@ -138,7 +138,7 @@ const REMEDY =
 
 function describe(group: Group): string {
   const [first, second] = group.members;
-  return `\`${first!.capture.name}\` and \`${second!.capture.name}\` (at ${second!.path}) capture \`${group.names.join('`, `')}\`, which one of them assigns`;
+  return `\`${first!.capture.name}\` and \`${second!.capture.name}\` (${second!.path.replace(/^ -> /, '') || 'the task'}) capture \`${group.names.join('`, `')}\`, which one of them assigns`;
 }
 
 function refuseUnproven(group: Group): never {
