@@ -17,6 +17,11 @@ const requireHere = createRequire(import.meta.url);
 /** The name a rewritten `extends` clause refers to. */
 export const SUPER_NAME = '__jobletSuper$';
 
+export interface ScopeSite {
+  key: string;
+  once: boolean;
+}
+
 export type Capture =
   | {
       kind: 'source';
@@ -31,6 +36,14 @@ export type Capture =
       superClass: { value: unknown } | undefined;
       /** Captured variables and their current values. */
       values: Map<string, unknown>;
+      /**
+       * Where each captured variable lives: two functions whose variable has the same `key` may
+       * share that binding (same script, same scope depth and shape); `once` says the scope is a
+       * module's top level, which exists once, so the same key is the same scope.
+       */
+      sites: Map<string, ScopeSite>;
+      /** Captured variables the function (or a function inside it) assigns. */
+      written: ReadonlySet<string>;
       /** Captured variables bound to imports or requires: carried by reference. */
       modules: Map<string, ModuleRef>;
       /** An arrow function's lexical `this`, when it uses one. */
@@ -115,6 +128,7 @@ function captureUnreleased(fn: Function): Capture {
   let bindings: Map<string, ModuleRef> | undefined;
   const bindingsOf = () => (bindings ??= internals.location && url.startsWith('file:') ? moduleBindings(internals.location.scriptId) : new Map<string, ModuleRef>());
   const values = new Map<string, unknown>();
+  const sites = new Map<string, ScopeSite>();
   const modules = new Map<string, ModuleRef>();
   let source = description.source;
   let superClass: { value: unknown } | undefined;
@@ -160,7 +174,15 @@ function captureUnreleased(fn: Function): Capture {
     // so its top-level code runs there and state set on it in the main thread does not travel.
     const binding = at === top ? bindingsOf().get(variable) : undefined;
     if (binding) modules.set(variable, binding);
-    else values.set(variable, valueOf(scopes[at]!.variables.get(variable)!));
+    else {
+      values.set(variable, valueOf(scopes[at]!.variables.get(variable)!));
+      if (internals.location) {
+        const scope = scopes[at]!;
+        const key = `${internals.location.scriptId}:${scopes.length - at}:${scope.kind}:${[...scope.variables.keys()].sort().join(',')}`;
+        // A module runs once: its top-level scope is one scope for every function of its script.
+        sites.set(variable, { key, once: at === top && (isModule || url.startsWith('file:')) });
+      }
+    }
   }
   let lexicalThis: { value: unknown } | undefined;
   if (parsed.usesLexicalThis) {
@@ -193,6 +215,8 @@ function captureUnreleased(fn: Function): Capture {
     hasPrivateMembers: parsed.hasPrivateMembers,
     superClass,
     values,
+    sites,
+    written: new Set(parsed.writtenNames),
     modules,
     lexicalThis,
     package: pkg,

@@ -29,6 +29,7 @@ const DESCRIBE: { [T in NodeRecord['t']]: (record: Extract<NodeRecord, { t: T }>
     const names = Object.keys(record.vars);
     return ['value', `${what} ${record.name || '(anonymous)'}${names.length ? ` (captures ${names.join(', ')})` : ''}`];
   },
+  scope: (record) => ['value', `shared scope (${Object.keys(record.vars).join(', ')})`],
   classref: () => ['reference', 'class already sent to the worker'],
   bound: () => ['value', 'bound function'],
   module: (record) => ['reference', moduleLine(record.specifier, record.binding)],

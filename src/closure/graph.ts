@@ -56,6 +56,8 @@ export interface FunctionRecord {
   cep?: string;
   /** A class compiled so that instances with #private fields can be rebuilt (source/brandable.ts): it or a class below it has them. */
   brand?: true;
+  /** The shared scope (a 'scope' node) that declares some of its captured variables, one binding for every function of it. */
+  scope?: unknown;
   /** [script URL, 0-based line, column] of the source in the user's file: stack frames of the rebuilt function point there. */
   at?: [string, number, number];
 }
@@ -95,8 +97,19 @@ export interface WeakRecord {
   entries: [unknown, unknown][];
 }
 
+/**
+ * Bindings that several captured functions share in the main thread (one `let` that one of
+ * them assigns): the receiver declares them once and compiles every one of those functions
+ * inside, so a write through one is seen by the others.
+ */
+export interface ScopeRecord {
+  t: 'scope';
+  vars: Record<string, unknown>;
+}
+
 export type NodeRecord =
   | FunctionRecord
+  | ScopeRecord
   /** A class the receiver already has (it sent it): by id only. */
   | { t: 'classref'; cid: string }
   | { t: 'bound'; target: unknown; thisArg: unknown; args: unknown[] }

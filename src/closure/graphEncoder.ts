@@ -10,6 +10,7 @@ import { captureFunction, type Capture } from './capture.js';
 import { MARK, pathThrough, type Graph, type NodeRecord, type WeakRecord } from './graph.js';
 import { reduceToNode } from './nodeKinds.js';
 import { esModuleSpecifiers, indexedBuiltinValues } from './modules.js';
+import { shareScopes, type ScopeMember } from './sharedScopes.js';
 import { moduleNode } from './nodes/functions.js';
 import { indexedPackageValues, packageHoldingState, packageRemedy } from './packages.js';
 import { intrinsicValues } from '../source/intrinsics.js';
@@ -125,8 +126,25 @@ export class GraphEncoder {
     if (typeof value !== 'symbol' && !someInGraph(value, this.isSpecial) && !holdsWeakKeys(this.session, value)) return { mark: MARK, root: value, nodes: [] };
     const root = this.transform(value, '');
     this.fillWeakCollections();
+    this.shareScopes();
     state.esModules = esModuleSpecifiers(this.nodes.flatMap((node) => (node.t === 'module' ? [node.specifier] : [])));
     return { mark: MARK, root, nodes: this.nodes };
+  }
+
+  /** Where each function was first met, for a refusal of the scope it shares. */
+  private readonly functionPaths = new Map<Function, string>();
+
+  /** Functions of this graph that close over one binding one of them assigns are compiled in one scope. */
+  private shareScopes(): void {
+    const members: ScopeMember[] = [];
+    for (const [value, at] of this.index) {
+      const record = this.nodes[at];
+      if (typeof value !== 'function' || record?.t !== 'fn') continue;
+      const capture = this.captures.get(value);
+      if (capture?.kind === 'source' && capture.sites.size) members.push({ fn: value, record, capture, path: this.functionPaths.get(value) ?? '' });
+    }
+    if (members.length < 2) return;
+    shareScopes(members, (record) => this.marker({}, () => record));
   }
 
   /** WeakMaps and WeakSets met so far: their records, and how many of `travelling` each was asked about. */
@@ -222,6 +240,7 @@ export class GraphEncoder {
     // A weak collection travels with the entries whose keys travel (nodes/weakCollections.ts).
     if (reason && !moduleNode.claims!(special) && !weakNode.claims!(special)) throw new UnserializableValueError(reason, path, RESOURCE_REMEDY);
     if (!reason && typeof special === 'object' && !moduleNode.claims!(special)) refuseHeldByPackage(special, path);
+    if (typeof special === 'function' && !this.functionPaths.has(special)) this.functionPaths.set(special, path);
     return this.marker(special, () => reduceToNode(special, this, path));
   }
 

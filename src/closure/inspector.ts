@@ -50,6 +50,11 @@ export function post<T>(method: string, params: object = {}): T {
   return result as T;
 }
 
+/** Listen to an inspector event (delivered synchronously, during the post that causes it). */
+export function onEvent(method: string, listener: (params: unknown) => void): void {
+  open().on(method, (message: { params: unknown }) => listener(message.params));
+}
+
 /** A remote handle on a live value, valid until `release()`. */
 export function handleOf(value: unknown): string {
   const slot = globalThis as Record<string, unknown>;

@@ -1,6 +1,6 @@
 import type { NodeRecord } from './graph.js';
 import type { NodeEncoder, NodeKind } from './nodeKind.js';
-import { boundNode, classRefNode, functionNode, moduleNode } from './nodes/functions.js';
+import { boundNode, classRefNode, functionNode, moduleNode, scopeNode } from './nodes/functions.js';
 import { intlNode } from './nodes/intl.js';
 import { objectNode } from './nodes/objects.js';
 import { weakNode } from './nodes/weakCollections.js';
@@ -13,6 +13,7 @@ import { globalNode, referenceNode, symbolNode } from './nodes/references.js';
  */
 export const NODE_KINDS: { [T in NodeRecord['t']]: NodeKind<Extract<NodeRecord, { t: T }>> } = {
   fn: functionNode,
+  scope: scopeNode,
   classref: classRefNode,
   bound: boundNode,
   module: moduleNode,

@@ -12,6 +12,8 @@ export interface ParsedFunction {
   freeVariables: string[];
   /** Every name it reads from outside itself, globals included (a module may shadow a global). */
   referencedNames: string[];
+  /** Names from outside itself that it (or a function inside it) assigns: a copy of such a binding can diverge from a shared one. */
+  writtenNames: string[];
   /** The source is a class. */
   isClass: boolean;
   /** Names read by the class's `extends` clause: they need values when the class is created. */
@@ -118,6 +120,7 @@ export function parseFunctionSource(source: string): ParsedFunction | undefined 
   if (!ast) return undefined;
   const scopes = loadParser().analyze(ast as never, { ecmaVersion: 2022, sourceType: 'script' });
   const referenced = new Set<string>();
+  const written = new Set<string>();
   const heritage = new Set<string>();
   const top = topNode(ast, form);
   const isClass = top?.type === 'ClassExpression';
@@ -125,6 +128,7 @@ export function parseFunctionSource(source: string): ParsedFunction | undefined 
   for (const reference of scopes.globalScope!.through) {
     const name = reference.identifier.name;
     referenced.add(name);
+    if (reference.isWrite()) written.add(name);
     const at = (reference.identifier as unknown as { range: [number, number] }).range[0];
     if (superRange && at >= superRange[0] && at < superRange[1]) heritage.add(name);
   }
@@ -149,6 +153,7 @@ export function parseFunctionSource(source: string): ParsedFunction | undefined 
     form,
     freeVariables: [...referenced].filter((name) => !isWorkerGlobal(name)),
     referencedNames: [...referenced],
+    writtenNames: [...written],
     isClass,
     heritageNames: [...heritage],
     // Offsets in the wrapped source, less the one-character prefix `(` of the expression form.

@@ -17,17 +17,9 @@ import { formatReport, totalsOf } from './report.js';
 
 const ITEM3_REGISTRY = 'item 3: a class whose static Map holds its own subclass is rebuilt before its base ("Class extends value undefined")';
 const ITEM2_ES5 = 'item 2: ES5 class members set through Object.defineProperty / __extends are lost (undefined getters, missing methods)';
-const ITEM8_LET = 'item 8: two closures over one `let` get separate copies (expected 2, got 0)';
 
 /** Case name -> why it answers wrong today. Delete a line when its fix lands. */
 export const KNOWN_WRONG: Record<string, string> = {
-  'tsc-es2022: two closures over one let, from the module': ITEM8_LET,
-  'tsc-cjs: two closures over one let, from the module': ITEM8_LET,
-  'tsc-es5: two closures over one let, from the module': ITEM8_LET,
-  'esbuild-esm: two closures over one let, from the module': ITEM8_LET,
-  'esbuild-cjs-min: two closures over one let, from the module': ITEM8_LET,
-  'tsx: two closures over one let, from the module': ITEM8_LET,
-  'handwritten: two closures sharing one let': ITEM8_LET,
 };
 
 const isWrong = (r: CaseResult) => BACKENDS.some((b) => r.results[b].outcome === 'WRONG' || r.results[b].outcome === 'SLOW');

@@ -12,7 +12,7 @@ import { brandable, RESTORE } from './privateFields.js';
 const EARLY = '__jobletEarly$';
 const THIS = '__jobletThis$';
 // Names a strict wrapper cannot declare with `let`; a capture of one of them is dropped.
-const RESERVED = new Set(['arguments', 'eval', 'let', 'static', 'yield', 'await', 'implements', 'interface', 'package', 'private', 'protected', 'public']);
+export const RESERVED = new Set(['arguments', 'eval', 'let', 'static', 'yield', 'await', 'implements', 'interface', 'package', 'private', 'protected', 'public']);
 
 type Compiled = [Function, (name: string, value: unknown) => void];
 
@@ -21,7 +21,14 @@ type Compiled = [Function, (name: string, value: unknown) => void];
  * whose value is still being built (recursion, mutual recursion) is set through the wrapper's
  * setter once that value exists.
  */
-export function compile(record: FunctionRecord, early: Record<string, unknown>, sup: unknown, self: unknown, context: vm.Context | undefined): Compiled {
+export function compile(
+  record: FunctionRecord,
+  early: Record<string, unknown>,
+  sup: unknown,
+  self: unknown,
+  context: vm.Context | undefined,
+  scope?: SharedScope,
+): Compiled {
   const names = Object.keys(record.vars).filter((name) => !RESERVED.has(name));
   const declarations = names.length ? `let ${names.map((n) => `${n} = ${EARLY}[${JSON.stringify(n)}]`).join(', ')};` : '';
   const setter = `function (name, value) { switch (name) { ${names.map((n) => `case ${JSON.stringify(n)}: ${n} = value; break;`).join(' ')} } }`;
@@ -36,7 +43,8 @@ export function compile(record: FunctionRecord, early: Record<string, unknown>, 
   const root = source === record.source ? '' : `function ${ROOT_NAME}() { if (${RESTORE_NAME}.on) return ${RESTORE_NAME}.target; }`;
   const head = `(function (${EARLY}, ${SUPER_NAME}, ${THIS}, ${RESTORE_NAME}) { ${record.strict ? "'use strict';" : ''} ${declarations} ${root} ${bodyOpen}${open}`;
   const code = `${head}${padding(head.length, record.at)}${source}${close}${bodyClose} })${record.at ? `\n//# sourceURL=${record.at[0]}` : ''}`;
-  const factory = (context ? vm.runInContext(code, context) : (0, eval)(code)) as (...a: unknown[]) => Compiled;
+  // Inside a shared scope, the wrapper is compiled where that scope's bindings are visible.
+  const factory = (scope ? scope.run(code) : context ? vm.runInContext(code, context) : (0, eval)(code)) as (...a: unknown[]) => Compiled;
   const compiled = factory(early, sup, self, RESTORE);
   if (root) {
     const cls = compiled[0] as Function & { prototype: object };
@@ -50,6 +58,26 @@ export function compile(record: FunctionRecord, early: Record<string, unknown>, 
     Object.defineProperty(fn, 'name', { value: record.name, configurable: true });
   }
   return compiled;
+}
+
+/** Bindings declared once for several functions: `run` compiles code where they are in scope, `set` assigns one. */
+export interface SharedScope {
+  run(code: string): unknown;
+  set(name: string, value: unknown): void;
+}
+
+const CODE = '__jobletCode$';
+
+/**
+ * A scope declaring `names` as `let` bindings (undefined until set). Functions compiled by its
+ * `run` (a direct eval inside it) close over those very bindings, as the functions did that
+ * shared them in the main thread. Sloppy itself, so each function keeps its own strictness.
+ */
+export function compileScope(names: string[], context: vm.Context | undefined): SharedScope {
+  const cases = names.map((n) => `case ${JSON.stringify(n)}: ${n} = value; break;`).join(' ');
+  const code = `(function () { ${names.length ? `let ${names.join(', ')};` : ''} return { run: (${CODE}) => eval(${CODE}), set(name, value) { switch (name) { ${cases} } } }; })`;
+  const factory = (context ? vm.runInContext(code, context) : (0, eval)(code)) as () => SharedScope;
+  return factory();
 }
 
 /** Padding beyond this is not worth its compile time (a minified bundle's one line): the frame keeps the right file and line. */

@@ -1,11 +1,11 @@
 import { UnserializableValueError } from '../../serialize/types.js';
 import { RESOURCE_REMEDY } from '../../values/unsendable.js';
 import { classIdOf, classRegistry, knownClassId, noteReceivedClass, peerHoldsClass } from '../classRegistry.js';
-import type { FunctionRecord, NodeRecord } from '../graph.js';
+import type { FunctionRecord, NodeRecord, ScopeRecord } from '../graph.js';
 import { loadModuleRef } from '../modules.js';
 import { inPackage, packageObjectRef } from '../packages.js';
 import type { NodeDecoder, NodeEncoder, NodeKind } from '../nodeKind.js';
-import { compile } from './compileFunction.js';
+import { compile, compileScope, type SharedScope } from './compileFunction.js';
 import { defineProperties, propRecords } from './objects.js';
 import { types } from 'node:util';
 
@@ -119,7 +119,10 @@ export const functionNode: NodeKind<FunctionRecord> = {
     }
     const sup = record.sup === undefined ? undefined : decoder.value(record.sup, () => undefined);
     const self = record.self === undefined ? undefined : decoder.value(record.self, () => undefined);
-    const [fn, setLate] = compile(record, early, sup, self, decoder.context);
+    // Its shared scope exists before any function of it is compiled (the scope node provides itself first).
+    const scope = record.scope === undefined ? undefined : (decoder.value(record.scope, () => undefined) as SharedScope | undefined);
+    if (record.scope !== undefined && !scope) throw new Error('joblet: a shared scope was not made before its function');
+    const [fn, setLate] = compile(record, early, sup, self, decoder.context, scope);
     if (record.cid !== undefined) noteReceivedClass(fn, record.cid, record.cep ?? '', decoder.context);
     for (const [name, target] of late) decoder.whenBuilt(target, () => setLate(name, decoder.built(target)));
     const holder = fn as unknown as { prototype: unknown };
@@ -210,4 +213,18 @@ export const moduleNode: NodeKind<{ t: 'module'; specifier: string; binding: str
   claims: (value) => typeof value === 'object' && packageObjectRef(value) !== undefined,
   reduce: (value: object): NodeRecord => ({ t: 'module', ...packageObjectRef(value)! }),
   make: (record) => loadModuleRef(record),
+};
+
+/**
+ * Bindings several functions share (a `let` one of them assigns): declared once, then every
+ * function of the scope is compiled inside it. The scope is reachable before its values are
+ * set, so a value that holds one of its own functions (a cycle) finds it.
+ */
+export const scopeNode: NodeKind<ScopeRecord> = {
+  make(record, decoder, at) {
+    const scope = compileScope(Object.keys(record.vars), decoder.context);
+    decoder.provide(at, scope);
+    for (const [name, encoded] of Object.entries(record.vars)) scope.set(name, decoder.value(encoded, (late) => scope.set(name, late)));
+    return scope;
+  },
 };

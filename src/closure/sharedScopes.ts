@@ -1,0 +1,158 @@
+import { UnserializableValueError } from '../serialize/types.js';
+import type { Capture } from './capture.js';
+import { contextsOf, HEAP_LIMIT, snapshotAffordable } from './contexts.js';
+import type { FunctionRecord, ScopeRecord } from './graph.js';
+import { RESERVED } from './nodes/compileFunction.js';
+
+/**
+ * Keeping scope identity across a payload, as cloudpickle keeps cell identity: when functions of
+ * one snapshot close over one binding that one of them assigns (`let n; inc = () => ++n; get =
+ * () => n`), a copy per function would answer differently, so the binding becomes one node
+ * (a 'scope') that all of them are compiled in. A binding no sent function assigns is copied:
+ * every copy holds the same value for good.
+ *
+ * Which functions share a binding: the inspector's [[Scopes]] are fresh copies, so the same
+ * variable at the same place in the same script (its site's key) only says they may. A module's
+ * top level exists once, so there the key is proof. Elsewhere (a factory called twice makes two
+ * scopes with one key) values that differ prove two scopes, and only a heap snapshot proves one;
+ * where a snapshot would cost too much the payload is refused, never guessed.
+ */
+
+type SourceCapture = Extract<Capture, { kind: 'source' }>;
+
+export interface ScopeMember {
+  fn: Function;
+  record: FunctionRecord;
+  capture: SourceCapture;
+  /** Where the encoder met the function, for a refusal. */
+  path: string;
+}
+
+interface Group {
+  members: ScopeMember[];
+  names: string[];
+}
+
+/** Make the scope nodes a graph's functions need; `addScope` adds one and returns its marker. */
+export function shareScopes(members: ScopeMember[], addScope: (record: ScopeRecord) => unknown): void {
+  const proven: Group[] = [];
+  const unproven: Group[] = [];
+  for (const [key, { members: sited, once }] of sitesOf(members)) {
+    for (const group of byValues(key, sited)) (once ? proven : unproven).push(group);
+  }
+  if (unproven.length) proven.push(...byContext(unproven));
+  const scoped = new Map<ScopeMember, Group>();
+  for (const group of proven) {
+    const record: ScopeRecord = { t: 'scope', vars: {} };
+    for (const member of group.members) {
+      const earlier = scoped.get(member);
+      if (earlier) refuseNested(member, earlier, group);
+      scoped.set(member, group);
+      for (const name of group.names) {
+        if (!(name in member.record.vars)) continue;
+        if (!(name in record.vars)) record.vars[name] = member.record.vars[name];
+        delete member.record.vars[name];
+      }
+    }
+    const marker = addScope(record);
+    for (const member of group.members) member.record.scope = marker;
+  }
+}
+
+/** The functions by the key of the site of each variable they capture (a variable `RESERVED` cannot be declared again: left a copy). */
+function sitesOf(members: ScopeMember[]): Map<string, { members: ScopeMember[]; once: boolean }> {
+  const sites = new Map<string, { members: ScopeMember[]; once: boolean }>();
+  for (const member of members) {
+    for (const [name, site] of member.capture.sites) {
+      if (RESERVED.has(name) || !(name in member.record.vars)) continue;
+      let entry = sites.get(site.key);
+      if (!entry) sites.set(site.key, (entry = { members: [], once: site.once }));
+      if (!entry.members.includes(member)) entry.members.push(member);
+    }
+  }
+  return sites;
+}
+
+/** Names at `key` that two or more of `members` capture and one of them assigns. */
+function sharedNames(key: string, members: ScopeMember[]): string[] {
+  const readers = new Map<string, number>();
+  const written = new Set<string>();
+  for (const member of members) {
+    for (const [name, site] of member.capture.sites) {
+      if (site.key !== key || RESERVED.has(name) || !(name in member.record.vars)) continue;
+      readers.set(name, (readers.get(name) ?? 0) + 1);
+      if (member.capture.written.has(name)) written.add(name);
+    }
+  }
+  return [...written].filter((name) => readers.get(name)! >= 2);
+}
+
+/**
+ * The functions at one site split where their captured values differ (those cannot be one
+ * scope), each part kept if two or more of its functions capture a name one of them assigns.
+ */
+function byValues(key: string, sited: ScopeMember[]): Group[] {
+  const parts: ScopeMember[][] = [];
+  for (const member of sited) {
+    const agrees = (other: ScopeMember) =>
+      [...member.capture.sites].every(([name, site]) => site.key !== key || !other.capture.values.has(name) || other.capture.sites.get(name)?.key !== key || Object.is(other.capture.values.get(name), member.capture.values.get(name)));
+    const part = parts.find((p) => p.every(agrees));
+    if (part) part.push(member);
+    else parts.push([member]);
+  }
+  const groups: Group[] = [];
+  for (const part of parts) {
+    const names = sharedNames(key, part);
+    if (!names.length) continue;
+    // Only the functions that capture a shared name join its scope.
+    const members = part.filter((m) => names.some((name) => m.capture.sites.get(name)?.key === key));
+    groups.push({ members, names });
+  }
+  return groups;
+}
+
+/** Groups split by the context each function closes over, read from one heap snapshot. */
+function byContext(groups: Group[]): Group[] {
+  if (!snapshotAffordable()) refuseUnproven(groups[0]!);
+  const all = [...new Set(groups.flatMap((g) => g.members))];
+  const contexts = new Map(all.map((member, i) => [member, i]));
+  const ids = contextsOf(all.map((m) => m.fn));
+  const out: Group[] = [];
+  for (const group of groups) {
+    const byId = new Map<number, ScopeMember[]>();
+    for (const member of group.members) {
+      const id = ids[contexts.get(member)!];
+      if (id === undefined) refuseUnproven(group);
+      byId.set(id!, [...(byId.get(id!) ?? []), member]);
+    }
+    for (const members of byId.values()) {
+      const names = group.names.filter((name) => members.filter((m) => m.capture.sites.has(name)).length >= 2 && members.some((m) => m.capture.written.has(name)));
+      if (members.length >= 2 && names.length) out.push({ members, names });
+    }
+  }
+  return out;
+}
+
+const REMEDY =
+  'Keep state that several functions change in one object they all capture (const state = { n: 0 }): an object keeps its identity in the payload. Or create those functions inside the task';
+
+function describe(group: Group): string {
+  const [first, second] = group.members;
+  return `\`${first!.capture.name}\` and \`${second!.capture.name}\` (${second!.path.replace(/^ -> /, '') || 'the task'}) capture \`${group.names.join('`, `')}\`, which one of them assigns`;
+}
+
+function refuseUnproven(group: Group): never {
+  throw new UnserializableValueError(
+    `${describe(group)}; whether they share that binding (one counter) or each has its own (two counters from one factory) can only be proven by a heap snapshot, which joblet does not take for a heap over ${HEAP_LIMIT / 1024 / 1024} MB`,
+    group.members[0]!.path,
+    REMEDY,
+  );
+}
+
+function refuseNested(member: ScopeMember, earlier: Group, group: Group): never {
+  throw new UnserializableValueError(
+    `function \`${member.capture.name}\` shares bindings of two nested scopes with other functions (${describe(earlier)}; ${describe(group)}), which joblet does not rebuild`,
+    member.path,
+    REMEDY,
+  );
+}

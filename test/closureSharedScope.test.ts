@@ -1,0 +1,183 @@
+/**
+ * Functions that close over one `let` (issue 13, item 8): in the worker they share one binding,
+ * as they do here (cloudpickle keeps cell identity), so a write through one is seen by the
+ * others. Module top levels (an ES module, a CommonJS module) exist once; a factory's scope is
+ * proven shared or separate by a heap snapshot, or the payload is refused with its path, never
+ * merged or split by a guess. Each case runs in a real worker thread and a real child process,
+ * and is rebuilt by the 'closure' serializer in a fresh vm context; the expected answer is the
+ * same call in this thread.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import vm from 'node:vm';
+import v8 from 'node:v8';
+import { createRequire } from 'node:module';
+import { delayed, getSerializer, SerializationError, UnserializableValueError } from 'joblet';
+import { decodeGraph, type Graph } from '../src/closure/codec.js';
+import { withParallel } from './helpers.js';
+
+type Fn = () => unknown;
+const BACKENDS = ['threads', 'processes'] as const;
+const require = createRequire(import.meta.url);
+
+// ---- an ES module's top level: this module's own `let` --------------------------------
+let seen = 0;
+const see = () => ++seen;
+const seenSoFar = () => seen;
+
+// ---- a factory: one call's scope holds the binding ------------------------------------
+function makeCounter() {
+  let n = 0;
+  return { inc: () => ++n, get: () => n };
+}
+
+interface Case {
+  name: string;
+  /** Builds the task anew, so the main-thread call does not change what the worker's copy captures. */
+  fresh: () => Fn;
+  /** The payload may instead be refused at submission (a heap too large to prove the scope shared). */
+  mayRefuse?: boolean;
+}
+
+const CASES: Case[] = [
+  {
+    name: "an ES module's top-level let, written by one function and read by another",
+    fresh: () => {
+      seen = 0;
+      return () => {
+        see();
+        see();
+        return seenSoFar();
+      };
+    },
+  },
+  {
+    name: "a CommonJS module's top-level let (tsc output)",
+    fresh: () => {
+      const path = require.resolve('../legacy/sharedLet.cjs');
+      delete require.cache[path];
+      return (require(path) as { tally: Fn }).tally;
+    },
+  },
+  {
+    name: "one factory call's let, shared by the two functions it returns",
+    mayRefuse: true,
+    fresh: () => {
+      const counter = makeCounter();
+      return () => {
+        counter.inc();
+        counter.inc();
+        return counter.get();
+      };
+    },
+  },
+  {
+    name: 'two counters from one factory, both at 0: not merged into one',
+    mayRefuse: true,
+    fresh: () => {
+      const a = makeCounter();
+      const b = makeCounter();
+      return () => {
+        a.inc();
+        a.inc();
+        b.inc();
+        return [a.get(), b.get()];
+      };
+    },
+  },
+  {
+    name: 'two counters from one factory at different values: never merged (their values differ)',
+    mayRefuse: true,
+    fresh: () => {
+      const a = makeCounter();
+      const b = makeCounter();
+      b.inc();
+      return () => {
+        a.inc();
+        b.inc();
+        return [a.get(), b.get()];
+      };
+    },
+  },
+  {
+    name: 'a let and the functions beside it in one scope (the task reads them by name)',
+    mayRefuse: true,
+    fresh: () => {
+      let n = 0;
+      const inc = () => ++n;
+      const get = () => n;
+      return () => {
+        inc();
+        inc();
+        return get();
+      };
+    },
+  },
+  {
+    name: 'a shared object binding reassigned by one function',
+    mayRefuse: true,
+    fresh: () => {
+      let list: number[] = [];
+      const push = (x: number) => (list = [...list, x]);
+      const read = () => list;
+      return () => {
+        push(1);
+        push(2);
+        return read();
+      };
+    },
+  },
+];
+
+const expected = new Map(CASES.map((c) => [c.name, c.fresh()()]));
+
+for (const backend of BACKENDS) {
+  const test = suite(`two functions sharing one captured let, in a ${backend} worker`);
+  for (const c of CASES) {
+    test(c.name, async () => {
+      await withParallel({ backend, nJobs: 1, serializer: 'closure' }, async (parallel) => {
+        const fn = c.fresh();
+        try {
+          // Two runs of the same function: each starts from the values at its submission.
+          for (let run = 0; run < 2; run++) assert.equal(await parallel.run([delayed(fn)()]), [expected.get(c.name)], `run ${run + 1}`);
+        } catch (error) {
+          if (!c.mayRefuse || !(error instanceof SerializationError)) throw error;
+          // Refused at submission, naming the functions, the binding, the path and a remedy.
+          assert.match(error.message, /capture `\w+`, which one of them assigns/);
+          assert.match(error.message, /at fn -> captured '/);
+          assert.match(error.message, /const state = \{ n: 0 \}/);
+        }
+      });
+    });
+  }
+  test.run();
+}
+
+const test = suite('shared scopes rebuilt by the closure serializer in a fresh vm context');
+
+for (const c of CASES) {
+  test(c.name, () => {
+    const closure = getSerializer('closure');
+    let bytes: unknown;
+    try {
+      bytes = closure.serialize(c.fresh());
+    } catch (error) {
+      if (c.mayRefuse && error instanceof UnserializableValueError) return;
+      throw error;
+    }
+    const graph = v8.deserialize(bytes as Uint8Array) as Graph;
+    const rebuilt = decodeGraph(graph, { context: vm.createContext({}) }) as Fn;
+    // A value made in the vm context has that realm's prototypes: compare as JSON.
+    assert.equal(JSON.parse(JSON.stringify(rebuilt())), expected.get(c.name));
+  });
+}
+
+test('a const read by two functions is copied, not made a shared scope', () => {
+  const limit = 3;
+  const under = (x: number) => x < limit;
+  const over = (x: number) => x > limit;
+  const graph = v8.deserialize(getSerializer('closure').serialize(() => [under(1), over(5)]) as Uint8Array) as Graph;
+  assert.not.ok(graph.nodes.some((node) => node.t === 'scope'));
+});
+
+test.run();
