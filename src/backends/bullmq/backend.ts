@@ -30,6 +30,8 @@ interface Outstanding {
 /** How often outstanding jobs are looked at without a wake-up, and how long an idle session lingers. */
 const SWEEP_MS = 1_000;
 const IDLE_MS = 250;
+/** How long close() waits for the batches still running to end, so their replies can be deleted (else they expire). */
+const CLOSE_GRACE_MS = 5_000;
 
 /**
  * Batches as BullMQ jobs on Redis, run by `joblet worker` processes (one job per batch). The
@@ -43,6 +45,10 @@ export class BullmqBackend implements Backend {
   private readonly options: ResolvedOptions;
   private readonly producer = randomBytes(6).toString('hex');
   private readonly outstanding = new Map<string, Outstanding>();
+  /** Cancelled jobs a worker had started: their replies are deleted when they come. */
+  private readonly abandoned = new Set<string>();
+  /** Jobs being added: a cancel waits for the add before it removes the job. */
+  private readonly adding = new Map<string, Promise<unknown>>();
   private session: Promise<Session> | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private preparing = 0;
@@ -81,9 +87,15 @@ export class BullmqBackend implements Backend {
     return new Promise<WireReply>((resolve, reject) => {
       this.outstanding.set(jobId, { batch, events, resolve, reject, checking: false, started: false });
       clearTimeout(this.idleTimer);
-      this.connect()
-        .then(({ queue }) => queue.add('batch', data, { jobId, removeOnComplete: true, removeOnFail: { age: 3600 } }))
-        .catch((error) => this.settle(jobId, undefined, error));
+      const added = this.connect()
+        .then(({ queue }) => {
+          // Cancelled before it was sent: nothing to send, nothing to clean.
+          if (!this.outstanding.has(jobId)) return void this.abandoned.delete(jobId);
+          return queue.add('batch', data, { jobId, removeOnComplete: true, removeOnFail: { age: 3600 } });
+        })
+        .catch((error) => this.settle(jobId, undefined, error))
+        .finally(() => this.adding.delete(jobId));
+      this.adding.set(jobId, added);
     });
   }
 
@@ -91,8 +103,16 @@ export class BullmqBackend implements Backend {
     const jobId = jobIdOf(this.producer, batchId);
     if (!this.outstanding.has(jobId)) return;
     this.settle(jobId, undefined, reason);
-    // A waiting job is removed; a running one finishes, and its reply expires with its TTL.
-    void this.session?.then(({ queue }) => queue.remove(jobId)).catch(() => {});
+    // A waiting job is removed; a running one finishes, and its reply is deleted when it comes.
+    this.abandoned.add(jobId);
+    const added = this.adding.get(jobId) ?? Promise.resolve();
+    void added
+      .then(() => this.session)
+      .then(async (session) => {
+        if (session && this.abandoned.has(jobId) && (await session.queue.remove(jobId))) this.abandoned.delete(jobId);
+        this.idleSoon();
+      })
+      .catch(() => {});
   }
 
   release(): void {
@@ -104,9 +124,10 @@ export class BullmqBackend implements Backend {
     const closed = new AbortError('The bullmq backend was closed while the task was pending.');
     const ids = [...this.outstanding.keys()];
     for (const id of ids) this.settle(id, undefined, closed);
+    await Promise.allSettled([...this.adding.values()]);
     const session = this.session;
-    this.session = undefined;
     if (session) await this.close(session, ids);
+    this.session = undefined;
   }
 
   private connect(): Promise<Session> {
@@ -136,10 +157,11 @@ export class BullmqBackend implements Backend {
     }
     const redis = (await queue.client) as Redis;
     events.on('active', ({ jobId }) => this.started(jobId));
-    events.on('completed', ({ jobId }) => void this.check(jobId));
-    events.on('failed', ({ jobId }) => void this.check(jobId));
+    events.on('completed', ({ jobId }) => void this.wake(jobId));
+    events.on('failed', ({ jobId }) => void this.wake(jobId));
     const sweep = setInterval(() => {
       for (const jobId of this.outstanding.keys()) void this.check(jobId);
+      for (const jobId of this.abandoned) void this.reap(jobId);
     }, SWEEP_MS);
     return { queue, events, redis, sweep };
   }
@@ -151,11 +173,37 @@ export class BullmqBackend implements Backend {
     entry.events?.onStart?.();
   }
 
+  private wake(jobId: string): Promise<void> {
+    return this.abandoned.has(jobId) ? this.reap(jobId) : this.check(jobId);
+  }
+
+  /** A cancelled job that was running: once it ended, delete its reply (or its failed record). */
+  private async reap(jobId: string): Promise<void> {
+    const session = this.session;
+    // Still being added: its state would read 'unknown'.
+    if (!session || this.adding.has(jobId)) return;
+    try {
+      const { redis, queue } = await session;
+      const key = replyKey(this.options.queue, jobId);
+      if (!(await redis.del(key))) {
+        const state = await queue.getJobState(jobId);
+        if (state === 'failed') await queue.remove(jobId);
+        else if (state !== 'unknown') return;
+        // Completed between the two reads: its reply is there now.
+        else await redis.del(key);
+      }
+      this.abandoned.delete(jobId);
+      this.idleSoon();
+    } catch {
+      /* tried again by the sweep */
+    }
+  }
+
   /** Look for a job's outcome: its reply, its failure, or its loss. */
   private async check(jobId: string): Promise<void> {
     const entry = this.outstanding.get(jobId);
     const session = this.session;
-    if (!entry || entry.checking || !session) return;
+    if (!entry || entry.checking || !session || this.adding.has(jobId)) return;
     entry.checking = true;
     try {
       const { redis, queue } = await session;
@@ -214,10 +262,10 @@ export class BullmqBackend implements Backend {
   /** Close the connections once nothing is outstanding, so an idle Parallel lets the process exit. */
   private idleSoon(): void {
     clearTimeout(this.idleTimer);
-    if (this.outstanding.size || this.preparing || !this.session) return;
+    if (this.outstanding.size || this.abandoned.size || this.preparing || !this.session || this.closed) return;
     this.idleTimer = setTimeout(() => {
       const session = this.session;
-      if (this.outstanding.size || this.preparing || !session) return;
+      if (this.outstanding.size || this.abandoned.size || this.preparing || !session) return;
       this.session = undefined;
       void this.close(session, []);
     }, IDLE_MS);
@@ -230,8 +278,14 @@ export class BullmqBackend implements Backend {
     } catch {
       return;
     }
+    await Promise.allSettled(removing.map(async (id) => (await opened.queue.remove(id)) || this.abandoned.add(id)));
+    // Batches that were running when the run stopped: their replies are deleted as they come, for a while.
+    const deadline = Date.now() + CLOSE_GRACE_MS;
+    while (this.abandoned.size && Date.now() < deadline) {
+      await Promise.all([...this.abandoned].map((id) => this.reap(id)));
+      if (this.abandoned.size) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     clearInterval(opened.sweep);
-    await Promise.allSettled(removing.map((id) => opened.queue.remove(id)));
     await Promise.allSettled([opened.events.close(), opened.queue.close()]);
   }
 }
