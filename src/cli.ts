@@ -162,14 +162,22 @@ async function worker(args: string[]): Promise<string | undefined> {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+  // Listen for signals before the ready line: a SIGTERM right after it must still close cleanly.
+  let signalled: string | undefined;
+  let onSignal: ((signal: string) => void) | undefined;
+  const listen = (signal: string) => {
+    signalled ??= signal;
+    onSignal?.(signal);
+  };
+  process.once('SIGTERM', () => listen('SIGTERM'));
+  process.once('SIGINT', () => listen('SIGINT'));
   const running = await startWorker({ connection: connection.options, where: connection.where, queue: values.queue!, secret, concurrency, pool, verbose: values.verbose });
   await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
+    onSignal = (signal: string) => {
       process.stderr.write(`joblet worker ${running.id}: ${signal}, finishing the batches in hand\n`);
       running.close().then(resolve, resolve);
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    if (signalled) onSignal(signalled);
   });
   return undefined;
 }

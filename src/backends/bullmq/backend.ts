@@ -125,7 +125,9 @@ export class BullmqBackend implements Backend {
     const ids = [...this.outstanding.keys()];
     for (const id of ids) this.settle(id, undefined, closed);
     await Promise.allSettled([...this.adding.values()]);
-    const session = this.session;
+    // A session is needed to clean what cancelled runs left running, even if it had idled away.
+    const session = this.session ?? (this.abandoned.size ? this.connect() : undefined);
+    if (process.env.JOBLET_DEBUG_BULLMQ) process.stderr.write(`[bullmq] terminate: ${ids.length} outstanding, abandoned ${[...this.abandoned].join(',')}\n`);
     if (session) await this.close(session, ids);
     this.session = undefined;
   }
