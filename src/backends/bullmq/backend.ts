@@ -109,7 +109,7 @@ export class BullmqBackend implements Backend {
     void added
       .then(() => this.session)
       .then(async (session) => {
-        if (session && this.abandoned.has(jobId) && (await session.queue.remove(jobId))) this.abandoned.delete(jobId);
+        if (session && this.abandoned.has(jobId) && (await this.removeJob(await session, jobId))) this.abandoned.delete(jobId);
         this.idleSoon();
       })
       .catch(() => {});
@@ -127,7 +127,6 @@ export class BullmqBackend implements Backend {
     await Promise.allSettled([...this.adding.values()]);
     // A session is needed to clean what cancelled runs left running, even if it had idled away.
     const session = this.session ?? (this.abandoned.size ? this.connect() : undefined);
-    if (process.env.JOBLET_DEBUG_BULLMQ) process.stderr.write(`[bullmq] terminate: ${ids.length} outstanding, abandoned ${[...this.abandoned].join(',')}\n`);
     if (session) await this.close(session, ids);
     this.session = undefined;
   }
@@ -273,6 +272,17 @@ export class BullmqBackend implements Backend {
     }, IDLE_MS);
   }
 
+  /**
+   * Remove a job that is not running, and any reply it left: BullMQ's remove also answers 1 for a
+   * job already completed (and removed on completion), whose reply may be waiting. False while
+   * a worker holds the job's lock.
+   */
+  private async removeJob(session: Session, jobId: string): Promise<boolean> {
+    if (!(await session.queue.remove(jobId))) return false;
+    await session.redis.del(replyKey(this.options.queue, jobId));
+    return true;
+  }
+
   private async close(session: Promise<Session>, removing: string[]): Promise<void> {
     let opened: Session;
     try {
@@ -280,7 +290,7 @@ export class BullmqBackend implements Backend {
     } catch {
       return;
     }
-    await Promise.allSettled(removing.map(async (id) => (await opened.queue.remove(id)) || this.abandoned.add(id)));
+    await Promise.allSettled(removing.map(async (id) => (await this.removeJob(opened, id)) || this.abandoned.add(id)));
     // Batches that were running when the run stopped: their replies are deleted as they come, for a while.
     const deadline = Date.now() + CLOSE_GRACE_MS;
     while (this.abandoned.size && Date.now() < deadline) {
