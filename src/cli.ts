@@ -1,17 +1,22 @@
 #!/usr/bin/env node
 /**
- * The `joblet` command. One subcommand so far:
+ * The `joblet` command:
  *
  *   joblet compare <module> [--export name] [--serializers a,b] [--repeat n] [--json]
  *
  * imports a module, takes one of its exports as the value, and prints
  * compareSerializers' report on it.
+ *
+ *   joblet worker --redis URL --secret-file F [--queue Q] [--concurrency N] [--pool threads|processes]
+ *
+ * serves the bullmq backend's queue until SIGTERM or Ctrl-C.
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { compareSerializers, formatComparisonTable } from './index.js';
+import { cpuCount } from './parallel/njobs.js';
 
 const HELP = `Usage: joblet compare <module> [options]
 
@@ -110,18 +115,86 @@ async function compare(args: string[]): Promise<string> {
   return values.json ? JSON.stringify(rows, null, 2) : formatComparisonTable(rows);
 }
 
-async function main(argv: string[]): Promise<string> {
+const WORKER_HELP = `Usage: joblet worker --redis <url> --secret-file <file> [options]
+
+Serves the bullmq backend: takes batches of tasks from a BullMQ queue on
+Redis and runs them on a local pool. Prints one line when ready; SIGTERM or
+Ctrl-C finishes the batches in hand and exits.
+
+Options:
+  --redis <url>          redis://host:port, rediss:// (TLS), or a unix socket
+                         path (default: redis://127.0.0.1:6379)
+  --secret-file <file>   the secret shared with the producers (at least 32
+                         bytes); or set JOBLET_SECRET
+  --queue <name>         the queue to serve (default: joblet)
+  --concurrency <n>      batches at once, one local worker each (default:
+                         the number of cores)
+  --pool <kind>          threads (default) or processes: where tasks run
+  --verbose              one line per batch on stderr
+  -h, --help             show this help`;
+
+async function worker(args: string[]): Promise<string | undefined> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      redis: { type: 'string' },
+      'secret-file': { type: 'string' },
+      queue: { type: 'string', default: 'joblet' },
+      concurrency: { type: 'string' },
+      pool: { type: 'string', default: 'threads' },
+      verbose: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) return WORKER_HELP;
+  const pool = values.pool;
+  if (pool !== 'threads' && pool !== 'processes') throw new UsageError(`Expected --pool to be threads or processes, got '${pool}'.`);
+  const concurrency = values.concurrency === undefined ? cpuCount() : Number(values.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError(`Expected --concurrency to be an integer from 1 and up, got '${values.concurrency}'.`);
+  // Loaded here: only this command needs bullmq.
+  const { loadSecret, parseConnection } = await import('./backends/bullmq/options.js');
+  const { startWorker } = await import('./backends/bullmq/worker.js');
+  let secret: Buffer;
+  let connection;
+  try {
+    secret = loadSecret(undefined, values['secret-file']);
+    connection = parseConnection(values.redis);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  // Listen for signals before the ready line: a SIGTERM right after it must still close cleanly.
+  let signalled: string | undefined;
+  let onSignal: ((signal: string) => void) | undefined;
+  const listen = (signal: string) => {
+    signalled ??= signal;
+    onSignal?.(signal);
+  };
+  process.once('SIGTERM', () => listen('SIGTERM'));
+  process.once('SIGINT', () => listen('SIGINT'));
+  const running = await startWorker({ connection: connection.options, where: connection.where, queue: values.queue!, secret, concurrency, pool, verbose: values.verbose });
+  await new Promise<void>((resolve) => {
+    onSignal = (signal: string) => {
+      process.stderr.write(`joblet worker ${running.id}: ${signal}, finishing the batches in hand\n`);
+      running.close().then(resolve, resolve);
+    };
+    if (signalled) onSignal(signalled);
+  });
+  return undefined;
+}
+
+async function main(argv: string[]): Promise<string | undefined> {
   const [command, ...rest] = argv;
   if (command === undefined) throw new UsageError(`Missing command.\n\n${HELP}`);
   if (command === '-h' || command === '--help' || command === 'help') return HELP;
-  if (command !== 'compare') throw new UsageError(`Unknown command '${command}'. The only command is 'compare'; see joblet --help.`);
+  if (command === 'worker') return worker(rest);
+  if (command !== 'compare') throw new UsageError(`Unknown command '${command}'. The commands are 'compare' and 'worker'; see joblet --help.`);
   return compare(rest);
 }
 
 // The value's module may leave timers or sockets open: the command exits once the report is out.
 const exit = (code: number) => process.exit(code);
 main(process.argv.slice(2)).then(
-  (output) => process.stdout.write(`${output}\n`, () => exit(0)),
+  (output) => (output === undefined ? exit(0) : process.stdout.write(`${output}\n`, () => exit(0))),
   (error: unknown) => {
     const usage = error instanceof UsageError || (error as { code?: string } | null)?.code?.startsWith('ERR_PARSE_ARGS');
     const text = usage ? (error as Error).message : error instanceof Error ? (error.stack ?? error.message) : String(error);

@@ -2,17 +2,20 @@ import type { BackendFactory } from './types.js';
 import { createThreadsBackend } from './threads.js';
 import { createProcessesBackend } from './processes.js';
 import { createInlineBackend } from './inline.js';
+import { createBullmqBackend } from './bullmq/factory.js';
 
 /**
  * A backend's name: a built-in one, or any name given to registerBackend().
  * `string & {}` accepts every string while editors still offer the built-in names.
  */
-export type BackendName = 'threads' | 'processes' | 'inline' | (string & {});
+export type BackendName = 'threads' | 'processes' | 'inline' | 'bullmq' | (string & {});
 
 const factories = new Map<string, BackendFactory>([
   ['threads', createThreadsBackend],
   ['processes', createProcessesBackend],
   ['inline', createInlineBackend],
+  // bullmq and ioredis load on the backend's first run, never at import.
+  ['bullmq', createBullmqBackend],
 ]);
 
 /**

@@ -61,6 +61,11 @@ export interface Backend {
   readonly nWorkers: number;
   /** What it can do. */
   readonly capabilities: BackendCapabilities;
+  /**
+   * Called before each run's first batch, when present: a remote backend finds its workers here
+   * (and may change `nWorkers`), or rejects, failing the run, when there are none.
+   */
+  prepare?(): Promise<void>;
   /** Run a batch on a worker; resolves with the worker's reply. */
   submit(batch: WireBatch, events?: BatchEvents): Promise<WireReply>;
   /** Drop a queued batch, or stop a running one (its worker is terminated and later replaced); its promise rejects with `reason`. */
@@ -77,6 +82,10 @@ export interface BackendOptions {
   nWorkers: number;
   /** Batches a worker may hold queued beyond the one it runs (0: one at a time). */
   perWorkerBufferSize?: number;
+  /** The `nJobs` option as given (negative: counted back), for a backend whose workers are counted at run time. */
+  nJobs?: number | undefined;
+  /** The `backendOptions` option, for the backend to validate and read. */
+  backendOptions?: unknown;
 }
 
 /** Makes a backend for one `Parallel`; registered with `registerBackend`. */

@@ -55,6 +55,9 @@ export class Parallel<R extends ReturnAs = 'array'> {
   private readonly progress: ParallelOptions['progress'];
   private readonly onProgress: ParallelOptions['onProgress'];
   private readonly profiler: Profiler | undefined;
+  private readonly requestedNJobs: number | undefined;
+  private readonly backendOptions: object | undefined;
+  private readonly preDispatch: number | string;
   private backend: Backend | undefined;
   private untrack: (() => void) | undefined;
 
@@ -65,7 +68,10 @@ export class Parallel<R extends ReturnAs = 'array'> {
     this.nJobs = this.backendName === 'inline' ? 1 : effectiveNJobs(options.nJobs ?? scope.nJobs ?? -1);
     this.serializerName = options.serializer ?? scope.serializer ?? getDefaultSerializer();
     getSerializer(this.serializerName);
-    this.maxOutstanding = parsePreDispatch(options.preDispatch ?? scope.preDispatch ?? '2*nJobs', this.nJobs);
+    this.requestedNJobs = options.nJobs ?? scope.nJobs;
+    this.backendOptions = options.backendOptions ?? scope.backendOptions;
+    this.preDispatch = options.preDispatch ?? scope.preDispatch ?? '2*nJobs';
+    this.maxOutstanding = parsePreDispatch(this.preDispatch, this.nJobs);
     this.timeout = options.timeout ?? scope.timeout;
     this.returnAs = options.returnAs ?? ('array' as R);
     this.signal = options.signal;
@@ -137,7 +143,12 @@ export class Parallel<R extends ReturnAs = 'array'> {
 
   private openRun<T>(tasks: Tasks<T>, runSignal: AbortSignal | undefined, calledAt?: { stack?: string }): RunScheduler<T> {
     if (!this.backend) {
-      this.backend = getBackendFactory(this.backendName)({ nWorkers: this.nJobs, perWorkerBufferSize: this.perWorkerBufferSize });
+      this.backend = getBackendFactory(this.backendName)({
+        nWorkers: this.nJobs,
+        perWorkerBufferSize: this.perWorkerBufferSize,
+        nJobs: this.requestedNJobs,
+        backendOptions: this.backendOptions,
+      });
       // Its workers may hold persisted values: a handle's close() tells them to drop theirs.
       this.untrack = trackHolder(this.backend);
     }
@@ -146,6 +157,8 @@ export class Parallel<R extends ReturnAs = 'array'> {
       serializer: getSerializer(this.serializerName),
       serializerModule: serializerModule(this.serializerName),
       maxOutstanding: this.maxOutstanding,
+      // A backend that counts its workers at run time (prepare) resolves preDispatch against them.
+      windowFor: (nWorkers: number) => parsePreDispatch(this.preDispatch, nWorkers),
       batchSize: this.batchSize,
       perWorkerBufferSize: this.perWorkerBufferSize,
       timeout: this.timeout,

@@ -26,6 +26,11 @@ export class AutoBatchSizer {
     private readonly fixed: number | undefined,
   ) {}
 
+  /** The fixed size, if any (a per-task timeout, or batchSize given). */
+  get fixedSize(): number | undefined {
+    return this.fixed;
+  }
+
   /** The size of the next batch, given how many tasks are known to remain (undefined: unknown). */
   next(remaining: number | undefined): number {
     if (this.fixed !== undefined) return this.fixed;

@@ -29,6 +29,13 @@ export interface ConfigOptions {
    */
   backend?: BackendName;
   /**
+   * Options of the backend, read by it: for 'bullmq', `{ connection, queue, secret, secretFile, workerWaitMs }`
+   * (see BullmqBackendOptions). joblib's `**backend_params`.
+   * @default undefined
+   * @example new Parallel({ backend: 'bullmq', backendOptions: { connection: 'redis://host:6379', secretFile: 'joblet.secret' } })
+   */
+  backendOptions?: object;
+  /**
    * How tasks and results are encoded: 'auto' (structured clone for data, the
    * closure codec for functions and class instances), 'structured' (V8),
    * 'closure', 'json', 'devalue', 'javascript' (serialize-javascript), or a
@@ -157,7 +164,7 @@ export function validateRunOptions(options: RunOptions, where: string): void {
   }
 }
 
-const CONFIG_KEYS = ['nJobs', 'backend', 'serializer', 'preDispatch', 'timeout', 'maxNbytes', 'batchSize', 'perWorkerBufferSize', 'verbose'] as const;
+const CONFIG_KEYS = ['nJobs', 'backend', 'backendOptions', 'serializer', 'preDispatch', 'timeout', 'maxNbytes', 'batchSize', 'perWorkerBufferSize', 'verbose'] as const;
 const PARALLEL_KEYS = [...CONFIG_KEYS, 'returnAs', 'signal', 'progress', 'onProgress', 'enableProfiling'] as const;
 const RETURN_AS: readonly ReturnAs[] = ['array', 'generator', 'generator_unordered'];
 const PRE_DISPATCH = /^\s*(?:(\d+(?:\.\d+)?)\s*\*\s*)?nJobs\s*$/;
@@ -189,6 +196,9 @@ export function validateConfigOptions(options: ConfigOptions, where: string, key
     throw new (typeof batchSize === 'number' ? RangeError : TypeError)(`Expected \`batchSize\` to be 'auto' or a positive integer, got ${describeValue(batchSize)}`);
   }
   if (nJobs !== undefined) checkNJobs(nJobs);
+  if (options.backendOptions !== undefined && (typeof options.backendOptions !== 'object' || options.backendOptions === null)) {
+    throw new TypeError(`Expected \`backendOptions\` to be an object, got ${describeValue(options.backendOptions)}`);
+  }
   if (backend !== undefined) {
     if (typeof backend !== 'string') throw new TypeError(`Expected \`backend\` to be a backend name, got ${describeValue(backend)}`);
     getBackendFactory(backend);

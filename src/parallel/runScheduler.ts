@@ -15,6 +15,8 @@ export interface RunPlan {
   serializerModule: string | undefined;
   /** Batches' worth of tasks taken from the input and not yet handed to the consumer (joblib's pre_dispatch). */
   maxOutstanding: number;
+  /** preDispatch resolved against a number of workers: used after a backend's prepare() counted them. */
+  windowFor?: ((nWorkers: number) => number) | undefined;
   /** 'auto' (adaptive), or a fixed number of tasks per message. */
   batchSize: 'auto' | number;
   /** Batches that may wait queued for each worker beyond the one it runs (grain's per_worker_buffer_size). */
@@ -76,7 +78,8 @@ export class RunScheduler<T> {
   private ended = false;
   /** Encoded tasks waiting to fill a batch. */
   private forming: Prepared[] = [];
-  private readonly sizer: AutoBatchSizer;
+  private sizer: AutoBatchSizer;
+  private maxOutstanding: number;
   private batchTarget = 1;
   /** How many tasks the input holds, when it says (an array): for smaller batches at the end. */
   readonly total: number | undefined;
@@ -103,6 +106,7 @@ export class RunScheduler<T> {
     const oneByOne = clocked || plan.backend.capabilities.isolation === 'none' ? 1 : undefined;
     this.sizer = new AutoBatchSizer(plan.backend.nWorkers, clocked ? 1 : plan.batchSize === 'auto' ? oneByOne : plan.batchSize);
     this.batchTarget = this.sizer.next(this.total);
+    this.maxOutstanding = plan.maxOutstanding;
     this.observer = plan.observer;
   }
 
@@ -122,11 +126,26 @@ export class RunScheduler<T> {
     this.takesOnArrival = delivery.takesOnArrival;
     this.observer?.runStarted?.(this.total);
     const { signal } = this.plan;
-    if (signal?.aborted) this.fail(signal.reason);
-    else {
-      signal?.addEventListener('abort', this.onAbort, { once: true });
-      void this.fill();
-    }
+    if (signal?.aborted) return this.fail(signal.reason);
+    signal?.addEventListener('abort', this.onAbort, { once: true });
+    const { backend } = this.plan;
+    if (!backend.prepare) return void this.fill();
+    // A remote backend finds its workers first; the window and the batch sizes follow their number.
+    this.pulling = true;
+    backend.prepare().then(
+      () => {
+        this.pulling = false;
+        if (this.failed) return;
+        if (this.plan.windowFor) this.maxOutstanding = this.plan.windowFor(backend.nWorkers);
+        this.sizer = new AutoBatchSizer(backend.nWorkers, this.sizer.fixedSize);
+        this.batchTarget = this.sizer.next(this.total);
+        void this.fill();
+      },
+      (error) => {
+        this.pulling = false;
+        this.fail(error);
+      },
+    );
   }
 
   /** A generator's consumer took a result: room for one more task. */
@@ -167,7 +186,7 @@ export class RunScheduler<T> {
       while (
         !this.failed &&
         !this.exhausted &&
-        this.outstanding < this.plan.maxOutstanding * this.windowUnit() &&
+        this.outstanding < this.maxOutstanding * this.windowUnit() &&
         // A full batch waiting for room in the workers' buffers: take no more for now.
         !(this.forming.length >= this.batchTarget && !this.canSend())
       ) {

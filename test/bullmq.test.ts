@@ -1,0 +1,222 @@
+/**
+ * The bullmq backend end to end: a real redis-server on a unix socket, real `joblet worker`
+ * processes, and Parallel runs through them.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { delayed, Parallel, TaskError, WorkerCrashedError } from 'joblet';
+import { rejects } from './helpers.js';
+import { redisAvailable, SECRET, spawnWorkerProcess, startRedis, startWorkerProcess, writeSecret, type RedisServer, type WorkerProcess } from './redisHarness.js';
+
+const INDEX = fileURLToPath(new URL('../src/index.js', import.meta.url));
+
+const lazy = suite('bullmq backend: loaded only when used');
+
+lazy('importing joblet, and even naming the backend, loads neither bullmq nor ioredis', () => {
+  const hooks = `export async function resolve(specifier, context, next) {
+    if (/^(bullmq|ioredis)(\\/|$)/.test(specifier)) throw new Error('LOADED ' + specifier);
+    return next(specifier, context);
+  }`;
+  const register = `import { register } from 'node:module'; register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(hooks)}));`;
+  const script = `
+    const joblet = await import(${JSON.stringify(INDEX)});
+    new joblet.Parallel({ backend: 'bullmq', backendOptions: { secret: 'x'.repeat(32) } });
+    let control = 'not refused';
+    try { await import('bullmq'); } catch (error) { control = error.message; }
+    console.log('imported; control: ' + control);`;
+  const result = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(register)}`, '--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.is(result.stderr.includes('LOADED') ? result.stderr : '', '');
+  assert.match(result.stdout, 'imported; control: LOADED bullmq');
+});
+
+lazy.run();
+
+const test = suite('bullmq backend: end to end on a real Redis');
+const enabled = redisAvailable('bullmq backend tests');
+let redis: RedisServer;
+let secretFile: string;
+let queues = 0;
+const workers: WorkerProcess[] = [];
+
+test.before(async () => {
+  redis = await startRedis();
+  secretFile = writeSecret(redis.folder);
+});
+
+test.after(async () => {
+  await Promise.all(workers.splice(0).map((worker) => worker.stop()));
+  await redis?.stop();
+});
+
+/** A fresh queue with `count` workers serving it. */
+async function serve(count: number, extra: string[] = []): Promise<{ queue: string; workers: WorkerProcess[] }> {
+  const queue = `q${queues++}`;
+  const started = await Promise.all(
+    Array.from({ length: count }, () => startWorkerProcess(['--redis', redis.socket, '--secret-file', secretFile, '--queue', queue, '--concurrency', '2', ...extra])),
+  );
+  workers.push(...started);
+  return { queue, workers: started };
+}
+
+function parallelOn(queue: string, options: Record<string, unknown> = {}) {
+  return new Parallel({ backend: 'bullmq', backendOptions: { connection: redis.socket, queue, secret: SECRET, workerWaitMs: 5000 }, ...options });
+}
+
+test('the worker refuses to start without a secret, or with one under 32 bytes, saying how to make one', async () => {
+  const none = spawnWorkerProcess(['--redis', redis.socket]);
+  assert.is(await none.exited, 1);
+  assert.match(none.output(), /JOBLET_SECRET/);
+  assert.match(none.output(), /openssl rand/);
+  const short = spawnWorkerProcess(['--redis', redis.socket], { JOBLET_SECRET: 'too-short' });
+  assert.is(await short.exited, 1);
+  assert.match(short.output(), /at least 32/);
+});
+
+test('the worker prints one ready line and exits cleanly on SIGTERM', async () => {
+  const { workers: [worker] } = await serve(1);
+  assert.is(worker!.output().trim().split('\n').length, 1);
+  worker!.child.kill('SIGTERM');
+  assert.is(await worker!.exited, 0);
+});
+
+test('run(): closures with their captures, results in submission order, nJobs -1 = the slots the workers advertise', async () => {
+  const { queue } = await serve(2);
+  const parallel = parallelOn(queue, { nJobs: -1 });
+  try {
+    const offset = 1000;
+    const table = new Map([[3, 'three']]);
+    const addOffset = (x: number) => ({ x: x + offset, name: table.get(x) ?? null });
+    const results = await parallel.run(Array.from({ length: 500 }, (_, i) => delayed(addOffset)(i)));
+    assert.is(results.length, 500);
+    assert.equal(results[3], { x: 1003, name: 'three' });
+    assert.ok(results.every((r, i) => r.x === i + offset));
+    // A second run on the same Parallel, as a generator in order.
+    const seen: number[] = [];
+    const ordered = new Parallel({ backend: 'bullmq', backendOptions: { connection: redis.socket, queue, secret: SECRET }, returnAs: 'generator' });
+    try {
+      const slowFirst = async (x: number) => {
+        await new Promise((resolve) => setTimeout(resolve, x === 0 ? 50 : 0));
+        return x * 2;
+      };
+      for await (const value of ordered.run(Array.from({ length: 40 }, (_, i) => delayed(slowFirst)(i)))) seen.push(value);
+    } finally {
+      await ordered.close();
+    }
+    assert.equal(seen, Array.from({ length: 40 }, (_, i) => i * 2));
+  } finally {
+    await parallel.close();
+  }
+});
+
+test('with no live worker, run() rejects with an error that says to start `joblet worker`', async () => {
+  const parallel = new Parallel({ backend: 'bullmq', backendOptions: { connection: redis.socket, queue: 'nobody-serves-this', secret: SECRET, workerWaitMs: 200 } });
+  try {
+    await rejects(parallel.run([delayed((x: number) => x)(1)]), (error) => {
+      assert.match(error.message, /No joblet worker is serving queue 'nobody-serves-this'/);
+      assert.match(error.message, /npx joblet worker --redis/);
+    });
+  } finally {
+    await parallel.close();
+  }
+});
+
+test('a task that throws is a TaskError, as on threads', async () => {
+  const { queue } = await serve(1);
+  const parallel = parallelOn(queue);
+  try {
+    const failsAt7 = (x: number) => {
+      if (x === 7) throw new RangeError(`bad ${x}`);
+      return x;
+    };
+    await rejects(parallel.run(Array.from({ length: 20 }, (_, i) => delayed(failsAt7)(i))), (error) => {
+      assert.instance(error, TaskError);
+      assert.is(error.taskIndex, 7);
+      assert.match(error.message, 'bad 7');
+    });
+    // The worker goes on serving.
+    assert.equal(await parallel.run([delayed((x: number) => x + 1)(1)]), [2]);
+  } finally {
+    await parallel.close();
+  }
+});
+
+test('process.exit in a task on a --pool processes worker is a WorkerCrashedError, and the worker goes on', async () => {
+  const { queue } = await serve(1, ['--pool', 'processes']);
+  const parallel = parallelOn(queue, { batchSize: 1 });
+  try {
+    const exits = (x: number) => (x === 2 ? process.exit(5) : x);
+    await rejects(parallel.run(Array.from({ length: 4 }, (_, i) => delayed(exits)(i))), (error) => {
+      assert.instance(error, WorkerCrashedError);
+      assert.equal(error.taskIndices, [2]);
+      assert.match(error.message, /code 5/);
+    });
+    assert.equal(await parallel.run([delayed((x: number) => x * 3)(3)]), [9]);
+  } finally {
+    await parallel.close();
+  }
+});
+
+test('a tampered job and a job signed with another secret are refused unread, and the worker keeps serving', async () => {
+  const { queue, workers: [worker] } = await serve(1);
+  const { Queue, QueueEvents } = await import('bullmq');
+  const { sealJob } = await import('../src/backends/bullmq/envelope.js');
+  const connection = { path: redis.socket };
+  const bull = new Queue(queue, { connection });
+  const events = new QueueEvents(queue, { connection: { ...connection, maxRetriesPerRequest: null } });
+  try {
+    await events.waitUntilReady();
+    const batch = { id: 1, serializer: 'structured', defs: [], indices: [0], fns: 'f', args: [[1]] };
+    const tampered = sealJob(Buffer.from(SECRET), queue, 'forged-1', 'attacker', batch as never);
+    tampered.body = Buffer.from('not what was signed').toString('base64');
+    const otherSecret = sealJob(Buffer.from('another-secret-of-at-least-32-bytes-xxxxx'), queue, 'forged-2', 'attacker', batch as never);
+    const failed = (id: string) =>
+      new Promise<string>((resolve) => {
+        events.on('failed', ({ jobId, failedReason }) => jobId === id && resolve(failedReason));
+      });
+    const firstFailed = failed('forged-1');
+    const secondFailed = failed('forged-2');
+    await bull.add('batch', tampered, { jobId: 'forged-1' });
+    await bull.add('batch', otherSecret, { jobId: 'forged-2' });
+    assert.match(await firstFailed, /bad signature.*not deserialized/);
+    assert.match(await secondFailed, /bad signature.*not deserialized/);
+    assert.is((await bull.getJob('forged-1'))?.attemptsMade, 1);
+    // Still serving, and still alive.
+    const parallel = parallelOn(queue);
+    try {
+      assert.equal(await parallel.run([delayed((x: number) => x - 1)(10)]), [9]);
+    } finally {
+      await parallel.close();
+    }
+    assert.is(worker!.child.exitCode, null);
+    await bull.obliterate({ force: true });
+  } finally {
+    await events.close();
+    await bull.close();
+  }
+});
+
+test('nothing of a run is left in Redis after close(): no job, no reply', async () => {
+  const { queue } = await serve(2);
+  const parallel = parallelOn(queue);
+  try {
+    const double = (x: number) => x * 2;
+    assert.is((await parallel.run(Array.from({ length: 300 }, (_, i) => delayed(double)(i)))).length, 300);
+    await rejects(parallel.run([delayed(() => { throw new Error('x'); })()]), () => {});
+  } finally {
+    await parallel.close();
+  }
+  const keys = (await redis.command('KEYS', '*')) as string[];
+  const ofRun = keys.filter((key) => key.includes(':reply:') || /^bull:[^:]+:joblet-/.test(key));
+  assert.equal(ofRun, []);
+  // The queue's own lists hold no job either.
+  for (const list of ['wait', 'active', 'paused', 'prioritized', 'completed', 'failed', 'delayed']) {
+    const type = (await redis.command('TYPE', `bull:${queue}:${list}`)) as string;
+    if (type === 'none') continue;
+    const size = type === 'list' ? await redis.command('LLEN', `bull:${queue}:${list}`) : await redis.command('ZCARD', `bull:${queue}:${list}`);
+    assert.is(size, 0, `bull:${queue}:${list} holds ${size} entries`);
+  }
+});
+
+if (enabled) test.run();
