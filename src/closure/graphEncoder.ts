@@ -53,9 +53,11 @@ export function sessionEsModules(session: EncodeSession): readonly string[] {
 }
 
 /**
- * How many functions of one installed package a payload may copy (when no export reaches them)
- * before it is refused: a library instance (mathjs's create(all)) holds thousands, and copying
- * them would take seconds for something that is better made in the worker.
+ * How many functions of installed packages (all of them together) a payload may copy, when no
+ * export reaches them, before it is refused: a library instance (mathjs's create(all)) holds
+ * thousands, spread over several packages (mathjs, typed-function, decimal.js), and copying them
+ * would take seconds for something that is better made in the worker. Counted before each
+ * function is captured, so the refusal costs at most this many captures.
  */
 const PACKAGE_COPY_BUDGET = 40;
 
@@ -80,8 +82,8 @@ export class GraphEncoder {
   /** What each data container became, across every transform: a container met twice is one copy. */
   private readonly copies = new Map<object, unknown>();
   private readonly captures: Map<Function, Capture>;
-  /** Functions copied per installed package, and where the first was met (a refusal names it). */
-  private readonly packageCopies = new Map<string, { count: number; first: string }>();
+  /** Functions of installed packages copied so far, per package, and the first one met (a refusal names it). */
+  private readonly packageCopies: { count: number; byPackage: Map<string, number>; first?: { name: string; path: string } } = { count: 0, byPackage: new Map() };
   /** One epoch per session (per run): every payload of a run shares its classes' snapshots. */
   readonly epoch: string;
 
@@ -172,15 +174,18 @@ export class GraphEncoder {
   }
 
   copyFromPackage(name: string, path: string): void {
-    let copies = this.packageCopies.get(name);
-    if (!copies) this.packageCopies.set(name, (copies = { count: 0, first: path }));
-    if (++copies.count > PACKAGE_COPY_BUDGET) {
-      throw new UnserializableValueError(
-        `it holds more than ${PACKAGE_COPY_BUDGET} functions of the package \`${name}\` that none of its exports reaches (an object the package built, such as a library instance), so they would be copied one by one (the first at ${copies.first})`,
-        copies.first,
-        packageRemedy(name),
-      );
-    }
+    const copies = this.packageCopies;
+    copies.first ??= { name, path };
+    copies.byPackage.set(name, (copies.byPackage.get(name) ?? 0) + 1);
+    if (++copies.count <= PACKAGE_COPY_BUDGET) return;
+    const counts = [...copies.byPackage].sort((a, b) => b[1] - a[1]).map(([pkg, n]) => `\`${pkg}\` ${n}`);
+    const { name: first, path: at } = copies.first;
+    throw new UnserializableValueError(
+      `it holds more than ${PACKAGE_COPY_BUDGET} functions of installed packages that none of their exports reaches (${counts.join(', ')}): ` +
+        `an object the package \`${first}\` built as the program ran, such as a library instance, whose functions would be copied one by one (the first at ${at})`,
+      at,
+      packageRemedy(first),
+    );
   }
 
   /** The marker for `key`'s node, made once: a value met twice (or in a cycle) is one node. */

@@ -36,7 +36,7 @@ export interface NodeEncoder {
   privateState(collection: WeakMap<object, unknown> | WeakSet<object>, path: string): unknown;
   /** `value` as a node of its own even when it looks like data (a prototype), its identity kept. */
   node(value: object, path: string): unknown;
-  /** A function of installed package `name` is being copied (no export reaches it): throws past the budget. */
+  /** A function of installed package `name` is about to be copied (no export reaches it): throws past the budget, before its capture. */
   copyFromPackage(name: string, path: string): void;
 }
 

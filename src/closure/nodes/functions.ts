@@ -3,7 +3,7 @@ import { RESOURCE_REMEDY } from '../../values/unsendable.js';
 import { classIdOf, classRegistry, knownClassId, noteReceivedClass, peerHoldsClass } from '../classRegistry.js';
 import type { FunctionRecord, NodeRecord } from '../graph.js';
 import { loadModuleRef } from '../modules.js';
-import { inPackage, packageObjectRef } from '../packages.js';
+import { inPackage, packageObjectRef, packageRoute } from '../packages.js';
 import type { NodeDecoder, NodeEncoder, NodeKind } from '../nodeKind.js';
 import { compile } from './compileFunction.js';
 import { defineProperties, propRecords } from './objects.js';
@@ -31,6 +31,11 @@ export const functionNode: NodeKind<FunctionRecord> = {
       }
       return { t: 'classref', cid: knownId };
     }
+    // A package's function travels as the reference that reaches it, without a capture; one no
+    // export reaches is copied, within a budget counted before its capture.
+    const route = packageRoute(fn);
+    if (route && 'ref' in route) return { t: 'module', ...route.ref };
+    if (route) encoder.copyFromPackage(route.copy, path);
     const capture = encoder.capture(fn);
     switch (capture.kind) {
       case 'unsupported': {
@@ -49,8 +54,6 @@ export const functionNode: NodeKind<FunctionRecord> = {
           args: encoder.transform(capture.args, `${path} -> bound arguments`) as unknown[],
         };
       case 'source': {
-        // A package's function no export reaches is copied, within a budget per package.
-        if (capture.package !== undefined) encoder.copyFromPackage(capture.package, path);
         const vars: Record<string, unknown> = {};
         try {
           for (const [name, captured] of capture.values) {
