@@ -13,7 +13,7 @@ import { collectionIdOf } from './classRegistry.js';
 import { reduceToNode } from './nodeKinds.js';
 import { esModuleSpecifiers } from './modules.js';
 import { moduleNode } from './nodes/functions.js';
-import { packageHoldingState, packageRemedy } from './packages.js';
+import { packageHoldingState, packageRemedy, packageRoute } from './packages.js';
 
 /** Refuse an object a package keeps state about in a weak collection: the copy would arrive without it. */
 function refuseHeldByPackage(value: object, path: string): void {
@@ -57,9 +57,18 @@ export function sessionEsModules(session: EncodeSession): readonly string[] {
  * export reaches them, before it is refused: a library instance (mathjs's create(all)) holds
  * thousands, spread over several packages (mathjs, typed-function, decimal.js), and copying them
  * would take seconds for something that is better made in the worker. Counted before each
- * function is captured, so the refusal costs at most this many captures.
+ * function is captured, so the refusal costs at most this many captures. A zod schema with a
+ * transform copies 22, lodash's curried function 5.
  */
 const PACKAGE_COPY_BUDGET = 40;
+
+/**
+ * How many package functions, copied or by reference, what a copied package function holds may
+ * reach before it is refused as a library instance: each costs inspector round trips to place,
+ * and mathjs's instance reaches about 400 factories by reference before its 41st copy, where
+ * the package state the conformance suite carries reaches at most 8.
+ */
+const PACKAGE_REACH_BUDGET = 100;
 
 /** The capture the session took of `fn`, if it took one (the task encoder keeps pure functions' defs for good). */
 export function sessionCapture(session: EncodeSession, fn: Function): Capture | undefined {
@@ -83,7 +92,15 @@ export class GraphEncoder {
   private readonly copies = new Map<object, unknown>();
   private readonly captures: Map<Function, Capture>;
   /** Functions of installed packages copied so far, per package, and the first one met (a refusal names it). */
-  private readonly packageCopies: { count: number; byPackage: Map<string, number>; first?: { name: string; path: string } } = { count: 0, byPackage: new Map() };
+  private readonly packageCopies: { count: number; reached: number; byPackage: Map<string, number>; first?: { name: string; path: string } } = {
+    count: 0,
+    reached: 0,
+    byPackage: new Map(),
+  };
+  /** How many copied package functions the walk is inside. */
+  private packageCopyDepth = 0;
+  /** The package functions counted against the budget (each once, however often it is met). */
+  private readonly counted = new WeakSet<Function>();
   /** One epoch per session (per run): every payload of a run shares its classes' snapshots. */
   readonly epoch: string;
 
@@ -173,19 +190,56 @@ export class GraphEncoder {
     return this.marker(special, () => reduceToNode(special, this, path));
   }
 
-  copyFromPackage(name: string, path: string): void {
+  copyFromPackage(fn: Function, name: string, path: string): void {
+    if (this.counted.has(fn)) return;
+    this.counted.add(fn);
     const copies = this.packageCopies;
     copies.first ??= { name, path };
     copies.byPackage.set(name, (copies.byPackage.get(name) ?? 0) + 1);
-    if (++copies.count <= PACKAGE_COPY_BUDGET) return;
-    const counts = [...copies.byPackage].sort((a, b) => b[1] - a[1]).map(([pkg, n]) => `\`${pkg}\` ${n}`);
-    const { name: first, path: at } = copies.first;
+    if (++copies.count > PACKAGE_COPY_BUDGET) this.refuseLibraryInstance(`whose functions no export reaches: more than ${PACKAGE_COPY_BUDGET} would be copied one by one`);
+    this.packageReference(path);
+  }
+
+  /** A package function met (by reference or copied): counted when a copied package function holds it. */
+  packageReference(_path: string): void {
+    if (this.packageCopyDepth > 0 && ++this.packageCopies.reached > PACKAGE_REACH_BUDGET) {
+      this.refuseLibraryInstance(`that reaches more than ${PACKAGE_REACH_BUDGET} functions of installed packages`);
+    }
+  }
+
+  /** `run` walks what a copied package function holds. */
+  withinPackageCopy<T>(run: () => T): T {
+    this.packageCopyDepth++;
+    try {
+      return run();
+    } finally {
+      this.packageCopyDepth--;
+    }
+  }
+
+  private refuseLibraryInstance(what: string): never {
+    const { byPackage, first } = this.packageCopies;
+    const counts = [...byPackage].sort((a, b) => b[1] - a[1]).map(([pkg, n]) => `\`${pkg}\` ${n}`);
     throw new UnserializableValueError(
-      `it holds more than ${PACKAGE_COPY_BUDGET} functions of installed packages that none of their exports reaches (${counts.join(', ')}): ` +
-        `an object the package \`${first}\` built as the program ran, such as a library instance, whose functions would be copied one by one (the first at ${at})`,
-      at,
-      packageRemedy(first),
+      `it holds an object the package \`${first!.name}\` built as the program ran (a library instance, say) ${what} ` +
+        `(copied so far: ${counts.join(', ')}; the first at ${first!.path})`,
+      first!.path,
+      packageRemedy(first!.name),
     );
+  }
+
+  /**
+   * Count the package functions among `members` (the values a node holds, each with its path)
+   * before any of them is walked into: the walk is depth first, so a library instance's first
+   * member would otherwise be captured, and everything it holds, before its siblings were
+   * counted; counted first, the budget trips at the instance's own members.
+   */
+  countPackageCopies(members: Iterable<readonly [unknown, string]>): void {
+    for (const [value, path] of members) {
+      if (typeof value !== 'function' || this.index.has(value) || this.counted.has(value)) continue;
+      const route = packageRoute(value);
+      if (route && 'copy' in route) this.copyFromPackage(value, route.copy, path);
+    }
   }
 
   /** The marker for `key`'s node, made once: a value met twice (or in a cycle) is one node. */

@@ -36,8 +36,14 @@ export interface NodeEncoder {
   privateState(collection: WeakMap<object, unknown> | WeakSet<object>, path: string): unknown;
   /** `value` as a node of its own even when it looks like data (a prototype), its identity kept. */
   node(value: object, path: string): unknown;
-  /** A function of installed package `name` is about to be copied (no export reaches it): throws past the budget, before its capture. */
-  copyFromPackage(name: string, path: string): void;
+  /** `fn`, of installed package `name`, is about to be copied (no export reaches it): throws past the budget, before its capture. */
+  copyFromPackage(fn: Function, name: string, path: string): void;
+  /** A package function that travels by reference was met (counted when a copied package function holds it). */
+  packageReference(path: string): void;
+  /** `run` walks what a copied package function holds (what it reaches counts against the package budget). */
+  withinPackageCopy<T>(run: () => T): T;
+  /** Count the functions among a node's members (value, path) that would be copied from packages, before any is walked. */
+  countPackageCopies(members: Iterable<readonly [unknown, string]>): void;
 }
 
 export interface NodeDecoder {
