@@ -24,7 +24,6 @@ const exportsRefs = require('../legacy/exportsRefs.cjs') as { addBase(x: number)
 const zodTools = { string: z.string, number: z.number };
 const immerTools = { produce };
 const lodashTools = { memoize, groupBy, has };
-const schema = z.object({ name: z.string(), n: z.number().int() });
 const bump = produce((draft: { n: number }) => {
   draft.n += 1;
 });
@@ -72,11 +71,52 @@ modules("lodash-es's functions reached through an object travel by reference", a
   }, [7]);
 });
 
-modules('a zod schema instance is refused at submission, naming zod, the path and a remedy', async () => {
-  await refusedInWorkers(() => schema.safeParse({ name: 'a', n: 1 }).success, (error) => {
+// A zod schema travels as its constructor (by reference) and its definition, and the worker
+// builds it again as zod's own clone does: parse answers and issue messages are zod's own.
+const person = z.object({
+  name: z.string().min(1),
+  age: z.number().int().min(0),
+  tags: z.array(z.string()).default([]),
+  email: z.string().email().optional(),
+});
+const even = z.number().refine((n) => n % 2 === 0, 'must be even').transform((n) => n / 2);
+const csv = z.string().transform((s) => s.split(',').map(Number)).pipe(z.array(z.number().max(limit())));
+function limit(): number {
+  return 10;
+}
+/** A safeParse result as data (its ZodError, an Error subclass, would come back as a plain Error). */
+const outcome = (r: { success: boolean; data?: unknown; error?: { issues: unknown[] } }) => (r.success ? { data: r.data } : { issues: r.error!.issues });
+
+modules('a captured zod schema parses in the worker as here', async () => {
+  await sameInWorkers((input: unknown) => person.parse(input), [{ name: 'ada', age: 36 }]);
+  await sameInWorkers((input: unknown) => outcome(person.safeParse(input)), [{ name: '', age: -1.5, email: 'nope' }]);
+});
+
+modules("a zod schema's refinements and transforms (the program's closures) travel with it", async () => {
+  await sameInWorkers((xs: unknown[]) => xs.map((x) => outcome(even.safeParse(x))), [[4, 3, 'x']]);
+  await sameInWorkers((s: string) => [outcome(csv.safeParse(s)), outcome(csv.safeParse('1,20'))], ['1,2,3']);
+});
+
+modules('a zod schema sent as an argument parses in the worker as here', async () => {
+  await sameInWorkers((schema: z.ZodType, input: unknown) => outcome(schema.safeParse(input)), [person, { name: 'x', age: 'old' }]);
+});
+
+modules('a zod schema zod keeps state about (a description) is refused at submission, naming zod, the path and a remedy', async () => {
+  const described = person.describe('a person');
+  await refusedInWorkers(() => described.safeParse({ name: 'a', age: 1 }).success, (error) => {
     assert.match(error.message, /`zod`/);
-    assert.match(error.message, /captured 'schema'/);
+    assert.match(error.message, /captured 'described'/);
     assert.match(error.message, /inside the task, or once per worker/);
+  });
+});
+
+modules('a zod schema with a property set after construction is refused at submission', async () => {
+  const changed = z.object({ n: z.number() });
+  (changed as unknown as { note: string }).note = 'mine';
+  await refusedInWorkers(() => changed.safeParse({ n: 1 }).success, (error) => {
+    assert.match(error.message, /`zod`/);
+    assert.match(error.message, /note/);
+    assert.match(error.message, /captured 'changed'/);
   });
 });
 

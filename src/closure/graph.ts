@@ -74,6 +74,14 @@ export interface WeakRecord {
   entries: [unknown, unknown][];
 }
 
+/** `new ctor(def)`, then the package's `parent` note set again when it had one (nodes/packageBuilt.ts). */
+export interface BuiltRecord {
+  t: 'built';
+  ctor: unknown;
+  def: unknown;
+  parent?: unknown;
+}
+
 export type NodeRecord =
   | FunctionRecord
   /** A class the receiver already has (it sent it): by id only. */
@@ -92,6 +100,8 @@ export type NodeRecord =
    * keys travel in the same graph, [key, value] (value undefined for a WeakSet).
    */
   | WeakRecord
+  /** An object a package's exported constructor builds from its definition (a zod schema): made again by it. */
+  | BuiltRecord
   /** An Intl formatter: its constructor's name under Intl and its resolvedOptions(). */
   | { t: 'intl'; ctor: string; options: Record<string, unknown> }
   | ObjectRecord;
