@@ -8,7 +8,7 @@ import { substitute } from '../values/substitute.js';
 import { RESOURCE_REMEDY, unsendableReason } from '../values/unsendable.js';
 import { captureFunction, type Capture } from './capture.js';
 import { MARK, pathThrough, type Graph, type NodeRecord, type WeakRecord } from './graph.js';
-import { weakEntries } from './inspector.js';
+import { release, weakEntries } from './inspector.js';
 import { collectionIdOf } from './classRegistry.js';
 import { reduceToNode } from './nodeKinds.js';
 import { esModuleSpecifiers } from './modules.js';
@@ -116,8 +116,14 @@ export class GraphEncoder {
     state.esModules = [];
     // Pure data (the common payload) is sent as it is: one scan, no copy, no markers.
     if (!someInGraph(value, this.isSpecial)) return { mark: MARK, root: value, nodes: [] };
-    const root = this.transform(value, '');
-    this.fillPrivateState();
+    let root: unknown;
+    try {
+      root = this.transform(value, '');
+      this.fillPrivateState();
+    } finally {
+      // Handles the walk read to place package functions that needed no capture.
+      release();
+    }
     state.esModules = esModuleSpecifiers(this.nodes.flatMap((node) => (node.t === 'module' ? [node.specifier] : [])));
     return { mark: MARK, root, nodes: this.nodes };
   }

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { types } from 'node:util';
-import { boundPartsOf, handleOf, internalsOf, release, scopeObjectsOf, scriptUrl } from './inspector.js';
+import { boundPartsOf, functionInternals, scopeObjectsOf, scriptUrl } from './inspector.js';
 import { requiredRefOf, type ModuleRef, type RefStep } from './modules.js';
 
 /**
@@ -67,13 +67,10 @@ const fileOfFunction = new WeakMap<Function, string | null>();
 export function definingFile(fn: Function): string | undefined {
   let file = fileOfFunction.get(fn);
   if (file === undefined) {
-    try {
-      const location = internalsOf(handleOf(fn)).location;
-      const url = location ? scriptUrl(location.scriptId) : '';
-      file = url.startsWith('file:') ? decodeURIComponent(new URL(url).pathname) : null;
-    } finally {
-      release();
-    }
+    // The handle is kept until the next release (the capture that usually follows reuses it; the encoder releases at its end).
+    const location = functionInternals(fn).internals.location;
+    const url = location ? scriptUrl(location.scriptId) : '';
+    file = url.startsWith('file:') ? decodeURIComponent(new URL(url).pathname) : null;
     fileOfFunction.set(fn, file);
   }
   return file ?? undefined;
