@@ -135,10 +135,24 @@ modules("lodash's _.curry result travels, lodash's internals by reference throug
   await sameInWorkers(add3(4), [5, 6]);
 });
 
+// A library instance built at run time holds thousands of closures: refused before they are
+// captured one by one, with the remedy to build it where it is used.
 modules('a mathjs instance is refused early, naming the package and where the capture enters it', async () => {
   await refusedInWorkers(() => math.add(1, 2), (error) => {
     assert.match(error.message, /package `(mathjs|typed-function)`/);
     assert.match(error.message, /captured 'math'/);
+    assert.match(error.remedy ?? '', /inside the task, or once per worker/);
+    assert.match(error.remedy ?? '', /One resource per worker/);
+  });
+});
+
+modules('a method of a mathjs instance held in a variable is refused as the instance is', async () => {
+  const sqrt = math.sqrt;
+  await refusedInWorkers(() => sqrt(2), (error) => {
+    assert.match(error.message, /package `(mathjs|typed-function)`/);
+    assert.match(error.message, /library instance/);
+    assert.match(error.message, /captured 'sqrt'/);
+    assert.match(error.remedy ?? '', /One resource per worker/);
   });
 });
 
