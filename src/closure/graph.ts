@@ -74,12 +74,15 @@ export interface WeakRecord {
   entries: [unknown, unknown][];
 }
 
-/** `new ctor(def)`, then the package's `parent` note set again when it had one (nodes/packageBuilt.ts). */
+/**
+ * `new ctor(def)`, then each own data property set after construction set again: on the object
+ * (0) or its `_zod` (1), key, value, flags (1 writable, 2 enumerable, 4 configurable). nodes/packageBuilt.ts.
+ */
 export interface BuiltRecord {
   t: 'built';
   ctor: unknown;
   def: unknown;
-  parent?: unknown;
+  set?: [on: 0 | 1, key: string, value: unknown, flags: number][];
 }
 
 export type NodeRecord =

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { UnserializableValueError } from '../../serialize/types.js';
 import type { BuiltRecord, NodeRecord } from '../graph.js';
 import type { NodeKind } from '../nodeKind.js';
@@ -10,15 +11,11 @@ import { packageNameOf, packageRemedy, packageRoute } from '../packages.js';
  * every refined or wrapped schema so). Copied, a schema is dozens of closures its constructor
  * made over it; here it travels as its constructor (by reference to the package) and its
  * definition (nested schemas, checks, and the user's refinements and transforms in it travel
- * as any value does), and the worker calls the constructor. Only when the object is what the
- * constructor makes of the definition: checked by making it again here.
+ * as any value does), and the worker calls the constructor, then sets again what was set on
+ * the object after construction (found by making it again here from the same definition).
  */
 
-/** What the package keeps beside the definition, set after construction (zod's clone notes the schema it came from): carried and set again. */
-const PARENT = 'parent';
-
 interface Built {
-  inner: Record<string, unknown>;
   ctor: new (def: unknown) => object;
   def: object;
 }
@@ -32,7 +29,7 @@ function builtFrom(value: object): Built | undefined {
   const def = dataOf(inner, 'def');
   if (typeof ctor !== 'function' || typeof def !== 'object' || def === null) return undefined;
   if (Object.getPrototypeOf(value) !== (ctor as { prototype?: unknown }).prototype) return undefined;
-  return { inner: inner as Record<string, unknown>, ctor: ctor as Built['ctor'], def };
+  return { ctor: ctor as Built['ctor'], def };
 }
 
 function dataOf(object: object, key: string): unknown {
@@ -40,39 +37,53 @@ function dataOf(object: object, key: string): unknown {
   return descriptor && 'value' in descriptor ? descriptor.value : undefined;
 }
 
+/** An own data property set after construction: on the object (0) or its `_zod` (1), its key, value and flags. */
+type SetAfter = [on: 0 | 1, key: string, value: unknown, flags: number];
+
 /**
- * Why `value` is not what its constructor makes of its definition (a property set or replaced
- * after construction), or undefined when it is. A property the package fills in lazily (a
- * getter that becomes a value, a method bound to the instance on first use, a member it
- * replaces with its own function) is the same object: the one made again does the same.
+ * What was set on `value` after its constructor made it from its definition, found by comparing
+ * with `again`, made now from the same definition: each own data property the constructor does
+ * not make, or makes with another value (zod's clone notes the schema it came from as
+ * `_zod.parent`; `superRefine` sets its check's `_zod.check` to your function; a property you
+ * set). Carried and set again, the worker's object is this one. What the package fills in
+ * lazily is left to the worker's package, which does the same when used: a getter that becomes
+ * a value, a method bound to the instance on first use, a member it replaces with its own
+ * function (zod compiles `_zod.parse` on the first parse). A string naming the difference when
+ * it cannot be carried (an accessor or a symbol key the constructor did not make).
  */
-function differenceFrom(value: object, again: object, path: string): string | undefined {
-  for (const [mine, theirs, where] of [
-    [value, again, path],
-    [(value as { _zod: object })._zod, (again as { _zod: object })._zod, `${path}._zod`],
-  ] as const) {
+function setAfterConstruction(value: object, again: object): SetAfter[] | string {
+  const set: SetAfter[] = [];
+  const pairs = [
+    [value, again],
+    [(value as { _zod: object })._zod, (again as { _zod: object })._zod],
+  ] as const;
+  for (const [on, [mine, theirs]] of pairs.entries()) {
     for (const key of Reflect.ownKeys(mine)) {
-      if (mine !== value && key === PARENT) continue;
+      // The package's own slot is compared member by member (the second pair).
+      if (on === 0 && key === '_zod') continue;
       const own = Object.getOwnPropertyDescriptor(mine, key)!;
       const made = Object.getOwnPropertyDescriptor(theirs, key);
-      const label = `${where}.${String(key)}`;
-      if (!made) {
-        // zod notes facts about a schema in its `_zod` as it is used (an optional member's `optin`, set by its object): plain values the one made again gets the same way.
-        const noted = mine !== value && 'value' in own && (typeof own.value !== 'object' || own.value === null) && typeof own.value !== 'function';
-        if (!noted && !('value' in own && isBoundMethod(own.value, value, key))) return `it has \`${label}\`, which its constructor does not make`;
-        continue;
-      }
+      const label = `${on ? '_zod.' : ''}${String(key)}`;
       // A lazy property (util.defineLazy) is a getter until it is read, then a value.
-      if (!('value' in own) || !('value' in made)) continue;
+      if (made && !('value' in made)) continue;
+      if (!('value' in own)) {
+        if (made) continue;
+        return `its \`${label}\` is an accessor its constructor does not make`;
+      }
       const a = own.value as unknown;
-      const b = made.value as unknown;
-      if (typeof a === 'function' && typeof b === 'function') {
-        // The package may replace its own member once used (zod compiles `_zod.parse` on the first parse): the one made again does too.
-        if (Function.prototype.toString.call(a) !== Function.prototype.toString.call(b) && packageRoute(a) === undefined) return `its \`${label}\` was replaced`;
-      } else if ((typeof a !== 'object' || a === null) && a !== b) return `its \`${label}\` was changed`;
+      const b = made?.value as unknown;
+      if (made && (a === b || (typeof a === 'object' && a !== null && typeof b === 'object' && isDeepStrictEqual(a, b)))) continue;
+      if (typeof a === 'function') {
+        if (made && typeof b === 'function' && Function.prototype.toString.call(a) === Function.prototype.toString.call(b)) continue;
+        if (on === 0 && !made && isBoundMethod(a, value, key)) continue;
+        // A constructor-made member the package replaced with its own function as it ran (zod compiles `_zod.parse` on the first parse); one it added is carried (superRefine's `_zod.check`).
+        if (on === 1 && made && typeof b === 'function' && packageRoute(a) !== undefined) continue;
+      }
+      if (typeof key === 'symbol') return `its \`${label}\` is keyed by a symbol`;
+      set.push([on as 0 | 1, key, a, (own.writable ? 1 : 0) | (own.enumerable ? 2 : 0) | (own.configurable ? 4 : 0)]);
     }
   }
-  return undefined;
+  return set;
 }
 
 /**
@@ -94,7 +105,7 @@ export const builtNode: NodeKind<BuiltRecord> = {
     return route !== undefined && 'ref' in route;
   },
   reduce(value: object, encoder, path: string): NodeRecord {
-    const { inner, ctor, def } = builtFrom(value)!;
+    const { ctor, def } = builtFrom(value)!;
     const route = packageRoute(ctor) as { ref: unknown };
     const specifier = (route.ref as { specifier: string }).specifier;
     let again: object;
@@ -103,13 +114,13 @@ export const builtNode: NodeKind<BuiltRecord> = {
     } catch {
       again = {};
     }
-    const why = builtFrom(again) ? differenceFrom(value, again, path) : 'its constructor does not make it again from its definition';
-    if (why) {
+    const set = builtFrom(again) ? setAfterConstruction(value, again) : 'its constructor does not make it again from its definition';
+    if (typeof set === 'string') {
       const pkg = packageNameOf(specifier) ?? specifier;
-      throw new UnserializableValueError(`an object built by \`${ctor.name}\` of the package \`${pkg}\` cannot be sent: ${why}`, path, packageRemedy(pkg));
+      throw new UnserializableValueError(`an object built by \`${ctor.name}\` of the package \`${pkg}\` cannot be sent: ${set}`, path, packageRemedy(pkg));
     }
     const record: BuiltRecord = { t: 'built', ctor: encoder.transform(ctor, `${path} -> constructor`), def: encoder.transform(def, `${path} -> definition`) };
-    if (PARENT in inner) record.parent = encoder.transform(inner[PARENT], `${path} -> ${PARENT}`);
+    if (set.length) record.set = set.map(([on, key, v, flags]) => [on, key, encoder.transform(v, `${path} -> ${on ? '_zod.' : ''}${key}`), flags]);
     return record;
   },
   make(record, decoder) {
@@ -119,9 +130,11 @@ export const builtNode: NodeKind<BuiltRecord> = {
     };
     const Ctor = decoder.value(record.ctor, notYet) as new (def: unknown) => { _zod: Record<string, unknown> };
     const built = new Ctor(decoder.value(record.def, notYet));
-    if ('parent' in record) {
-      const parent = decoder.value(record.parent, (late) => (built._zod.parent = late));
-      if (parent !== undefined) built._zod.parent = parent;
+    for (const [on, key, encoded, flags] of record.set ?? []) {
+      const target = on ? built._zod : built;
+      const define = (v: unknown) => Object.defineProperty(target, key, { value: v, writable: !!(flags & 1), enumerable: !!(flags & 2), configurable: !!(flags & 4) });
+      // A value still being built (the schema it was cloned from, in a cycle) is defined again when it arrives.
+      define(decoder.value(encoded, define));
     }
     return built;
   },
