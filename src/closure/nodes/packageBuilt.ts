@@ -49,7 +49,8 @@ type SetAfter = [on: 0 | 1, key: string, value: unknown, flags: number];
  * lazily is left to the worker's package, which does the same when used: a getter that becomes
  * a value, a method bound to the instance on first use, a member it replaces with its own
  * function (zod compiles `_zod.parse` on the first parse). A string naming the difference when
- * it cannot be carried (an accessor or a symbol key the constructor did not make).
+ * it cannot be carried (an accessor or a symbol key the constructor did not make, a property
+ * it made that was deleted).
  */
 function setAfterConstruction(value: object, again: object): SetAfter[] | string {
   const set: SetAfter[] = [];
@@ -82,6 +83,8 @@ function setAfterConstruction(value: object, again: object): SetAfter[] | string
       if (typeof key === 'symbol') return `its \`${label}\` is keyed by a symbol`;
       set.push([on as 0 | 1, key, a, (own.writable ? 1 : 0) | (own.enumerable ? 2 : 0) | (own.configurable ? 4 : 0)]);
     }
+    const deleted = Reflect.ownKeys(theirs).find((key) => !Object.prototype.hasOwnProperty.call(mine, key));
+    if (deleted !== undefined) return `its \`${on ? '_zod.' : ''}${String(deleted)}\`, which its constructor makes, was deleted`;
   }
   return set;
 }
