@@ -24,7 +24,6 @@ const exportsRefs = require('../legacy/exportsRefs.cjs') as { addBase(x: number)
 const zodTools = { string: z.string, number: z.number };
 const immerTools = { produce };
 const lodashTools = { memoize, groupBy, has };
-const schema = z.object({ name: z.string(), n: z.number().int() });
 const bump = produce((draft: { n: number }) => {
   draft.n += 1;
 });
@@ -72,12 +71,58 @@ modules("lodash-es's functions reached through an object travel by reference", a
   }, [7]);
 });
 
-modules('a zod schema instance is refused at submission, naming zod, the path and a remedy', async () => {
-  await refusedInWorkers(() => schema.safeParse({ name: 'a', n: 1 }).success, (error) => {
+// A zod schema travels as its constructor (by reference) and its definition, and the worker
+// builds it again as zod's own clone does: parse answers and issue messages are zod's own.
+const person = z.object({
+  name: z.string().min(1),
+  age: z.number().int().min(0),
+  tags: z.array(z.string()).default([]),
+  email: z.string().email().optional(),
+});
+const even = z.number().refine((n) => n % 2 === 0, 'must be even').transform((n) => n / 2);
+const csv = z.string().transform((s) => s.split(',').map(Number)).pipe(z.array(z.number().max(limit())));
+function limit(): number {
+  return 10;
+}
+/** A safeParse result as data (its ZodError, an Error subclass, would come back as a plain Error). */
+const outcome = (r: { success: boolean; data?: unknown; error?: { issues: unknown[] } }) => (r.success ? { data: r.data } : { issues: r.error!.issues });
+
+modules('a captured zod schema parses in the worker as here', async () => {
+  await sameInWorkers((input: unknown) => person.parse(input), [{ name: 'ada', age: 36 }]);
+  await sameInWorkers((input: unknown) => outcome(person.safeParse(input)), [{ name: '', age: -1.5, email: 'nope' }]);
+});
+
+modules("a zod schema's refinements and transforms (the program's closures) travel with it", async () => {
+  await sameInWorkers((xs: unknown[]) => xs.map((x) => outcome(even.safeParse(x))), [[4, 3, 'x']]);
+  await sameInWorkers((s: string) => [outcome(csv.safeParse(s)), outcome(csv.safeParse('1,20'))], ['1,2,3']);
+});
+
+modules('a zod schema sent as an argument parses in the worker as here', async () => {
+  await sameInWorkers((schema: z.ZodType, input: unknown) => outcome(schema.safeParse(input)), [person, { name: 'x', age: 'old' }]);
+});
+
+modules('a zod schema zod keeps state about (a description) is refused at submission, naming zod, the path and a remedy', async () => {
+  const described = person.describe('a person');
+  await refusedInWorkers(() => described.safeParse({ name: 'a', age: 1 }).success, (error) => {
     assert.match(error.message, /`zod`/);
-    assert.match(error.message, /captured 'schema'/);
+    assert.match(error.message, /captured 'described'/);
     assert.match(error.message, /inside the task, or once per worker/);
   });
+});
+
+modules('what was set on a zod schema after construction travels with it (a property, superRefine, a used union)', async () => {
+  const changed = z.object({ n: z.number() });
+  (changed as unknown as { note: string }).note = 'mine';
+  await sameInWorkers((input: unknown) => [outcome(changed.safeParse(input)), (changed as unknown as { note: string }).note], [{ n: 'x' }]);
+  // superRefine sets its check's `_zod.check` to the program's function after constructing it.
+  const long = z.string().superRefine((s, ctx) => {
+    if (s.length < 3) ctx.addIssue({ code: 'custom', message: `short: ${s}` });
+  });
+  await sameInWorkers((xs: string[]) => xs.map((x) => outcome(long.safeParse(x))), [['ab', 'abcd']]);
+  // A discriminated union notes its options' values in their `_zod` on first use.
+  const shape = z.discriminatedUnion('kind', [z.object({ kind: z.literal('a'), n: z.number() }), z.object({ kind: z.literal('b'), s: z.string() })]);
+  shape.safeParse({ kind: 'a', n: 1 });
+  await sameInWorkers((xs: unknown[]) => xs.map((x) => outcome(shape.safeParse(x))), [[{ kind: 'b', s: 1 }, { kind: 'c' }, { kind: 'a', n: 2 }]]);
 });
 
 // produce(recipe) closes over immer's one Immer instance (`self`), which no export holds by a
@@ -95,10 +140,24 @@ modules("lodash's _.curry result travels, lodash's internals by reference throug
   await sameInWorkers(add3(4), [5, 6]);
 });
 
+// A library instance built at run time holds thousands of closures: refused before they are
+// captured one by one, with the remedy to build it where it is used.
 modules('a mathjs instance is refused early, naming the package and where the capture enters it', async () => {
   await refusedInWorkers(() => math.add(1, 2), (error) => {
     assert.match(error.message, /package `(mathjs|typed-function)`/);
     assert.match(error.message, /captured 'math'/);
+    assert.match(error.remedy ?? '', /inside the task, or once per worker/);
+    assert.match(error.remedy ?? '', /One resource per worker/);
+  });
+});
+
+modules('a method of a mathjs instance held in a variable is refused as the instance is', async () => {
+  const sqrt = math.sqrt;
+  await refusedInWorkers(() => sqrt(2), (error) => {
+    assert.match(error.message, /package `(mathjs|typed-function)`/);
+    assert.match(error.message, /library instance/);
+    assert.match(error.message, /captured 'sqrt'/);
+    assert.match(error.remedy ?? '', /One resource per worker/);
   });
 });
 

@@ -1,7 +1,7 @@
 import { describeFunction } from '../source/functionSource.js';
 import { parseFunctionSource, type SourceForm } from '../source/freeVariables.js';
 import { isWorkerGlobal } from '../source/globals.js';
-import { handleOf, internalsOf, release, scopesOf, scriptUrl, sourceStart, valueOf } from './inspector.js';
+import { functionInternals, release, scopesOf, scriptUrl, sourceStart, valueOf } from './inspector.js';
 import { fileURLToPath } from 'node:url';
 import { builtinRefOf, insideFunction, isStrictAt, MODULE_OBJECT_BINDING, moduleBindings, REQUIRE_BINDING, requiredRefOf, type ModuleRef } from './modules.js';
 import { packageFunctionRef, packageNameOf } from './packages.js';
@@ -77,8 +77,7 @@ function captureUnreleased(fn: Function): Capture {
   const description = describeFunction(fn);
   const name = description.name;
   if (description.kind === 'global') return { kind: 'global', name, path: description.path };
-  const id = handleOf(fn);
-  const internals = internalsOf(id);
+  const { internals } = functionInternals(fn);
   if (internals.boundTarget) {
     return {
       kind: 'bound',

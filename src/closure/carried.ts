@@ -38,6 +38,7 @@ const DESCRIBE: { [T in NodeRecord['t']]: (record: Extract<NodeRecord, { t: T }>
   ref: (record) => ['reference', `${record.kind} value`],
   weak: (record) => ['value', `${record.kind} entries of the values sent (private state)`],
   intl: (record) => ['value', `Intl.${record.ctor} by its options`],
+  built: () => ['value', "object made again by its package's constructor from its definition"],
   object: (record, nameOf) => {
     const cls = nameOf(record.cls);
     if (cls) return ['value', `instance of ${cls}`];

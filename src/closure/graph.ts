@@ -107,6 +107,17 @@ export interface ScopeRecord {
   vars: Record<string, unknown>;
 }
 
+/**
+ * `new ctor(def)`, then each own data property set after construction set again: on the object
+ * (0) or its `_zod` (1), key, value, flags (1 writable, 2 enumerable, 4 configurable). nodes/packageBuilt.ts.
+ */
+export interface BuiltRecord {
+  t: 'built';
+  ctor: unknown;
+  def: unknown;
+  set?: [on: 0 | 1, key: string, value: unknown, flags: number][];
+}
+
 export type NodeRecord =
   | FunctionRecord
   | ScopeRecord
@@ -122,6 +133,8 @@ export type NodeRecord =
   | { t: 'ref'; kind: string; state: unknown }
   /** A WeakMap or WeakSet, with the entries whose keys travel (nodes/weakCollections.ts). */
   | WeakRecord
+  /** An object a package's exported constructor builds from its definition (a zod schema): made again by it. */
+  | BuiltRecord
   /** An Intl formatter: its constructor's name under Intl and its resolvedOptions(). */
   | { t: 'intl'; ctor: string; options: Record<string, unknown> }
   | ObjectRecord;

@@ -8,11 +8,12 @@ import { substitute } from '../values/substitute.js';
 import { RESOURCE_REMEDY, unsendableReason } from '../values/unsendable.js';
 import { captureFunction, type Capture } from './capture.js';
 import { MARK, pathThrough, type Graph, type NodeRecord, type WeakRecord } from './graph.js';
+import { release } from './inspector.js';
 import { reduceToNode } from './nodeKinds.js';
 import { esModuleSpecifiers, indexedBuiltinValues } from './modules.js';
 import { shareScopes, type ScopeMember } from './sharedScopes.js';
 import { moduleNode } from './nodes/functions.js';
-import { indexedPackageValues, packageHoldingState, packageRemedy } from './packages.js';
+import { indexedPackageValues, packageHoldingState, packageRemedy, packageRoute } from './packages.js';
 import { intrinsicValues } from '../source/intrinsics.js';
 import { weakNode } from './nodes/weakCollections.js';
 
@@ -80,11 +81,22 @@ export function holdsWeakKeys(session: EncodeSession, value: unknown): boolean {
 }
 
 /**
- * How many functions of one installed package a payload may copy (when no export reaches them)
- * before it is refused: a library instance (mathjs's create(all)) holds thousands, and copying
- * them would take seconds for something that is better made in the worker.
+ * How many functions of installed packages (all of them together) a payload may copy, when no
+ * export reaches them, before it is refused: a library instance (mathjs's create(all)) holds
+ * thousands, spread over several packages (mathjs, typed-function, decimal.js), and copying them
+ * would take seconds for something that is better made in the worker. Counted before each
+ * function is captured, so the refusal costs at most this many captures. A zod schema with a
+ * transform copies 22, lodash's curried function 5.
  */
 const PACKAGE_COPY_BUDGET = 40;
+
+/**
+ * How many package functions, copied or by reference, what a copied package function holds may
+ * reach before it is refused as a library instance: each costs inspector round trips to place,
+ * and mathjs's instance reaches about 400 factories by reference before its 41st copy, where
+ * the package state the conformance suite carries reaches at most 8.
+ */
+const PACKAGE_REACH_BUDGET = 100;
 
 /** The capture the session took of `fn`, if it took one (the task encoder keeps pure functions' defs for good). */
 export function sessionCapture(session: EncodeSession, fn: Function): Capture | undefined {
@@ -107,8 +119,16 @@ export class GraphEncoder {
   /** What each data container became, across every transform: a container met twice is one copy. */
   private readonly copies = new Map<object, unknown>();
   private readonly captures: Map<Function, Capture>;
-  /** Functions copied per installed package, and where the first was met (a refusal names it). */
-  private readonly packageCopies = new Map<string, { count: number; first: string }>();
+  /** Functions of installed packages copied so far, per package, and the first one met (a refusal names it). */
+  private readonly packageCopies: { count: number; reached: number; byPackage: Map<string, number>; first?: { name: string; path: string } } = {
+    count: 0,
+    reached: 0,
+    byPackage: new Map(),
+  };
+  /** How many copied package functions the walk is inside. */
+  private packageCopyDepth = 0;
+  /** The package functions counted against the budget (each once, however often it is met). */
+  private readonly counted = new WeakSet<Function>();
   /** One epoch per session (per run): every payload of a run shares its classes' snapshots. */
   readonly epoch: string;
 
@@ -124,9 +144,15 @@ export class GraphEncoder {
     state.esModules = [];
     // Pure data (the common payload) is sent as it is: one scan, no copy, no markers.
     if (typeof value !== 'symbol' && !someInGraph(value, this.isSpecial) && !holdsWeakKeys(this.session, value)) return { mark: MARK, root: value, nodes: [] };
-    const root = this.transform(value, '');
-    this.fillWeakCollections();
-    this.shareScopes();
+    let root: unknown;
+    try {
+      root = this.transform(value, '');
+      this.fillWeakCollections();
+      this.shareScopes();
+    } finally {
+      // Handles the walk read to place package functions that needed no capture.
+      release();
+    }
     state.esModules = esModuleSpecifiers(this.nodes.flatMap((node) => (node.t === 'module' ? [node.specifier] : [])));
     return { mark: MARK, root, nodes: this.nodes };
   }
@@ -244,15 +270,55 @@ export class GraphEncoder {
     return this.marker(special, () => reduceToNode(special, this, path));
   }
 
-  copyFromPackage(name: string, path: string): void {
-    let copies = this.packageCopies.get(name);
-    if (!copies) this.packageCopies.set(name, (copies = { count: 0, first: path }));
-    if (++copies.count > PACKAGE_COPY_BUDGET) {
-      throw new UnserializableValueError(
-        `it holds more than ${PACKAGE_COPY_BUDGET} functions of the package \`${name}\` that none of its exports reaches (an object the package built, such as a library instance), so they would be copied one by one (the first at ${copies.first})`,
-        copies.first,
-        packageRemedy(name),
-      );
+  copyFromPackage(fn: Function, name: string, path: string): void {
+    if (this.counted.has(fn)) return;
+    this.counted.add(fn);
+    const copies = this.packageCopies;
+    copies.first ??= { name, path };
+    copies.byPackage.set(name, (copies.byPackage.get(name) ?? 0) + 1);
+    if (++copies.count > PACKAGE_COPY_BUDGET) this.refuseLibraryInstance(`whose functions no export reaches: more than ${PACKAGE_COPY_BUDGET} would be copied one by one`);
+    this.packageReference(path);
+  }
+
+  /** A package function met (by reference or copied): counted when a copied package function holds it. */
+  packageReference(_path: string): void {
+    if (this.packageCopyDepth > 0 && ++this.packageCopies.reached > PACKAGE_REACH_BUDGET) {
+      this.refuseLibraryInstance(`that reaches more than ${PACKAGE_REACH_BUDGET} functions of installed packages`);
+    }
+  }
+
+  /** `run` walks what a copied package function holds. */
+  withinPackageCopy<T>(run: () => T): T {
+    this.packageCopyDepth++;
+    try {
+      return run();
+    } finally {
+      this.packageCopyDepth--;
+    }
+  }
+
+  private refuseLibraryInstance(what: string): never {
+    const { byPackage, first } = this.packageCopies;
+    const counts = [...byPackage].sort((a, b) => b[1] - a[1]).map(([pkg, n]) => `\`${pkg}\` ${n}`);
+    throw new UnserializableValueError(
+      `it holds an object the package \`${first!.name}\` built as the program ran (a library instance, say) ${what} ` +
+        `(copied so far: ${counts.join(', ')}; the first at ${first!.path})`,
+      first!.path,
+      packageRemedy(first!.name),
+    );
+  }
+
+  /**
+   * Count the package functions among `members` (the values a node holds, each with its path)
+   * before any of them is walked into: the walk is depth first, so a library instance's first
+   * member would otherwise be captured, and everything it holds, before its siblings were
+   * counted; counted first, the budget trips at the instance's own members.
+   */
+  countPackageCopies(members: Iterable<readonly [unknown, string]>): void {
+    for (const [value, path] of members) {
+      if (typeof value !== 'function' || this.index.has(value) || this.counted.has(value)) continue;
+      const route = packageRoute(value);
+      if (route && 'copy' in route) this.copyFromPackage(value, route.copy, path);
     }
   }
 

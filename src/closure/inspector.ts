@@ -133,8 +133,23 @@ export function scopesOf(scopesId: string): Scope[] {
 
 /** Free the remote handles made since the last release. */
 export function release(): void {
+  held.clear();
   if (session) post('Runtime.releaseObjectGroup', { objectGroup: GROUP });
 }
+
+/**
+ * A function's handle and internal properties, read once until the next release: the encoder
+ * asks where a function is defined just before it captures it, and the capture reuses the read.
+ */
+export function functionInternals(fn: Function): { id: string; internals: InternalProperties } {
+  let read = held.get(fn);
+  if (!read) {
+    const id = handleOf(fn);
+    held.set(fn, (read = { id, internals: internalsOf(id) }));
+  }
+  return read;
+}
+const held = new Map<Function, { id: string; internals: InternalProperties }>();
 
 /**
  * How long the debugger stays enabled after its last use. While it is enabled, V8 reports the

@@ -317,17 +317,32 @@ function builtinRefs(): Map<unknown, ModuleRef> {
   return builtinIndex;
 }
 
-/** The exports of an already loaded CommonJS module, or one of their members, by identity. */
+/**
+ * The exports of an already loaded CommonJS module, or one of their members, by identity. The
+ * index is built once per set of loaded modules (a scan of every module's exports costs about
+ * 2 ms with a large library loaded, and a capture asks once per package function); a hit is
+ * checked against the module as it is now.
+ */
 export function requiredRefOf(value: unknown): ModuleRef | undefined {
-  for (const [path, module] of Object.entries(requireHere.cache)) {
-    const exports = module?.exports as Record<string, unknown> | undefined;
+  const paths = Object.keys(requireHere.cache);
+  if (!requiredIndex || requiredIndex.modules !== paths.length) requiredIndex = { modules: paths.length, refs: indexRequired(paths) };
+  const ref = requiredIndex.refs.get(value);
+  const exports = ref && (requireHere.cache[ref.specifier]?.exports as Record<string, unknown> | undefined);
+  return ref && (ref.binding === 'module' ? exports === value : exports?.[ref.binding] === value) ? ref : undefined;
+}
+let requiredIndex: { modules: number; refs: Map<unknown, ModuleRef> } | undefined;
+
+function indexRequired(paths: string[]): Map<unknown, ModuleRef> {
+  const refs = new Map<unknown, ModuleRef>();
+  for (const path of paths) {
+    const exports = requireHere.cache[path]?.exports as Record<string, unknown> | undefined;
     if (exports === undefined) continue;
-    if (exports === value) return { specifier: path, binding: 'module' };
+    if (!refs.has(exports)) refs.set(exports, { specifier: path, binding: 'module' });
     if (typeof exports === 'object' || typeof exports === 'function') {
-      for (const key of Object.keys(exports)) if (exports[key] === value) return { specifier: path, binding: key };
+      for (const key of Object.keys(exports)) if (!refs.has(exports[key])) refs.set(exports[key], { specifier: path, binding: key });
     }
   }
-  return undefined;
+  return refs;
 }
 
 /**

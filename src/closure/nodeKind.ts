@@ -38,8 +38,14 @@ export interface NodeEncoder {
   node(value: object, path: string): unknown;
   /** The record a marker (a value `transform` returned) names, if it is one. */
   recordOf(encoded: unknown): NodeRecord | undefined;
-  /** A function of installed package `name` is being copied (no export reaches it): throws past the budget. */
-  copyFromPackage(name: string, path: string): void;
+  /** `fn`, of installed package `name`, is about to be copied (no export reaches it): throws past the budget, before its capture. */
+  copyFromPackage(fn: Function, name: string, path: string): void;
+  /** A package function that travels by reference was met (counted when a copied package function holds it). */
+  packageReference(path: string): void;
+  /** `run` walks what a copied package function holds (what it reaches counts against the package budget). */
+  withinPackageCopy<T>(run: () => T): T;
+  /** Count the functions among a node's members (value, path) that would be copied from packages, before any is walked. */
+  countPackageCopies(members: Iterable<readonly [unknown, string]>): void;
 }
 
 export interface NodeDecoder {

@@ -2,6 +2,7 @@ import type { NodeRecord } from './graph.js';
 import type { NodeEncoder, NodeKind } from './nodeKind.js';
 import { boundNode, classRefNode, functionNode, moduleNode, scopeNode } from './nodes/functions.js';
 import { intlNode } from './nodes/intl.js';
+import { builtNode } from './nodes/packageBuilt.js';
 import { objectNode } from './nodes/objects.js';
 import { weakNode } from './nodes/weakCollections.js';
 import { globalNode, referenceNode, symbolNode } from './nodes/references.js';
@@ -17,6 +18,7 @@ export const NODE_KINDS: { [T in NodeRecord['t']]: NodeKind<Extract<NodeRecord, 
   classref: classRefNode,
   bound: boundNode,
   module: moduleNode,
+  built: builtNode,
   global: globalNode,
   symbol: symbolNode,
   ref: referenceNode,
@@ -28,10 +30,12 @@ export const NODE_KINDS: { [T in NodeRecord['t']]: NodeKind<Extract<NodeRecord, 
 /**
  * Which entry takes a value apart, first claim wins: a realm's own global before anything
  * (Math is an object, Math.max a function), a by-reference value before its class, an object
- * an installed package exports (by reference to it, a package's own WeakMap too), then weak
- * collections, functions, Intl formatters (made by the receiver's own Intl), then every other object.
+ * an installed package exports (by reference to it, a package's own WeakMap too), an object a
+ * package's constructor builds from its definition (before it is taken for a class instance),
+ * then weak collections, functions, Intl formatters (made by the receiver's own Intl), then
+ * every other object.
  */
-const ENCODING_ORDER = [globalNode, referenceNode, moduleNode, weakNode, functionNode, intlNode, objectNode] as const;
+const ENCODING_ORDER = [globalNode, referenceNode, moduleNode, builtNode, weakNode, functionNode, intlNode, objectNode] as const;
 
 /** The node for a value the encoder found special. */
 export function reduceToNode(value: object, encoder: NodeEncoder, path: string): NodeRecord {

@@ -2,8 +2,8 @@ import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { types } from 'node:util';
-import { boundPartsOf, handleOf, internalsOf, release, scopeObjectsOf, scriptUrl } from './inspector.js';
-import type { ModuleRef, RefStep } from './modules.js';
+import { boundPartsOf, functionInternals, scopeObjectsOf, scriptUrl } from './inspector.js';
+import { requiredRefOf, type ModuleRef, type RefStep } from './modules.js';
 
 /**
  * Values that belong to an installed package travel by reference to it, as
@@ -67,13 +67,10 @@ const fileOfFunction = new WeakMap<Function, string | null>();
 export function definingFile(fn: Function): string | undefined {
   let file = fileOfFunction.get(fn);
   if (file === undefined) {
-    try {
-      const location = internalsOf(handleOf(fn)).location;
-      const url = location ? scriptUrl(location.scriptId) : '';
-      file = url.startsWith('file:') ? decodeURIComponent(new URL(url).pathname) : null;
-    } finally {
-      release();
-    }
+    // The handle is kept until the next release (the capture that usually follows reuses it; the encoder releases at its end).
+    const location = functionInternals(fn).internals.location;
+    const url = location ? scriptUrl(location.scriptId) : '';
+    file = url.startsWith('file:') ? decodeURIComponent(new URL(url).pathname) : null;
     fileOfFunction.set(fn, file);
   }
   return file ?? undefined;
@@ -288,6 +285,21 @@ function constructorOf(value: object): Function | undefined {
   return typeof ctor === 'function' ? ctor : undefined;
 }
 
+/**
+ * How a function defined in an installed package travels: by the reference that reaches it, or
+ * copied (`copy`: the package's name) when none does; undefined for the program's own functions.
+ * It asks what capture would (the same index, cached per function and per package) at the cost of
+ * two inspector round trips, so a reference skips the capture, and the copy budget is counted
+ * before the capture's own round trips and file parses are spent.
+ */
+export function packageRoute(fn: Function): { ref: ModuleRef } | { copy: string } | undefined {
+  const file = definingFile(fn);
+  const pkg = file === undefined ? undefined : packageOf(file);
+  if (!pkg) return undefined;
+  const ref = packageFunctionRef(fn, file!) ?? requiredRefOf(fn);
+  return ref ? { ref } : { copy: pkg.name };
+}
+
 /** The name of the package whose code defines `fn`, or undefined for the program's own code. */
 export function packageNameOf(file: string): string | undefined {
   return packageOf(file)?.name;
@@ -295,7 +307,10 @@ export function packageNameOf(file: string): string | undefined {
 
 /** What to do with a value a package built that cannot travel: make it where it is used. */
 export function packageRemedy(name: string): string {
-  return `Create it inside the task, or once per worker (in a module the task imports), from \`${name}\`'s exports; pass only plain data.`;
+  return (
+    `Create it inside the task, or once per worker in a module the task imports (the README's "One resource per worker" shows how), ` +
+    `from \`${name}\`'s exports; pass only plain data.`
+  );
 }
 
 /** An error met while copying a function of package `name` (one no export reaches), named for the package once. */

@@ -62,6 +62,11 @@ export class Counter {
   #base = 0;
   #added = 0;
 
+  /** @internal Is `value` a Counter? A brand check: unlike instanceof, it runs no Proxy trap (a revoked one throws). */
+  static holds(value: object): value is Counter {
+    return #base in value;
+  }
+
   constructor(options: CounterOptions = {}) {
     const rebuilt = (options as { [REBUILD]?: CounterState })[REBUILD];
     if (rebuilt) {
@@ -144,7 +149,7 @@ const REBUILD = Symbol('joblet.counter.rebuild');
  */
 export const counterKind: ReferenceKind<Counter, CounterState> = {
   name: 'counter',
-  matches: (value): value is Counter => value instanceof Counter,
+  matches: (value): value is Counter => Counter.holds(value),
   send: (counter, { sharedMemory }) => ({ id: counter.id, state: counter.state(sharedMemory), runScoped: false }),
   // The one this side made or already received (its def came first), else one of its own (a process).
   rebuild: (state) => Counter.received(state),

@@ -81,6 +81,11 @@ export class PersistedModel<T = unknown> {
   #owner: boolean | 'transfer';
 
   /** Use persist(); workers make their handles from what the main thread sent (PersistedModel.received). */
+  /** @internal Is `value` a handle? A brand check: unlike instanceof, it runs no Proxy trap (a revoked one throws). */
+  static holds(value: object): value is PersistedModel {
+    return #value in value;
+  }
+
   private constructor(id: string, method: PersistMethod | undefined, state: { value?: T; file?: string; owner: boolean }) {
     this.id = id;
     this.method = method;
@@ -240,7 +245,7 @@ type PersistedState = { value: unknown } | { file: string };
  */
 export const persistedKind: ReferenceKind<PersistedModel, PersistedState> = {
   name: 'persisted',
-  matches: (value): value is PersistedModel => value instanceof PersistedModel,
+  matches: (value): value is PersistedModel => PersistedModel.holds(value),
   send(handle, { sharedMemory, sameThread }) {
     if (handle.closed) {
       throw new ReferenceRefusal(`PersistedModel ${handle.id} was closed before the task was submitted`, 'Close a persisted value after the runs that use it, or persist it again.');

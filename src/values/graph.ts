@@ -1,3 +1,4 @@
+import { types } from 'node:util';
 import { isLeafObject } from './kinds.js';
 import { type PathStep } from './paths.js';
 import { presentIndices } from './sparse.js';
@@ -157,6 +158,8 @@ export function someInGraph(root: unknown, test: (value: object) => boolean): bo
     if (seen.has(object)) continue;
     seen.add(object);
     if (test(object)) return true;
+    // No walk enters a Proxy: its contents are its handler's code (and a revoked one throws).
+    if (types.isProxy(object)) continue;
     if (Array.isArray(object)) {
       const present = presentIndices(object);
       if (present) {

@@ -68,6 +68,8 @@ export function builtinBase(value: object): BuiltinBase | undefined {
  */
 export function isLeafObject(value: object): boolean {
   return (
+    // A Proxy's contents are its handler's code (instanceof runs its traps; a revoked one throws).
+    types.isProxy(value) ||
     ArrayBuffer.isView(value) ||
     value instanceof ArrayBuffer ||
     value instanceof SharedArrayBuffer ||

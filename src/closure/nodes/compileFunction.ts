@@ -39,18 +39,21 @@ export function compile(
   const [bodyOpen, bodyClose] =
     record.self === undefined ? ['return [', `, ${setter}];`] : ['return (function () { return [', `, ${setter}]; }).call(${THIS});`];
   // A class whose instances may carry #private fields: compiled with the means to restore them (privateFields.ts).
-  const source = record.brand ? brandableSource(record.source) ?? record.source : record.source;
-  const root = source === record.source ? '' : `function ${ROOT_NAME}() { if (${RESTORE_NAME}.on) return ${RESTORE_NAME}.target; }`;
+  // A derived class with nothing to rewrite (`class B extends A {}`: its default constructor only
+  // passes on to super) is brandable as it is; only a base class needs the root as its parent.
+  const rewritten = record.brand ? brandableSource(record.source) : undefined;
+  const source = rewritten ?? record.source;
+  const root = rewritten !== undefined && record.sup === undefined ? `function ${ROOT_NAME}() { if (${RESTORE_NAME}.on) return ${RESTORE_NAME}.target; }` : '';
   const head = `(function (${EARLY}, ${SUPER_NAME}, ${THIS}, ${RESTORE_NAME}) { ${record.strict ? "'use strict';" : ''} ${declarations} ${root} ${bodyOpen}${open}`;
   const code = `${head}${padding(head.length, record.at)}${source}${close}${bodyClose} })${record.at ? `\n//# sourceURL=${record.at[0]}` : ''}`;
   // Inside a shared scope, the wrapper is compiled where that scope's bindings are visible.
   const factory = (scope ? scope.run(code) : context ? vm.runInContext(code, context) : (0, eval)(code)) as (...a: unknown[]) => Compiled;
   const compiled = factory(early, sup, self, RESTORE);
-  if (root) {
+  if (rewritten !== undefined) {
     const cls = compiled[0] as Function & { prototype: object };
     brandable.add(cls);
     // A base class given the root as parent: its instances' chain is as written (the root stays behind the class itself).
-    if (record.sup === undefined) Object.setPrototypeOf(cls.prototype, Object.getPrototypeOf(Object.getPrototypeOf(cls.prototype)));
+    if (root) Object.setPrototypeOf(cls.prototype, Object.getPrototypeOf(Object.getPrototypeOf(cls.prototype)));
   }
   // A name inferred from where the function stood (`{ applyRate: (x) => ... }`) is not in its source: set it back.
   const [fn] = compiled;

@@ -3,7 +3,7 @@ import { RESOURCE_REMEDY } from '../../values/unsendable.js';
 import { classIdOf, classRegistry, knownClassId, noteReceivedClass, peerHoldsClass } from '../classRegistry.js';
 import type { FunctionRecord, NodeRecord, ScopeRecord } from '../graph.js';
 import { loadModuleRef } from '../modules.js';
-import { inPackage, packageObjectRef } from '../packages.js';
+import { inPackage, packageObjectRef, packageRoute } from '../packages.js';
 import type { NodeDecoder, NodeEncoder, NodeKind } from '../nodeKind.js';
 import { compile, compileScope, type SharedScope } from './compileFunction.js';
 import { defineProperties, propRecords } from './objects.js';
@@ -31,75 +31,16 @@ export const functionNode: NodeKind<FunctionRecord> = {
       }
       return { t: 'classref', cid: knownId };
     }
-    const capture = encoder.capture(fn);
-    switch (capture.kind) {
-      case 'unsupported': {
-        const error = new UnserializableValueError(`function \`${capture.name}\` cannot be sent: ${capture.reason}`, path, RESOURCE_REMEDY);
-        throw capture.package === undefined ? error : inPackage(error, capture.package, capture.name, (m, p, r) => new UnserializableValueError(m, p, r));
-      }
-      case 'global':
-        return { t: 'global', path: capture.path };
-      case 'module':
-        return { t: 'module', ...capture.ref };
-      case 'bound':
-        return {
-          t: 'bound',
-          target: encoder.transform(capture.target, `${path} -> bound target`),
-          thisArg: encoder.transform(capture.thisArg, `${path} -> bound this`),
-          args: encoder.transform(capture.args, `${path} -> bound arguments`) as unknown[],
-        };
-      case 'source': {
-        // A package's function no export reaches is copied, within a budget per package.
-        if (capture.package !== undefined) encoder.copyFromPackage(capture.package, path);
-        const vars: Record<string, unknown> = {};
-        try {
-          for (const [name, captured] of capture.values) {
-            const at = `${path} -> captured '${name}'`;
-            vars[name] = encoder.transform(captured, at);
-          }
-        } catch (error) {
-          if (capture.package === undefined || !(error instanceof UnserializableValueError)) throw error;
-          throw inPackage(error, capture.package, capture.name, (m, p, r) => new UnserializableValueError(m, p, r));
-        }
-        for (const [name, ref] of capture.modules) {
-          vars[name] = encoder.marker(`module:${ref.specifier}#${ref.binding}`, () => ({ t: 'module', specifier: ref.specifier, binding: ref.binding }));
-        }
-        const record: FunctionRecord = {
-          t: 'fn',
-          name: capture.name,
-          source: capture.source,
-          form: capture.form,
-          strict: capture.strict,
-          vars,
-          props: [],
-        };
-        if (capture.origin) record.at = [capture.origin.url, capture.origin.line, capture.origin.column];
-        if (capture.lexicalThis) record.self = encoder.transform(capture.lexicalThis.value, `${path} -> this`);
-        if (capture.superClass) record.sup = encoder.transform(capture.superClass.value, `${path} -> extends`);
-        // What the source makes again (a class's own methods) stays out; what was added or set on it travels.
-        const fromSource = (key: string | symbol, descriptor: PropertyDescriptor) =>
-          (capture.isClass ? CLASS_OWN : FUNCTION_OWN).has(key) || (capture.isClass && definedInSource(descriptor, capture.source));
-        record.props = propRecords(fn, encoder, path, fromSource);
-        const prototype = (fn as { prototype?: unknown }).prototype;
-        if (capture.isClass) {
-          const added = propRecords(prototype as object, encoder, `${path}.prototype`, (key, descriptor) => key === 'constructor' || definedInSource(descriptor, capture.source));
-          if (added.length) record.protoProps = added;
-        } else if (typeof prototype === 'object' && prototype !== null && !types.isGeneratorFunction(fn) && !isDefaultPrototype(fn, prototype)) {
-          // An old-style class: its prototype whole (getters, non-enumerable members, the parent's prototype by identity).
-          record.proto = encoder.node(prototype, `${path}.prototype`);
-        }
-        // `Object.setPrototypeOf(Child, Parent)` (tsc's __extends): statics are inherited through it.
-        const own = Object.getPrototypeOf(fn) as unknown;
-        if (!capture.isClass && !FUNCTION_PROTOTYPES.has(own)) record.fproto = encoder.transform(own, `${path} -> [[Prototype]]`);
-        // Its instances may carry #private fields: compiled so that they can be restored (an instance marks its parents too).
-        if (capture.isClass && capture.hasPrivateMembers) record.brand = true;
-        if (capture.isClass || record.proto !== undefined) {
-          record.cid = classIdOf(fn);
-          record.cep = encoder.epoch;
-        }
-        return record;
-      }
+    // A package's function travels as the reference that reaches it, without a capture; one no
+    // export reaches is copied, within a budget counted before its capture.
+    const route = packageRoute(fn);
+    if (route && 'ref' in route) {
+      encoder.packageReference(path);
+      return { t: 'module', ...route.ref };
     }
+    if (route) encoder.copyFromPackage(fn, route.copy, path);
+    // What a copied package function reaches counts against the same budget: a library instance reaches hundreds.
+    return route ? encoder.withinPackageCopy(() => recordOf(fn, encoder, path)) : recordOf(fn, encoder, path);
   },
 
   make(record, decoder, at) {
@@ -145,6 +86,78 @@ export const functionNode: NodeKind<FunctionRecord> = {
     return fn;
   },
 };
+
+/** The record of a function no reference reaches, from its capture. */
+function recordOf(fn: Function, encoder: NodeEncoder, path: string): NodeRecord {
+  const capture = encoder.capture(fn);
+  switch (capture.kind) {
+    case 'unsupported': {
+      const error = new UnserializableValueError(`function \`${capture.name}\` cannot be sent: ${capture.reason}`, path, RESOURCE_REMEDY);
+      throw capture.package === undefined ? error : inPackage(error, capture.package, capture.name, (m, p, r) => new UnserializableValueError(m, p, r));
+    }
+    case 'global':
+      return { t: 'global', path: capture.path };
+    case 'module':
+      return { t: 'module', ...capture.ref };
+    case 'bound':
+      return {
+        t: 'bound',
+        target: encoder.transform(capture.target, `${path} -> bound target`),
+        thisArg: encoder.transform(capture.thisArg, `${path} -> bound this`),
+        args: encoder.transform(capture.args, `${path} -> bound arguments`) as unknown[],
+      };
+    case 'source': {
+      const vars: Record<string, unknown> = {};
+      encoder.countPackageCopies([...capture.values].map(([name, value]) => [value, `${path} -> captured '${name}'`] as const));
+      try {
+        for (const [name, captured] of capture.values) {
+          const at = `${path} -> captured '${name}'`;
+          vars[name] = encoder.transform(captured, at);
+        }
+      } catch (error) {
+        if (capture.package === undefined || !(error instanceof UnserializableValueError)) throw error;
+        throw inPackage(error, capture.package, capture.name, (m, p, r) => new UnserializableValueError(m, p, r));
+      }
+      for (const [name, ref] of capture.modules) {
+        vars[name] = encoder.marker(`module:${ref.specifier}#${ref.binding}`, () => ({ t: 'module', specifier: ref.specifier, binding: ref.binding }));
+      }
+      const record: FunctionRecord = {
+        t: 'fn',
+        name: capture.name,
+        source: capture.source,
+        form: capture.form,
+        strict: capture.strict,
+        vars,
+        props: [],
+      };
+      if (capture.origin) record.at = [capture.origin.url, capture.origin.line, capture.origin.column];
+      if (capture.lexicalThis) record.self = encoder.transform(capture.lexicalThis.value, `${path} -> this`);
+      if (capture.superClass) record.sup = encoder.transform(capture.superClass.value, `${path} -> extends`);
+      // What the source makes again (a class's own methods) stays out; what was added or set on it travels.
+      const fromSource = (key: string | symbol, descriptor: PropertyDescriptor) =>
+        (capture.isClass ? CLASS_OWN : FUNCTION_OWN).has(key) || (capture.isClass && definedInSource(descriptor, capture.source));
+      record.props = propRecords(fn, encoder, path, fromSource);
+      const prototype = (fn as { prototype?: unknown }).prototype;
+      if (capture.isClass) {
+        const added = propRecords(prototype as object, encoder, `${path}.prototype`, (key, descriptor) => key === 'constructor' || definedInSource(descriptor, capture.source));
+        if (added.length) record.protoProps = added;
+      } else if (typeof prototype === 'object' && prototype !== null && !types.isGeneratorFunction(fn) && !isDefaultPrototype(fn, prototype)) {
+        // An old-style class: its prototype whole (getters, non-enumerable members, the parent's prototype by identity).
+        record.proto = encoder.node(prototype, `${path}.prototype`);
+      }
+      // `Object.setPrototypeOf(Child, Parent)` (tsc's __extends): statics are inherited through it.
+      const own = Object.getPrototypeOf(fn) as unknown;
+      if (!capture.isClass && !FUNCTION_PROTOTYPES.has(own)) record.fproto = encoder.transform(own, `${path} -> [[Prototype]]`);
+      // Its instances may carry #private fields: compiled so that they can be restored (an instance marks its parents too).
+      if (capture.isClass && capture.hasPrivateMembers) record.brand = true;
+      if (capture.isClass || record.proto !== undefined) {
+        record.cid = classIdOf(fn);
+        record.cep = encoder.epoch;
+      }
+      return record;
+    }
+  }
+}
 
 // Own properties every function of its kind has, made by compiling it.
 const FUNCTION_OWN = new Set<string | symbol>(['length', 'name', 'prototype', 'arguments', 'caller']);

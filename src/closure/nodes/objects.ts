@@ -195,12 +195,16 @@ function constructOnBase(record: ObjectRecord, decoder: NodeDecoder, at: number)
  */
 export function propRecords(value: object, encoder: NodeEncoder, path: string, skip?: (key: string | symbol, descriptor: PropertyDescriptor) => boolean): PropRecord[] {
   const props: PropRecord[] = [];
+  const members: [string | symbol, PropertyDescriptor, string][] = [];
   for (const key of Reflect.ownKeys(value)) {
     const descriptor = Object.getOwnPropertyDescriptor(value, key)!;
     if (skip?.(key, descriptor)) continue;
+    members.push([key, descriptor, pathThrough(path, [{ kind: 'key', key: typeof key === 'string' ? key : `[${String(key)}]` }])]);
+  }
+  // A library instance's methods and lazy getters are counted before the first is walked into.
+  encoder.countPackageCopies(members.flatMap(([, d, at]) => ('value' in d ? [[d.value, at] as const] : [[d.get, at] as const, [d.set, at] as const])));
+  for (const [key, descriptor, at] of members) {
     const flags = (descriptor.enumerable ? ENUMERABLE : 0) | (descriptor.configurable ? CONFIGURABLE : 0);
-    const label = typeof key === 'string' ? key : `[${String(key)}]`;
-    const at = pathThrough(path, [{ kind: 'key', key: label }]);
     let keyRecord: KeyRecord;
     if (typeof key === 'string') keyRecord = key;
     // A unique symbol is a node: the key and every other use of it arrive as one symbol.
