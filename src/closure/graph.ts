@@ -56,6 +56,8 @@ export interface FunctionRecord {
   cep?: string;
   /** A class compiled so that instances with #private fields can be rebuilt (source/brandable.ts): it or a class below it has them. */
   brand?: true;
+  /** A class's own static #private fields, [name, value], as they were when it was sent: set again once it is compiled. */
+  spriv?: [string, unknown][];
   /** The shared scope (a 'scope' node) that declares some of its captured variables, one binding for every function of it. */
   scope?: unknown;
   /** [script URL, 0-based line, column] of the source in the user's file: stack frames of the rebuilt function point there. */

@@ -284,9 +284,25 @@ export function boundPartsOf(fn: Function): { target: unknown; thisArg: unknown 
  * not listed; private accessors (a get/set pair, no value) are the class's too and are skipped.
  */
 export function privateFields(object: object): [string, unknown][] {
+  return privateState(object).fields;
+}
+
+/**
+ * An object's own #private fields, and whether it bears the brand of a class with private
+ * methods or accessors: the inspector lists the accessors, and the methods as one internal
+ * `[[PrivateMethods]]` list. An object with a class's prototype that its constructor did not
+ * make (`Object.create(C.prototype)`) has neither.
+ */
+export function privateState(object: object): { fields: [string, unknown][]; branded: boolean } {
   try {
-    const { privateProperties = [] } = post<{ privateProperties?: PropertyDescriptor[] }>('Runtime.getProperties', { objectId: handleOf(object), ownProperties: true });
-    return privateProperties.filter((p) => p.value).map((p) => [p.name, valueOf(p.value!)]);
+    const { privateProperties = [], internalProperties = [] } = post<{ privateProperties?: PropertyDescriptor[]; internalProperties?: PropertyDescriptor[] }>('Runtime.getProperties', {
+      objectId: handleOf(object),
+      ownProperties: true,
+    });
+    return {
+      fields: privateProperties.filter((p) => p.value).map((p) => [p.name, valueOf(p.value!)]),
+      branded: privateProperties.some((p) => !p.value) || internalProperties.some((p) => p.name === '[[PrivateMethods]]'),
+    };
   } finally {
     release();
   }

@@ -2,7 +2,7 @@ import vm from 'node:vm';
 import { SUPER_NAME } from '../capture.js';
 import type { FunctionRecord } from '../graph.js';
 import { brandableSource, RESTORE_NAME, ROOT_NAME } from '../../source/brandable.js';
-import { brandable, RESTORE } from './privateFields.js';
+import { brandable, RESTORE, staticSetters } from './privateFields.js';
 
 /**
  * Turning a function record back into a function: its source compiled inside a
@@ -48,10 +48,19 @@ export function compile(
   const code = `${head}${padding(head.length, record.at)}${source}${close}${bodyClose} })${record.at ? `\n//# sourceURL=${record.at[0]}` : ''}`;
   // Inside a shared scope, the wrapper is compiled where that scope's bindings are visible.
   const factory = (scope ? scope.run(code) : context ? vm.runInContext(code, context) : (0, eval)(code)) as (...a: unknown[]) => Compiled;
-  const compiled = factory(early, sup, self, RESTORE);
+  RESTORE.statics = undefined;
+  let compiled: Compiled;
+  let statics: typeof RESTORE.statics;
+  try {
+    compiled = factory(early, sup, self, RESTORE);
+  } finally {
+    statics = RESTORE.statics;
+    RESTORE.statics = undefined;
+  }
   if (rewritten !== undefined) {
     const cls = compiled[0] as Function & { prototype: object };
     brandable.add(cls);
+    if (statics) staticSetters.set(cls, statics);
     // A base class given the root as parent: its instances' chain is as written (the root stays behind the class itself).
     if (root) Object.setPrototypeOf(cls.prototype, Object.getPrototypeOf(Object.getPrototypeOf(cls.prototype)));
   }

@@ -7,6 +7,9 @@ import { inPackage, packageObjectRef, packageRoute } from '../packages.js';
 import type { NodeDecoder, NodeEncoder, NodeKind } from '../nodeKind.js';
 import { compile, compileScope, type SharedScope } from './compileFunction.js';
 import { defineProperties, propRecords } from './objects.js';
+import { staticSetters } from './privateFields.js';
+import { privateFields } from '../inspector.js';
+import { pathThrough } from '../graph.js';
 import { types } from 'node:util';
 
 /**
@@ -82,10 +85,30 @@ export const functionNode: NodeKind<FunctionRecord> = {
       if (parent !== undefined || record.fproto === undefined) Object.setPrototypeOf(fn, parent as object);
     }
     defineProperties(fn, record.props, decoder);
+    if (record.spriv) setStaticPrivateFields(fn, record.spriv, decoder);
     if (record.protoProps) defineProperties(holder.prototype as object, record.protoProps, decoder);
     return fn;
   },
 };
+
+/** `cls` or a class it extends (by source) declares #private members. */
+function chainHasPrivateMembers(cls: Function, encoder: NodeEncoder): boolean {
+  for (let c: unknown = cls, step = 0; typeof c === 'function' && c !== Function.prototype && step < 64; c = Object.getPrototypeOf(c), step++) {
+    const capture = encoder.capture(c as Function);
+    if (capture.kind === 'source' && capture.hasPrivateMembers) return true;
+  }
+  return false;
+}
+
+/** A rebuilt class's static #private fields, set to the values that travelled (one still being built is set once it exists). */
+function setStaticPrivateFields(cls: Function, fields: [string, unknown][], decoder: NodeDecoder): void {
+  const setters = staticSetters.get(cls);
+  for (const [name, encoded] of fields) {
+    const set = setters?.[name];
+    if (!set) throw new Error(`joblet: the class \`${cls.name}\` was rebuilt without a way to set its static #private field ${name}`);
+    set(decoder.value(encoded, (late) => set(late)));
+  }
+}
 
 /** The record of a function no reference reaches, from its capture. */
 function recordOf(fn: Function, encoder: NodeEncoder, path: string): NodeRecord {
@@ -149,7 +172,15 @@ function recordOf(fn: Function, encoder: NodeEncoder, path: string): NodeRecord 
       const own = Object.getPrototypeOf(fn) as unknown;
       if (!capture.isClass && !FUNCTION_PROTOTYPES.has(own)) record.fproto = encoder.transform(own, `${path} -> [[Prototype]]`);
       // Its instances may carry #private fields: compiled so that they can be restored (an instance marks its parents too).
-      if (capture.isClass && capture.hasPrivateMembers) record.brand = true;
+      // A class of a chain with #private members: its instances may be rebuilt (even one met while
+      // this record is being made, a static holding an instance), so it is compiled brandable.
+      if (capture.isClass && chainHasPrivateMembers(fn, encoder)) record.brand = true;
+      if (capture.isClass && capture.hasPrivateMembers) {
+        // Its static #private fields as they are now (a `static #count` the program changed): the
+        // worker's copy of the class would otherwise hold what its initialisers make again.
+        const statics = privateFields(fn);
+        if (statics.length) record.spriv = statics.map(([name, value]) => [name, encoder.transform(value, pathThrough(path, [{ kind: 'key', key: name }]))]);
+      }
       if (capture.isClass || record.proto !== undefined) {
         record.cid = classIdOf(fn);
         record.cep = encoder.epoch;

@@ -5,7 +5,8 @@ import { builtinBase, NATIVE_ERRORS, nativeTypedArrayOf } from '../../values/kin
 import { RESOURCE_REMEDY } from '../../values/unsendable.js';
 import { ACCESSOR, CONFIGURABLE, ENUMERABLE, pathThrough, symbolOf, symbolRecord, WRITABLE, type KeyRecord, type ObjectRecord, type PropRecord } from '../graph.js';
 import type { NodeDecoder, NodeEncoder, NodeKind } from '../nodeKind.js';
-import { privateFields } from '../inspector.js';
+import { privateState } from '../inspector.js';
+import { privateInstanceMembers } from '../../source/brandable.js';
 import { brandInstance } from './privateFields.js';
 
 /**
@@ -144,21 +145,52 @@ const PRIVATE_REMEDY = 'Send the data and build the instance inside the task, or
  */
 function privateFieldRecords(value: object, ctor: Function, cls: unknown, encoder: NodeEncoder, path: string): [string, unknown][] {
   const refuse = (why: string) => new UnserializableValueError(`an instance of \`${ctor.name}\` with #private fields cannot be sent: ${why}`, path, PRIVATE_REMEDY);
-  for (let encoded = cls, step = 0; step < 64; step++) {
+  const declared = new Set<string>();
+  let brands = false;
+  const notClass = () => refuse('a class in its chain extends a built-in or an old-style constructor, whose construction cannot be skipped');
+  for (let c: unknown = ctor, encoded = cls, step = 0; step < 64; step++) {
     const record = encoder.recordOf(encoded);
     if (record?.t === 'classref') {
       throw refuse("its class is the receiver's own (a worker returning an instance of a class the main thread sent), whose #private fields no code outside that class can set; return the data it holds");
     }
-    if (record?.t !== 'fn' || !record.source.startsWith('class')) throw refuse('a class in its chain extends a built-in or an old-style constructor, whose construction cannot be skipped');
-    record.brand = true;
-    if (record.sup === undefined) break;
-    encoded = record.sup;
+    let source: string;
+    let sup: boolean;
+    if (record === undefined && typeof c === 'function') {
+      // A class still being encoded (the instance is one of its statics: `static instance = new
+      // Config()`): its record is not made yet; its capture says the same, and its record is
+      // marked brandable by its own encoding (nodes/functions.ts, a class of a chain with #private).
+      const capture = encoder.capture(c);
+      if (capture.kind !== 'source' || !capture.isClass) throw notClass();
+      source = capture.source;
+      sup = capture.superClass !== undefined;
+    } else {
+      if (record?.t !== 'fn' || !record.source.startsWith('class')) throw notClass();
+      record.brand = true;
+      source = record.source;
+      sup = record.sup !== undefined;
+    }
+    const members = privateInstanceMembers(source);
+    for (const name of members?.fields ?? []) declared.add(name);
+    brands ||= members?.brands ?? false;
+    if (!sup) break;
+    c = Object.getPrototypeOf(c);
+    encoded = record?.t === 'fn' && record.sup !== undefined ? record.sup : encoder.transform(c, `${path} -> class -> extends`);
   }
-  const fields = privateFields(value);
+  const { fields, branded } = privateState(value);
   const names = new Set<string>();
   for (const [name] of fields) {
     if (names.has(name)) throw refuse(`two classes of its chain each have a field \`${name}\`, which the inspector does not tell apart`);
     names.add(name);
+  }
+  // The worker makes the instance by its class's construction, which gives it every #private
+  // field and brand of the chain: an object that lacks some (made by Object.create(C.prototype),
+  // or given another class's prototype) would arrive with them, and `#x in o` would differ.
+  const missing = [...declared].filter((name) => !names.has(name));
+  const extra = [...names].filter((name) => !declared.has(name));
+  if (missing.length || extra.length || (brands && !branded && declared.size === 0)) {
+    throw refuse(
+      `it was not made by its class's constructor (Object.create(${ctor.name}.prototype), or Object.setPrototypeOf onto another object): ${missing.length ? `it lacks ${missing.join(', ')}` : extra.length ? `it holds ${extra.join(', ')}, which its class chain does not declare` : "it lacks its class's private methods"}, and the worker can only make it as its constructor would`,
+    );
   }
   return fields.map(([name, field]) => [name, encoder.transform(field, pathThrough(path, [{ kind: 'key', key: name }]))]);
 }

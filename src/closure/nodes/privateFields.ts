@@ -12,6 +12,8 @@ export const RESTORE = {
   on: false,
   target: undefined as object | undefined,
   values: new Map<string, unknown>(),
+  /** Set by a brandable class's static block as it is made: a setter per static #private field. */
+  statics: undefined as Record<string, (value: unknown) => void> | undefined,
   field(name: string): unknown {
     if (!this.values.has(name)) throw new Error(`joblet: no value for the #private field ${name} of the instance being rebuilt`);
     return this.values.get(name);
@@ -20,6 +22,9 @@ export const RESTORE = {
 
 /** Classes this codec compiled brandable (their source rewritten): only their construction can restore. */
 export const brandable = new WeakSet<Function>();
+
+/** Per brandable class with static #private fields, a setter for each (source/brandable.ts). */
+export const staticSetters = new WeakMap<Function, Record<string, (value: unknown) => void>>();
 
 /** Give `target` (an object with `cls.prototype`) the #private fields of `cls`'s chain, with these values. */
 export function brandInstance(cls: Function, target: object, fields: Map<string, unknown>, path: string): void {
