@@ -5,7 +5,7 @@ import { getDefaultSerializer, getSerializer, serializerModule } from '../serial
 import { currentScope } from './config.js';
 import { delayed, type Task } from './delayed.js';
 import { effectiveNJobs } from './njobs.js';
-import { parsePreDispatch, validateParallelOptions, validateRunOptions, type ParallelOptions, type ReturnAs, type RunOptions } from './options.js';
+import { parsePreDispatch, validateParallelOptions, validateRunOptions, type ParallelOptions, type ReturnAs, type RunOptions, type Shaped } from './options.js';
 import { RunScheduler } from './runScheduler.js';
 import { collectAll, inCompletionOrder, inSubmissionOrder } from './delivery.js';
 import { parseBytes } from '../sharing/bytes.js';
@@ -35,7 +35,7 @@ export type ResultOf<T> = T extends Task<infer R> ? R : never;
  * const squares = await parallel.run([1, 2, 3].map((x) => delayed(square)(x)));
  * await parallel.close();
  */
-export class Parallel<R extends ReturnAs = 'array'> {
+export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
   /** Workers this Parallel uses (nJobs resolved against the cores; 1 for 'inline'). */
   readonly nJobs: number;
   /** The backend tasks run on: the `backend` option, else the scope's, else 'threads' ('inline' inside noParallel()). */
@@ -47,6 +47,7 @@ export class Parallel<R extends ReturnAs = 'array'> {
   /** preDispatch resolved against nJobs, once: tasks allowed in flight. */
   private readonly maxOutstanding: number;
   private readonly timeout: number | undefined;
+  private readonly settle: boolean;
   private readonly signal: AbortSignal | undefined;
   private readonly maxNbytes: number | null;
   private readonly batchSize: 'auto' | number;
@@ -61,7 +62,7 @@ export class Parallel<R extends ReturnAs = 'array'> {
   private backend: Backend | undefined;
   private untrack: (() => void) | undefined;
 
-  constructor(options: ParallelOptions<R> = {}) {
+  constructor(options: ParallelOptions<R, S> = {}) {
     validateParallelOptions(options);
     const scope = currentScope();
     this.backendName = scope.disabled ? 'inline' : (options.backend ?? scope.backend ?? 'threads');
@@ -75,6 +76,7 @@ export class Parallel<R extends ReturnAs = 'array'> {
     this.timeout = options.timeout ?? scope.timeout;
     this.returnAs = options.returnAs ?? ('array' as R);
     this.signal = options.signal;
+    this.settle = options.settle ?? false;
     this.batchSize = options.batchSize ?? scope.batchSize ?? 'auto';
     this.perWorkerBufferSize = options.perWorkerBufferSize ?? scope.perWorkerBufferSize ?? 1;
     this.verbose = options.verbose ?? scope.verbose ?? 0;
@@ -88,29 +90,30 @@ export class Parallel<R extends ReturnAs = 'array'> {
    * Run the tasks. With returnAs 'array' (the default) resolves to their
    * results in submission order; with a generator mode returns an async
    * generator. The input is consumed lazily, a few tasks ahead of the workers.
-   * The first error rejects and cancels the rest; the pool stays usable.
+   * The first error rejects and cancels the rest; the pool stays usable. With `settle: true` (on the
+   * Parallel or in `options`) every task yields a `Settled` entry instead and the run finishes.
    */
-  run<K extends Task<unknown>>(tasks: Iterable<K> | AsyncIterable<K>, options: RunOptions = {}): RunResult<R, ResultOf<K>> {
+  run<K extends Task<unknown>, S2 extends boolean = S>(tasks: Iterable<K> | AsyncIterable<K>, options: RunOptions<S2> = {}): RunResult<R, Shaped<S2, ResultOf<K>>> {
     // The caller's stack, for a task's failure: captured here once per run, formatted only if read.
     const calledAt: { stack?: string } = {};
     Error.captureStackTrace(calledAt, this.run);
     const open = () => {
       // Bad options reject the run (or throw from the generator's first next()), as bad tasks do.
       validateRunOptions(options, 'run()');
-      return this.openRun(tasks as Tasks<ResultOf<K>>, options.signal, calledAt);
+      return this.openRun(tasks as Tasks<ResultOf<K>>, options.signal, options.settle ?? this.settle, calledAt);
     };
     // A generator starts its work on the first next(): one that is never read, or closed
     // before it starts, runs nothing and holds nothing.
     const result = this.returnAs === 'array' ? collectAll(open) : this.returnAs === 'generator' ? inSubmissionOrder(open) : inCompletionOrder(open);
-    return result as RunResult<R, ResultOf<K>>;
+    return result as RunResult<R, Shaped<S2, ResultOf<K>>>;
   }
 
   /**
    * Shorthand for `run(map(items, (item) => delayed(fn)(item)))`, lazy on (async) iterables.
    * @example const lengths = await parallel.map((s: string) => s.length, ['a', 'bb'])
    */
-  map<I, O>(fn: (item: I) => O, items: Iterable<I> | AsyncIterable<I>, options: RunOptions = {}): RunResult<R, Awaited<O>> {
-    return this.run(mapIterable(items, fn), options);
+  map<I, O, S2 extends boolean = S>(fn: (item: I) => O, items: Iterable<I> | AsyncIterable<I>, options: RunOptions<S2> = {}): RunResult<R, Shaped<S2, Awaited<O>>> {
+    return this.run<Task<Awaited<O>>, S2>(mapIterable(items, fn), options);
   }
 
 
@@ -141,7 +144,7 @@ export class Parallel<R extends ReturnAs = 'array'> {
     await this.close();
   }
 
-  private openRun<T>(tasks: Tasks<T>, runSignal: AbortSignal | undefined, calledAt?: { stack?: string }): RunScheduler<T> {
+  private openRun<T>(tasks: Tasks<T>, runSignal: AbortSignal | undefined, settle: boolean, calledAt?: { stack?: string }): RunScheduler<T> {
     if (!this.backend) {
       this.backend = getBackendFactory(this.backendName)({
         nWorkers: this.nJobs,
@@ -162,6 +165,7 @@ export class Parallel<R extends ReturnAs = 'array'> {
       batchSize: this.batchSize,
       perWorkerBufferSize: this.perWorkerBufferSize,
       timeout: this.timeout,
+      settle,
       // Either signal stops the run; the Parallel's own, once aborted, stops every later run too.
       signal: this.signal && runSignal ? AbortSignal.any([this.signal, runSignal]) : (runSignal ?? this.signal),
       sharing: {

@@ -60,40 +60,59 @@ export class BatchWire {
   /**
    * Hand a reply's values to `sink` by task index and return how many there were; throws the
    * first failure (a TaskError, a SerializationError), before any value of a compact reply.
+   * With `failed` (a settled run), each failure goes there with its task's index instead.
    */
-  read<T>(reply: WireReply, indices: readonly number[], sink: ResultSink<T>): number {
+  read<T>(reply: WireReply, indices: readonly number[], sink: ResultSink<T>, failed?: (index: number, error: unknown) => void): number {
     if (reply.results) {
-      for (const result of reply.results) this.accept(result, sink);
+      for (const result of reply.results) this.accept(result, sink, failed);
       return reply.results.length;
     }
-    return this.readCompact(reply, indices, sink);
+    return this.readCompact(reply, indices, sink, failed);
   }
 
   /** A compact reply: the values of the tasks that succeeded in batch order, and the failures. */
-  private readCompact<T>(reply: WireReply, indices: readonly number[], sink: ResultSink<T>): number {
+  private readCompact<T>(reply: WireReply, indices: readonly number[], sink: ResultSink<T>, onFailure?: (index: number, error: unknown) => void): number {
     const failed = reply.failures?.length ? new Map(reply.failures.map((failure) => [failure.index, failure])) : undefined;
     // A failure goes first: the run fails with it, as it would have task by task.
-    if (failed) for (const failure of failed.values()) this.accept(failure, sink);
+    if (failed) for (const failure of failed.values()) this.accept(failure, sink, onFailure);
     if (reply.packed === undefined && reply.values === undefined) return 0;
-    const values =
-      reply.values ?? (decodeValue(reply.packed!, this.serializer, { phase: 'deserialize-result', root: 'result', taskIndex: indices[0] }) as unknown[]);
+    let values: unknown[];
+    try {
+      values = reply.values ?? (decodeValue(reply.packed!, this.serializer, { phase: 'deserialize-result', root: 'result', taskIndex: indices[0] }) as unknown[]);
+    } catch (error) {
+      if (!onFailure) throw error;
+      // The batch's values come in one payload: each task whose value was in it gets the error.
+      for (const index of indices) if (!failed?.has(index)) onFailure(index, error);
+      return 0;
+    }
     let next = 0;
     for (const index of indices) if (!failed?.has(index)) sink.put(index, values[next++] as T);
     return next;
   }
 
-  private accept<T>(result: WireResult, sink: ResultSink<T>): void {
-    const { serializer } = this;
-    if (result.ok) {
-      sink.put(result.index, decodeValue(result.value!, serializer, { phase: 'deserialize-result', root: 'result', taskIndex: result.index }) as T);
-      return;
+  private accept<T>(result: WireResult, sink: ResultSink<T>, onFailure?: (index: number, error: unknown) => void): void {
+    let error: unknown;
+    try {
+      if (result.ok) {
+        sink.put(result.index, decodeValue(result.value!, this.serializer, { phase: 'deserialize-result', root: 'result', taskIndex: result.index }) as T);
+        return;
+      }
+      error = this.failureOf(result);
+    } catch (thrown) {
+      error = thrown;
     }
-    if (result.kind === 'serialization') throw new SerializationError({ ...result.failure, taskIndex: result.index });
+    if (!onFailure) throw error;
+    onFailure(result.index, error);
+  }
+
+  /** The error a failed result stands for. */
+  private failureOf(result: Extract<WireResult, { ok: false }>): unknown {
+    if (result.kind === 'serialization') return new SerializationError({ ...result.failure, taskIndex: result.index });
     let record = result.record;
     if (result.data !== undefined) {
-      record = decodeValue(result.data, serializer, { phase: 'deserialize-result', root: 'error', taskIndex: result.index }) as ThrownRecord;
+      record = decodeValue(result.data, this.serializer, { phase: 'deserialize-result', root: 'error', taskIndex: result.index }) as ThrownRecord;
     }
-    throw new TaskError(result.index, record!, this.calledAt?.stack);
+    return new TaskError(result.index, record!, this.calledAt?.stack);
   }
 }
 

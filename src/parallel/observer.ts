@@ -14,6 +14,8 @@ export interface RunObserver {
   /** A worker started a batch, `queueWaitMs` after it was sent. */
   batchStarted?(queueWaitMs: number): void;
   batchDone?(batch: DoneBatch): void;
+  /** In a settled run, tasks that failed with no reply of theirs (a crash, a timeout, refused at submission): counted done and failed. */
+  tasksFailed?(count: number): void;
   /** The run ended: finished, failed (`error`), or left early by its consumer. */
   runEnded?(error: unknown): void;
 }
@@ -28,7 +30,7 @@ export interface SentBatch {
 
 export interface DoneBatch {
   tasks: number;
-  /** Tasks of the batch that failed (the run stops at the first). */
+  /** Tasks of the batch that failed (the run stops at the first, unless it settles). */
   failed: number;
   decodeMs: number;
   bytes: number;
@@ -51,6 +53,7 @@ export function combineObservers(observers: (RunObserver | undefined)[]): RunObs
     batchSent: (batch) => list.forEach((o) => o.batchSent?.(batch)),
     batchStarted: (ms) => list.forEach((o) => o.batchStarted?.(ms)),
     batchDone: (batch) => list.forEach((o) => o.batchDone?.(batch)),
+    tasksFailed: (count) => list.forEach((o) => o.tasksFailed?.(count)),
     runEnded: (error) => list.forEach((o) => o.runEnded?.(error)),
   };
 }

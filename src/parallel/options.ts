@@ -4,6 +4,7 @@ import { checkNJobs } from './njobs.js';
 import { describeValue } from './describe.js';
 import { parseBytes } from '../sharing/bytes.js';
 import type { Progress, ProgressOptions } from './progress.js';
+import type { SerializationError, TaskError, TimeoutError, WorkerCrashedError } from '../errors.js';
 
 /**
  * How `run()` hands results back: 'array' (a promise of every result in
@@ -102,8 +103,52 @@ export interface ConfigOptions {
   verbose?: number;
 }
 
+/** What a task's failure is, as a settled run reports it: the task threw, its worker died, it ran over time, or it could not travel. */
+export type TaskFailure = TaskError | WorkerCrashedError | TimeoutError | SerializationError;
+
+/**
+ * One task's outcome in a settled run (`settle: true`), shaped as `Promise.allSettled`'s entries,
+ * with the task's index in submission order: `{ status: 'fulfilled', value, index }` or
+ * `{ status: 'rejected', reason, index }`, the reason naming the task as a failed run's error would.
+ */
+export type Settled<T> =
+  | {
+      /** The task returned. */
+      status: 'fulfilled';
+      /** What it returned. */
+      value: T;
+      /** The task's index in submission order. */
+      index: number;
+    }
+  | {
+      /** The task failed. */
+      status: 'rejected';
+      /** Why: a TaskError, WorkerCrashedError, TimeoutError or SerializationError. */
+      reason: TaskFailure;
+      /** The task's index in submission order. */
+      index: number;
+    };
+
+/** What one task yields: its value, or with `settle: true` its {@link Settled} entry. */
+export type Shaped<S extends boolean, T> = S extends true ? Settled<T> : T;
+
 /** Options of `new Parallel()`: the scoped ones of {@link ConfigOptions}, and those of one pool. */
-export interface ParallelOptions<R extends ReturnAs = ReturnAs> extends ConfigOptions {
+export interface ParallelOptions<R extends ReturnAs = ReturnAs, S extends boolean = boolean> extends ConfigOptions {
+  /**
+   * Let the run go on past failures: every task yields a {@link Settled} entry, its value or its
+   * own error (a TaskError, a WorkerCrashedError, a TimeoutError, a SerializationError), and the run
+   * finishes; 'array' resolves to them in submission order, 'generator' yields them in submission
+   * order and 'generator_unordered' as they complete (each with its `index`). A crashed worker is
+   * replaced and the tasks of its batch are reported, not retried. Only an abort (a signal, a
+   * generator left early, `close()`) or a failing input still rejects the whole run.
+   * Without it (joblib's behaviour), the first failure cancels the rest and rejects the run.
+   * `run(tasks, { settle })` overrides it for one call.
+   * @default false
+   * @example
+   * const entries = await new Parallel({ settle: true }).map(parse, files)
+   * const failed = entries.filter((e) => e.status === 'rejected')
+   */
+  settle?: S;
   /**
    * 'array': `run()` resolves to every result in submission order.
    * 'generator': `run()` returns an async generator yielding results in
@@ -142,7 +187,7 @@ export interface ParallelOptions<R extends ReturnAs = ReturnAs> extends ConfigOp
 }
 
 /** Options of one `run()` or `map()` call (p-map's convention): what belongs to the call, not the pool. */
-export interface RunOptions {
+export interface RunOptions<S extends boolean = boolean> {
   /**
    * Aborting it stops this call alone: `run()` rejects with `signal.reason`, its running tasks are
    * stopped and its queued ones never start; the pool and other calls go on. With a signal on the
@@ -151,9 +196,16 @@ export interface RunOptions {
    * @example await parallel.map(fetchPage, urls, { signal: AbortSignal.timeout(10_000) })
    */
   signal?: AbortSignal;
+  /**
+   * This call goes on past failures and yields a {@link Settled} entry per task (see the Parallel
+   * option `settle`), or, with `false`, stops at the first failure, whatever the Parallel says.
+   * @default the Parallel's `settle` (false)
+   * @example const entries = await parallel.map(fetchPage, urls, { settle: true })
+   */
+  settle?: S;
 }
 
-const RUN_KEYS = ['signal'] as const;
+const RUN_KEYS = ['signal', 'settle'] as const;
 
 /** Throws a TypeError for an unknown key (with a guess) or a signal that is not one. */
 export function validateRunOptions(options: RunOptions, where: string): void {
@@ -162,10 +214,15 @@ export function validateRunOptions(options: RunOptions, where: string): void {
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
     throw new TypeError(`Expected \`signal\` to be an AbortSignal, got ${describeValue(options.signal)}`);
   }
+  checkSettle(options.settle);
+}
+
+function checkSettle(settle: unknown): void {
+  if (settle !== undefined && typeof settle !== 'boolean') throw new TypeError(`Expected \`settle\` to be a boolean, got ${describeValue(settle)}`);
 }
 
 const CONFIG_KEYS = ['nJobs', 'backend', 'backendOptions', 'serializer', 'preDispatch', 'timeout', 'maxNbytes', 'batchSize', 'perWorkerBufferSize', 'verbose'] as const;
-const PARALLEL_KEYS = [...CONFIG_KEYS, 'returnAs', 'signal', 'progress', 'onProgress', 'enableProfiling'] as const;
+const PARALLEL_KEYS = [...CONFIG_KEYS, 'returnAs', 'signal', 'progress', 'onProgress', 'enableProfiling', 'settle'] as const;
 const RETURN_AS: readonly ReturnAs[] = ['array', 'generator', 'generator_unordered'];
 const PRE_DISPATCH = /^\s*(?:(\d+(?:\.\d+)?)\s*\*\s*)?nJobs\s*$/;
 
@@ -233,6 +290,7 @@ export function validateParallelOptions(options: ParallelOptions): void {
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError(`Expected \`signal\` to be an AbortSignal, got ${describeValue(signal)}`);
   }
+  checkSettle(options.settle);
 }
 
 /** Tasks allowed in flight for `nWorkers` workers; Infinity for 'all'. */

@@ -6,7 +6,7 @@ export interface Progress {
   done: number;
   /** Tasks in the run, when known (an array input, or once an iterable ran out). */
   total: number | undefined;
-  /** Tasks that failed (the run stops at the first). */
+  /** Tasks that failed (the run stops at the first; with `settle: true` it goes on, and each counts). */
   failed: number;
   /** Time since the run started, in milliseconds. */
   elapsedMs: number;
@@ -62,6 +62,12 @@ export class ProgressTracker implements RunObserver {
   batchDone(batch: { tasks: number; failed: number }): void {
     this.done += batch.tasks;
     this.failed += batch.failed;
+    this.tell(false);
+  }
+
+  tasksFailed(count: number): void {
+    this.done += count;
+    this.failed += count;
     this.tell(false);
   }
 

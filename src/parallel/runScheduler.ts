@@ -1,4 +1,4 @@
-import { AbortError, TimeoutError } from '../errors.js';
+import { AbortError, JobletError, TimeoutError } from '../errors.js';
 import type { Serializer } from '../serialize/types.js';
 import { TransportRefusedError, type Backend, type BatchEvents } from '../backends/types.js';
 import type { WireBatch, WireReply } from '../runtime/protocol.js';
@@ -23,6 +23,8 @@ export interface RunPlan {
   perWorkerBufferSize: number;
   timeout: number | undefined;
   signal: AbortSignal | undefined;
+  /** Go on past failures: each task's failure becomes its rejected entry instead of failing the run. */
+  settle?: boolean | undefined;
   sharing: SharingPlan;
   /** Progress, verbose lines, profiling: told of each batch. */
   observer?: RunObserver | undefined;
@@ -59,8 +61,10 @@ type Source = { next(): IteratorResult<unknown> | Promise<IteratorResult<unknown
  * forms batches of the size the sizer says, sends one when the workers have
  * room, times tasks out, and stops at the first failure (a task error, a
  * timeout, an abort): everything still pending is cancelled and the failure
- * goes to the delivery, so nothing is lost silently. The wire form is
- * BatchWire's; where results go, the Delivery's.
+ * goes to the delivery, so nothing is lost silently. A settled run (`settle`)
+ * goes on instead: every task's value or failure reaches the delivery as its
+ * `Settled` entry, and only an abort or a failing input stops it. The wire
+ * form is BatchWire's; where results go, the Delivery's.
  */
 export class RunScheduler<T> {
   private readonly source: Source;
@@ -231,7 +235,9 @@ export class RunScheduler<T> {
         this.formingMs += performance.now() - begun;
       } else this.forming.push(this.encoder.prepare(item, index));
     } catch (error) {
-      this.fail(error);
+      // Settled: a task that cannot travel is that task's entry; the others still run.
+      if (this.settles(error)) this.reject([index], error);
+      else this.fail(error);
       return;
     }
     if (this.forming.length >= this.batchTarget && this.canSend()) this.flush();
@@ -263,9 +269,33 @@ export class RunScheduler<T> {
     try {
       batch = this.wire.build(formed, timed);
     } catch (error) {
-      this.fail(error);
+      if (!this.settles(error)) return this.fail(error);
+      // Settled: find which tasks cannot travel by sending each alone; only they fail.
+      if (formed.length === 1) return this.reject([formed[0]!.task.index], error);
+      for (const one of formed) this.sendAlone(one, false);
       return;
     }
+    this.send(batch, formed, timed, begun);
+    this.batchTarget = this.sizer.next(this.total === undefined ? undefined : this.total - this.nextIndex);
+  }
+
+  /** Settled: one task sent in a batch of its own (packed: its arguments serialized), or its entry if it cannot travel. */
+  private sendAlone(one: Prepared, packed: boolean): void {
+    const timed = this.observer?.wantsTiming === true;
+    const begun = timed ? performance.now() : 0;
+    let batch: WireBatch;
+    try {
+      batch = this.wire.build([one], timed);
+      if (packed) batch = this.wire.packed(batch, [one]);
+    } catch (error) {
+      if (this.settles(error)) this.reject([one.task.index], error);
+      else this.fail(error);
+      return;
+    }
+    this.send(batch, [one], timed, begun);
+  }
+
+  private send(batch: WireBatch, formed: Prepared[], timed: boolean, begun: number): void {
     if (this.observer) {
       const encodeMs = timed ? this.formingMs + performance.now() - begun : 0;
       this.formingMs = 0;
@@ -291,7 +321,6 @@ export class RunScheduler<T> {
     };
     this.pending.set(batch.id, inFlight);
     this.submit(inFlight);
-    this.batchTarget = this.sizer.next(this.total === undefined ? undefined : this.total - this.nextIndex);
   }
 
   private submit(inFlight: InFlight): void {
@@ -306,7 +335,13 @@ export class RunScheduler<T> {
     const { timeout } = this.plan;
     if (timeout === undefined || timeout === Infinity) return;
     const index = inFlight.batch.indices[0]!;
-    inFlight.timer = setTimeout(() => this.fail(new TimeoutError(index, timeout)), timeout);
+    inFlight.timer = setTimeout(() => {
+      const error = new TimeoutError(index, timeout);
+      // Settled: only this task fails; cancelling stops its worker (replaced) and rejects its batch
+      // with the error, which onBatchFailed turns into its entry.
+      if (this.plan.settle) this.plan.backend.cancel(inFlight.batch.id, error);
+      else this.fail(error);
+    }, timeout);
   }
 
   private settle(id: number): boolean {
@@ -330,14 +365,30 @@ export class RunScheduler<T> {
     if (!this.takesOnArrival) void this.fill();
     const timed = this.observer?.wantsTiming === true;
     const begun = timed ? performance.now() : 0;
+    let failedHere = 0;
     try {
-      const handed = this.wire.read(reply, indices, this.delivery);
+      let handed: number;
+      if (this.plan.settle) {
+        // Every task of the batch gets its entry: its value, or its own failure.
+        handed = 0;
+        const delivery = this.delivery as ResultSink<unknown>;
+        this.wire.read(
+          reply,
+          indices,
+          { put: (index, value) => (handed++, delivery.put(index, { status: 'fulfilled', value, index })) },
+          (index, reason) => (handed++, failedHere++, delivery.put(index, { status: 'rejected', reason, index })),
+        );
+      } else handed = this.wire.read(reply, indices, this.delivery);
       if (this.takesOnArrival) this.outstanding -= handed;
     } catch (error) {
       this.fail(error);
       return;
     } finally {
-      if (this.observer) this.observer.batchDone?.({ tasks: indices.length, decodeMs: timed ? performance.now() - begun : 0, worker: reply.worker, timing: reply.timing, ...replyFacts(reply, timed) });
+      if (this.observer) {
+        const facts = replyFacts(reply, timed);
+        if (this.plan.settle) facts.failed = failedHere;
+        this.observer.batchDone?.({ tasks: indices.length, decodeMs: timed ? performance.now() - begun : 0, worker: reply.worker, timing: reply.timing, ...facts });
+      }
     }
     // Array mode frees window room as results land: read more input now.
     if (this.takesOnArrival) void this.fill();
@@ -351,6 +402,13 @@ export class RunScheduler<T> {
       try {
         inFlight.batch = this.wire.packed(inFlight.batch, inFlight.formed);
       } catch (serializationError) {
+        if (this.settles(serializationError) && inFlight.formed.length > 1) {
+          // Settled: each task goes alone, serialized, so that only those that cannot travel fail.
+          this.settle(id);
+          for (const one of inFlight.formed) this.sendAlone(one, true);
+          this.afterSettled();
+          return;
+        }
         this.onBatchFailed(id, serializationError, inFlight);
         return;
       }
@@ -358,7 +416,31 @@ export class RunScheduler<T> {
       return;
     }
     if (!this.settle(id)) return;
-    this.fail(error);
+    if (!this.settles(error)) return this.fail(error);
+    // Settled: a crash (the worker is replaced), a timeout or a refusal is the batch's tasks' entry.
+    // They are reported, not run again: a task that crashed its worker may have done part of its work.
+    this.reject(inFlight.batch.indices, error);
+    this.afterSettled();
+  }
+
+  /** A settled run whose failure belongs to its tasks: a TaskError, a WorkerCrashedError, a TimeoutError, a SerializationError. */
+  private settles(error: unknown): boolean {
+    return this.plan.settle === true && error instanceof JobletError && !(error instanceof AbortError);
+  }
+
+  /** Settled: these tasks failed with `error`; each gets its rejected entry, counted done and failed. */
+  private reject(indices: readonly number[], error: unknown): void {
+    const delivery = this.delivery as ResultSink<unknown>;
+    for (const index of indices) delivery.put(index, { status: 'rejected', reason: error, index });
+    if (this.takesOnArrival) this.outstanding -= indices.length;
+    this.observer?.tasksFailed?.(indices.length);
+  }
+
+  /** Settled: a batch left the workers without a reply; what waited may go, and the input may be read again. */
+  private afterSettled(): void {
+    if (this.forming.length && !this.failed && (this.forming.length >= this.batchTarget || this.exhausted || this.pending.size === 0) && this.canSend()) this.flush();
+    void this.fill();
+    this.delivery.changed();
   }
 
   private fail(error: unknown): void {
