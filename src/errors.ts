@@ -162,6 +162,10 @@ export class WorkerCrashedError extends JobletError {
   readonly taskIndices: number[];
   /** Name of the backend the worker belonged to. */
   readonly backend: string;
+  /** True when the worker died because its heap was full (a thread's ERR_WORKER_OUT_OF_MEMORY, a process's "heap out of memory"). */
+  readonly outOfMemory: boolean;
+  /** The worker's heap limit in megabytes, when one was set (`resourceLimits.maxOldGenerationSizeMb`, `--max-old-space-size`). */
+  readonly memoryLimitMb: number | undefined;
 
   constructor(info: {
     backend: string;
@@ -171,15 +175,24 @@ export class WorkerCrashedError extends JobletError {
     reason?: string | undefined;
     /** The worker died before its runtime was ready: the task never started. */
     duringStartup?: boolean | undefined;
+    /** The worker ran out of memory. */
+    outOfMemory?: boolean | undefined;
+    /** Its heap limit in megabytes, when known. */
+    memoryLimitMb?: number | undefined;
   }) {
     const how = info.signal ? `was killed by ${info.signal}` : `exited with code ${info.exitCode}`;
     const tasks = info.taskIndices.length ? `task ${info.taskIndices.join(', ')}` : 'no task';
     const reason = info.reason ? ` (${info.reason})` : '';
     super(
-      info.duringStartup
-        ? `A ${info.backend} worker ${how}${reason} while starting, before it could run ${tasks}. ` +
+      info.outOfMemory
+        ? `A ${info.backend} worker ran out of memory${outOfMemoryLimit(info.memoryLimitMb)} while ${info.duringStartup ? 'starting, before it could run' : 'running'} ${tasks}${reason}; ` +
+            'the worker was replaced, and the task did not finish. ' +
+            'Raise the limit (the option `resourceLimits: { maxOldGenerationSizeMb }`), or make the task hold less at once ' +
+            '(split it, stream its data, share large inputs with persist() or sharedArray()).'
+        : info.duringStartup
+          ? `A ${info.backend} worker ${how}${reason} while starting, before it could run ${tasks}. ` +
             "Check the worker's environment: Node flags (execArgv), loaders, and modules imported at start."
-        : `A ${info.backend} worker ${how}${reason} while running ${tasks}; ` +
+          : `A ${info.backend} worker ${how}${reason} while running ${tasks}; ` +
             'the worker was replaced, and the task did not finish. ' +
             'Look for process.exit(), an error thrown from a timer or event handler, or memory exhaustion in the task.',
       { taskIndex: info.taskIndices[0] },
@@ -188,7 +201,13 @@ export class WorkerCrashedError extends JobletError {
     this.signal = info.signal;
     this.taskIndices = info.taskIndices;
     this.backend = info.backend;
+    this.outOfMemory = info.outOfMemory ?? false;
+    this.memoryLimitMb = info.memoryLimitMb;
   }
+}
+
+function outOfMemoryLimit(limitMb: number | undefined): string {
+  return limitMb === undefined ? ' (no heap limit was set: it reached V8\'s default)' : ` (its heap limit: ${limitMb} MB)`;
 }
 
 /** A task ran longer than the `timeout` option allows. */

@@ -21,6 +21,20 @@ export interface WorkerExit {
   signal: string | null;
   /** Why it died, when the worker or the runtime said so. */
   reason?: string | undefined;
+  /** It died because its heap was full. */
+  outOfMemory?: boolean | undefined;
+  /** Its heap limit in megabytes, when one was set. */
+  memoryLimitMb?: number | undefined;
+}
+
+/** How a pool runs its workers beyond spawning them. */
+export interface PoolOptions {
+  /** Batches a worker may hold queued beyond the one it runs. */
+  perWorkerBufferSize?: number | undefined;
+  /** Replace a worker once it has run this many tasks (mpire's worker_lifespan). */
+  maxTasksPerWorker?: number | undefined;
+  /** Replace a worker once the heap in use it reports after a batch passes this many bytes (tinypool's maxMemoryLimitBeforeRecycle). */
+  maxWorkerMemory?: number | undefined;
 }
 
 export interface WorkerEvents {
@@ -44,6 +58,10 @@ interface Slot {
   retired: boolean;
   /** The pool's own number for this worker (a replacement gets a new one), for profiles. */
   id: number;
+  /** Tasks sent to this worker so far, for maxTasksPerWorker. */
+  tasks: number;
+  /** Due for replacement: it is sent nothing more, and is stopped once it has answered what it holds. */
+  draining: boolean;
 }
 
 /**
@@ -53,22 +71,34 @@ interface Slot {
  * worker is sent up to `1 + perWorkerBufferSize` batches, so that it starts
  * the next as soon as it finishes one, without a round trip to this thread;
  * a batch whose clock matters (a per-task timeout) runs alone.
+ *
+ * Recycling (`maxTasksPerWorker`, `maxWorkerMemory`) happens between batches: a worker due for
+ * replacement is sent nothing more, answers the batches it already holds, and is stopped; the
+ * next batch starts a new worker, which is sent every def the batch needs, as after a crash.
+ * No batch is taken back from a worker, so none is lost or run twice.
  */
 export class WorkerPool implements Backend {
   private readonly queue: JobQueue;
   private readonly slots = new Set<Slot>();
   private readonly running = new Map<number, Slot>();
   private readonly perWorker: number;
+  private readonly maxTasks: number | undefined;
+  private readonly maxMemory: number | undefined;
   private spawned = 0;
+  /** A batch never holds more tasks than a worker may run: the run sizes its batches under this. */
+  readonly maxBatchTasks: number | undefined;
 
   constructor(
     readonly name: string,
     readonly nWorkers: number,
     readonly capabilities: BackendCapabilities,
     private readonly spawn: SpawnWorker,
-    perWorkerBufferSize = 1,
+    options: PoolOptions = {},
   ) {
-    this.perWorker = 1 + perWorkerBufferSize;
+    this.perWorker = 1 + (options.perWorkerBufferSize ?? 1);
+    this.maxTasks = options.maxTasksPerWorker;
+    this.maxMemory = options.maxWorkerMemory;
+    this.maxBatchTasks = options.maxTasksPerWorker;
     this.queue = new JobQueue(`The ${name} pool`);
   }
 
@@ -146,6 +176,7 @@ export class WorkerPool implements Backend {
   private slotFor(job: Job): Slot | undefined {
     let best: Slot | undefined;
     for (const slot of this.slots) {
+      if (!this.mayTake(slot, job)) continue;
       if (!slot.jobs.length) return slot;
       const alone = job.events?.alone || slot.jobs.some((queued) => queued.events?.alone);
       if (!alone && slot.jobs.length < this.perWorker && (!best || slot.jobs.length < best.jobs.length)) best = slot;
@@ -154,13 +185,29 @@ export class WorkerPool implements Backend {
     return best && this.slots.size >= this.nWorkers ? best : undefined;
   }
 
+  /**
+   * Whether the worker may be sent this batch: not when it is due for replacement, nor when the
+   * batch would take it past maxTasksPerWorker (it is then replaced; a fresh worker takes any batch,
+   * and the run keeps batches under the limit).
+   */
+  private mayTake(slot: Slot, job: Job): boolean {
+    if (!slot.draining && this.maxTasks !== undefined && slot.tasks > 0 && slot.tasks + job.batch.indices.length > this.maxTasks) this.drain(slot);
+    return !slot.draining;
+  }
+
+  /** Send the worker nothing more; stop it now if it holds nothing, else once it has answered. */
+  private drain(slot: Slot): void {
+    slot.draining = true;
+    if (!slot.jobs.length) void this.retire(slot);
+  }
+
   /** A batch that no worker could start, and why. */
   private neverStarted(job: Job, reason: string): WorkerCrashedError {
     return new WorkerCrashedError({ backend: this.name, exitCode: null, signal: null, taskIndices: job.batch.indices, reason, duringStartup: true });
   }
 
   private startWorker(): Slot {
-    const slot: Slot = { handle: undefined as unknown as WorkerHandle, known: new Set(), jobs: [], dropped: new Set(), ready: false, retired: false, id: this.spawned++ };
+    const slot: Slot = { handle: undefined as unknown as WorkerHandle, known: new Set(), jobs: [], dropped: new Set(), ready: false, retired: false, id: this.spawned++, tasks: 0, draining: false };
     slot.handle = this.spawn({
       message: (message) => this.onMessage(slot, message),
       exit: (exit) => this.onExit(slot, exit),
@@ -191,6 +238,7 @@ export class WorkerPool implements Backend {
       return;
     }
     for (const def of defs) slot.known.add(def.id);
+    slot.tasks += job.batch.indices.length;
     slot.jobs.push(job);
     this.running.set(job.batch.id, slot);
     slot.handle.ref();
@@ -216,8 +264,12 @@ export class WorkerPool implements Backend {
     slot.jobs[0]?.events?.onStart?.();
     if (!slot.jobs.length) slot.handle.unref();
     // The worker's reply is the batch's answer: only the backend's own number for the worker is added.
-    const { type: _type, batchId: _batchId, ...reply } = message;
+    const { type: _type, batchId: _batchId, memory, ...reply } = message;
     job.resolve({ ...reply, worker: slot.id });
+    if ((this.maxTasks !== undefined && slot.tasks >= this.maxTasks) || (this.maxMemory !== undefined && memory !== undefined && memory > this.maxMemory)) {
+      slot.draining = true;
+    }
+    if (slot.draining && !slot.jobs.length) void this.retire(slot);
     this.pump();
   }
 
@@ -235,6 +287,8 @@ export class WorkerPool implements Backend {
           taskIndices: job.batch.indices,
           reason: exit.reason,
           duringStartup: !slot.ready,
+          outOfMemory: exit.outOfMemory,
+          memoryLimitMb: exit.memoryLimitMb,
         }),
       );
     }

@@ -1,7 +1,9 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { WorkerPool, type SpawnWorker } from './pool.js';
-import type { BackendFactory } from './types.js';
+import type { BackendFactory, WorkerResourceLimits } from './types.js';
+import { REPORT_MEMORY_ARG } from '../runtime/memory.js';
+import { StderrTail, heapLimitMb, limitFlags } from './processMemory.js';
 
 const entry = fileURLToPath(new URL('../runtime/processWorker.js', import.meta.url));
 
@@ -25,15 +27,32 @@ function childExecArgv(parent: readonly string[]): string[] {
   return kept;
 }
 
-const spawnProcess: SpawnWorker = (events) => {
-  // 'advanced' IPC uses V8's serializer, so Uint8Array payloads cross without base64.
-  const child = fork(entry, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: childExecArgv(process.execArgv) });
+/** How each child of a pool starts. */
+interface ProcessSetup {
+  resourceLimits?: WorkerResourceLimits | undefined;
+  /** The child adds its heap in use to each reply (the pool recycles by memory). */
+  reportMemory?: boolean | undefined;
+}
+
+const processSpawner = (setup: ProcessSetup): SpawnWorker => (events) => {
+  // The limits come after the parent's flags: V8 takes the last of a repeated flag.
+  const execArgv = [...childExecArgv(process.execArgv), ...limitFlags(setup.resourceLimits)];
+  // 'advanced' IPC uses V8's serializer, so Uint8Array payloads cross without base64. The child's
+  // stderr comes through this process, where its tail is kept: V8 says "heap out of memory" there
+  // and nowhere else before it aborts.
+  const child = fork(entry, setup.reportMemory ? [REPORT_MEMORY_ARG] : [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'pipe', 'ipc'], execArgv });
+  const stderr = new StderrTail(child.stderr);
   let reason: string | undefined;
   let exited = false;
   const exitOnce = (code: number | null, signal: string | null) => {
     if (exited) return;
     exited = true;
-    events.exit({ code, signal, reason });
+    // What the child printed last may still be in the pipe: read it to the end first.
+    void stderr.ended().then(() => {
+      const outOfMemory = code === 0 ? undefined : stderr.outOfMemoryLine();
+      if (outOfMemory) return events.exit({ code, signal, reason: reason ?? outOfMemory, outOfMemory: true, memoryLimitMb: heapLimitMb(execArgv) });
+      events.exit({ code, signal, reason });
+    });
   };
   child.on('message', (message: { type: string; message?: string }) => {
     if (message.type === 'fatal') reason = message.message;
@@ -73,5 +92,11 @@ const spawnProcess: SpawnWorker = (events) => {
 };
 
 /** child_process.fork: full isolation (its own heap and globals), slower to start and to message. */
-export const createProcessesBackend: BackendFactory = ({ nWorkers, perWorkerBufferSize }) =>
-  new WorkerPool('processes', nWorkers, { sharedMemory: false, isolation: 'process', clonesMessages: true }, spawnProcess, perWorkerBufferSize);
+export const createProcessesBackend: BackendFactory = ({ nWorkers, perWorkerBufferSize, resourceLimits, maxTasksPerWorker, maxWorkerMemory }) =>
+  new WorkerPool(
+    'processes',
+    nWorkers,
+    { sharedMemory: false, isolation: 'process', clonesMessages: true },
+    processSpawner({ resourceLimits, reportMemory: maxWorkerMemory !== undefined }),
+    { perWorkerBufferSize, maxTasksPerWorker, maxWorkerMemory },
+  );

@@ -61,6 +61,8 @@ export interface Backend {
   readonly nWorkers: number;
   /** What it can do. */
   readonly capabilities: BackendCapabilities;
+  /** The most tasks one batch may hold, when the backend bounds it (a pool that replaces its workers after N tasks says N). */
+  readonly maxBatchTasks?: number | undefined;
   /**
    * Called before each run's first batch, when present: a remote backend finds its workers here
    * (and may change `nWorkers`), or rejects, failing the run, when there are none.
@@ -86,6 +88,33 @@ export interface BackendOptions {
   nJobs?: number | undefined;
   /** The `backendOptions` option, for the backend to validate and read. */
   backendOptions?: unknown;
+  /** Each worker's memory limits (the `resourceLimits` option); threads and processes apply them. */
+  resourceLimits?: WorkerResourceLimits | undefined;
+  /** Replace a worker once it has run this many tasks, between batches (the `maxTasksPerWorker` option). */
+  maxTasksPerWorker?: number | undefined;
+  /** Replace a worker, between batches, once its heap in use passes this many bytes (the `maxWorkerMemory` option). */
+  maxWorkerMemory?: number | undefined;
+}
+
+/**
+ * Memory limits of each worker, shaped as Node's `Worker` `resourceLimits` (and piscina's).
+ * Worker threads take them as they are. A child process gets them as V8 flags in its `execArgv`:
+ * `maxOldGenerationSizeMb` as `--max-old-space-size`, `maxYoungGenerationSizeMb` as
+ * `--max-semi-space-size` (a third of it: V8's young generation is three semi-spaces), and
+ * `stackSizeMb` as `--stack-size`; `codeRangeSizeMb` has no flag and applies to threads only.
+ */
+export interface WorkerResourceLimits {
+  /** The most the main heap may grow to, in megabytes: past it the worker dies out of memory. */
+  maxOldGenerationSizeMb?: number;
+  /** The most the heap for newly made objects may take, in megabytes. */
+  maxYoungGenerationSizeMb?: number;
+  /** The memory reserved for generated code, in megabytes (threads only). */
+  codeRangeSizeMb?: number;
+  /**
+   * The thread's stack, in megabytes (Node's default for a worker thread: 4). For a process it sets
+   * how deep JavaScript may recurse, which must stay under the system's stack (`ulimit -s`, often 8 MB).
+   */
+  stackSizeMb?: number;
 }
 
 /** Makes a backend for one `Parallel`; registered with `registerBackend`. */

@@ -14,6 +14,7 @@ import { describeValue } from './describe.js';
 import { combineObservers, type RunObserver } from './observer.js';
 import { ProgressTracker, progressBar, verboseLog } from './progress.js';
 import { Profiler, type ParallelStats } from './profiler.js';
+import { resolveWorkerLimits, type WorkerLimits } from './workerLimits.js';
 
 /** What `run()` gives back for each `returnAs`. */
 export type RunResult<R extends ReturnAs, T> = R extends 'array' ? Promise<T[]> : AsyncGenerator<T, void, undefined>;
@@ -59,6 +60,7 @@ export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
   private readonly requestedNJobs: number | undefined;
   private readonly backendOptions: object | undefined;
   private readonly preDispatch: number | string;
+  private readonly workerLimits: WorkerLimits;
   private backend: Backend | undefined;
   private untrack: (() => void) | undefined;
 
@@ -83,6 +85,7 @@ export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
     this.progress = options.progress;
     this.onProgress = options.onProgress;
     this.profiler = options.enableProfiling ? new Profiler() : undefined;
+    this.workerLimits = resolveWorkerLimits(options, scope);
     this.maxNbytes = parseBytes(options.maxNbytes !== undefined ? options.maxNbytes : scope.maxNbytes !== undefined ? scope.maxNbytes : '1M');
   }
 
@@ -151,6 +154,7 @@ export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
         perWorkerBufferSize: this.perWorkerBufferSize,
         nJobs: this.requestedNJobs,
         backendOptions: this.backendOptions,
+        ...this.workerLimits,
       });
       // Its workers may hold persisted values: a handle's close() tells them to drop theirs.
       this.untrack = trackHolder(this.backend);

@@ -20,11 +20,18 @@ const MAX_SIZE = 10_000;
 export class AutoBatchSizer {
   private size = 1;
   private perTaskMs: number | undefined;
+  private readonly fixed: number | undefined;
+  private readonly maxSize: number;
 
+  /** `limit`: the most tasks a batch may hold (a pool that replaces its workers after N tasks says N); it caps a fixed size too. */
   constructor(
     private readonly nWorkers: number,
-    private readonly fixed: number | undefined,
-  ) {}
+    fixed: number | undefined,
+    limit?: number,
+  ) {
+    this.maxSize = Math.min(MAX_SIZE, limit ?? MAX_SIZE);
+    this.fixed = fixed === undefined ? undefined : Math.min(fixed, this.maxSize);
+  }
 
   /** The fixed size, if any (a per-task timeout, or batchSize given). */
   get fixedSize(): number | undefined {
@@ -55,7 +62,7 @@ export class AutoBatchSizer {
     this.perTaskMs = this.perTaskMs === undefined ? perTask : SMOOTHING * perTask + (1 - SMOOTHING) * this.perTaskMs;
     if (this.fixed !== undefined) return; // a fixed size still learns the per-task time, for isShort
     const duration = this.perTaskMs * this.size;
-    if (duration < MIN_MS) this.size = Math.min(this.size * 2, MAX_SIZE, Math.max(this.size + 1, Math.round(TARGET_MS / this.perTaskMs)));
+    if (duration < MIN_MS) this.size = Math.min(this.size * 2, this.maxSize, Math.max(this.size + 1, Math.round(TARGET_MS / this.perTaskMs)));
     else if (duration > MAX_MS) this.size = Math.max(1, Math.min(Math.floor(this.size / 2), Math.round(TARGET_MS / this.perTaskMs)));
   }
 }

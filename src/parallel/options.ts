@@ -5,6 +5,8 @@ import { describeValue } from './describe.js';
 import { parseBytes } from '../sharing/bytes.js';
 import type { Progress, ProgressOptions } from './progress.js';
 import type { SerializationError, TaskError, TimeoutError, WorkerCrashedError } from '../errors.js';
+import type { WorkerResourceLimits } from '../backends/types.js';
+import { validateWorkerLimits } from './workerLimits.js';
 
 /**
  * How `run()` hands results back: 'array' (a promise of every result in
@@ -101,6 +103,35 @@ export interface ConfigOptions {
    * @example new Parallel({ verbose: 5 })
    */
   verbose?: number;
+  /**
+   * Memory limits of each worker, as Node's Worker and piscina name them: `maxOldGenerationSizeMb`
+   * (the heap), `maxYoungGenerationSizeMb`, `codeRangeSizeMb`, `stackSizeMb`. Threads take them as
+   * they are; a process gets them as V8 flags (`--max-old-space-size`, `--max-semi-space-size`,
+   * `--stack-size`; `codeRangeSizeMb` applies to threads only). A worker that runs out fails its
+   * tasks with a WorkerCrashedError whose `outOfMemory` is true and `memoryLimitMb` the limit; the
+   * main process goes on and the worker is replaced. Threads and processes backends.
+   * @default undefined (V8's defaults)
+   * @example new Parallel({ resourceLimits: { maxOldGenerationSizeMb: 512 } })
+   */
+  resourceLimits?: WorkerResourceLimits;
+  /**
+   * Replace a worker once it has run this many tasks (mpire's `worker_lifespan`, loky's guard
+   * against leaks): between batches, never during one, with no task lost or run twice. Batches
+   * are kept to this size at most, and a worker is not sent a batch that would take it past it.
+   * Threads and processes backends.
+   * @default undefined (workers live as long as the pool)
+   * @example new Parallel({ maxTasksPerWorker: 1000 })
+   */
+  maxTasksPerWorker?: number;
+  /**
+   * Replace a worker, between batches, once its heap in use after a batch (V8's used heap plus
+   * external memory such as ArrayBuffers, its own isolate's) passes this: bytes, or a string like
+   * '512M' (tinypool's `maxMemoryLimitBeforeRecycle`). Garbage not yet collected counts, so leave
+   * room; the batches it already holds finish first. null turns it off. Threads and processes backends.
+   * @default undefined (no limit)
+   * @example new Parallel({ maxWorkerMemory: '512M' })
+   */
+  maxWorkerMemory?: number | string | null;
 }
 
 /** What a task's failure is, as a settled run reports it: the task threw, its worker died, it ran over time, or it could not travel. */
@@ -221,7 +252,21 @@ function checkSettle(settle: unknown): void {
   if (settle !== undefined && typeof settle !== 'boolean') throw new TypeError(`Expected \`settle\` to be a boolean, got ${describeValue(settle)}`);
 }
 
-const CONFIG_KEYS = ['nJobs', 'backend', 'backendOptions', 'serializer', 'preDispatch', 'timeout', 'maxNbytes', 'batchSize', 'perWorkerBufferSize', 'verbose'] as const;
+const CONFIG_KEYS = [
+  'nJobs',
+  'backend',
+  'backendOptions',
+  'serializer',
+  'preDispatch',
+  'timeout',
+  'maxNbytes',
+  'batchSize',
+  'perWorkerBufferSize',
+  'verbose',
+  'resourceLimits',
+  'maxTasksPerWorker',
+  'maxWorkerMemory',
+] as const;
 const PARALLEL_KEYS = [...CONFIG_KEYS, 'returnAs', 'signal', 'progress', 'onProgress', 'enableProfiling', 'settle'] as const;
 const RETURN_AS: readonly ReturnAs[] = ['array', 'generator', 'generator_unordered'];
 const PRE_DISPATCH = /^\s*(?:(\d+(?:\.\d+)?)\s*\*\s*)?nJobs\s*$/;
@@ -249,6 +294,7 @@ export function validateConfigOptions(options: ConfigOptions, where: string, key
     );
   }
   if (maxNbytes !== undefined) parseBytes(maxNbytes);
+  validateWorkerLimits(options);
   if (batchSize !== undefined && batchSize !== 'auto' && !(Number.isInteger(batchSize) && batchSize > 0)) {
     throw new (typeof batchSize === 'number' ? RangeError : TypeError)(`Expected \`batchSize\` to be 'auto' or a positive integer, got ${describeValue(batchSize)}`);
   }

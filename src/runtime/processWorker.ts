@@ -3,6 +3,7 @@ import { TaskRunner } from './taskRunner.js';
 import { markWorkerRealm } from '../closure/codec.js';
 import { connectToMain } from '../values/mainChannel.js';
 import type { FromWorker, ToWorker } from './protocol.js';
+import { REPORT_MEMORY_ARG, heapInUse } from './memory.js';
 
 if (!process.send) throw new Error('joblet: processWorker.js must be started with an IPC channel (child_process.fork)');
 
@@ -20,6 +21,8 @@ connectToMain({
 let previous: Promise<unknown> = Promise.resolve();
 // Batches cancelled while they waited their turn here: they never start.
 const cancelled = new Set<number>();
+// Set by a pool that recycles workers by memory: each reply says how much this process's heap holds.
+const reportMemory = process.argv.includes(REPORT_MEMORY_ARG);
 
 process.on('message', (message: ToWorker) => {
   if (message.type === 'forget') return runner.forget(message.ids);
@@ -27,6 +30,7 @@ process.on('message', (message: ToWorker) => {
   const { batch } = message;
   previous = previous.then(() => (cancelled.delete(batch.id) ? { failures: [] } : runner.runBatch(batch, true))).then(
     (answer) => {
+      if (reportMemory) answer.memory = heapInUse();
       try {
         send({ type: 'reply', batchId: batch.id, ...answer });
       } catch {

@@ -131,6 +131,11 @@ export interface WireReply {
     /** Each task's run time, in batch order. */
     taskMs: number[];
   };
+  /**
+   * Bytes of the worker's heap in use (V8's used heap plus external memory such as ArrayBuffers)
+   * after the batch, when its pool recycles workers by memory (`maxWorkerMemory`).
+   */
+  memory?: number;
   /** Which worker answered: set by the backend (its own number for the worker), for per-worker profiles. */
   worker?: number;
   /** With `packed` or `values`: the tasks that did not succeed. */

@@ -6,6 +6,7 @@ import { transferable } from './transfer.js';
 import { compactReply, expandBatch, type CompactBatch } from './compactWire.js';
 import { connectToMain } from '../values/mainChannel.js';
 import { LINGER_MS, linger } from './wake.js';
+import { heapInUse } from './memory.js';
 import type { FromWorker, ToWorker, WireBatch, WireReply } from './protocol.js';
 
 const port = parentPort;
@@ -26,8 +27,12 @@ let previous: Promise<unknown> = Promise.resolve();
 // Batches cancelled while they waited their turn here: they never start.
 const cancelled = new Set<number>();
 
+// Set by a pool that recycles workers by memory: each reply says how much this thread's heap holds.
+const reportMemory = (workerData as { reportMemory?: boolean } | null)?.reportMemory === true;
+
 /** Answer a batch: plain values are cloned by postMessage, packed results move rather than copy. */
 function reply(batch: WireBatch, answer: WireReply): void {
+  if (reportMemory) answer.memory = heapInUse();
   try {
     port!.postMessage(compactReply(batch.id, answer), transferable(answer.packed));
   } catch {
