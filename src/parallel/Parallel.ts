@@ -59,6 +59,7 @@ export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
   private readonly requestedNJobs: number | undefined;
   private readonly backendOptions: object | undefined;
   private readonly preDispatch: number | string;
+  private readonly initializer: (() => unknown) | undefined;
   private backend: Backend | undefined;
   private untrack: (() => void) | undefined;
 
@@ -77,6 +78,7 @@ export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
     this.returnAs = options.returnAs ?? ('array' as R);
     this.signal = options.signal;
     this.settle = options.settle ?? false;
+    this.initializer = options.initializer;
     this.batchSize = options.batchSize ?? scope.batchSize ?? 'auto';
     this.perWorkerBufferSize = options.perWorkerBufferSize ?? scope.perWorkerBufferSize ?? 1;
     this.verbose = options.verbose ?? scope.verbose ?? 0;
@@ -100,7 +102,7 @@ export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
     const open = () => {
       // Bad options reject the run (or throw from the generator's first next()), as bad tasks do.
       validateRunOptions(options, 'run()');
-      return this.openRun(tasks as Tasks<ResultOf<K>>, options.signal, options.settle ?? this.settle, calledAt);
+      return this.openRun(tasks as Tasks<ResultOf<K>>, options.signal, options.settle ?? this.settle, calledAt, options.initializer ?? this.initializer);
     };
     // A generator starts its work on the first next(): one that is never read, or closed
     // before it starts, runs nothing and holds nothing.
@@ -144,7 +146,13 @@ export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
     await this.close();
   }
 
-  private openRun<T>(tasks: Tasks<T>, runSignal: AbortSignal | undefined, settle: boolean, calledAt?: { stack?: string }): RunScheduler<T> {
+  private openRun<T>(
+    tasks: Tasks<T>,
+    runSignal: AbortSignal | undefined,
+    settle: boolean,
+    calledAt: { stack?: string } | undefined,
+    initializer: (() => unknown) | undefined,
+  ): RunScheduler<T> {
     if (!this.backend) {
       this.backend = getBackendFactory(this.backendName)({
         nWorkers: this.nJobs,
@@ -175,6 +183,7 @@ export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
       },
       observer: this.observer(),
       calledAt,
+      initializer,
     });
   }
 

@@ -3,6 +3,7 @@ import { TaskRunner } from './taskRunner.js';
 import { markWorkerRealm } from '../closure/codec.js';
 import { connectToMain } from '../values/mainChannel.js';
 import type { FromWorker, ToWorker } from './protocol.js';
+import { trackRejections } from './rejections.js';
 
 if (!process.send) throw new Error('joblet: processWorker.js must be started with an IPC channel (child_process.fork)');
 
@@ -14,6 +15,13 @@ const send = (message: FromWorker, done?: () => void) => process.send!(message, 
 connectToMain({
   post: (kind, body) => send({ type: 'ref', kind, body }),
   log: (text) => void process.stderr.write(text),
+});
+
+// A promise a task left rejected with no handler fails that task (in its batch's reply, or on its
+// own once the reply went) instead of killing the process: it is the task's error, not a crash.
+trackRejections((tag, reason) => {
+  const result = runner.rejected(tag, reason);
+  if (result) send({ type: 'rejection', batchId: tag.batch, result });
 });
 
 // Batches arrive ahead of time; they run one after another, never interleaved.
