@@ -232,3 +232,61 @@ export class AbortError extends JobletError {
     super(message, options);
   }
 }
+
+/**
+ * A promise a task left behind rejected with no handler (`Promise.reject(e)` never awaited, a
+ * fire-and-forget async call that threw). Node would kill the worker; joblet reports it as that
+ * task's failure instead, and the worker stays. `within` says how sure the attribution is: true
+ * when the promise was made while the task ran (or chained from one that was), false when it was
+ * made afterwards (a timer of the task's, say) and the task is only the last one the worker started.
+ */
+export class UnhandledRejectionError extends TaskError {
+  /** The promise was made while the task ran: the task is the one that left it. */
+  readonly within: boolean;
+
+  /** `within`: see the class; `runStack`: where the run was called. */
+  constructor(taskIndex: number, record: ThrownRecord, within: boolean, runStack?: string) {
+    super(taskIndex, record, runStack);
+    const what = record.isError ? `${record.name}: ${record.message}` : `a non-Error value: ${record.message}`;
+    const message = within
+      ? `Task ${taskIndex} left a promise that rejected with no handler: ${what}. Await the promise (or return it) or add .catch() to it`
+      : `A promise rejected with no handler in the worker during or after task ${taskIndex}: ${what}. Await the promises a task starts (or .catch() them) before it returns`;
+    const old = `${this.name}: ${this.message}`;
+    this.message = message;
+    if (this.stack?.startsWith(old)) this.stack = `${this.name}: ${message}${this.stack.slice(old.length)}`;
+    this.within = within;
+  }
+}
+
+/**
+ * The `initializer` option threw (or its promise rejected) in a worker, before that worker's first
+ * task: no task of the batch ran. Its `phase` is 'initializer'; its stack shows the worker's.
+ */
+export class InitializerError extends JobletError {
+  /** Always 'initializer': the phase that failed. */
+  readonly phase = 'initializer' as const;
+  /** `name` of what the initializer threw. */
+  readonly originalName: string;
+  /** `message` of what the initializer threw. */
+  readonly originalMessage: string;
+  /** The stack as the worker saw it. */
+  readonly workerStack: string | undefined;
+  /** Indices of the tasks that were to run after it and did not. */
+  readonly taskIndices: number[];
+
+  /** `record`: what the initializer threw, as the worker saw it. */
+  constructor(taskIndices: number[], record: ThrownRecord, runStack?: string) {
+    const what = record.isError ? `${record.name}: ${record.message}` : `a non-Error value: ${record.message}`;
+    super(
+      `The initializer threw ${what} (phase 'initializer', in a worker, before task ${taskIndices.join(', ')}); those tasks did not run. ` +
+        'Fix the initializer (the option `initializer`): it runs once per worker before its first task, and again in a worker that replaces one, or in the next run.',
+      { taskIndex: taskIndices[0] },
+    );
+    this.originalName = record.name;
+    this.originalMessage = record.message;
+    this.workerStack = record.stack;
+    this.taskIndices = taskIndices;
+    const calledAt = runStack ? `\n    --- run() called ---\n${runStack.slice(runStack.indexOf('\n') + 1)}` : '';
+    if (record.stack) this.stack = `${this.name}: ${this.message}\n    --- in the worker ---\n${record.stack}${calledAt}`;
+  }
+}

@@ -6,6 +6,7 @@ export { Parallel, type RunResult, type ResultOf } from './parallel/Parallel.js'
 export { delayed, type Task } from './parallel/delayed.js';
 export { parallelConfig, noParallel, parallelEnabled } from './parallel/config.js';
 export { cpuCount, effectiveNJobs } from './parallel/njobs.js';
+export { workerState } from './runtime/workerState.js';
 export type { ConfigOptions, ParallelOptions, ReturnAs, RunOptions, Settled, Shaped, TaskFailure } from './parallel/options.js';
 export type { Progress, ProgressOptions } from './parallel/progress.js';
 export type { ParallelStats, PhaseStats } from './parallel/profiler.js';
@@ -43,6 +44,8 @@ export {
   WorkerCrashedError,
   TimeoutError,
   AbortError,
+  UnhandledRejectionError,
+  InitializerError,
   type SerializationPhase,
   type SerializationErrorDetails,
   type ThrownRecord,

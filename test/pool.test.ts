@@ -5,7 +5,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Worker } from 'node:worker_threads';
-import { Parallel, TaskError, delayed, registerBackend, WorkerCrashedError, wrapNonSerializable } from 'joblet';
+import { Parallel, TaskError, delayed, registerBackend, UnhandledRejectionError, WorkerCrashedError, wrapNonSerializable } from 'joblet';
 import { WorkerPool, type SpawnWorker } from '../src/backends/pool.js';
 import { spawnThread } from '../src/backends/threads.js';
 import type { ToWorker, WireBatch, WireReply } from '../src/runtime/protocol.js';
@@ -248,7 +248,8 @@ test("while single-task batches keep coming, a worker still turns its event loop
       return i;
     };
     await rejects(parallel.run(Array.from({ length: 3000 }, (_, i) => delayed(rejects10)(i))), (error) => {
-      assert.instance(error, WorkerCrashedError);
+      assert.instance(error, UnhandledRejectionError);
+      assert.is((error as UnhandledRejectionError).taskIndex, 10);
       assert.match((error as Error).message, 'boom from task 10');
     });
     assert.equal(await parallel.run([delayed((x: number) => x + 1)(1)]), [2], 'a new worker serves');

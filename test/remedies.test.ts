@@ -9,7 +9,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { delayed, SerializationError } from 'joblet';
+import { delayed, SerializationError, workerState } from 'joblet';
 import { rejects, tempDir, withParallel } from './helpers.js';
 
 const recipe = suite('the once-per-worker recipe the socket refusal points to');
@@ -38,21 +38,21 @@ recipe('a socket captured is refused with the pointer; made once per worker as t
         assert.instance(error, SerializationError);
         assert.is(error.path, "fn -> captured 'client'");
         assert.match(error.remedy, /One resource per worker/);
+        assert.match(error.remedy, /`initializer` option/);
       });
-      // The README's recipe, with the socket's path as an argument.
-      const send = ([socketPath, line]: [string, string]) => {
-        const state = globalThis as { logSocket?: net.Socket };
-        state.logSocket ??= net.createConnection(socketPath);
-        state.logSocket.write(`${line}\n`);
+      // The README's recipe: the socket made once per worker by the initializer, read with workerState().
+      const initializer = () => ({ log: net.createConnection(path) });
+      const send = (line: string) => {
+        workerState<{ log: net.Socket }>().log.write(`${line}\n`);
         return line.length;
       };
       const lines = Array.from({ length: 40 }, (_, i) => `line ${i}`);
-      assert.equal(await parallel.map(send, lines.map((line) => [path, line] as [string, string])), lines.map((l) => l.length));
-      assert.equal(await parallel.map(send, [[path, 'again']]), [5]);
+      assert.equal(await parallel.map(send, lines, { initializer }), lines.map((l) => l.length));
+      assert.equal(await parallel.map(send, ['again'], { initializer }), [5]);
       // Wait for the lines to arrive (the event, not the clock): the workers keep their sockets open.
       while (received.length < 41) await new Promise((resolve) => setTimeout(resolve, 10));
       assert.equal([...received].sort(), [...lines, 'again'].sort());
-      // One connection per worker at most (40 tasks on 2 workers, then a second run): made once, reused.
+      // One connection per worker at most (40 tasks on 2 workers, then a second run), and the main thread's `client`.
       assert.ok(connections <= 2 + 1, `${connections} connections for 2 workers`);
     });
   } finally {

@@ -28,6 +28,20 @@ for (const backend of ['threads', 'processes'] as const) {
   const test = suite(`worker limits and recycling, on ${backend}`);
 
   test('an out-of-memory death is a WorkerCrashedError that says so, with the limit; the pool goes on', async () => {
+    // The dying child's stderr (V8's out-of-memory report) is passed on to ours: caught here, so
+    // the run's output stays readable, and it must be the report the error quotes.
+    const written: string[] = [];
+    const write = process.stderr.write;
+    process.stderr.write = ((chunk: string | Uint8Array) => (written.push(String(chunk)), true)) as typeof process.stderr.write;
+    try {
+      await oomCase();
+    } finally {
+      process.stderr.write = write;
+    }
+    if (backend === 'processes') assert.match(written.join(''), /heap out of memory|Reached heap limit/);
+  });
+
+  async function oomCase(): Promise<void> {
     await withParallel({ backend, nJobs: 1, resourceLimits: { maxOldGenerationSizeMb: 48 } }, async (parallel) => {
       await rejects(parallel.run([delayed((x: number) => x)(0), delayed(hoard)(1)]), (error) => {
         assert.instance(error, WorkerCrashedError);
@@ -41,7 +55,7 @@ for (const backend of ['threads', 'processes'] as const) {
       // The worker was replaced, under the same limit.
       assert.equal(await parallel.run([1, 2, 3].map((x) => delayed((y: number) => y * 2)(x))), [2, 4, 6]);
     });
-  });
+  }
 
   test('a crash that is not out of memory says nothing of memory', async () => {
     await withParallel({ backend, nJobs: 1, resourceLimits: { maxOldGenerationSizeMb: 48 } }, async (parallel) => {

@@ -15,7 +15,7 @@ class InlineBackend implements Backend {
   readonly name = 'inline';
   readonly nWorkers = 1;
   readonly capabilities = { sharedMemory: true, isolation: 'none' } as const;
-  private readonly runner = new TaskRunner();
+  private readonly runner = new TaskRunner(true);
   private readonly queue = new JobQueue('The inline backend');
   private current: Job | undefined;
 

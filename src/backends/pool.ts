@@ -1,5 +1,5 @@
 import { AbortError, WorkerCrashedError } from '../errors.js';
-import type { FromWorker, ToWorker, WireBatch, WireReply } from '../runtime/protocol.js';
+import type { FromWorker, ToWorker, WireBatch, WireReply, WireResult } from '../runtime/protocol.js';
 import { TransportRefusedError, type Backend, type BackendCapabilities, type BatchEvents } from './types.js';
 import { JobQueue, type Job } from './jobQueue.js';
 import { transferable } from '../runtime/transfer.js';
@@ -62,7 +62,12 @@ interface Slot {
   tasks: number;
   /** Due for replacement: it is sent nothing more, and is stopped once it has answered what it holds. */
   draining: boolean;
+  /** The last batches this worker answered, newest last: a failure it reports late goes to its run. */
+  answered: Job[];
 }
+
+/** Answered batches a worker's late failure may still name (it names the batch its task ran in, a recent one). */
+const ANSWERED_KEPT = 8;
 
 /**
  * A pool of workers behind the Backend interface, shared by the threads and
@@ -207,7 +212,7 @@ export class WorkerPool implements Backend {
   }
 
   private startWorker(): Slot {
-    const slot: Slot = { handle: undefined as unknown as WorkerHandle, known: new Set(), jobs: [], dropped: new Set(), ready: false, retired: false, id: this.spawned++, tasks: 0, draining: false };
+    const slot: Slot = { handle: undefined as unknown as WorkerHandle, known: new Set(), jobs: [], dropped: new Set(), ready: false, retired: false, id: this.spawned++, tasks: 0, draining: false, answered: [] };
     slot.handle = this.spawn({
       message: (message) => this.onMessage(slot, message),
       exit: (exit) => this.onExit(slot, exit),
@@ -254,12 +259,17 @@ export class WorkerPool implements Backend {
     }
     if (message.type === 'ref') return referenceKind(message.kind).receive?.(message.body);
     if (message.type === 'log') return void process.stderr.write(message.text);
+    if (message.type === 'rejection') return this.lateFailure(slot, message.batchId, message.result);
     if (message.type !== 'reply') return;
     if (slot.dropped.delete(message.batchId)) return;
     const job = slot.jobs[0];
     if (!job || job.batch.id !== message.batchId) return;
     slot.jobs.shift();
     this.running.delete(job.batch.id);
+    if (job.events?.onLateFailure) {
+      slot.answered.push(job);
+      if (slot.answered.length > ANSWERED_KEPT) slot.answered.shift();
+    }
     // The worker moves on to the next batch in its port: that one's clock starts now.
     slot.jobs[0]?.events?.onStart?.();
     if (!slot.jobs.length) slot.handle.unref();
@@ -271,6 +281,14 @@ export class WorkerPool implements Backend {
     }
     if (slot.draining && !slot.jobs.length) void this.retire(slot);
     this.pump();
+  }
+
+  /** A task of an answered batch failed after all (a rejection it left): its run is told, else a warning says so. */
+  private lateFailure(slot: Slot, batchId: number, result: WireResult): void {
+    const job = slot.answered.find((answered) => answered.batch.id === batchId);
+    if (job) return job.events!.onLateFailure!(result);
+    const what = result.ok ? '' : result.kind === 'thrown' && result.record ? `: ${result.record.name}: ${result.record.message}` : '';
+    process.emitWarning(`Task ${result.index} (batch ${batchId}) of an earlier run left a promise that rejected with no handler${what}`, 'JobletWarning');
   }
 
   private onExit(slot: Slot, exit: WorkerExit): void {

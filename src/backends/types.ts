@@ -1,4 +1,4 @@
-import type { WireBatch, WireReply } from '../runtime/protocol.js';
+import type { WireBatch, WireReply, WireResult } from '../runtime/protocol.js';
 
 /** What a backend can do, which joblet adapts to. */
 export interface BackendCapabilities {
@@ -21,6 +21,11 @@ export interface BatchEvents {
   onStart?(): void;
   /** Run it on an idle worker with nothing queued behind it: its clock must match its running time. */
   alone?: boolean;
+  /**
+   * Called after the batch was answered when one of its tasks turns out to have failed after all:
+   * a promise it left rejected with no handler, noticed by its worker once the reply had gone.
+   */
+  onLateFailure?(result: WireResult): void;
 }
 
 /**

@@ -308,7 +308,7 @@ export function packageNameOf(file: string): string | undefined {
 /** What to do with a value a package built that cannot travel: make it where it is used. */
 export function packageRemedy(name: string): string {
   return (
-    `Create it inside the task, or once per worker in a module the task imports (the README's "One resource per worker" shows how), ` +
+    `Create it inside the task, or once per worker with the \`initializer\` option (the README's "One resource per worker" shows how), ` +
     `from \`${name}\`'s exports; pass only plain data.`
   );
 }

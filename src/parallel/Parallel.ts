@@ -61,6 +61,7 @@ export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
   private readonly backendOptions: object | undefined;
   private readonly preDispatch: number | string;
   private readonly workerLimits: WorkerLimits;
+  private readonly initializer: (() => unknown) | undefined;
   private backend: Backend | undefined;
   private untrack: (() => void) | undefined;
 
@@ -79,6 +80,7 @@ export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
     this.returnAs = options.returnAs ?? ('array' as R);
     this.signal = options.signal;
     this.settle = options.settle ?? false;
+    this.initializer = options.initializer;
     this.batchSize = options.batchSize ?? scope.batchSize ?? 'auto';
     this.perWorkerBufferSize = options.perWorkerBufferSize ?? scope.perWorkerBufferSize ?? 1;
     this.verbose = options.verbose ?? scope.verbose ?? 0;
@@ -103,7 +105,7 @@ export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
     const open = () => {
       // Bad options reject the run (or throw from the generator's first next()), as bad tasks do.
       validateRunOptions(options, 'run()');
-      return this.openRun(tasks as Tasks<ResultOf<K>>, options.signal, options.settle ?? this.settle, calledAt);
+      return this.openRun(tasks as Tasks<ResultOf<K>>, options.signal, options.settle ?? this.settle, calledAt, options.initializer ?? this.initializer);
     };
     // A generator starts its work on the first next(): one that is never read, or closed
     // before it starts, runs nothing and holds nothing.
@@ -147,7 +149,13 @@ export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
     await this.close();
   }
 
-  private openRun<T>(tasks: Tasks<T>, runSignal: AbortSignal | undefined, settle: boolean, calledAt?: { stack?: string }): RunScheduler<T> {
+  private openRun<T>(
+    tasks: Tasks<T>,
+    runSignal: AbortSignal | undefined,
+    settle: boolean,
+    calledAt: { stack?: string } | undefined,
+    initializer: (() => unknown) | undefined,
+  ): RunScheduler<T> {
     if (!this.backend) {
       this.backend = getBackendFactory(this.backendName)({
         nWorkers: this.nJobs,
@@ -179,6 +187,7 @@ export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
       },
       observer: this.observer(),
       calledAt,
+      initializer,
     });
   }
 

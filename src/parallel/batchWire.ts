@@ -1,4 +1,4 @@
-import { SerializationError, TaskError, type ThrownRecord } from '../errors.js';
+import { InitializerError, SerializationError, TaskError, UnhandledRejectionError, type ThrownRecord } from '../errors.js';
 import { decodeValue } from '../serialize/payload.js';
 import type { Serializer } from '../serialize/types.js';
 import type { WireBatch, WireDef, WireReply, WireResult } from '../runtime/protocol.js';
@@ -26,6 +26,8 @@ export class BatchWire {
     private readonly transportClones: boolean,
     /** Where the run was called: a task's failure shows it after the worker's stack. */
     private readonly calledAt?: { stack?: string },
+    /** The run's initializer: every batch names it, and a worker runs it before its first task. */
+    private readonly initializer?: () => unknown,
   ) {}
 
   /** The message for a formed batch; throws the SerializationError of a task that cannot travel. */
@@ -45,6 +47,13 @@ export class BatchWire {
     if (this.serializerModule !== undefined) batch.serializerModule = this.serializerModule;
     if (formed.some((e) => e.task.refKey)) batch.refKeys = formed.map((e) => e.task.refKey);
     if (profile) batch.profile = true;
+    if (this.initializer) {
+      // Its defs go with every batch; the pool sends them to each worker once.
+      const init = this.encoder.initializerDefs(this.initializer);
+      for (const def of init) defs.set(def.id, def);
+      batch.defs = [...defs.values()];
+      batch.init = init[init.length - 1]!.id;
+    }
     if (this.encoder.usesSnapshots) batch.run = this.encoder.runId;
     return batch;
   }
@@ -106,12 +115,14 @@ export class BatchWire {
   }
 
   /** The error a failed result stands for. */
-  private failureOf(result: Extract<WireResult, { ok: false }>): unknown {
+  failureOf(result: Extract<WireResult, { ok: false }>): unknown {
     if (result.kind === 'serialization') return new SerializationError({ ...result.failure, taskIndex: result.index });
     let record = result.record;
     if (result.data !== undefined) {
       record = decodeValue(result.data, this.serializer, { phase: 'deserialize-result', root: 'error', taskIndex: result.index }) as ThrownRecord;
     }
+    if (result.kind === 'initializer') return new InitializerError([result.index], record!, this.calledAt?.stack);
+    if (result.unhandled) return new UnhandledRejectionError(result.index, record!, result.unhandled === 'within', this.calledAt?.stack);
     return new TaskError(result.index, record!, this.calledAt?.stack);
   }
 }

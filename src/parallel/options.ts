@@ -181,6 +181,21 @@ export interface ParallelOptions<R extends ReturnAs = ReturnAs, S extends boolea
    */
   settle?: S;
   /**
+   * A function run once in each worker before its first task (concurrent.futures' `initializer`,
+   * mpire's `worker_state`): open a database connection, load a model. What it returns (awaited)
+   * stays in that worker, and a task reads it with `workerState()`. It travels as a task function
+   * does (its source, or with the closure codec what it captures) and is sent to each worker once.
+   * A worker that replaces one that died runs it again; on the inline backend it runs once per
+   * Parallel. If it throws, the tasks that were to follow fail with an InitializerError (phase
+   * 'initializer', the worker's stack), and the next batch tries it again. Its time counts in the
+   * first task's `timeout`. `run(tasks, { initializer })` gives one call its own.
+   * @default undefined
+   * @example
+   * const parallel = new Parallel({ initializer: async () => ({ db: await connect(url) }) });
+   * await parallel.map((id: number) => workerState<{ db: Db }>().db.get(id), ids);
+   */
+  initializer?: () => unknown;
+  /**
    * 'array': `run()` resolves to every result in submission order.
    * 'generator': `run()` returns an async generator yielding results in
    * submission order; 'generator_unordered' yields them as they complete.
@@ -234,9 +249,17 @@ export interface RunOptions<S extends boolean = boolean> {
    * @example const entries = await parallel.map(fetchPage, urls, { settle: true })
    */
   settle?: S;
+  /**
+   * This call's initializer, instead of the Parallel's (see the Parallel option `initializer`).
+   * Each different initializer runs once per worker; its state is kept by its identity (the hash
+   * of what travels), so calls that pass the same one share it.
+   * @default the Parallel's `initializer`
+   * @example await parallel.map(lookup, ids, { initializer: () => ({ cache: new Map() }) })
+   */
+  initializer?: () => unknown;
 }
 
-const RUN_KEYS = ['signal', 'settle'] as const;
+const RUN_KEYS = ['signal', 'settle', 'initializer'] as const;
 
 /** Throws a TypeError for an unknown key (with a guess) or a signal that is not one. */
 export function validateRunOptions(options: RunOptions, where: string): void {
@@ -246,6 +269,13 @@ export function validateRunOptions(options: RunOptions, where: string): void {
     throw new TypeError(`Expected \`signal\` to be an AbortSignal, got ${describeValue(options.signal)}`);
   }
   checkSettle(options.settle);
+  checkInitializer(options.initializer);
+}
+
+function checkInitializer(initializer: unknown): void {
+  if (initializer !== undefined && typeof initializer !== 'function') {
+    throw new TypeError(`Expected \`initializer\` to be a function run once per worker, got ${describeValue(initializer)}`);
+  }
 }
 
 function checkSettle(settle: unknown): void {
@@ -267,7 +297,7 @@ const CONFIG_KEYS = [
   'maxTasksPerWorker',
   'maxWorkerMemory',
 ] as const;
-const PARALLEL_KEYS = [...CONFIG_KEYS, 'returnAs', 'signal', 'progress', 'onProgress', 'enableProfiling', 'settle'] as const;
+const PARALLEL_KEYS = [...CONFIG_KEYS, 'returnAs', 'signal', 'progress', 'onProgress', 'enableProfiling', 'settle', 'initializer'] as const;
 const RETURN_AS: readonly ReturnAs[] = ['array', 'generator', 'generator_unordered'];
 const PRE_DISPATCH = /^\s*(?:(\d+(?:\.\d+)?)\s*\*\s*)?nJobs\s*$/;
 
@@ -337,6 +367,7 @@ export function validateParallelOptions(options: ParallelOptions): void {
     throw new TypeError(`Expected \`signal\` to be an AbortSignal, got ${describeValue(signal)}`);
   }
   checkSettle(options.settle);
+  checkInitializer(options.initializer);
 }
 
 /** Tasks allowed in flight for `nWorkers` workers; Infinity for 'all'. */

@@ -1,7 +1,7 @@
 import { AbortError, JobletError, TimeoutError } from '../errors.js';
 import type { Serializer } from '../serialize/types.js';
 import { TransportRefusedError, type Backend, type BatchEvents } from '../backends/types.js';
-import type { WireBatch, WireReply } from '../runtime/protocol.js';
+import type { WireBatch, WireReply, WireResult } from '../runtime/protocol.js';
 import { AutoBatchSizer } from './batching.js';
 import { BatchWire, batchBytes, replyFacts, type ResultSink } from './batchWire.js';
 import { isTask, type Task } from './delayed.js';
@@ -30,6 +30,8 @@ export interface RunPlan {
   observer?: RunObserver | undefined;
   /** Where run() was called (its stack is formatted only if a task fails): TaskError shows it. */
   calledAt?: { stack?: string } | undefined;
+  /** Run once per worker before its first task; tasks read its result with workerState(). */
+  initializer?: (() => unknown) | undefined;
 }
 
 /** Where a run's results go (delivery.ts): an array, or a generator in submission or completion order. */
@@ -102,7 +104,7 @@ export class RunScheduler<T> {
     this.source = openSource(tasks);
     this.total = Array.isArray(tasks) ? tasks.length : undefined;
     this.encoder = new TaskEncoder(plan.serializer, plan.sharing);
-    this.wire = new BatchWire(this.encoder, plan.serializer, plan.serializerModule, plan.backend.capabilities.clonesMessages === true, plan.calledAt);
+    this.wire = new BatchWire(this.encoder, plan.serializer, plan.serializerModule, plan.backend.capabilities.clonesMessages === true, plan.calledAt, plan.initializer);
     // One task per message where a task's own clock or the main thread's turn matters: a per-task
     // timeout (whatever batchSize says: one timer per batch would time the whole batch), and the
     // inline backend (which does not batch).
@@ -314,6 +316,7 @@ export class RunScheduler<T> {
           if (timed) this.observer!.batchStarted?.(inFlight.started - inFlight.sent);
           this.armTimeout(inFlight);
         },
+        onLateFailure: (result) => this.lateFailure(result),
       },
       timer: undefined,
       started: 0,
@@ -421,6 +424,26 @@ export class RunScheduler<T> {
     // They are reported, not run again: a task that crashed its worker may have done part of its work.
     this.reject(inFlight.batch.indices, error);
     this.afterSettled();
+  }
+
+  /**
+   * A task of an answered batch failed after all: a promise it left rejected with no handler, and
+   * its worker noticed only after the reply had gone (a timer of the task's rejected it, say). A
+   * run still going fails with it, as it would have in the reply. A run that ended, or a settled
+   * run that already gave the task's entry, cannot take it back: a warning names the task, so it is
+   * never lost and never blamed on a later run.
+   */
+  private lateFailure(result: WireResult): void {
+    if (result.ok) return;
+    let error: unknown;
+    try {
+      error = this.wire.failureOf(result);
+    } catch (decodeError) {
+      error = decodeError;
+    }
+    if (!this.ended && !this.failed && !this.plan.settle) return this.fail(error);
+    const when = this.ended ? 'after its run had ended' : 'after its entry was delivered';
+    process.emitWarning(`${error instanceof Error ? error.message : String(error)} (noticed ${when})`, 'JobletWarning');
   }
 
   /** A settled run whose failure belongs to its tasks: a TaskError, a WorkerCrashedError, a TimeoutError, a SerializationError. */

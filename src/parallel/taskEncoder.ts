@@ -65,6 +65,8 @@ export class TaskEncoder {
   /** Defs a closure def needs delivered before it (the counters it captured), by the closure def's id. */
   private readonly companions = new Map<string, WireDef[]>();
   private readonly soleDefs = new Map<WireDef, WireDef[]>();
+  /** The initializer's defs (what it captured by reference first, itself last), made once per run. */
+  private initDefs: WireDef[] | undefined;
 
   constructor(
     private readonly serializer: Serializer,
@@ -160,6 +162,24 @@ export class TaskEncoder {
     return { task: { index, fn: fnDef.id, refKey: prepared.refs.length > 0 ? REF_KEY : undefined }, defs, args: prepared.value };
   }
 
+  /**
+   * The run's initializer as defs, made once per run the way a task function is (source, or a
+   * closure snapshot addressed by the hash of its bytes, so a worker that ran the same one keeps its
+   * state). What cannot travel is refused here, naming the path `initializer`.
+   */
+  initializerDefs(initializer: Function): WireDef[] {
+    if (this.initDefs) return this.initDefs;
+    let def: WireDef;
+    try {
+      def = this.functionDef(initializer, undefined);
+    } catch (error) {
+      if (!(error instanceof SerializationError)) throw error;
+      const details = error.toDetails();
+      throw new SerializationError({ ...details, path: details.path.replace(/^fn/, 'initializer'), taskIndex: undefined, cause: details.cause ?? error });
+    }
+    return (this.initDefs = [...(this.companions.get(def.id) ?? []), def]);
+  }
+
   /** `[def]`, made once per def: batches only read a task's defs. */
   private soleDef(def: WireDef): WireDef[] {
     let defs = this.soleDefs.get(def);
@@ -197,7 +217,7 @@ export class TaskEncoder {
   }
 
   /** A by-reference value as a def, made once per run; its kind says what travels. */
-  private referenceDef(value: object, kind: ReferenceKind, path: string, index: number): WireDef {
+  private referenceDef(value: object, kind: ReferenceKind, path: string, index: number | undefined): WireDef {
     const hit = this.referenceDefs.get(value);
     if (hit) return hit;
     let sent;
@@ -217,7 +237,7 @@ export class TaskEncoder {
     return def;
   }
 
-  private functionDef(fn: Function, index: number): WireDef {
+  private functionDef(fn: Function, index: number | undefined): WireDef {
     const kind = referenceKindOf(fn);
     if (kind) return this.referenceDef(fn, kind, 'fn', index);
     if (this.serializer.capabilities.closures) return this.closureDef(fn, index);
@@ -246,7 +266,7 @@ export class TaskEncoder {
    * Its id is a hash of the bytes: a worker that already holds the same function with
    * the same captured values (an earlier run) is not sent them again.
    */
-  private closureDef(fn: Function, index: number): WireDef {
+  private closureDef(fn: Function, index: number | undefined): WireDef {
     this.usesSnapshots = true;
     const hit = this.closureDefs.get(fn) ?? pureSnapshot(fn);
     if (hit) return hit;

@@ -22,7 +22,7 @@ export function compactBatch(message: ToWorker): ToWorker | CompactBatch {
   if (message.type !== 'batch') return message;
   const { batch } = message;
   const { indices, args } = batch;
-  if (args === undefined || batch.defs.length || batch.refKeys || batch.profile || batch.serializerModule !== undefined) return message;
+  if (args === undefined || batch.defs.length || batch.refKeys || batch.profile || batch.serializerModule !== undefined || batch.init !== undefined) return message;
   const first = indices[0]!;
   for (let i = 1; i < indices.length; i++) if (indices[i] !== first + i) return message;
   if (batch.run !== undefined) return [batch.id, batch.serializer, batch.fns, first, args, batch.unary ? 1 : 0, batch.run];

@@ -4,6 +4,7 @@ import { markWorkerRealm } from '../closure/codec.js';
 import { connectToMain } from '../values/mainChannel.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 import { REPORT_MEMORY_ARG, heapInUse } from './memory.js';
+import { trackRejections } from './rejections.js';
 
 if (!process.send) throw new Error('joblet: processWorker.js must be started with an IPC channel (child_process.fork)');
 
@@ -15,6 +16,13 @@ const send = (message: FromWorker, done?: () => void) => process.send!(message, 
 connectToMain({
   post: (kind, body) => send({ type: 'ref', kind, body }),
   log: (text) => void process.stderr.write(text),
+});
+
+// A promise a task left rejected with no handler fails that task (in its batch's reply, or on its
+// own once the reply went) instead of killing the process: it is the task's error, not a crash.
+trackRejections((tag, reason) => {
+  const result = runner.rejected(tag, reason);
+  if (result) send({ type: 'rejection', batchId: tag.batch, result });
 });
 
 // Batches arrive ahead of time; they run one after another, never interleaved.

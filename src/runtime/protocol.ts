@@ -110,6 +110,11 @@ export interface WireBatch {
    * snapshot once per run, so what one run's tasks wrote into captured objects is not seen by the next.
    */
   run?: number;
+  /**
+   * Id of the def of the run's `initializer`: a worker that has not run it yet runs it (once)
+   * before the batch's first task; the tasks read what it returned with `workerState()`.
+   */
+  init?: string;
 }
 
 /**
@@ -181,6 +186,23 @@ export type WireResult =
       data?: Bytes;
       /** A plain copy of the ThrownRecord, when the serializer could not encode it. */
       record?: ThrownRecord;
+      /**
+       * Set when what failed the task is a promise it left that rejected with no handler: 'within'
+       * when the promise was made while the task ran, 'after' when only later (the task ran last).
+       */
+      unhandled?: 'within' | 'after';
+    }
+  | {
+      /** The task's index in submission order. */
+      index: number;
+      /** The task did not run. */
+      ok: false;
+      /** The worker's initializer threw before it. */
+      kind: 'initializer';
+      /** What the initializer threw, as a ThrownRecord in the batch's serializer. */
+      data?: Bytes;
+      /** A plain copy of the ThrownRecord, when the serializer could not encode it. */
+      record?: ThrownRecord;
     }
   | {
       /** The task's index in submission order. */
@@ -203,6 +225,11 @@ export type FromWorker =
   /** Sent once, when the runtime has loaded and listens: start-up time is not task time. */
   | { type: 'ready' }
   | ({ type: 'reply'; batchId: number } & WireReply)
+  /**
+   * A promise a task of an answered batch left rejected with no handler, noticed after the reply
+   * went: the task's failure, for its run (a rejection noticed before the reply is in the reply).
+   */
+  | { type: 'rejection'; batchId: number; result: WireResult }
   /** The worker is about to die from an error outside any task. */
   | { type: 'fatal'; message: string }
   /** A by-reference value's message to its kind on the main side (a Counter's increment from a child process). */

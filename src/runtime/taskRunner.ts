@@ -8,10 +8,23 @@ import { importModules, modulesToImport } from '../closure/codec.js';
 import type { WireBatch, WireDef, WireReply, WireResult, WireTask } from './protocol.js';
 import '../sharing/kinds.js';
 import { referenceKind } from '../values/byReference.js';
-import { encodeThrown, recordThrown } from './thrown.js';
+import { encodeThrown, plainThrown, recordThrown } from './thrown.js';
+import { rejections, type TaskTag } from './rejections.js';
+import { setBatchState, withState, type StateHolder } from './workerState.js';
 
 /** What running one task gave: its value, or a failure result. */
 type Outcome = { ran: unknown } | WireResult;
+
+/** What a batch's tasks have given so far, and what it needs to finish its reply. */
+interface BatchProgress {
+  failures: WireResult[];
+  values: unknown[];
+  valueIndices: number[];
+  /** `rejections.made` when the batch started: a batch that made no promise left no rejection. */
+  made: number;
+  /** The initializer's state for the batch's tasks, when the run has one. */
+  state: StateHolder | undefined;
+}
 
 /** `f(value)`, now or when the promise settles. */
 function mapMaybe<T, U>(value: T | Promise<T>, f: (value: T) => U): U | Promise<U> {
@@ -33,6 +46,13 @@ export class TaskRunner {
    * objects), the next run rebuilds it from the bytes kept in `defs`, even when the bytes are the same.
    */
   private readonly builtFor = new Map<string, number>();
+  /** What each initializer (by def id) returned in this worker: run once, kept until forgotten. */
+  private readonly states = new Map<string, StateHolder>();
+  /** Batches running here, with the unhandled rejections their tasks left so far (by task index). */
+  private readonly open = new Map<number, Map<number, { reason: unknown; within: boolean }>>();
+
+  /** `sameThread`: tasks run in the main thread (inline), where another Parallel's tasks interleave. */
+  constructor(private readonly sameThread = false) {}
 
   /**
    * Run a batch. `clones`: the reply goes through a transport that structured-clones it, so plain
@@ -101,7 +121,54 @@ export class TaskRunner {
       return { failures: batch.indices.map((index): WireResult => ({ index, ok: false, kind: 'serialization', failure: details })) };
     }
     if (timing) timing.decodeMs = performance.now() - clock;
-    return this.runTasks(batch, clones, serializer, argsList, timing, { failures: [], values: [], valueIndices: [] }, 0);
+    const start = (state: StateHolder | undefined) => {
+      if (rejections.enabled) this.open.set(batch.id, new Map());
+      if (!this.sameThread) setBatchState(state);
+      return this.runTasks(batch, clones, serializer, argsList, timing, { failures: [], values: [], valueIndices: [], made: rejections.made, state }, 0);
+    };
+    if (batch.init === undefined) return start(undefined);
+    const state = this.initialize(batch, serializer);
+    const isHolder = (made: StateHolder | WireReply): made is StateHolder => 'value' in made;
+    if (state instanceof Promise) return state.then((ready) => (isHolder(ready) ? start(ready) : ready));
+    return isHolder(state) ? start(state) : state;
+  }
+
+  /**
+   * The run's initializer state in this worker: made by calling the initializer the first time a
+   * batch names it, kept by its def id. If it throws, every task of the batch fails with what it
+   * threw, and the next batch tries again (a connection that failed once may succeed later).
+   */
+  private initialize(batch: WireBatch, serializer: Serializer): StateHolder | WireReply | Promise<StateHolder | WireReply> {
+    const id = batch.init!;
+    const held = this.states.get(id);
+    if (held) return held;
+    let fn: unknown;
+    try {
+      fn = this.build(id, batch.run);
+      if (typeof fn !== 'function') throw new TypeError(`the initializer arrived as ${typeof fn}`);
+    } catch (error) {
+      return {
+        failures: batch.indices.map((index) => this.serializationFailure(index, 'deserialize-task', 'initializer', serializer.name, error,
+          'The worker rebuilt the initializer from what the main thread sent, and that failed as the message says.')),
+      };
+    }
+    const failed = (thrown: unknown): WireReply => {
+      const encoded = encodeThrown(recordThrown(thrown), serializer);
+      return { failures: batch.indices.map((index): WireResult => ({ index, ok: false, kind: 'initializer', ...encoded })) };
+    };
+    const keep = (value: unknown): StateHolder => {
+      const holder = { value };
+      this.states.set(id, holder);
+      return holder;
+    };
+    let result: unknown;
+    try {
+      result = (fn as () => unknown)();
+    } catch (thrown) {
+      return failed(thrown);
+    }
+    if (typeof (result as { then?: unknown } | null)?.then !== 'function') return keep(result);
+    return Promise.resolve(result).then(keep, failed);
   }
 
   /** Tasks `from` on, one after another, synchronously until one returns a promise. */
@@ -111,7 +178,7 @@ export class TaskRunner {
     serializer: Serializer,
     argsList: unknown[],
     timing: NonNullable<WireReply['timing']> | undefined,
-    done: { failures: WireResult[]; values: unknown[]; valueIndices: number[] },
+    done: BatchProgress,
     from: number,
   ): WireReply | Promise<WireReply> {
     const record = (index: number, outcome: Outcome) => {
@@ -129,27 +196,49 @@ export class TaskRunner {
       const task: WireTask = { index, fn: typeof batch.fns === 'string' ? batch.fns : batch.fns[i]!, refKey: batch.refKeys?.[i] };
       const clock = timing ? performance.now() : 0;
       let outcome: Outcome | Promise<Outcome>;
+      rejections.enter(batch.id, index);
       try {
-        outcome = this.runTask(task, serializer, batch.unary ? [argsList[i]] : argsList[i], batch.run);
+        const args = batch.unary ? [argsList[i]] : argsList[i];
+        outcome = done.state && this.sameThread
+          ? withState(done.state, () => this.runTask(task, serializer, args, batch.run))
+          : this.runTask(task, serializer, args, batch.run);
       } catch (error) {
         outcome = unexpected(index, error);
       }
       if (outcome instanceof Promise) {
         return outcome.then(
           (settled) => {
+            rejections.leave();
             if (timing) timing.taskMs.push(performance.now() - clock);
             record(index, settled);
             return this.runTasks(batch, clones, serializer, argsList, timing, done, i + 1);
           },
           (error: unknown) => {
+            rejections.leave();
             record(index, unexpected(index, error));
             return this.runTasks(batch, clones, serializer, argsList, timing, done, i + 1);
           },
         );
       }
+      rejections.leave();
       if (timing) timing.taskMs.push(performance.now() - clock);
       record(index, outcome);
     }
+    // A task made promises: one it left rejected with no handler is reported by Node after the
+    // microtasks run, before the event loop's next phase. The reply waits for that (one turn of
+    // the loop), so the rejection fails its task in this reply rather than in a later message.
+    if (rejections.enabled && rejections.made !== done.made) {
+      return new Promise((resolve) => setImmediate(() => resolve(this.finish(batch, clones, serializer, timing, done))));
+    }
+    return this.finish(batch, clones, serializer, timing, done);
+  }
+
+  /** The batch's reply: its values packed, its failures, and the rejections its tasks left. */
+  private finish(batch: WireBatch, clones: boolean, serializer: Serializer, timing: NonNullable<WireReply['timing']> | undefined, done: BatchProgress): WireReply {
+    if (!this.sameThread) setBatchState(undefined);
+    const left = this.open.get(batch.id);
+    this.open.delete(batch.id);
+    if (left?.size) this.failLeft(left, serializer, done);
     const { failures, values, valueIndices } = done;
     if (!values.length) return { failures };
     if (clones && clonesAsIs(serializer, values)) return failures.length ? { values, failures } : { values };
@@ -157,6 +246,38 @@ export class TaskRunner {
     const reply = this.packValues(values, valueIndices, failures, serializer);
     if (timing) timing.encodeMs = performance.now() - clock;
     return reply;
+  }
+
+  /** Tasks that left a rejected promise fail with it (a task that failed already keeps its own failure). */
+  private failLeft(left: Map<number, { reason: unknown; within: boolean }>, serializer: Serializer, done: BatchProgress): void {
+    const kept: number[] = [];
+    const values: unknown[] = [];
+    done.valueIndices.forEach((index, k) => {
+      if (!left.has(index)) {
+        kept.push(index);
+        values.push(done.values[k]);
+      }
+    });
+    for (const [index, { reason, within }] of left) {
+      if (done.failures.some((failure) => failure.index === index)) continue;
+      done.failures.push({ index, ok: false, kind: 'thrown', unhandled: within ? 'within' : 'after', ...encodeThrown(recordThrown(reason), serializer) });
+    }
+    done.values = values;
+    done.valueIndices = kept;
+  }
+
+  /**
+   * A promise the task `tag` names left rejected with no handler (trackRejections). Its batch still
+   * running: the rejection fails the task in the reply, and undefined is returned. Its batch
+   * answered already: the result to send on its own, in plain data the transport carries.
+   */
+  rejected(tag: TaskTag, reason: unknown): WireResult | undefined {
+    const left = this.open.get(tag.batch);
+    if (left) {
+      if (!left.has(tag.index)) left.set(tag.index, { reason, within: tag.within });
+      return undefined;
+    }
+    return { index: tag.index, ok: false, kind: 'thrown', unhandled: tag.within ? 'within' : 'after', record: plainThrown(recordThrown(reason)) };
   }
 
   /** A reply whose `values` the transport refused to clone, with the values serialized instead. */
@@ -191,6 +312,7 @@ export class TaskRunner {
       this.defs.delete(id);
       this.built.delete(id);
       this.builtFor.delete(id);
+      this.states.delete(id);
     }
   }
 

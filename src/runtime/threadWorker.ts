@@ -7,6 +7,7 @@ import { compactReply, expandBatch, type CompactBatch } from './compactWire.js';
 import { connectToMain } from '../values/mainChannel.js';
 import { LINGER_MS, linger } from './wake.js';
 import { heapInUse } from './memory.js';
+import { trackRejections } from './rejections.js';
 import type { FromWorker, ToWorker, WireBatch, WireReply } from './protocol.js';
 
 const port = parentPort;
@@ -19,6 +20,13 @@ const runner = new TaskRunner();
 connectToMain({
   post: (kind, body) => port.postMessage({ type: 'ref', kind, body } satisfies FromWorker),
   log: (text) => port.postMessage({ type: 'log', text } satisfies FromWorker),
+});
+
+// A promise a task left rejected with no handler fails that task (in its batch's reply, or on its
+// own once the reply went) instead of killing the thread: it is the task's error, not a crash.
+trackRejections((tag, reason) => {
+  const result = runner.rejected(tag, reason);
+  if (result) port.postMessage({ type: 'rejection', batchId: tag.batch, result } satisfies FromWorker);
 });
 
 // Batches arrive ahead of time (the pool keeps a worker's next batch waiting in its port);

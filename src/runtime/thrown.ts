@@ -49,3 +49,14 @@ export function encodeThrown(record: ThrownRecord, serializer: Serializer): { da
     }
   }
 }
+
+/** The record as plain data a structured clone carries (a message of its own, with no serializer). */
+export function plainThrown(record: ThrownRecord): ThrownRecord {
+  try {
+    return structuredClone(record);
+  } catch (error) {
+    const stripped: ThrownRecord = { ...record, properties: {}, propertiesLost: `the transport could not carry them: ${error instanceof Error ? error.message : String(error)}` };
+    if (!record.isError) stripped.value = describeValue(record.value);
+    return stripped;
+  }
+}

@@ -20,7 +20,8 @@ export interface SendContext {
   sameThread: boolean;
   /** Where the value sits, for errors: `args[1].model`. */
   path: string;
-  taskIndex: number;
+  /** The task it belongs to; undefined for the run's initializer. */
+  taskIndex: number | undefined;
   /** The run's serializer, for errors. */
   serializer: string;
   /** The run's encode session: a kind that encodes with a serializer hands it on (one capture per function per run). */

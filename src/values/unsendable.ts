@@ -18,4 +18,4 @@ export function unsendableReason(value: unknown): string | undefined {
 
 /** What to do about a resource that cannot be sent (a socket, a handle, a Proxy). */
 export const RESOURCE_REMEDY =
-  'Create it inside the task, or once per worker (the README\'s "One resource per worker" shows how), send the data it holds instead, or keep it in the main thread.';
+  'Create it inside the task, or once per worker with the `initializer` option and read it in the task with workerState() (the README\'s "One resource per worker" shows how), send the data it holds instead, or keep it in the main thread.';
