@@ -1,5 +1,15 @@
 import type { WireBatch, WireReply } from '../runtime/protocol.js';
 
+/** A batch's duration the automatic batch sizer aims at, in ms: it grows batches below `min`, halves them above `max`. */
+export interface BatchDuration {
+  /** Below this, batches grow (at most doubling). */
+  min: number;
+  /** The size a batch is set to when it changes. */
+  target: number;
+  /** Above this, batches shrink. */
+  max: number;
+}
+
 /** What a backend can do, which joblet adapts to. */
 export interface BackendCapabilities {
   /** Workers can see SharedArrayBuffers of the main thread without a copy. */
@@ -13,6 +23,12 @@ export interface BackendCapabilities {
    * refuses a value in them.
    */
   clonesMessages?: boolean;
+  /**
+   * How long the automatic batch sizer aims each batch to take, in ms: short (10-50 ms, the
+   * default) where a message to a worker costs microseconds, longer where a batch's trip costs
+   * more (joblib's dask backend aims at 0.2-1 s).
+   */
+  batchDurationMs?: BatchDuration;
 }
 
 /** What the run asks of one batch's submission. */

@@ -108,7 +108,7 @@ export class RunScheduler<T> {
     // inline backend (which does not batch).
     const clocked = this.hasTimeout();
     const oneByOne = clocked || plan.backend.capabilities.isolation === 'none' ? 1 : undefined;
-    this.sizer = new AutoBatchSizer(plan.backend.nWorkers, clocked ? 1 : plan.batchSize === 'auto' ? oneByOne : plan.batchSize);
+    this.sizer = new AutoBatchSizer(plan.backend.nWorkers, clocked ? 1 : plan.batchSize === 'auto' ? oneByOne : plan.batchSize, plan.backend.capabilities.batchDurationMs);
     this.batchTarget = this.sizer.next(this.total);
     this.maxOutstanding = plan.maxOutstanding;
     this.observer = plan.observer;
@@ -141,7 +141,7 @@ export class RunScheduler<T> {
         this.pulling = false;
         if (this.failed) return;
         if (this.plan.windowFor) this.maxOutstanding = this.plan.windowFor(backend.nWorkers);
-        this.sizer = new AutoBatchSizer(backend.nWorkers, this.sizer.fixedSize);
+        this.sizer = new AutoBatchSizer(backend.nWorkers, this.sizer.fixedSize, backend.capabilities.batchDurationMs);
         this.batchTarget = this.sizer.next(this.total);
         void this.fill();
       },
