@@ -37,6 +37,12 @@ export interface BatchEvents {
   onStart?(): void;
   /** Run it on an idle worker with nothing queued behind it: its clock must match its running time. */
   alone?: boolean;
+  /**
+   * The run's per-task `timeout` (the batch then holds one task). The run keeps its own clock from
+   * `onStart`; a remote backend also has the worker enforce it, so a task past it is stopped there
+   * even when the run is gone.
+   */
+  timeoutMs?: number;
 }
 
 /**

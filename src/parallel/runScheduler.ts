@@ -309,6 +309,7 @@ export class RunScheduler<T> {
         // A batch waits in a busy worker's queue only when known to be short; and never with a
         // per-task timeout, whose clock counts from the start.
         alone: this.hasTimeout() || !this.sizer.isShort(formed.length),
+        ...(this.hasTimeout() && { timeoutMs: this.plan.timeout! }),
         onStart: () => {
           inFlight.started = performance.now();
           if (timed) this.observer!.batchStarted?.(inFlight.started - inFlight.sent);
