@@ -63,8 +63,8 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     return mine;
   };
   let redis: Redis | undefined;
-  /** Jobs running here, by id: their local batch's id, for a cancel message. */
-  const running = new Map<string, number>();
+  /** Jobs running here, by id: their local batch's id, for a cancel message, and whether one came. */
+  const running = new Map<string, { localId: number; cancelled: boolean }>();
   const relay = relayReceives();
 
   /** The local pool's answer to a batch, stopped past `timeoutMs` (counted from its local start). */
@@ -99,10 +99,12 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     const localBatch: WireBatch = { ...batch, id: nextBatch++ };
     if (batch.run !== undefined) localBatch.run = localRun(job.data.producer, batch.run);
     // Registered before the cancel key is read: a cancel published after the read finds the job here.
-    running.set(jobId, localBatch.id);
+    const entry = { localId: localBatch.id, cancelled: false };
+    running.set(jobId, entry);
     let outcome: Outcome;
     try {
-      if (await redis!.del(cancelKey(queue, jobId))) outcome = { cancelled: true };
+      // The message may also come between the read and the local submit: hence `cancelled`.
+      if ((await redis!.del(cancelKey(queue, jobId))) || entry.cancelled) outcome = { cancelled: true };
       else outcome = await runLocal(localBatch, timeoutMs);
     } finally {
       running.delete(jobId);
@@ -137,8 +139,10 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const subscriber = redis.duplicate();
   subscriber.on('error', () => {});
   subscriber.on('message', (_channel: string, jobId: string) => {
-    const localId = running.get(jobId);
-    if (localId !== undefined) local.cancel(localId, new AbortError(`Batch ${jobId} was cancelled by its producer.`));
+    const entry = running.get(jobId);
+    if (!entry) return;
+    entry.cancelled = true;
+    local.cancel(entry.localId, new AbortError(`Batch ${jobId} was cancelled by its producer.`));
   });
   await subscriber.subscribe(cancelChannel(queue));
   const beat = () => redis!.set(heartbeatKey(queue, id), String(concurrency), 'PX', HEARTBEAT_TTL_MS).catch(() => {});
