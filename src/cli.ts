@@ -7,7 +7,7 @@
  * imports a module, takes one of its exports as the value, and prints
  * compareSerializers' report on it.
  *
- *   joblet worker --redis URL --secret-file F [--queue Q] [--concurrency N] [--pool threads|processes]
+ *   joblet worker --redis URL --secret-file F [--queue Q] [--concurrency N] [--pool threads|processes] [--lock-duration MS]
  *
  * serves the bullmq backend's queue until SIGTERM or Ctrl-C.
  */
@@ -130,6 +130,12 @@ Options:
   --concurrency <n>      batches at once, one local worker each (default:
                          the number of cores)
   --pool <kind>          threads (default) or processes: where tasks run
+  --lock-duration <ms>   BullMQ's lock on a running batch (default 30000): if
+                         this process dies, another worker runs the batch
+                         again once the lock expired, so a batch may run twice
+  --stalled-interval <ms>  how often expired locks are looked for (default 30000)
+  --max-stalled <n>      re-runs of a batch whose worker died before it fails
+                         with WorkerCrashedError (default 1)
   --verbose              one line per batch on stderr
   -h, --help             show this help`;
 
@@ -143,9 +149,20 @@ async function worker(args: string[]): Promise<string | undefined> {
       concurrency: { type: 'string' },
       pool: { type: 'string', default: 'threads' },
       verbose: { type: 'boolean', default: false },
+      'lock-duration': { type: 'string' },
+      'stalled-interval': { type: 'string' },
+      'max-stalled': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
+  const count = (flag: 'lock-duration' | 'stalled-interval' | 'max-stalled', least: number) => {
+    const text = values[flag];
+    if (text === undefined) return undefined;
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < least) throw new UsageError(`Expected --${flag} to be an integer from ${least} up, got '${text}'.`);
+    return value;
+  };
+  const stalled = { lockDuration: count('lock-duration', 1000), stalledInterval: count('stalled-interval', 100), maxStalledCount: count('max-stalled', 0) };
   if (values.help) return WORKER_HELP;
   const pool = values.pool;
   if (pool !== 'threads' && pool !== 'processes') throw new UsageError(`Expected --pool to be threads or processes, got '${pool}'.`);
@@ -171,7 +188,7 @@ async function worker(args: string[]): Promise<string | undefined> {
   };
   process.once('SIGTERM', () => listen('SIGTERM'));
   process.once('SIGINT', () => listen('SIGINT'));
-  const running = await startWorker({ connection: connection.options, where: connection.where, queue: values.queue!, secret, concurrency, pool, verbose: values.verbose });
+  const running = await startWorker({ connection: connection.options, where: connection.where, queue: values.queue!, secret, concurrency, pool, verbose: values.verbose, ...stalled });
   await new Promise<void>((resolve) => {
     onSignal = (signal: string) => {
       process.stderr.write(`joblet worker ${running.id}: ${signal}, finishing the batches in hand\n`);

@@ -32,7 +32,7 @@ export { sharedArray, type TypedArrayConstructor } from './sharing/sharedArray.j
 export { Counter, type CounterOptions } from './sharing/counter.js';
 
 export { registerBackend, listBackends, type BackendName } from './backends/registry.js';
-export type { Backend, BackendCapabilities, BackendFactory, BackendOptions, BatchEvents, WorkerResourceLimits } from './backends/types.js';
+export type { Backend, BackendCapabilities, BatchDuration, BackendFactory, BackendOptions, BatchEvents, WorkerResourceLimits } from './backends/types.js';
 export { TransportRefusedError } from './backends/types.js';
 export type { Bytes, WireBatch, WireReply, WireResult, WireDef, WireTask, WireSerializationFailure } from './runtime/protocol.js';
 export type { SourceForm } from './source/sourceForm.js';

@@ -1,5 +1,15 @@
 import type { WireBatch, WireReply, WireResult } from '../runtime/protocol.js';
 
+/** A batch's duration the automatic batch sizer aims at, in ms: it grows batches below `min`, halves them above `max`. */
+export interface BatchDuration {
+  /** Below this, batches grow (at most doubling). */
+  min: number;
+  /** The size a batch is set to when it changes. */
+  target: number;
+  /** Above this, batches shrink. */
+  max: number;
+}
+
 /** What a backend can do, which joblet adapts to. */
 export interface BackendCapabilities {
   /** Workers can see SharedArrayBuffers of the main thread without a copy. */
@@ -13,6 +23,12 @@ export interface BackendCapabilities {
    * refuses a value in them.
    */
   clonesMessages?: boolean;
+  /**
+   * How long the automatic batch sizer aims each batch to take, in ms: short (10-50 ms, the
+   * default) where a message to a worker costs microseconds, longer where a batch's trip costs
+   * more (joblib's dask backend aims at 0.2-1 s).
+   */
+  batchDurationMs?: BatchDuration;
 }
 
 /** What the run asks of one batch's submission. */
@@ -26,6 +42,12 @@ export interface BatchEvents {
    * a promise it left rejected with no handler, noticed by its worker once the reply had gone.
    */
   onLateFailure?(result: WireResult): void;
+  /**
+   * The run's per-task `timeout` (the batch then holds one task). The run keeps its own clock from
+   * `onStart`; a remote backend also has the worker enforce it, so a task past it is stopped there
+   * even when the run is gone.
+   */
+  timeoutMs?: number;
 }
 
 /**

@@ -1,3 +1,5 @@
+import type { BatchDuration } from '../backends/types.js';
+
 /**
  * Automatic batch sizing, after joblib's AutoBatchingMixin: aim each batch
  * at a target duration, learn the per-task time with a moving average, grow
@@ -8,10 +10,10 @@
  * thread and back costs about 50 microseconds here (joblib's processes pay
  * milliseconds, hence its 0.2 to 2 s targets): a batch of 10 to 50 ms keeps
  * that overhead under 1% while a slow task still gets a batch of its own.
+ * A backend whose batch costs more to carry (a job on Redis: about a
+ * millisecond) says so with its own target (`capabilities.batchDurationMs`).
  */
-const TARGET_MS = 20;
-const MIN_MS = 10;
-const MAX_MS = 50;
+const THREADS: BatchDuration = { min: 10, target: 20, max: 50 };
 // Weight of the newest batch in the moving average of the per-task time.
 const SMOOTHING = 0.3;
 // A batch never holds more than this: results wait for the whole batch.
@@ -27,6 +29,7 @@ export class AutoBatchSizer {
   constructor(
     private readonly nWorkers: number,
     fixed: number | undefined,
+    private readonly duration: BatchDuration = THREADS,
     limit?: number,
   ) {
     this.maxSize = Math.min(MAX_SIZE, limit ?? MAX_SIZE);
@@ -48,11 +51,11 @@ export class AutoBatchSizer {
 
   /**
    * Whether a batch of `size` tasks is known to be short (the moving average says at most
-   * MAX_MS): only then may it wait in a busy worker's queue, where a long one would hold up
+   * the backend's max): only then may it wait in a busy worker's queue, where a long one would hold up
    * the batches behind it while another worker idles.
    */
   isShort(size: number): boolean {
-    return this.perTaskMs !== undefined && this.perTaskMs * size <= MAX_MS;
+    return this.perTaskMs !== undefined && this.perTaskMs * size <= this.duration.max;
   }
 
   /** A batch of `tasks` tasks took `ms` from its start in a worker to its results here. */
@@ -61,8 +64,9 @@ export class AutoBatchSizer {
     const perTask = Math.max(ms, 0.01) / tasks;
     this.perTaskMs = this.perTaskMs === undefined ? perTask : SMOOTHING * perTask + (1 - SMOOTHING) * this.perTaskMs;
     if (this.fixed !== undefined) return; // a fixed size still learns the per-task time, for isShort
+    const { min, target, max } = this.duration;
     const duration = this.perTaskMs * this.size;
-    if (duration < MIN_MS) this.size = Math.min(this.size * 2, this.maxSize, Math.max(this.size + 1, Math.round(TARGET_MS / this.perTaskMs)));
-    else if (duration > MAX_MS) this.size = Math.max(1, Math.min(Math.floor(this.size / 2), Math.round(TARGET_MS / this.perTaskMs)));
+    if (duration < min) this.size = Math.min(this.size * 2, this.maxSize, Math.max(this.size + 1, Math.round(target / this.perTaskMs)));
+    else if (duration > max) this.size = Math.max(1, Math.min(Math.floor(this.size / 2), Math.round(target / this.perTaskMs)));
   }
 }

@@ -80,7 +80,8 @@ export interface ConfigOptions {
   /**
    * Tasks per message to a worker. 'auto' starts at one and adapts so that a
    * batch takes about 20 ms (joblib's auto batching, fitted to a message cost
-   * of about 50 microseconds), with smaller batches at the end of a run.
+   * of about 50 microseconds; on 'bullmq', where a batch is a job on Redis,
+   * about 0.5 s), with smaller batches at the end of a run.
    * A per-task `timeout` (even with a number here) and the inline backend
    * send one task at a time.
    * @default 'auto'

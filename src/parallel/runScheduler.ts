@@ -110,7 +110,7 @@ export class RunScheduler<T> {
     // inline backend (which does not batch).
     const clocked = this.hasTimeout();
     const oneByOne = clocked || plan.backend.capabilities.isolation === 'none' ? 1 : undefined;
-    this.sizer = new AutoBatchSizer(plan.backend.nWorkers, clocked ? 1 : plan.batchSize === 'auto' ? oneByOne : plan.batchSize, plan.backend.maxBatchTasks);
+    this.sizer = new AutoBatchSizer(plan.backend.nWorkers, clocked ? 1 : plan.batchSize === 'auto' ? oneByOne : plan.batchSize, plan.backend.capabilities.batchDurationMs, plan.backend.maxBatchTasks);
     this.batchTarget = this.sizer.next(this.total);
     this.maxOutstanding = plan.maxOutstanding;
     this.observer = plan.observer;
@@ -143,7 +143,7 @@ export class RunScheduler<T> {
         this.pulling = false;
         if (this.failed) return;
         if (this.plan.windowFor) this.maxOutstanding = this.plan.windowFor(backend.nWorkers);
-        this.sizer = new AutoBatchSizer(backend.nWorkers, this.sizer.fixedSize, backend.maxBatchTasks);
+        this.sizer = new AutoBatchSizer(backend.nWorkers, this.sizer.fixedSize, backend.capabilities.batchDurationMs, backend.maxBatchTasks);
         this.batchTarget = this.sizer.next(this.total);
         void this.fill();
       },
@@ -311,6 +311,7 @@ export class RunScheduler<T> {
         // A batch waits in a busy worker's queue only when known to be short; and never with a
         // per-task timeout, whose clock counts from the start.
         alone: this.hasTimeout() || !this.sizer.isShort(formed.length),
+        ...(this.hasTimeout() && { timeoutMs: this.plan.timeout! }),
         onStart: () => {
           inFlight.started = performance.now();
           if (timed) this.observer!.batchStarted?.(inFlight.started - inFlight.sent);

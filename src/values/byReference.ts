@@ -105,6 +105,11 @@ export function referenceKind(name: string): ReferenceKind {
   return kind;
 }
 
+/** Every kind registered in this realm (a remote worker relays the messages of those that `receive`). */
+export function referenceKinds(): readonly ReferenceKind[] {
+  return kinds;
+}
+
 /** The kind that carries the large arguments a run shares for its length. */
 export function largeValueKind(): ReferenceKind | undefined {
   return kinds.find((kind) => kind.sharesLargeValues);

@@ -9,7 +9,7 @@ import type { WireBatch, WireReply } from '../../runtime/protocol.js';
 import { sign, verify } from './signing.js';
 
 /** Bump when the job or reply layout changes: a worker refuses a job of another protocol. */
-export const PROTOCOL = 1;
+export const PROTOCOL = 2;
 export const JOBLET_VERSION: string = JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')).version;
 
 /** A job's data (BullMQ stores it as JSON). */
@@ -24,22 +24,44 @@ export interface JobData {
   sig: string;
 }
 
-/** What a worker answers: the local pool's reply, or how the batch failed there. */
-export type ReplyBody =
+/** What a job carries, signed: the batch, and the per-task clock the worker enforces. */
+export interface JobBody {
+  batch: WireBatch;
+  /** The run's `timeout` (then the batch holds one task): the worker stops the task past it. */
+  timeoutMs?: number | undefined;
+}
+
+/** What a worker answers: the local pool's reply, or how the batch failed or stopped there. */
+export type Outcome =
   | { reply: WireReply }
   | { crashed: { exitCode: number | null; signal: string | null; reason?: string | undefined; taskIndices: number[] } }
-  | { error: { name: string; message: string } };
+  | { error: { name: string; message: string } }
+  | { timeout: { index: number; ms: number } }
+  /** Its producer cancelled it (an abort, a failure elsewhere in the run): nobody reads this one. */
+  | { cancelled: true };
+
+/** A message a task's copy of a by-reference value sent its main side (a Counter's increment), relayed to the producer. */
+export interface Relayed {
+  kind: string;
+  body: unknown;
+}
+
+export type ReplyBody = Outcome & {
+  /** The worker process that answered, for per-worker figures. */
+  worker?: string;
+  relayed?: Relayed[];
+};
 
 /** A job refused before any of it was deserialized. */
 export class RefusedJobError extends Error {}
 
-export function sealJob(secret: Uint8Array, queue: string, jobId: string, producer: string, batch: WireBatch): JobData {
-  const body = serialize(batch);
+export function sealJob(secret: Uint8Array, queue: string, jobId: string, producer: string, batch: WireBatch, timeoutMs?: number): JobData {
+  const body = serialize({ batch, timeoutMs } satisfies JobBody);
   return { protocol: PROTOCOL, joblet: JOBLET_VERSION, producer, body: body.toString('base64'), sig: sign(secret, 'job', queue, jobId, body).toString('base64') };
 }
 
 /** The batch of a job whose signature checks; throws RefusedJobError (naming the cause) otherwise. */
-export function openJob(secret: Uint8Array, queue: string, jobId: string, data: Partial<JobData> | undefined): WireBatch {
+export function openJob(secret: Uint8Array, queue: string, jobId: string, data: Partial<JobData> | undefined): JobBody {
   if (!data || typeof data.body !== 'string') throw new RefusedJobError(`joblet refused job ${jobId}: it is not a joblet job (no body).`);
   const body = Buffer.from(data.body, 'base64');
   const signature = typeof data.sig === 'string' ? Buffer.from(data.sig, 'base64') : undefined;
@@ -53,7 +75,7 @@ export function openJob(secret: Uint8Array, queue: string, jobId: string, data: 
       `joblet refused job ${jobId}: it comes from joblet ${String(data.joblet)} (protocol ${String(data.protocol)}), this worker runs joblet ${JOBLET_VERSION} (protocol ${PROTOCOL}). Run the same joblet version on both sides.`,
     );
   }
-  return deserialize(body) as WireBatch;
+  return deserialize(body) as JobBody;
 }
 
 /** The reply as stored: 32 bytes of signature, then the bytes. */

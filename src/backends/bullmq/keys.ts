@@ -10,6 +10,15 @@ export const HEARTBEAT_EVERY_MS = 5_000;
 /** A worker's reply to a job: signature (32 bytes) then the reply's bytes. */
 export const replyKey = (queue: string, jobId: string) => `joblet:${queue}:reply:${jobId}`;
 
+/**
+ * A cancelled job: a worker that takes it checks this key before it starts the batch, and drops it.
+ * The channel tells a worker already running it to stop its local batch (the key covers a worker
+ * that was between taking the job and listening for it).
+ */
+export const cancelKey = (queue: string, jobId: string) => `joblet:${queue}:cancel:${jobId}`;
+export const cancelChannel = (queue: string) => `joblet:${queue}:cancel`;
+export const CANCEL_TTL_MS = 10 * 60 * 1000;
+
 /** A live worker's advertisement: its number of slots, refreshed while it serves. */
 export const heartbeatKey = (queue: string, workerId: string) => `joblet:${queue}:worker:${workerId}`;
 export const heartbeatPattern = (queue: string) => `joblet:${queue}:worker:*`;

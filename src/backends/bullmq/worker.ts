@@ -8,13 +8,14 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { WorkerCrashedError } from '../../errors.js';
-import type { Backend } from '../types.js';
+import { AbortError, TimeoutError, WorkerCrashedError } from '../../errors.js';
+import type { Backend, BatchEvents } from '../types.js';
 import type { WireBatch } from '../../runtime/protocol.js';
 import { createThreadsBackend } from '../threads.js';
 import { createProcessesBackend } from '../processes.js';
-import { openJob, sealReply, RefusedJobError, type JobData, type ReplyBody } from './envelope.js';
-import { HEARTBEAT_EVERY_MS, HEARTBEAT_TTL_MS, heartbeatKey, REPLY_TTL_MS, replyKey } from './keys.js';
+import { openJob, sealReply, RefusedJobError, type JobData, type Outcome, type ReplyBody } from './envelope.js';
+import { cancelChannel, cancelKey, HEARTBEAT_EVERY_MS, HEARTBEAT_TTL_MS, heartbeatKey, REPLY_TTL_MS, replyKey } from './keys.js';
+import { relayReceives } from './relay.js';
 import type { RedisOptions } from 'ioredis';
 
 export interface WorkerOptions {
@@ -29,6 +30,14 @@ export interface WorkerOptions {
   /** One line per batch on stderr. */
   verbose?: boolean;
   log?: (line: string) => void;
+  /**
+   * BullMQ's lock on a running job, in ms: renewed every half of it while this process lives. When
+   * the process dies, another worker takes the job back once the lock expired (checked every
+   * `stalledInterval` ms) and runs the batch again, at most `maxStalledCount` times.
+   */
+  lockDuration?: number | undefined;
+  stalledInterval?: number | undefined;
+  maxStalledCount?: number | undefined;
 }
 
 export interface RunningWorker {
@@ -54,12 +63,34 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     return mine;
   };
   let redis: Redis | undefined;
+  /** Jobs running here, by id: their local batch's id, for a cancel message, and whether one came. */
+  const running = new Map<string, { localId: number; cancelled: boolean }>();
+  const relay = relayReceives();
+
+  /** The local pool's answer to a batch, stopped past `timeoutMs` (counted from its local start). */
+  const runLocal = async (batch: WireBatch, timeoutMs: number | undefined): Promise<Outcome> => {
+    let timer: NodeJS.Timeout | undefined;
+    const events: BatchEvents | undefined = timeoutMs
+      ? { alone: true, onStart: () => void (timer = setTimeout(() => local.cancel(batch.id, new TimeoutError(batch.indices[0]!, timeoutMs)), timeoutMs)) }
+      : undefined;
+    try {
+      return { reply: await local.submit(batch, events) };
+    } catch (error) {
+      if (error instanceof TimeoutError) return { timeout: { index: error.taskIndex ?? batch.indices[0]!, ms: timeoutMs! } };
+      if (error instanceof AbortError) return { cancelled: true };
+      if (error instanceof WorkerCrashedError) return { crashed: { exitCode: error.exitCode, signal: error.signal, reason: error.message, taskIndices: error.taskIndices } };
+      return { error: { name: error instanceof Error ? error.name : 'Error', message: error instanceof Error ? error.message : String(error) } };
+    } finally {
+      clearTimeout(timer);
+    }
+  };
 
   const process_ = async (job: Job<JobData>): Promise<string> => {
     const jobId = job.id!;
     let batch: WireBatch;
+    let timeoutMs: number | undefined;
     try {
-      batch = openJob(secret, queue, jobId, job.data);
+      ({ batch, timeoutMs } = openJob(secret, queue, jobId, job.data));
     } catch (error) {
       if (options.verbose || error instanceof RefusedJobError) log(error instanceof Error ? error.message : String(error));
       throw new UnrecoverableError(error instanceof Error ? error.message : String(error));
@@ -67,15 +98,18 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     const begun = performance.now();
     const localBatch: WireBatch = { ...batch, id: nextBatch++ };
     if (batch.run !== undefined) localBatch.run = localRun(job.data.producer, batch.run);
-    let body: ReplyBody;
+    // Registered before the cancel key is read: a cancel published after the read finds the job here.
+    const entry = { localId: localBatch.id, cancelled: false };
+    running.set(jobId, entry);
+    let outcome: Outcome;
     try {
-      body = { reply: await local.submit(localBatch) };
-    } catch (error) {
-      body =
-        error instanceof WorkerCrashedError
-          ? { crashed: { exitCode: error.exitCode, signal: error.signal, reason: error.message, taskIndices: error.taskIndices } }
-          : { error: { name: error instanceof Error ? error.name : 'Error', message: error instanceof Error ? error.message : String(error) } };
+      // The message may also come between the read and the local submit: hence `cancelled`.
+      if ((await redis!.del(cancelKey(queue, jobId))) || entry.cancelled) outcome = { cancelled: true };
+      else outcome = await runLocal(localBatch, timeoutMs);
+    } finally {
+      running.delete(jobId);
     }
+    const body: ReplyBody = { ...outcome, worker: id, relayed: relay.take(batch) };
     let stored: Buffer;
     try {
       stored = sealReply(secret, queue, jobId, body);
@@ -83,7 +117,10 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
       stored = sealReply(secret, queue, jobId, { error: { name: 'DataCloneError', message: `the reply could not be serialized: ${(error as Error).message}` } });
     }
     await redis!.set(replyKey(queue, jobId), stored, 'PX', REPLY_TTL_MS);
-    if (options.verbose) log(`joblet worker: batch ${jobId} (${batch.indices.length} tasks) in ${(performance.now() - begun).toFixed(1)} ms`);
+    if (options.verbose) {
+      const how = 'reply' in outcome ? '' : ` (${Object.keys(outcome)[0]})`;
+      log(`joblet worker: batch ${jobId} (${batch.indices.length} tasks) in ${(performance.now() - begun).toFixed(1)} ms${how}`);
+    }
     return 'replied';
   };
 
@@ -91,10 +128,23 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     connection: { ...options.connection, maxRetriesPerRequest: null },
     concurrency,
     autorun: false,
+    ...(options.lockDuration !== undefined && { lockDuration: options.lockDuration }),
+    ...(options.stalledInterval !== undefined && { stalledInterval: options.stalledInterval }),
+    ...(options.maxStalledCount !== undefined && { maxStalledCount: options.maxStalledCount }),
   });
   worker.on('error', (error) => log(`joblet worker: ${error.message}`));
   await worker.waitUntilReady();
   redis = (await worker.client) as Redis;
+  // A producer that cancels a job this process runs says so here: the local batch is stopped (its local worker replaced).
+  const subscriber = redis.duplicate();
+  subscriber.on('error', () => {});
+  subscriber.on('message', (_channel: string, jobId: string) => {
+    const entry = running.get(jobId);
+    if (!entry) return;
+    entry.cancelled = true;
+    local.cancel(entry.localId, new AbortError(`Batch ${jobId} was cancelled by its producer.`));
+  });
+  await subscriber.subscribe(cancelChannel(queue));
   const beat = () => redis!.set(heartbeatKey(queue, id), String(concurrency), 'PX', HEARTBEAT_TTL_MS).catch(() => {});
   await beat();
   const heartbeat = setInterval(beat, HEARTBEAT_EVERY_MS);
@@ -109,6 +159,7 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
         clearInterval(heartbeat);
         await redis!.del(heartbeatKey(queue, id)).catch(() => {});
         await worker.close();
+        subscriber.disconnect();
         await local.terminate();
       })()),
   };
