@@ -11,7 +11,7 @@ import { MARK, pathThrough, type Graph, type NodeRecord, type WeakRecord } from 
 import { release } from './inspector.js';
 import { reduceToNode } from './nodeKinds.js';
 import { esModuleSpecifiers, indexedBuiltinValues } from './modules.js';
-import { shareScopes, type ScopeMember } from './sharedScopes.js';
+import { refuseSharedAcrossPayloads, shareScopes, type ScopeMember } from './sharedScopes.js';
 import { moduleNode } from './nodes/functions.js';
 import { indexedPackageValues, packageHoldingState, packageRemedy, packageRoute } from './packages.js';
 import { intrinsicValues } from '../source/intrinsics.js';
@@ -49,9 +49,11 @@ interface ClosureState {
   esModules: string[];
   /** The weak collections this run sent: a later payload (the arguments) adds the entries of the keys it carries. */
   weak: Set<WeakMap<object, unknown> | WeakSet<object>>;
+  /** The functions with captured bindings of the run's task-function payloads: the arguments may not share a written one. */
+  defScopes: ScopeMember[];
 }
 const CLOSURE_STATE = Symbol('joblet.closure');
-const closureState = (session: EncodeSession) => session.cache<ClosureState>(CLOSURE_STATE, () => ({ captures: new Map(), epoch: randomUUID(), esModules: [], weak: new Set() }));
+const closureState = (session: EncodeSession) => session.cache<ClosureState>(CLOSURE_STATE, () => ({ captures: new Map(), epoch: randomUUID(), esModules: [], weak: new Set(), defScopes: [] }));
 
 /**
  * The ES module files the session's last encoding refers to by reference: a worker imports them
@@ -148,7 +150,7 @@ export class GraphEncoder {
     try {
       root = this.transform(value, '');
       this.fillWeakCollections();
-      this.shareScopes();
+      this.shareScopes(typeof value === 'function');
     } finally {
       // Handles the walk read to place package functions that needed no capture.
       release();
@@ -160,8 +162,12 @@ export class GraphEncoder {
   /** Where each function was first met, for a refusal of the scope it shares. */
   private readonly functionPaths = new Map<Function, string>();
 
-  /** Functions of this graph that close over one binding one of them assigns are compiled in one scope. */
-  private shareScopes(): void {
+  /**
+   * Functions of this graph that close over one binding one of them assigns are compiled in one
+   * scope. A payload whose root is a function is a task function's (the def); any other (the
+   * arguments) may not share such a binding with one.
+   */
+  private shareScopes(isDef: boolean): void {
     const members: ScopeMember[] = [];
     for (const [value, at] of this.index) {
       const record = this.nodes[at];
@@ -169,6 +175,9 @@ export class GraphEncoder {
       const capture = this.captures.get(value);
       if (capture?.kind === 'source' && capture.sites.size) members.push({ fn: value, record, capture, path: this.functionPaths.get(value) ?? '' });
     }
+    const state = closureState(this.session);
+    if (isDef) state.defScopes.push(...members);
+    else refuseSharedAcrossPayloads(members, state.defScopes);
     if (members.length < 2) return;
     shareScopes(members, (record) => this.marker({}, () => record));
   }
@@ -233,7 +242,8 @@ export class GraphEncoder {
 
   /** What becomes a node rather than data. */
   private isSpecial = (value: unknown): boolean => {
-    if (typeof value === 'function') return true;
+    // A symbol inside data (an array item, a Map key) is a node like a captured one: V8's serializer refuses symbols.
+    if (typeof value === 'function' || typeof value === 'symbol') return true;
     if (typeof value !== 'object' || value === null) return false;
     // Already a node (a prototype, say): every other reference to it is its marker.
     if (this.index.has(value)) return true;
@@ -258,6 +268,7 @@ export class GraphEncoder {
   }
 
   private replace(special: object, path: string): unknown {
+    if (typeof special === 'symbol') return this.transform(special, path);
     const kind = referenceKindOf(special);
     // A wrapped value takes the slow path: here, that is this codec itself.
     if (kind && 'inline' in kind.inGraph) return this.transform(kind.inGraph.inline(special), path);

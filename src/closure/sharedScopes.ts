@@ -141,6 +141,50 @@ function describe(group: Group): string {
   return `\`${first!.capture.name}\` and \`${second!.capture.name}\` (${second!.path.replace(/^ -> /, '') || 'the task'}) capture \`${group.names.join('`, `')}\`, which one of them assigns`;
 }
 
+/**
+ * The task function and its arguments are two payloads (the def, sent once per worker, and each
+ * batch's arguments): a binding a function of each captures, written by one of them (`inc` passed
+ * to a task that calls `get`), would arrive as two copies, and the task would answer differently
+ * from this thread. The def is encoded first and reused by every batch, so its functions cannot be
+ * compiled in a scope the arguments bring later: such a payload is refused. `defs` are the members
+ * of the run's task-function payloads (of every task function of the run: a binding shared with
+ * another task's function refuses too, which errs on the side of a refusal). Functions at a
+ * factory's site hold the same binding only if the same call made them: values that differ prove
+ * two scopes, a heap snapshot (where affordable) proves one or two, and otherwise it is refused.
+ */
+export function refuseSharedAcrossPayloads(members: ScopeMember[], defs: readonly ScopeMember[]): void {
+  for (const member of members) {
+    for (const def of defs) {
+      // A class in both is one class in the worker (rebuilt once per id and run: classRegistry.ts), with one binding.
+      if (member.fn === def.fn && member.record.cid !== undefined) continue;
+      for (const [name, site] of member.capture.sites) {
+        if (RESERVED.has(name) || def.capture.sites.get(name)?.key !== site.key) continue;
+        const writer = member.capture.written.has(name) ? member : def.capture.written.has(name) ? def : undefined;
+        if (!writer) continue;
+        if (!site.once && !sameBinding(member, def, name)) continue;
+        const where = def.path.replace(/^ -> /, '') || 'the task function itself';
+        throw new UnserializableValueError(
+          `\`${member.capture.name}\` here and \`${def.capture.name}\` in the task function (fn -> ${where}) capture one binding \`${name}\`, which \`${writer.capture.name}\` assigns; ` +
+            'the task function and its arguments travel as separate payloads, so the worker would hold two copies of it and answer differently from this thread',
+          member.path,
+          ACROSS_REMEDY,
+        );
+      }
+    }
+  }
+}
+
+/** `member` and `def` capture `name` at one factory's site: the same binding, or unprovable (refused either way). */
+function sameBinding(member: ScopeMember, def: ScopeMember, name: string): boolean {
+  if (!Object.is(member.capture.values.get(name), def.capture.values.get(name))) return false;
+  if (member.fn === def.fn || !snapshotAffordable()) return true;
+  const [a, b] = contextsOf([member.fn, def.fn]);
+  return a === undefined || b === undefined || a === b;
+}
+
+const ACROSS_REMEDY =
+  'Send the functions that share the binding in one payload: capture them all in the task function (not as arguments), or pass them all as arguments of the task';
+
 function refuseUnproven(group: Group): never {
   throw new UnserializableValueError(
     `${describe(group)}; whether they share that binding (one counter) or each has its own (two counters from one factory) can only be proven by a heap snapshot, which joblet does not take for a heap over ${HEAP_LIMIT / 1024 / 1024} MB`,

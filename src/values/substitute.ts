@@ -38,8 +38,9 @@ function substitutePass(
   const memo = new Map<object, unknown>();
   const steps: PathStep[] = [];
   const at = (step: PathStep, child: unknown): unknown => {
-    // Primitives are neither special nor containers: skip the bookkeeping for them.
-    if ((typeof child !== 'object' && typeof child !== 'function') || child === null) return child;
+    // Primitives are neither special nor containers: skip the bookkeeping for them. A symbol is
+    // asked (the closure codec carries unique ones as nodes, with their path if refused).
+    if ((typeof child !== 'object' && typeof child !== 'function' && typeof child !== 'symbol') || child === null) return child;
     steps.push(step);
     const out = visit(child);
     steps.pop();
@@ -112,7 +113,7 @@ function substituteArray(v: unknown[], at: At): unknown[] {
     const i = present ? present[j]! : j;
     const child = v[i];
     // The hot loop of a large payload: primitives (and holes) are skipped without a call.
-    if ((typeof child !== 'object' || child === null) && typeof child !== 'function') continue;
+    if ((typeof child !== 'object' || child === null) && typeof child !== 'function' && typeof child !== 'symbol') continue;
     const next = at({ kind: 'index', index: i }, child);
     if (next !== child) (out ??= v.slice())[i] = next;
   }

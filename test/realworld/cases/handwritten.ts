@@ -14,6 +14,11 @@ export const THIS_FILE = 'realworld/cases/handwritten';
 
 // ---- 1. built-in methods held in variables (lodash keeps exactly these) -------------------
 const hasOwn = Object.prototype.hasOwnProperty;
+
+// A module-level counter whose functions may travel in the task function, in its arguments, or both.
+let clicks = 0;
+const click = (): number => ++clicks;
+const clickCount = (): number => clicks;
 const slice = Array.prototype.slice;
 const toString = Object.prototype.toString;
 const call = Function.prototype.call;
@@ -193,6 +198,10 @@ export async function handwrittenCases(): Promise<Case[]> {
         };
       },
     }),
+
+    // The answers are written out: the same call here would change the counter the workers' copies start from.
+    h('a module let shared by functions passed together as arguments', { fn: (a: () => number, b: () => number) => { a(); a(); return b(); }, args: [click, clickCount], expect: 2 }),
+    h('a module let the task function reads and its argument assigns (two payloads: refused)', { fn: (f: () => number) => { f(); f(); return clickCount(); }, args: [click], expect: 2 }),
 
     h('Intl.NumberFormat', { fn: (x: number) => euros.format(x), args: [1234.5] }),
     h('Intl.DateTimeFormat', { fn: () => dates.format(new Date(Date.UTC(2020, 0, 2))) }),
