@@ -6,7 +6,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { delayed, Parallel, TaskError, WorkerCrashedError } from 'joblet';
+import { delayed, Parallel, TaskError, WorkerCrashedError, workerState } from 'joblet';
 import { rejects, sleep } from './helpers.js';
 import { redisAvailable, SECRET, spawnWorkerProcess, startRedis, startWorkerProcess, writeSecret, type RedisServer, type WorkerProcess } from './redisHarness.js';
 
@@ -137,6 +137,23 @@ test('a task that throws is a TaskError, as on threads', async () => {
     });
     // The worker goes on serving.
     assert.equal(await parallel.run([delayed((x: number) => x + 1)(1)]), [2]);
+  } finally {
+    await parallel.close();
+  }
+});
+
+test('an initializer runs in the remote worker and its tasks read what it made with workerState()', async () => {
+  const { queue } = await serve(1);
+  const prefix = 'conn'; // captured: the initializer travels as a closure
+  const parallel = parallelOn(queue, { initializer: () => ({ name: `${prefix}-${process.pid}` }) });
+  try {
+    const results = await parallel.run(Array.from({ length: 6 }, (_, i) => delayed((x: number) => `${workerState<{ name: string }>().name}:${x}`)(i)));
+    const names = new Set(results.map((r) => r.split(':')[0]));
+    assert.is(names.size, 1, [...names].join(', '));
+    const [name] = [...names];
+    assert.match(name!, /^conn-\d+$/);
+    assert.is.not(name, `conn-${process.pid}`); // made in the worker's process, not here
+    assert.equal(results.map((r) => r.split(':')[1]), ['0', '1', '2', '3', '4', '5']);
   } finally {
     await parallel.close();
   }
