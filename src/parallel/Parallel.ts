@@ -14,6 +14,7 @@ import { describeValue } from './describe.js';
 import { combineObservers, type RunObserver } from './observer.js';
 import { ProgressTracker, progressBar, verboseLog } from './progress.js';
 import { Profiler, type ParallelStats } from './profiler.js';
+import { SharedCopies } from '../sharing/sharedCopies.js';
 
 /** What `run()` gives back for each `returnAs`. */
 export type RunResult<R extends ReturnAs, T> = R extends 'array' ? Promise<T[]> : AsyncGenerator<T, void, undefined>;
@@ -60,6 +61,8 @@ export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
   private readonly backendOptions: object | undefined;
   private readonly preDispatch: number | string;
   private backend: Backend | undefined;
+  /** Copies of the large binary arguments of its runs, kept across runs for the backend's workers (sharing/sharedCopies.ts). */
+  private copies: SharedCopies | undefined;
   private untrack: (() => void) | undefined;
 
   constructor(options: ParallelOptions<R, S> = {}) {
@@ -152,6 +155,8 @@ export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
         nJobs: this.requestedNJobs,
         backendOptions: this.backendOptions,
       });
+      // Inline tasks read the value itself: nothing to copy.
+      this.copies = this.backend.capabilities.isolation === 'none' ? undefined : new SharedCopies(this.backend.capabilities.sharedMemory);
       // Its workers may hold persisted values: a handle's close() tells them to drop theirs.
       this.untrack = trackHolder(this.backend);
     }
@@ -172,6 +177,7 @@ export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
         sharedMemory: this.backend.capabilities.sharedMemory,
         maxNbytes: this.maxNbytes,
         sameThread: this.backend.capabilities.isolation === 'none',
+        copies: this.copies,
       },
       observer: this.observer(),
       calledAt,
