@@ -1,4 +1,6 @@
 import { types } from 'node:util';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { Sent } from '../values/byReference.js';
 
 /**
@@ -21,7 +23,7 @@ import type { Sent } from '../values/byReference.js';
  */
 
 /** What the worker rebuilds: the view itself, or (an ArrayBuffer's copy) the memory to copy into a fresh ArrayBuffer. */
-export type CopyState = { value: unknown } | { arrayBuffer: SharedArrayBuffer | ArrayBuffer };
+export type CopyState = ({ value: unknown } | { arrayBuffer: SharedArrayBuffer | ArrayBuffer }) & { /** A copy this module made (not a user's sharedArray). */ kept?: true };
 
 interface Entry {
   id: string;
@@ -58,10 +60,10 @@ export function isCopyable(value: object): value is ArrayBufferView | ArrayBuffe
 
 /** The copy of `value` in `memory` (zero-filled, of the same byte length), as the same type. */
 function viewOn(value: ArrayBufferView | ArrayBuffer, memory: SharedArrayBuffer | ArrayBuffer): CopyState {
-  if (!ArrayBuffer.isView(value)) return { arrayBuffer: memory };
+  if (!ArrayBuffer.isView(value)) return { arrayBuffer: memory, kept: true };
   const View = value.constructor as new (buffer: SharedArrayBuffer | ArrayBuffer, offset: number, length: number) => ArrayBufferView;
   const length = value instanceof DataView ? value.byteLength : (value as unknown as { length: number }).length;
-  return { value: new View(memory, 0, length) };
+  return { value: new View(memory, 0, length), kept: true };
 }
 
 export class SharedCopies {
@@ -116,4 +118,27 @@ export function rebuildCopy(state: CopyState): unknown {
   const copy = new ArrayBuffer(source.byteLength);
   new Uint8Array(copy).set(new Uint8Array(source));
   return copy;
+}
+
+let collect: (() => void) | undefined;
+let collecting = false;
+
+/**
+ * In the worker: a copy was forgotten. An idle worker allocates nothing, so its collector would
+ * not run, and the view it dropped would keep the copy's memory (tens of MB each) alive however
+ * many runs pass: a full collection, once for all the copies one message forgets, frees it now.
+ * It costs a few ms on a worker's small heap, once per released copy, never per task.
+ */
+export function forgetCopy(state: CopyState): void {
+  if (!state.kept || collecting) return;
+  collecting = true;
+  setImmediate(() => {
+    collecting = false;
+    if (!collect) {
+      // The one way to ask V8 for a collection at run time without a command-line flag.
+      setFlagsFromString('--expose-gc');
+      collect = runInNewContext('gc') as () => void;
+    }
+    collect();
+  });
 }

@@ -70,6 +70,8 @@ export interface ReferenceKind<V extends object = object, State = unknown> {
   readonly inGraph: InGraph<V, any>;
   /** The main side of a message a worker's copy sent (a Counter's increment from a child process). */
   receive?(body: unknown): void;
+  /** The receiving side dropped a def of this kind (the run that used it ended): free what it held. */
+  forgotten?(state: State): void;
   /** This kind carries the large arguments a run shares automatically (maxNbytes). One kind says so. */
   readonly sharesLargeValues?: boolean;
 }
