@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { types } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -41,6 +42,8 @@ interface Entry {
 }
 
 let nextId = 0;
+/** Ids unique across processes too: a remote worker (bullmq) keeps defs by id from every process that sends it jobs. */
+const idPrefix = `k${randomBytes(6).toString('base64url')}.`;
 
 /** The bytes of a view or buffer, without a copy. */
 function bytesOf(value: ArrayBufferView | ArrayBuffer): Buffer {
@@ -86,7 +89,7 @@ export class SharedCopies {
       const memory = this.sharedMemory ? new SharedArrayBuffer(source.byteLength) : new ArrayBuffer(source.byteLength);
       const bytes = Buffer.from(memory);
       source.copy(bytes);
-      entry = { id: `k${nextId++}`, state: viewOn(value, memory), bytes, value: new WeakRef(value), runs: new Set(), lastRun: run, superseded: false };
+      entry = { id: `${idPrefix}${nextId++}`, state: viewOn(value, memory), bytes, value: new WeakRef(value), runs: new Set(), lastRun: run, superseded: false };
       this.entries.add(entry);
       this.byValue.set(value, entry);
     }
