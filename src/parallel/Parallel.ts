@@ -15,6 +15,7 @@ import { combineObservers, type RunObserver } from './observer.js';
 import { ProgressTracker, progressBar, verboseLog } from './progress.js';
 import { Profiler, type ParallelStats } from './profiler.js';
 import { resolveWorkerLimits, type WorkerLimits } from './workerLimits.js';
+import { SharedCopies } from '../sharing/sharedCopies.js';
 
 /** What `run()` gives back for each `returnAs`. */
 export type RunResult<R extends ReturnAs, T> = R extends 'array' ? Promise<T[]> : AsyncGenerator<T, void, undefined>;
@@ -63,6 +64,8 @@ export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
   private readonly workerLimits: WorkerLimits;
   private readonly initializer: (() => unknown) | undefined;
   private backend: Backend | undefined;
+  /** Copies of the large binary arguments of its runs, kept across runs for the backend's workers (sharing/sharedCopies.ts). */
+  private copies: SharedCopies | undefined;
   private untrack: (() => void) | undefined;
 
   constructor(options: ParallelOptions<R, S> = {}) {
@@ -164,6 +167,8 @@ export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
         backendOptions: this.backendOptions,
         ...this.workerLimits,
       });
+      // Inline tasks read the value itself: nothing to copy.
+      this.copies = this.backend.capabilities.isolation === 'none' ? undefined : new SharedCopies(this.backend.capabilities.sharedMemory);
       // Its workers may hold persisted values: a handle's close() tells them to drop theirs.
       this.untrack = trackHolder(this.backend);
     }
@@ -184,6 +189,7 @@ export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
         sharedMemory: this.backend.capabilities.sharedMemory,
         maxNbytes: this.maxNbytes,
         sameThread: this.backend.capabilities.isolation === 'none',
+        copies: this.copies,
       },
       observer: this.observer(),
       calledAt,

@@ -72,7 +72,9 @@ export interface ConfigOptions {
    * Arguments larger than this are shared for the run instead of copied with
    * every task: sent to each worker once, released when the run ends.
    * Bytes, or a string like '10M'; null turns it off (joblib's max_nbytes).
-   * Looks at each task's top-level arguments, estimated without a walk.
+   * Looks at each task's top-level arguments, estimated without a walk. A typed array,
+   * DataView or ArrayBuffer over it is copied once to memory the Parallel keeps (shared
+   * memory on threads: no copy per worker), reused by later runs while its bytes are unchanged.
    * @default '1M'
    * @example new Parallel({ maxNbytes: '10M' })
    */

@@ -10,7 +10,8 @@ import { clonesAsIs } from '../serialize/scan.js';
 import type { WireDef, WireTask } from '../runtime/protocol.js';
 import '../sharing/kinds.js';
 import { estimateBytes } from '../sharing/bytes.js';
-import { anyReferenceInUse, largeValueKind, ReferenceRefusal, referenceKindOf, type ReferenceKind } from '../values/byReference.js';
+import type { SharedCopies } from '../sharing/sharedCopies.js';
+import { anyReferenceInUse, largeValueKind, ReferenceRefusal, referenceKindOf, type ReferenceKind, type SendContext } from '../values/byReference.js';
 import { someInGraph } from '../values/graph.js';
 import { isClassInstance } from '../values/kinds.js';
 import { EncodeSession } from '../values/session.js';
@@ -34,6 +35,8 @@ export interface SharingPlan {
   maxNbytes: number | null;
   /** Tasks run in this very thread (inline): a persisted handle gives them the value itself. */
   sameThread?: boolean;
+  /** The Parallel's copies of large binary arguments, kept across its runs (absent inline). */
+  copies?: SharedCopies | undefined;
 }
 
 /**
@@ -68,10 +71,16 @@ export class TaskEncoder {
   /** The initializer's defs (what it captured by reference first, itself last), made once per run. */
   private initDefs: WireDef[] | undefined;
 
+  /** A large binary argument as a def kept across runs (SendContext.keep), when the Parallel keeps copies. */
+  private readonly keep: SendContext['keep'];
+
   constructor(
     private readonly serializer: Serializer,
     private readonly sharing: SharingPlan = { sharedMemory: true, maxNbytes: null },
-  ) {}
+  ) {
+    const copies = sharing.copies;
+    this.keep = copies && ((value) => copies.share(value, this.runId));
+  }
 
   /**
    * Check a task and prepare it for its batch, refusing here, before any worker, what cannot
@@ -194,7 +203,8 @@ export class TaskEncoder {
    */
   runScopedIds(): string[] {
     const released = this.snapshots.end();
-    return this.runScoped.length ? [...this.runScoped, ...released] : released;
+    const copies = this.sharing.copies?.endRun(this.runId) ?? [];
+    return this.runScoped.length || copies.length ? [...this.runScoped, ...copies, ...released] : released;
   }
 
   /** The top-level arguments large enough to share for the run (estimated, not walked). */
@@ -222,7 +232,7 @@ export class TaskEncoder {
     if (hit) return hit;
     let sent;
     try {
-      sent = kind.send(value, { sharedMemory: this.sharing.sharedMemory, sameThread: this.sharing.sameThread === true, path, taskIndex: index, serializer: this.serializer.name, session: this.session });
+      sent = kind.send(value, { sharedMemory: this.sharing.sharedMemory, sameThread: this.sharing.sameThread === true, path, taskIndex: index, serializer: this.serializer.name, session: this.session, keep: this.keep });
     } catch (error) {
       if (!(error instanceof ReferenceRefusal)) throw error;
       throw new SerializationError({ phase: 'serialize-task', path, serializer: this.serializer.name, problem: error.problem, remedy: error.remedy, taskIndex: index });

@@ -309,6 +309,8 @@ export class TaskRunner {
   /** Drop defs the main thread no longer needs (values wrapped for one run). */
   forget(ids: readonly string[]): void {
     for (const id of ids) {
+      const def = this.defs.get(id);
+      if (def?.kind === 'ref') referenceKind(def.ref).forgotten?.(def.state);
       this.defs.delete(id);
       this.built.delete(id);
       this.builtFor.delete(id);

@@ -1,5 +1,6 @@
 import { isSharedView } from '../values/kinds.js';
 import { noteReferenceInUse, type ReferenceKind } from '../values/byReference.js';
+import { forgetCopy, isCopyable, rebuildCopy, type CopyState } from './sharedCopies.js';
 
 /**
  * Typed arrays on shared memory (grain's SharedMemoryArray). On the threads
@@ -46,18 +47,23 @@ let nextId = 0;
 
 /**
  * By reference: a view over shared memory, and any argument large enough to share for a run
- * (maxNbytes). Carried by the transport's own structured clone, so on threads its memory is
- * shared, not copied. A process cannot map this thread's memory: it gets a copy, and its
- * writes stay with it. Released when the run ends.
+ * (maxNbytes). A large typed array, DataView or ArrayBuffer is copied once into memory kept
+ * across the Parallel's runs (sharedCopies.ts): on threads a SharedArrayBuffer every worker
+ * reads without a copy. Anything else is carried by the transport's own structured clone, so
+ * on threads a shared view's memory is shared, not copied, and other values are copied to each
+ * worker once per run. A process cannot map this thread's memory: it gets a copy, and its
+ * writes stay with it. A task reads a copy either way: what it writes never comes back.
  */
-export const sharedKind: ReferenceKind<object, unknown> = {
+export const sharedKind: ReferenceKind<object, CopyState> = {
   name: 'shared',
   sharesLargeValues: true,
   matches: (value): value is object => isSharedView(value),
-  send(value, { sharedMemory }) {
+  send(value, { sharedMemory, keep }) {
+    if (keep && isCopyable(value)) return keep(value) as { id: string; state: CopyState; runScoped: boolean };
     const state = isSharedView(value) && !sharedMemory ? new (value.constructor as new (source: ArrayBufferView) => ArrayBufferView)(value) : value;
-    return { id: `s${nextId++}`, state, runScoped: true };
+    return { id: `s${nextId++}`, state: { value: state }, runScoped: true };
   },
-  rebuild: (state) => state,
+  rebuild: (state) => rebuildCopy(state),
+  forgotten: (state) => forgetCopy(state),
   inGraph: { refuse: 'a shared array captured by a function cannot be sent; pass it to the task as an argument, where thread workers share it' },
 };

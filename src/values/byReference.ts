@@ -26,6 +26,12 @@ export interface SendContext {
   serializer: string;
   /** The run's encode session: a kind that encodes with a serializer hands it on (one capture per function per run). */
   session: EncodeSession;
+  /**
+   * A large binary argument (a typed array, DataView or ArrayBuffer) as a def kept across the
+   * runs of its Parallel: copied once, reused while its bytes are unchanged (sharing/sharedCopies.ts).
+   * Absent when the tasks run in this very thread.
+   */
+  keep?: ((value: ArrayBufferView | ArrayBuffer) => Sent) | undefined;
 }
 
 /** A value as a def: its id in every worker that holds it, and what the receiver rebuilds it from. */
@@ -65,6 +71,8 @@ export interface ReferenceKind<V extends object = object, State = unknown> {
   readonly inGraph: InGraph<V, any>;
   /** The main side of a message a worker's copy sent (a Counter's increment from a child process). */
   receive?(body: unknown): void;
+  /** The receiving side dropped a def of this kind (the run that used it ended): free what it held. */
+  forgotten?(state: State): void;
   /** This kind carries the large arguments a run shares automatically (maxNbytes). One kind says so. */
   readonly sharesLargeValues?: boolean;
 }

@@ -1,0 +1,144 @@
+/**
+ * Large binary arguments (typed arrays, DataViews, ArrayBuffers above
+ * maxNbytes): copied once into memory the Parallel keeps, read by thread
+ * workers without a copy, reused by the next run while unchanged, never
+ * stale after a change, and released when runs stop using them.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Parallel, delayed, registerBackend } from 'joblet';
+import { WorkerPool, type SpawnWorker } from '../src/backends/pool.js';
+import { spawnThread } from '../src/backends/threads.js';
+import type { ToWorker } from '../src/runtime/protocol.js';
+
+const SIZE = 300_000; // 2.4 MB as doubles: above the default maxNbytes ('1M')
+
+// What crossed to a real worker thread: the ref defs of each batch and the ids forgotten (ids
+// only: keeping the messages would keep the copies they carry alive).
+const sent: { defs: { id: string; ref: string }[]; forgotten: string[] }[] = [];
+const recording: SpawnWorker = (events) => {
+  const handle = spawnThread(events);
+  const summary = (m: ToWorker) => ({
+    defs: m.type === 'batch' ? m.batch.defs.flatMap((d) => (d.kind === 'ref' ? [{ id: d.id, ref: d.ref }] : [])) : [],
+    forgotten: m.type === 'forget' ? m.ids : [],
+  });
+  return { ...handle, send: (message, transfer) => (sent.push(summary(message)), handle.send(message, transfer)) };
+};
+registerBackend('recorded-copies', ({ nWorkers }) => new WorkerPool('threads', nWorkers, { sharedMemory: true, isolation: 'thread' }, recording));
+const copyDefs = () => sent.flatMap((m) => m.defs).filter((d) => d.ref === 'shared');
+
+/** What the task saw: its type, length, whether its memory is shared, a checksum. */
+const describe = (a: ArrayBufferView | ArrayBuffer, i: number) => {
+  const view = ArrayBuffer.isView(a) ? a : new Uint8Array(a);
+  const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+  let sum = 0;
+  for (let k = 0; k < bytes.length; k += 97) sum = (sum + bytes[k]! * (k + 1)) % 1_000_003;
+  return {
+    type: Object.prototype.toString.call(a),
+    length: (a as { length?: number }).length ?? a.byteLength,
+    shared: (ArrayBuffer.isView(a) ? a.buffer : a) instanceof SharedArrayBuffer,
+    sum,
+    i,
+  };
+};
+const readAt = (a: Float64Array, i: number) => a[i]! + a[a.length - 1]!;
+
+const threads = suite('large binary arguments on threads');
+
+threads('a large Float64Array arrives as a Float64Array over shared memory, top level and nested; an ArrayBuffer as an ArrayBuffer', async () => {
+  const parallel = new Parallel({ nJobs: 2 });
+  try {
+    const array = Float64Array.from({ length: SIZE }, (_, k) => k * 0.25);
+    const buffer = new Uint8Array(SIZE * 8).map((_, k) => k % 251).buffer;
+    const expected = (value: ArrayBufferView | ArrayBuffer) => ({ ...describe(value, 0), shared: false });
+    const [a, b] = await parallel.run([delayed(describe)(array, 0), delayed(describe)(array, 1)]);
+    assert.equal({ ...a!, i: 0 }, { ...expected(array), shared: true });
+    assert.equal(b!.shared, true);
+    const [c] = await parallel.run([delayed(describe)(buffer, 0)]);
+    assert.equal(c, expected(buffer));
+  } finally {
+    await parallel.close();
+  }
+});
+
+threads('the same unchanged array crosses once for two runs; a changed one crosses again and is never stale', async () => {
+  const parallel = new Parallel({ backend: 'recorded-copies', nJobs: 2 });
+  try {
+    const array = Float64Array.from({ length: SIZE }, (_, k) => k);
+    const run = () => parallel.run(Array.from({ length: 20 }, (_, i) => delayed(readAt)(array, i)));
+    const expected = () => Array.from({ length: 20 }, (_, i) => array[i]! + array[SIZE - 1]!);
+    sent.length = 0;
+    assert.equal(await run(), expected());
+    const first = copyDefs();
+    assert.ok(first.length >= 1 && first.length <= 2, `crossed ${first.length} times for 2 workers`);
+    sent.length = 0;
+    assert.equal(await run(), expected());
+    assert.is(copyDefs().length, 0, 'unchanged: not sent again');
+    array[SIZE - 1] = -5;
+    sent.length = 0;
+    assert.equal(await run(), expected(), 'the change shows in every task');
+    const again = copyDefs();
+    assert.ok(again.length >= 1 && again[0]!.id !== first[0]!.id, 'changed: sent again under a new id');
+  } finally {
+    await parallel.close();
+  }
+});
+
+threads('a task reads a copy: what it writes does not reach the caller, and the next run sees the caller\'s value', async () => {
+  const parallel = new Parallel({ nJobs: 2 });
+  try {
+    const array = new Float64Array(SIZE);
+    const write = (a: Float64Array) => ((a[0] = 42), a[0]);
+    assert.equal(await parallel.run([delayed(write)(array)]), [42]);
+    assert.is(array[0], 0);
+    assert.equal(await parallel.run([delayed((a: Float64Array) => a[0])(array)]), [0]);
+  } finally {
+    await parallel.close();
+  }
+});
+
+threads('workers hold only what the last run used: 40 runs of different 16 MB arrays keep memory bounded', async () => {
+  const parallel = new Parallel({ backend: 'recorded-copies', nJobs: 2 });
+  try {
+    sent.length = 0;
+    const before = process.memoryUsage().rss;
+    let peak = 0;
+    for (let r = 0; r < 40; r++) {
+      const array = new Float64Array(2_000_000).fill(r);
+      assert.equal(await parallel.run([delayed(readAt)(array, 0), delayed(readAt)(array, 1)]), [2 * r, 2 * r]);
+      peak = Math.max(peak, process.memoryUsage().rss - before);
+    }
+    const crossed = new Set(copyDefs().map((d) => d.id));
+    const forgotten = new Set(sent.flatMap((m) => m.forgotten));
+    assert.is(crossed.size, 40);
+    assert.ok([...crossed].filter((id) => !forgotten.has(id)).length <= 1, 'every copy but the last run\'s was released');
+    // 40 copies kept would be 640 MB; a generous bound, with room for the collector's pace.
+    assert.ok(peak < 500 * 2 ** 20, `RSS grew by ${(peak / 2 ** 20).toFixed(0)} MiB`);
+  } finally {
+    await parallel.close();
+  }
+});
+
+threads.run();
+
+const processes = suite('large binary arguments on processes');
+
+processes('a changed array is never stale on processes; an unchanged one gives the same answers', async () => {
+  const parallel = new Parallel({ backend: 'processes', nJobs: 2 });
+  try {
+    const array = Float64Array.from({ length: SIZE }, (_, k) => k);
+    const run = () => parallel.run(Array.from({ length: 6 }, (_, i) => delayed(readAt)(array, i)));
+    const expected = () => Array.from({ length: 6 }, (_, i) => array[i]! + array[SIZE - 1]!);
+    assert.equal(await run(), expected());
+    assert.equal(await run(), expected());
+    array[SIZE - 1] = 7;
+    array[3] = 1e9;
+    assert.equal(await run(), expected());
+    const [seen] = await parallel.run([delayed(describe)(array, 0)]);
+    assert.equal(seen, { ...describe(array, 0), shared: false });
+  } finally {
+    await parallel.close();
+  }
+});
+
+processes.run();
