@@ -2,7 +2,7 @@
 //   npm run soak -- [TASKS]   (or SOAK_TASKS; default 1,000,000), SOAK_CHUNK (tasks per run, 10,000)
 // Each run() of a chunk uses settle: true, so every task yields its value or its own error. Injected,
 // by task index: process.exit in the worker (crash), a throw, an unhandled rejection, a task that
-// outlives the timeout; every 10th chunk is aborted part-way (its tasks are not counted as lost).
+// outlives the timeout; every 4th chunk is aborted part-way (its tasks are not counted as lost).
 // Printed at the end: tasks lost (no entry, or an error for a task that should have succeeded),
 // hung (a chunk that did not finish: the watchdog), wrong (a value not i * 2), peak RSS, and the
 // workers (child processes) and temporary files left after close().
@@ -54,7 +54,7 @@ for (const backend of ['threads', 'processes']) {
   const base = backend === 'threads' ? 0 : share;
   for (let from = base; from < base + share; from += chunk) {
     const to = Math.min(from + chunk, base + share);
-    const abort = ((from - base) / chunk) % 10 === 9 ? new AbortController() : undefined;
+    const abort = ((from - base) / chunk) % 4 === 3 ? new AbortController() : undefined;
     const tasks = [];
     for (let i = from; i < to; i++) tasks.push(delayed(work)(i, kindOf(i), model));
     if (abort) setTimeout(() => abort.abort(new Error('soak abort')), 50);
