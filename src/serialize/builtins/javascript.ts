@@ -4,8 +4,25 @@ import { commonRejection } from '../rejections.js';
 import { findInGraph, someInGraph } from '../../values/graph.js';
 import { formatPath } from '../../values/paths.js';
 import { describeFunction } from '../../source/functionSource.js';
+import { presentIndices } from '../../values/sparse.js';
 
 const decoder = new TextDecoder();
+
+/**
+ * serialize-javascript writes a sparse array as `Array.prototype.slice.call({...})`, which the
+ * receiver's eval walks index by index: 2^32-1 holes took two minutes of a worker (or of the
+ * main thread, for a result). Longer sparse arrays are refused; under this a walk takes ~0.2 s.
+ */
+const LONGEST_SPARSE = 2 ** 24;
+const tooSparse = (v: unknown): v is unknown[] => Array.isArray(v) && v.length > LONGEST_SPARSE && presentIndices(v) !== undefined;
+const sparseProblem = (array: unknown[]) =>
+  `a sparse array of length ${array.length} would be rebuilt hole by hole by serialize-javascript's eval (minutes); 'structured', 'auto' and 'devalue' carry it at the cost of its elements`;
+
+/** Why a value inside a payload cannot travel: a function without source, or a huge sparse array; undefined when it can. */
+function valueProblem(v: unknown): string | undefined {
+  if (typeof v === 'function') return functionProblem(v);
+  return tooSparse(v) ? sparseProblem(v) : undefined;
+}
 
 /** Why a function inside a value cannot travel as source, or undefined when it can. */
 function functionProblem(fn: Function): string | undefined {
@@ -34,10 +51,9 @@ export const javascriptSerializer: Serializer = {
   serialize(value) {
     // Catch at submission what would otherwise be a ReferenceError in the worker. The scan is
     // a tight loop (function descriptions are cached); the path-building walk runs only on a hit.
-    const unsendable = (v: unknown) => typeof v === 'function' && functionProblem(v) !== undefined;
+    const unsendable = (v: unknown) => (typeof v === 'function' || tooSparse(v)) && valueProblem(v) !== undefined;
     const bad = someInGraph(value, unsendable) && findInGraph(value, (node) => {
-      if (typeof node.value !== 'function') return undefined;
-      const problem = functionProblem(node.value);
+      const problem = valueProblem(node.value);
       return problem ? { problem, path: node.path() } : undefined;
     });
     if (bad) throw new UnserializableValueError(bad.problem, formatPath('', bad.path));
@@ -51,7 +67,6 @@ export const javascriptSerializer: Serializer = {
   },
   rejects(value, { cyclic }) {
     if (cyclic) return 'a cycle (an object that contains itself) cannot be written by serialize-javascript';
-    if (typeof value === 'function') return functionProblem(value);
-    return commonRejection(value);
+    return valueProblem(value) ?? commonRejection(value);
   },
 };
