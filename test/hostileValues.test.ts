@@ -66,6 +66,35 @@ for (const serializer of ALL_SERIALIZERS) {
   });
 }
 
+for (const backend of ['threads', 'processes'] as const) {
+  hostile(`javascript on ${backend}: a large sparse argument that holds a symbol is refused by the serializer, not cloned into a raw error`, async () => {
+    await withParallel({ nJobs: 1, serializer: 'javascript', backend }, async (parallel) => {
+      // Estimated over maxNbytes, it was shared by structured clone, which failed with "Symbol(s)
+      // could not be cloned" and no path or serializer (found by the fuzzer, seed 2 case 823).
+      const sparse: unknown[] = [];
+      sparse.length = 2 ** 31;
+      sparse[10] = [[Symbol('s')]];
+      await rejects(parallel.run([delayed((x: unknown[]) => x.length)(sparse)]), (error) => {
+        assert.instance(error, SerializationError);
+        assert.is(error.path, 'args[0]');
+        assert.is(error.serializer, 'javascript');
+      });
+      assert.equal(await parallel.run([delayed(typeOf)(1)]), ['number']);
+    });
+  });
+  hostile(`structured on ${backend}: an argument large enough to share that holds a symbol is refused at its path`, async () => {
+    await withParallel({ nJobs: 1, serializer: 'structured', backend }, async (parallel) => {
+      const large = { list: Array.from({ length: 300_000 }, (_, i) => i), tags: [[Symbol('tag')]] };
+      await rejects(parallel.run([delayed((x: { list: number[] }) => x.list.length)(large)]), (error) => {
+        assert.instance(error, SerializationError);
+        assert.is(error.path, 'args[0].tags[0][0]');
+        assert.is(error.serializer, 'structured');
+      });
+      assert.equal(await parallel.run([delayed(typeOf)(1)]), ['number']);
+    });
+  });
+}
+
 const sparse = suite('a sparse array of length 2^32-1 costs its elements, not its length');
 
 const LAST = 2 ** 32 - 2;

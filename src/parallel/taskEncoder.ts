@@ -215,10 +215,11 @@ export class TaskEncoder {
     for (const arg of args) {
       if (typeof arg !== 'object' || arg === null || estimateBytes(arg) <= maxNbytes) continue;
       if (referenceKindOf(arg)) continue;
-      // Shared values travel by structured clone: functions, class instances and references keep to the serializer.
+      // Shared values travel by structured clone: functions, symbols, class instances and references keep
+      // to the serializer, which carries them or refuses them at their path (a clone fails with neither).
       let ok = this.shareable.get(arg);
       if (ok === undefined) {
-        ok = !someInGraph(arg, (v) => typeof v === 'function' || isClassInstance(v) || referenceKindOf(v) !== undefined);
+        ok = !someInGraph(arg, (v) => typeof v === 'function' || isClassInstance(v) || referenceKindOf(v) !== undefined, () => true);
         this.shareable.set(arg, ok);
       }
       if (ok) (large ??= new Set()).add(arg);

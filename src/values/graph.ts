@@ -143,16 +143,20 @@ function visitChildren<T>(
  * element. An object is tested when the walk reaches it (depth first), so a
  * scan that finds something early does not first test every sibling. No
  * paths, no frames: use `findInGraph` afterwards to locate the node for an
- * error message.
+ * error message. `symbol`, when given, is asked of every symbol met as a
+ * value (a caller that must know whether a structured clone would fail).
  */
-export function someInGraph(root: unknown, test: (value: object) => boolean): boolean {
+export function someInGraph(root: unknown, test: (value: object) => boolean, symbol?: (value: symbol) => boolean): boolean {
   if (typeof root === 'function') return test(root);
+  if (typeof root === 'symbol') return symbol !== undefined && symbol(root);
   if (typeof root !== 'object' || root === null) return false;
   // Seen is checked when an object is reached, not when it is queued: a scan that stops early
   // pays no Set insert for the siblings it never reaches.
   const seen = new Set<object>();
   const stack: object[] = [root];
   const push = (child: object): void => void stack.push(child);
+  const visitChild = symbol === undefined ? visitObjectChild : (child: unknown, test: (value: object) => boolean, push: (child: object) => void): boolean =>
+    typeof child === 'symbol' ? symbol(child) : visitObjectChild(child, test, push);
   while (stack.length) {
     const object = stack.pop()!;
     if (seen.has(object)) continue;
@@ -172,6 +176,7 @@ export function someInGraph(root: unknown, test: (value: object) => boolean): bo
         if (typeof child === 'number') continue;
         if (typeof child === 'object' && child !== null) stack.push(child);
         else if (typeof child === 'function' && test(child)) return true;
+        else if (typeof child === 'symbol' && symbol !== undefined && symbol(child)) return true;
       }
     } else if (object instanceof Map) {
       for (const [key, child] of object) if (visitChild(key, test, push) || visitChild(child, test, push)) return true;
@@ -185,7 +190,7 @@ export function someInGraph(root: unknown, test: (value: object) => boolean): bo
 }
 
 /** A child met by someInGraph: a function is tested now, an object queued, a primitive skipped. */
-function visitChild(child: unknown, test: (value: object) => boolean, push: (child: object) => void): boolean {
+function visitObjectChild(child: unknown, test: (value: object) => boolean, push: (child: object) => void): boolean {
   if (typeof child === 'function') return test(child);
   if (typeof child === 'object' && child !== null) push(child);
   return false;

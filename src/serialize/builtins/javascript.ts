@@ -6,6 +6,8 @@ import { formatPath } from '../../values/paths.js';
 import { describeFunction } from '../../source/functionSource.js';
 import { presentIndices } from '../../values/sparse.js';
 
+import { types } from 'node:util';
+
 const decoder = new TextDecoder();
 
 /**
@@ -14,7 +16,8 @@ const decoder = new TextDecoder();
  * main thread, for a result). Longer sparse arrays are refused; under this a walk takes ~0.2 s.
  */
 const LONGEST_SPARSE = 2 ** 24;
-const tooSparse = (v: unknown): v is unknown[] => Array.isArray(v) && v.length > LONGEST_SPARSE && presentIndices(v) !== undefined;
+// A Proxy is not looked into (a revoked one throws on Array.isArray): the common rejection names it.
+const tooSparse = (v: unknown): v is unknown[] => !types.isProxy(v) && Array.isArray(v) && v.length > LONGEST_SPARSE && presentIndices(v) !== undefined;
 const sparseProblem = (array: unknown[]) =>
   `a sparse array of length ${array.length} would be rebuilt hole by hole by serialize-javascript's eval (minutes); 'structured', 'auto' and 'devalue' carry it at the cost of its elements`;
 
