@@ -119,6 +119,18 @@ threads('workers hold only what the last run used: 40 runs of different 16 MB ar
   }
 });
 
+threads('an ArrayBuffer a task wrote into in one run arrives unwritten in the next', async () => {
+  const parallel = new Parallel({ nJobs: 1 });
+  try {
+    const buffer = new ArrayBuffer(SIZE * 8);
+    const write = (b: ArrayBuffer) => { const bytes = new Uint8Array(b); const was = bytes[0]; bytes[0] = 77; return was; };
+    assert.equal(await parallel.run([delayed(write)(buffer)]), [0]);
+    assert.equal(await parallel.run([delayed((b: ArrayBuffer) => new Uint8Array(b)[0])(buffer)]), [0]);
+  } finally {
+    await parallel.close();
+  }
+});
+
 threads.run();
 
 const processes = suite('large binary arguments on processes');
@@ -136,6 +148,27 @@ processes('a changed array is never stale on processes; an unchanged one gives t
     assert.equal(await run(), expected());
     const [seen] = await parallel.run([delayed(describe)(array, 0)]);
     assert.equal(seen, { ...describe(array, 0), shared: false });
+  } finally {
+    await parallel.close();
+  }
+});
+
+processes('what a task wrote into its copy in one run is not seen by the next run (typed array at an offset, DataView, ArrayBuffer)', async () => {
+  const parallel = new Parallel({ backend: 'processes', nJobs: 1 });
+  try {
+    const whole = Float64Array.from({ length: SIZE + 10 }, (_, k) => k);
+    const array = whole.subarray(10);
+    const view = new DataView(new ArrayBuffer(SIZE * 8));
+    const buffer = new ArrayBuffer(SIZE * 8);
+    const write = (a: Float64Array, d: DataView, b: ArrayBuffer) => {
+      const was = [a[0], d.getUint8(0), new Uint8Array(b)[0]];
+      a[0] = -1;
+      d.setUint8(0, 9);
+      new Uint8Array(b)[0] = 77;
+      return was;
+    };
+    assert.equal(await parallel.run([delayed(write)(array, view, buffer)]), [[10, 0, 0]]);
+    assert.equal(await parallel.run([delayed(write)(array, view, buffer)]), [[10, 0, 0]], 'the second run reads the caller\'s values');
   } finally {
     await parallel.close();
   }

@@ -55,6 +55,8 @@ export class TaskEncoder {
   readonly runId = nextRunId++;
   /** A task of this run uses a closure snapshot. */
   usesSnapshots = false;
+  /** A task of this run uses a copy kept across runs: a worker rebuilds its value for each run. */
+  usesKeptCopies = false;
   /** Every encoding of this run: a closure submitted with 10,000 tasks is captured once. */
   private readonly session = new EncodeSession();
   private readonly snapshots = new RunSnapshots();
@@ -79,7 +81,7 @@ export class TaskEncoder {
     private readonly sharing: SharingPlan = { sharedMemory: true, maxNbytes: null },
   ) {
     const copies = sharing.copies;
-    this.keep = copies && ((value) => copies.share(value, this.runId));
+    this.keep = copies && ((value) => ((this.usesKeptCopies = true), copies.share(value, this.runId)));
   }
 
   /**
