@@ -4,6 +4,8 @@
  * workers without a copy, reused by the next run while unchanged, never
  * stale after a change, and released when runs stop using them.
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Parallel, delayed, registerBackend } from 'joblet';
@@ -129,6 +131,41 @@ threads('an ArrayBuffer a task wrote into in one run arrives unwritten in the ne
   } finally {
     await parallel.close();
   }
+});
+
+threads('close() lets the copies of the last run go: a closed Parallel kept for later holds no large copy', async () => {
+  // The memory of each copy sent to a worker, watched until it is collected.
+  const collected = new Set<string>();
+  const registry = new FinalizationRegistry<string>((id) => collected.add(id));
+  const watching: SpawnWorker = (events) => {
+    const handle = spawnThread(events);
+    return {
+      ...handle,
+      send(message, transfer) {
+        if (message.type === 'batch') {
+          for (const def of message.batch.defs) if (def.kind === 'ref' && def.ref === 'shared') registry.register((def.state as { value: Float64Array }).value.buffer, def.id);
+        }
+        return handle.send(message, transfer);
+      },
+    };
+  };
+  registerBackend('watched-copies', ({ nWorkers }) => new WorkerPool('threads', nWorkers, { sharedMemory: true, isolation: 'thread' }, watching));
+  const parallel = new Parallel({ backend: 'watched-copies', nJobs: 1 });
+  const array = new Float64Array(SIZE).fill(3);
+  try {
+    assert.equal(await parallel.run([delayed(readAt)(array, 0)]), [6]);
+  } finally {
+    await parallel.close();
+  }
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  // Collected within a few rounds once nothing holds it (the worker's exit frees its side first).
+  for (let round = 0; round < 50 && collected.size === 0; round++) {
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.is(collected.size, 1, 'the copy is still held after close()');
+  assert.is(array[0], 3);
 });
 
 threads.run();
