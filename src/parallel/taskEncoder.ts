@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { SerializationError } from '../errors.js';
-import { holdsWeakKeys, sessionCapture, sessionEsModules } from '../closure/codec.js';
+import { encodingInitializer, holdsWeakKeys, sessionCapture, sessionEsModules } from '../closure/codec.js';
 import { describeFunction } from '../source/functionSource.js';
 import { REF_KEY, encodeValue, locateFailure, prepareValue, serializeIn } from '../serialize/payload.js';
 import { getSerializer } from '../serialize/registry.js';
@@ -182,7 +182,7 @@ export class TaskEncoder {
     if (this.initDefs) return this.initDefs;
     let def: WireDef;
     try {
-      def = this.functionDef(initializer, undefined);
+      def = encodingInitializer(this.session, () => this.functionDef(initializer, undefined));
     } catch (error) {
       if (!(error instanceof SerializationError)) throw error;
       const details = error.toDetails();
