@@ -126,6 +126,12 @@ export function copiedPerRun(state: CopyState): boolean {
   return !('value' in state) || !((state.value as ArrayBufferView).buffer instanceof SharedArrayBuffer);
 }
 
+/** In the worker: the value an earlier run got from `state` still holds its bytes (a memcmp: cheaper than a new copy and its collection). */
+export function copyUnwritten(state: CopyState, built: unknown): boolean {
+  const received = 'value' in state ? bytesOf(state.value as ArrayBufferView) : bytesOf(state.arrayBuffer as ArrayBuffer);
+  return received.equals(bytesOf(built as ArrayBufferView | ArrayBuffer));
+}
+
 /** In the worker: the value a copy stands for (a fresh copy of it when copiedPerRun says so). */
 export function rebuildCopy(state: CopyState): unknown {
   if ('value' in state) {
