@@ -106,6 +106,29 @@ test('an initializer that cannot travel is refused before any worker, at path in
   }
 });
 
+// A module `let` the initializer assigns and the task reads: the pattern of Python's initializer (a global).
+let connection: { name: string } | undefined;
+const connect = () => {
+  connection = { name: 'connected' };
+};
+const useConnection = (i: number) => `${connection?.name ?? 'unassigned'} ${i}`;
+
+for (const backend of BACKENDS) {
+  test(`${backend}: a let the initializer assigns and the task reads is refused (the worker held two copies: the task read the unassigned one)`, async () => {
+    const parallel = new Parallel({ backend, nJobs: 1, initializer: connect });
+    try {
+      await rejects(parallel.run([delayed(useConnection)(1)]), (error) => {
+        assert.instance(error, SerializationError);
+        assert.is(error.path, 'initializer');
+        assert.match(error.message, 'capture one binding `connection`, which `connect` assigns');
+        assert.match(error.remedy, 'workerState()');
+      });
+    } finally {
+      await parallel.close();
+    }
+  });
+}
+
 test('workerState() outside a task, or in a run without an initializer, throws a clear error', async () => {
   throws(() => workerState(), (error) => assert.match(error.message, 'inside a task'));
   const parallel = new Parallel({ nJobs: 1 });

@@ -57,6 +57,23 @@ for (const backend of ['threads', 'processes'] as const) {
     });
   }
 
+  test('a heap limit too small for the worker to start is named out of memory', async () => {
+    const written: string[] = [];
+    const write = process.stderr.write;
+    process.stderr.write = ((chunk: string | Uint8Array) => (written.push(String(chunk)), true)) as typeof process.stderr.write;
+    try {
+      await withParallel({ backend, nJobs: 1, resourceLimits: { maxOldGenerationSizeMb: 1, maxYoungGenerationSizeMb: 1 } }, async (parallel) => {
+        await rejects(parallel.run([delayed((x: number) => x)(0)]), (error) => {
+          assert.instance(error, WorkerCrashedError);
+          assert.is(error.outOfMemory, true, error.message);
+          assert.match(error.message, /ran out of memory \(its heap limit: 1 MB\)/);
+        });
+      });
+    } finally {
+      process.stderr.write = write;
+    }
+  });
+
   test('a crash that is not out of memory says nothing of memory', async () => {
     await withParallel({ backend, nJobs: 1, resourceLimits: { maxOldGenerationSizeMb: 48 } }, async (parallel) => {
       await rejects(parallel.run([delayed(() => process.exit(3))()]), (error) => {

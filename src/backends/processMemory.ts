@@ -12,7 +12,8 @@ const TAIL_CHARS = 8192;
 /** How long an exit waits for the rest of the child's stderr (a grandchild may hold the pipe open). */
 const DRAIN_MS = 2000;
 /** V8's words when a heap is full: "Reached heap limit", "Allocation failed - JavaScript heap out of memory". */
-const OUT_OF_MEMORY = /heap out of memory|Reached heap limit|Allocation failed/i;
+// The last: a heap too small for the child to start prints "Fatal javascript OOM in GC during deserialization".
+const OUT_OF_MEMORY = /heap out of memory|Reached heap limit|Allocation failed|Fatal javascript OOM/i;
 /** What V8 keeps aside at the top of a stack it is told the size of (Node does the same for a worker thread's). */
 const STACK_BUFFER_KB = 192;
 

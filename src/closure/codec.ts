@@ -6,7 +6,7 @@
  * identity across realms). Deserializing compiles code: accept payloads
  * only from a trusted sender.
  */
-export { encodeGraph, holdsWeakKeys, sessionCapture, sessionEsModules, type EncodeOptions } from './graphEncoder.js';
+export { encodeGraph, encodingInitializer, holdsWeakKeys, sessionCapture, sessionEsModules, type EncodeOptions } from './graphEncoder.js';
 export { importModules, modulesToImport } from './modules.js';
 export { decodeGraph, type DecodeOptions } from './graphDecoder.js';
 export { markWorkerRealm } from './classRegistry.js';

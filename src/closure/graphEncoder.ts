@@ -51,9 +51,28 @@ interface ClosureState {
   weak: Set<WeakMap<object, unknown> | WeakSet<object>>;
   /** The functions with captured bindings of the run's task-function payloads: the arguments may not share a written one. */
   defScopes: ScopeMember[];
+  /** The same for the run's initializer payload: neither the task functions nor the arguments may share a written one with it. */
+  initScopes: ScopeMember[];
+  /** The payload being encoded is the initializer's (encodingInitializer). */
+  initializer: boolean;
 }
 const CLOSURE_STATE = Symbol('joblet.closure');
-const closureState = (session: EncodeSession) => session.cache<ClosureState>(CLOSURE_STATE, () => ({ captures: new Map(), epoch: randomUUID(), esModules: [], weak: new Set(), defScopes: [] }));
+const closureState = (session: EncodeSession) => session.cache<ClosureState>(CLOSURE_STATE, () => ({ captures: new Map(), epoch: randomUUID(), esModules: [], weak: new Set(), defScopes: [], initScopes: [], initializer: false }));
+
+/**
+ * `encode` the run's initializer: its payload is checked against the task functions' and theirs
+ * against it. It runs before them in the worker, so a binding it assigns and a task reads (`let db;
+ * initializer: () => { db = connect() }`) would be two copies there: the task reads the unassigned one.
+ */
+export function encodingInitializer<T>(session: EncodeSession, encode: () => T): T {
+  const state = closureState(session);
+  state.initializer = true;
+  try {
+    return encode();
+  } finally {
+    state.initializer = false;
+  }
+}
 
 /**
  * The ES module files the session's last encoding refers to by reference: a worker imports them
@@ -176,8 +195,16 @@ export class GraphEncoder {
       if (capture?.kind === 'source' && capture.sites.size) members.push({ fn: value, record, capture, path: this.functionPaths.get(value) ?? '' });
     }
     const state = closureState(this.session);
-    if (isDef) state.defScopes.push(...members);
-    else refuseSharedAcrossPayloads(members, state.defScopes);
+    if (isDef && state.initializer) {
+      refuseSharedAcrossPayloads(members, state.defScopes, 'initializer');
+      state.initScopes.push(...members);
+    } else if (isDef) {
+      refuseSharedAcrossPayloads(members, state.initScopes, 'task');
+      state.defScopes.push(...members);
+    } else {
+      refuseSharedAcrossPayloads(members, state.defScopes);
+      refuseSharedAcrossPayloads(members, state.initScopes, 'arguments');
+    }
     if (members.length < 2) return;
     shareScopes(members, (record) => this.marker({}, () => record));
   }

@@ -152,7 +152,7 @@ function describe(group: Group): string {
  * factory's site hold the same binding only if the same call made them: values that differ prove
  * two scopes, a heap snapshot (where affordable) proves one or two, and otherwise it is refused.
  */
-export function refuseSharedAcrossPayloads(members: ScopeMember[], defs: readonly ScopeMember[]): void {
+export function refuseSharedAcrossPayloads(members: ScopeMember[], defs: readonly ScopeMember[], initializer?: 'initializer' | 'task' | 'arguments'): void {
   for (const member of members) {
     for (const def of defs) {
       // A class in both is one class in the worker (rebuilt once per id and run: classRegistry.ts), with one binding.
@@ -163,6 +163,7 @@ export function refuseSharedAcrossPayloads(members: ScopeMember[], defs: readonl
         if (!writer) continue;
         if (!site.once && !sameBinding(member, def, name)) continue;
         const where = def.path.replace(/^ -> /, '') || 'the task function itself';
+        if (initializer) throw initializerRefusal(member, def, name, writer, initializer);
         throw new UnserializableValueError(
           `\`${member.capture.name}\` here and \`${def.capture.name}\` in the task function (fn -> ${where}) capture one binding \`${name}\`, which \`${writer.capture.name}\` assigns; ` +
             'the task function and its arguments travel as separate payloads, so the worker would hold two copies of it and answer differently from this thread',
@@ -180,6 +181,18 @@ function sameBinding(member: ScopeMember, def: ScopeMember, name: string): boole
   if (member.fn === def.fn || !snapshotAffordable()) return true;
   const [a, b] = contextsOf([member.fn, def.fn]);
   return a === undefined || b === undefined || a === b;
+}
+
+/** `member` (in the initializer, a task function or the arguments, as `side` says) and `def` (the other) share `name`. */
+function initializerRefusal(member: ScopeMember, def: ScopeMember, name: string, writer: ScopeMember, side: 'initializer' | 'task' | 'arguments'): UnserializableValueError {
+  const here = side === 'initializer' ? 'the initializer' : side === 'task' ? 'the task function' : 'the arguments';
+  const there = side === 'initializer' ? 'the task function' : 'the initializer';
+  return new UnserializableValueError(
+    `\`${member.capture.name}\` in ${here} and \`${def.capture.name}\` in ${there} capture one binding \`${name}\`, which \`${writer.capture.name}\` assigns; ` +
+      'the initializer travels as its own payload, so the worker would hold two copies of it: what the initializer assigns, the tasks would not see',
+    member.path,
+    'Return what the tasks need from the initializer and read it in the task with workerState() (the README\'s "One resource per worker")',
+  );
 }
 
 const ACROSS_REMEDY =

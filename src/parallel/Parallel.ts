@@ -143,6 +143,9 @@ export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
   async close(): Promise<void> {
     const backend = this.backend;
     this.backend = undefined;
+    // The copies of the last run's large arguments go with the workers that read them: a closed
+    // Parallel kept for a later run would hold them (tens of MB each) until that run.
+    this.copies = undefined;
     this.untrack?.();
     await backend?.terminate();
   }

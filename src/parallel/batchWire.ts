@@ -54,7 +54,7 @@ export class BatchWire {
       batch.defs = [...defs.values()];
       batch.init = init[init.length - 1]!.id;
     }
-    if (this.encoder.usesSnapshots) batch.run = this.encoder.runId;
+    if (this.encoder.usesSnapshots || this.encoder.usesKeptCopies) batch.run = this.encoder.runId;
     return batch;
   }
 

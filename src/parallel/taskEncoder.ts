@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { SerializationError } from '../errors.js';
-import { holdsWeakKeys, sessionCapture, sessionEsModules } from '../closure/codec.js';
+import { encodingInitializer, holdsWeakKeys, sessionCapture, sessionEsModules } from '../closure/codec.js';
 import { describeFunction } from '../source/functionSource.js';
 import { REF_KEY, encodeValue, locateFailure, prepareValue, serializeIn } from '../serialize/payload.js';
 import { getSerializer } from '../serialize/registry.js';
@@ -55,6 +55,8 @@ export class TaskEncoder {
   readonly runId = nextRunId++;
   /** A task of this run uses a closure snapshot. */
   usesSnapshots = false;
+  /** A task of this run uses a copy kept across runs: a worker rebuilds its value for each run. */
+  usesKeptCopies = false;
   /** Every encoding of this run: a closure submitted with 10,000 tasks is captured once. */
   private readonly session = new EncodeSession();
   private readonly snapshots = new RunSnapshots();
@@ -79,7 +81,7 @@ export class TaskEncoder {
     private readonly sharing: SharingPlan = { sharedMemory: true, maxNbytes: null },
   ) {
     const copies = sharing.copies;
-    this.keep = copies && ((value) => copies.share(value, this.runId));
+    this.keep = copies && ((value) => ((this.usesKeptCopies = true), copies.share(value, this.runId)));
   }
 
   /**
@@ -180,7 +182,7 @@ export class TaskEncoder {
     if (this.initDefs) return this.initDefs;
     let def: WireDef;
     try {
-      def = this.functionDef(initializer, undefined);
+      def = encodingInitializer(this.session, () => this.functionDef(initializer, undefined));
     } catch (error) {
       if (!(error instanceof SerializationError)) throw error;
       const details = error.toDetails();

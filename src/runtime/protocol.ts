@@ -106,8 +106,8 @@ export interface WireBatch {
   /** Measure the batch: the reply then carries `timing` (enableProfiling). */
   profile?: boolean;
   /**
-   * The run the batch belongs to, when its tasks use closure snapshots: a worker rebuilds a
-   * snapshot once per run, so what one run's tasks wrote into captured objects is not seen by the next.
+   * The run the batch belongs to, when its tasks use closure snapshots or copies kept across runs:
+   * a worker rebuilds those once per run, so what one run's tasks wrote into them is not seen by the next.
    */
   run?: number;
   /**

@@ -336,7 +336,7 @@ export class TaskRunner {
     let args: unknown;
     try {
       args = packedArgs;
-      if (task.refKey) args = resolveReferences(args, task.refKey, (id) => this.build(id));
+      if (task.refKey) args = resolveReferences(args, task.refKey, (id) => this.build(id, run));
     } catch (error) {
       if (error instanceof SerializationError) return { index, ok: false, kind: 'serialization', failure: error.toDetails() };
       return this.serializationFailure(index, 'deserialize-task', 'args', serializer.name, error, 'Check the serializer and the wrapped values.');
@@ -355,9 +355,13 @@ export class TaskRunner {
 
   private build(id: string, run?: number): unknown {
     const def = this.defs.get(id);
-    if (this.built.has(id) && (def?.kind !== 'value' || this.builtFor.get(id) === run)) return this.built.get(id);
+    // A closure snapshot, and a def its kind says a task may have written into, are rebuilt for each run.
+    const eachRun = def?.kind === 'value' || (def?.kind === 'ref' && referenceKind(def.ref).rebuildEachRun?.(def.state) === true);
+    if (this.built.has(id) && (!eachRun || this.builtFor.get(id) === run)) return this.built.get(id);
     if (!def) throw new Error(`definition ${id} never reached this worker`);
-    if (def.kind === 'value' && run !== undefined) this.builtFor.set(id, run);
+    if (eachRun && run !== undefined) this.builtFor.set(id, run);
+    // What an earlier run's tasks left unwritten serves as it is: a compare instead of a new copy.
+    if (def.kind === 'ref' && this.built.has(id) && referenceKind(def.ref).unwritten?.(def.state, this.built.get(id))) return this.built.get(id);
     let value: unknown;
     if (def.kind === 'function') value = compileFunction(def.source, def.form);
     else if (def.kind === 'global') value = resolveGlobalPath(def.path);

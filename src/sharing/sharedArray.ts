@@ -1,6 +1,6 @@
 import { isSharedView } from '../values/kinds.js';
 import { noteReferenceInUse, type ReferenceKind } from '../values/byReference.js';
-import { forgetCopy, isCopyable, rebuildCopy, type CopyState } from './sharedCopies.js';
+import { copiedPerRun, copyUnwritten, forgetCopy, isCopyable, rebuildCopy, type CopyState } from './sharedCopies.js';
 
 /**
  * Typed arrays on shared memory (grain's SharedMemoryArray). On the threads
@@ -64,6 +64,8 @@ export const sharedKind: ReferenceKind<object, CopyState> = {
     return { id: `s${nextId++}`, state: { value: state }, runScoped: true };
   },
   rebuild: (state) => rebuildCopy(state),
+  rebuildEachRun: (state) => copiedPerRun(state),
+  unwritten: (state, built) => copyUnwritten(state, built),
   forgotten: (state) => forgetCopy(state),
   inGraph: { refuse: 'a shared array captured by a function cannot be sent; pass it to the task as an argument, where thread workers share it' },
 };

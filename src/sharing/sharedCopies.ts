@@ -113,11 +113,35 @@ export class SharedCopies {
   }
 }
 
-/** In the worker: the value a copy stands for. An ArrayBuffer is copied out of the shared memory, once per worker. */
+/**
+ * In the worker: a kept copy whose value a task gets as memory of its own (an ArrayBuffer's, and
+ * any copy a process received). What a task writes there stays with this worker, unseen by the
+ * main side's compare: the next run would read it as the value. So the worker keeps the copy it
+ * received untouched and rebuilds the value from it for each run (a memcpy per run and worker,
+ * against the copy and send a changed value costs). A view over shared memory (threads) is not
+ * rebuilt: a write lands in the main side's copy, whose compare then sees the change.
+ */
+export function copiedPerRun(state: CopyState): boolean {
+  if (!state.kept) return false;
+  return !('value' in state) || !((state.value as ArrayBufferView).buffer instanceof SharedArrayBuffer);
+}
+
+/** In the worker: the value an earlier run got from `state` still holds its bytes (a memcmp: cheaper than a new copy and its collection). */
+export function copyUnwritten(state: CopyState, built: unknown): boolean {
+  const received = 'value' in state ? bytesOf(state.value as ArrayBufferView) : bytesOf(state.arrayBuffer as ArrayBuffer);
+  return received.equals(bytesOf(built as ArrayBufferView | ArrayBuffer));
+}
+
+/** In the worker: the value a copy stands for (a fresh copy of it when copiedPerRun says so). */
 export function rebuildCopy(state: CopyState): unknown {
-  if ('value' in state) return state.value;
+  if ('value' in state) {
+    if (!copiedPerRun(state)) return state.value;
+    const view = state.value as ArrayBufferView;
+    const memory = (view.buffer as ArrayBuffer).slice(view.byteOffset, view.byteOffset + view.byteLength);
+    const View = view.constructor as new (buffer: ArrayBuffer) => ArrayBufferView;
+    return new View(memory);
+  }
   const source = state.arrayBuffer;
-  if (source instanceof ArrayBuffer) return source;
   const copy = new ArrayBuffer(source.byteLength);
   new Uint8Array(copy).set(new Uint8Array(source));
   return copy;

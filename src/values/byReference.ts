@@ -65,6 +65,13 @@ export interface ReferenceKind<V extends object = object, State = unknown> {
   rebuild(state: State, id: string): unknown;
   /** Serializers the receiver must have loaded before `rebuild`. */
   serializers?(state: State): string[];
+  /**
+   * Rebuilt from `state` for each run instead of once per worker: a task may write into what it
+   * got, and a def kept across runs must not carry those writes into the next run.
+   */
+  rebuildEachRun?(state: State): boolean;
+  /** With rebuildEachRun: the value built for an earlier run may serve this one as it is (no task wrote into it). */
+  unwritten?(state: State, built: unknown): boolean;
   /** Rebuilt as soon as the def arrives, before any task: a closure rebuilt later finds it by id. */
   readonly rebuildOnArrival?: boolean;
   /** A graph node's state is the kind's own business: its encode and decode agree on it. */
