@@ -168,6 +168,19 @@ threads('close() lets the copies of the last run go: a closed Parallel kept for 
   assert.is(array[0], 3);
 });
 
+threads('a view over part of its buffer arrives over the whole buffer at its offset, as the main thread has it', async () => {
+  const parallel = new Parallel({ nJobs: 1, backend: 'threads' });
+  try {
+    const buffer = new ArrayBuffer(SIZE * 8 + 1600);
+    const part = new Float64Array(buffer, 800, SIZE);
+    part[0] = 3;
+    const shape = (a: Float64Array) => [a.byteOffset, a.buffer.byteLength, a.length, a[0]];
+    assert.equal(await parallel.run([delayed(shape)(part)]), [shape(part)]);
+  } finally {
+    await parallel.close();
+  }
+});
+
 threads.run();
 
 const processes = suite('large binary arguments on processes');

@@ -57,6 +57,9 @@ function bytesOf(value: ArrayBufferView | ArrayBuffer): Buffer {
 export function isCopyable(value: object): value is ArrayBufferView | ArrayBuffer {
   if (types.isArrayBuffer(value)) return !(value as { resizable?: boolean }).resizable;
   if (!ArrayBuffer.isView(value) || !types.isArrayBuffer(value.buffer) || (value.buffer as { resizable?: boolean }).resizable) return false;
+  // A view over part of its buffer keeps to structured clone, which carries the whole buffer and the
+  // view's offset in it (a copy of the view alone would give byteOffset 0 and a shorter buffer).
+  if (value.byteOffset !== 0 || value.byteLength !== value.buffer.byteLength) return false;
   const View = value.constructor;
   return (View === DataView || (types.isTypedArray(value) && Object.getPrototypeOf(value) === View.prototype)) && View !== Buffer;
 }
