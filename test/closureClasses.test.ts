@@ -11,16 +11,14 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import vm from 'node:vm';
-import v8 from 'node:v8';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import ts from 'typescript';
 import { transformSync } from 'esbuild';
-import { Parallel, delayed, getSerializer } from 'joblet';
-import { decodeGraph, type Graph } from '../src/closure/codec.js';
+import { Parallel, delayed } from 'joblet';
+import { expectedResults, freshVmSuite, workerSuites, type ClosureCase } from './fixtures/closureCases.js';
 
 const require = createRequire(import.meta.url);
 
@@ -175,13 +173,7 @@ for (const t of [...Object.values(tallies), ...Object.values(argTallies)]) t.inc
 const buttons = each((m) => new m.Button('ok'));
 const squares = each((m) => new m.Square(3));
 
-interface Case {
-  name: string;
-  fn: (...args: any[]) => unknown;
-  args?: unknown[];
-}
-
-const CASES: Case[] = [
+const CASES: ClosureCase[] = [
   { name: 'defineProperty getter and method on an old-style prototype', fn: () => [new (Vec as any)(3, 4).length, new (Vec as any)(1, 2).scaled(2).length] },
   { name: 'non-enumerable and enumerable statics of an old-style class', fn: () => [(Vec as any).UNIT, (Vec as any).of(2).length] },
   { name: "Babel's _inherits: instanceof, inherited getter, statics through setPrototypeOf", fn: () => { const v = new Vec3(3, 4, 5); return [v instanceof Vec3, v instanceof Vec, v.length, v.depth, Vec3.UNIT, Vec3.of(1) instanceof Vec]; } },
@@ -209,40 +201,9 @@ for (const [target, m] of Object.entries(MODULES) as [Target, Compiled][]) {
   );
 }
 
-/** Normalize a value from another realm into this one, so deep equality compares data. */
-const here = (value: unknown) => structuredClone(value);
-const expected = new Map<string, unknown>();
-for (const c of CASES) expected.set(c.name, here(await c.fn(...(c.args ?? []))));
-
-for (const backend of ['threads', 'processes'] as const) {
-  const test = suite(`classes in a ${backend} worker`);
-  let parallel: Parallel;
-  test.before(() => {
-    parallel = new Parallel({ backend, nJobs: 2 });
-  });
-  test.after(async () => {
-    await parallel.close();
-  });
-  for (const c of CASES) {
-    test(c.name, async () => {
-      const [result] = await parallel.run([delayed(c.fn)(...(c.args ?? []))]);
-      assert.equal(result, expected.get(c.name));
-    });
-  }
-  test.run();
-}
-
-const inVm = suite("classes rebuilt by 'closure' in a fresh vm context");
-const closure = getSerializer('closure');
-for (const c of CASES) {
-  inVm(c.name, async () => {
-    const bytes = closure.serialize([c.fn, c.args ?? []]) as Uint8Array;
-    const context = vm.createContext({ console });
-    const [fn, args] = decodeGraph(v8.deserialize(bytes) as Graph, { context }) as [(...a: unknown[]) => unknown, unknown[]];
-    assert.equal(here(await fn(...args)), expected.get(c.name));
-  });
-}
-inVm.run();
+const expected = await expectedResults(CASES);
+workerSuites((backend) => `classes in a ${backend} worker`, CASES, expected);
+freshVmSuite("classes rebuilt by 'closure' in a fresh vm context", CASES, expected);
 
 const back = suite('instances with downlevelled #private state come back from the worker with it');
 for (const backend of ['threads', 'processes'] as const) {

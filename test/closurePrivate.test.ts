@@ -8,12 +8,9 @@
  * worker thread and a real child process under the default serializer, and
  * in a fresh vm context; the expected value is the same call in this thread.
  */
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import vm from 'node:vm';
-import v8 from 'node:v8';
-import { Parallel, delayed, getSerializer } from 'joblet';
-import { decodeGraph, type Graph } from '../src/closure/codec.js';
+import { delayed } from 'joblet';
+import { expectedResults, freshVmSuite, workerSuites, type ClosureCase } from './fixtures/closureCases.js';
 
 // ---- native #private fields ---------------------------------------------------------------
 let constructed = 0;
@@ -92,12 +89,7 @@ class Bag {
 }
 const bag = new Bag();
 
-interface Case {
-  name: string;
-  fn: (...args: any[]) => unknown;
-  args?: unknown[];
-}
-const CASES: Case[] = [
+const CASES: ClosureCase[] = [
   {
     name: '#private fields of a captured instance of a derived class, private methods, #x in o',
     fn: () => [tally.total, tally.mean, tally.id, tally.owner, tally.log, Tally.isTally(tally), Account.isAccount(tally), tally instanceof Tally, tally instanceof Account, Object.keys(tally)],
@@ -113,49 +105,23 @@ const CASES: Case[] = [
   { name: 'field initialisers and constructor bodies do not run again when an instance is rebuilt', fn: () => [tally.id, argTally.id, Account.made] },
 ];
 
-const here = (value: unknown) => structuredClone(value);
-const expected = new Map<string, unknown>();
-for (const c of CASES) expected.set(c.name, here(c.fn(...(c.args ?? []))));
-
-for (const backend of ['threads', 'processes'] as const) {
-  const test = suite(`#private state and symbols in a ${backend} worker`);
-  let parallel: Parallel;
-  test.before(() => {
-    parallel = new Parallel({ backend, nJobs: 1 });
-  });
-  test.after(async () => {
-    await parallel.close();
-  });
-  for (const c of CASES) {
-    test(c.name, async () => {
-      const [result] = await parallel.run([delayed(c.fn)(...(c.args ?? []))]);
-      assert.equal(here(result), expected.get(c.name));
+const expected = await expectedResults(CASES);
+workerSuites((backend) => `#private state and symbols in a ${backend} worker`, CASES, expected, {
+  nJobs: 1,
+  more: (test, parallel) => {
+    test('a symbol the task returns is the one the main thread sent', async () => {
+      const [back, keyed] = (await parallel().run([delayed(() => TAG)(), delayed(() => tagged)()])) as [symbol, typeof tagged];
+      assert.ok(back === TAG);
+      assert.ok(Object.getOwnPropertySymbols(keyed)[0] === TAG);
     });
-  }
-  test('a symbol the task returns is the one the main thread sent', async () => {
-    const [back, keyed] = (await parallel.run([delayed(() => TAG)(), delayed(() => tagged)()])) as [symbol, typeof tagged];
-    assert.ok(back === TAG);
-    assert.ok(Object.getOwnPropertySymbols(keyed)[0] === TAG);
-  });
-  test('an instance with #private fields returned by the task is refused with a remedy, not sent without them', async () => {
-    try {
-      await parallel.run([delayed(() => tally)()]);
-      assert.unreachable('an instance whose class the main thread holds came back');
-    } catch (error) {
-      assert.match(String((error as Error).message), /#private fields cannot be sent/);
-    }
-  });
-  test.run();
-}
-
-const inVm = suite("#private state and symbols rebuilt by 'closure' in a fresh vm context");
-const closure = getSerializer('closure');
-for (const c of CASES) {
-  inVm(c.name, () => {
-    const bytes = closure.serialize([c.fn, c.args ?? []]) as Uint8Array;
-    const context = vm.createContext({ console });
-    const [fn, args] = decodeGraph(v8.deserialize(bytes) as Graph, { context }) as [(...a: unknown[]) => unknown, unknown[]];
-    assert.equal(here(fn(...args)), expected.get(c.name));
-  });
-}
-inVm.run();
+    test('an instance with #private fields returned by the task is refused with a remedy, not sent without them', async () => {
+      try {
+        await parallel().run([delayed(() => tally)()]);
+        assert.unreachable('an instance whose class the main thread holds came back');
+      } catch (error) {
+        assert.match(String((error as Error).message), /#private fields cannot be sent/);
+      }
+    });
+  },
+});
+freshVmSuite("#private state and symbols rebuilt by 'closure' in a fresh vm context", CASES, expected);

@@ -4,9 +4,9 @@
  * worker thread and a real child process under the default serializer; the expected value is
  * the same call in this thread.
  */
-import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Parallel, delayed, SerializationError } from 'joblet';
+import { delayed, SerializationError } from 'joblet';
+import { expectedResults, workerSuites, type ClosureCase } from './fixtures/closureCases.js';
 
 // A static #private field changed before sending: the worker's copy of the class held the value
 // its initialiser makes (0), not the one the program had set (3).
@@ -96,12 +96,7 @@ class Holder {
 }
 const fakeHolder = Object.create(Holder.prototype) as Holder;
 
-interface Case {
-  name: string;
-  fn: (...args: any[]) => unknown;
-  args?: unknown[];
-}
-const CASES: Case[] = [
+const CASES: ClosureCase[] = [
   { name: 'a static #private field as the program set it', fn: () => Ticket.issued },
   { name: 'a static #private field holding instances of its own class', fn: () => [Node1.sum(), Node1.allAreNodes()] },
   { name: 'a public static holding an instance with #private fields (a singleton)', fn: () => [Config.instance.get('a'), Config.instance instanceof Config] },
@@ -110,47 +105,32 @@ const CASES: Case[] = [
   { name: 'a base constructor returning a primitive', fn: () => { const o = new Named('y', true); return [o instanceof Named, o.label, o.secret]; } },
 ];
 
-const here = (value: unknown) => structuredClone(value);
-const expected = new Map<string, unknown>();
-for (const c of CASES) expected.set(c.name, here(c.fn(...(c.args ?? []))));
-
-for (const backend of ['threads', 'processes'] as const) {
-  const test = suite(`#private review in a ${backend} worker`);
-  let parallel: Parallel;
-  test.before(() => {
-    parallel = new Parallel({ backend, nJobs: 1 });
-  });
-  test.after(async () => {
-    await parallel.close();
-  });
-  for (const c of CASES) {
-    test(c.name, async () => {
-      const [result] = await parallel.run([delayed(c.fn)(...(c.args ?? []))]);
-      assert.equal(here(result), expected.get(c.name));
-    });
-  }
-  test('a static #private field a task changes is as submitted in the next run', async () => {
-    const start = Ticket.issued;
-    for (let run = 0; run < 2; run++) {
-      const [issued] = await parallel.run([delayed(() => Ticket.issue())()]);
-      assert.is(issued, start + 1);
-    }
-    assert.is(Ticket.issued, start);
-  });
-  for (const [what, fn, pattern] of [
-    ['a brand-only class', () => Branded.is(fakeBranded), /not made by its class's constructor.*private methods/],
-    ['a class with a #private field', () => Holder.is(fakeHolder), /not made by its class's constructor.*lacks #x/],
-  ] as const) {
-    test(`Object.create of ${what}'s prototype is refused at submission (the worker would give it the brand)`, async () => {
-      try {
-        await parallel.run([delayed(fn)()]);
-        assert.unreachable('an object without the brand was sent');
-      } catch (error) {
-        assert.instance(error, SerializationError);
-        assert.match(String((error as Error).message), pattern);
-        assert.match(String((error as Error).message), /Send the data and build the instance inside the task/);
+const expected = await expectedResults(CASES);
+workerSuites((backend) => `#private review in a ${backend} worker`, CASES, expected, {
+  nJobs: 1,
+  more: (test, parallel) => {
+    test('a static #private field a task changes is as submitted in the next run', async () => {
+      const start = Ticket.issued;
+      for (let run = 0; run < 2; run++) {
+        const [issued] = await parallel().run([delayed(() => Ticket.issue())()]);
+        assert.is(issued, start + 1);
       }
+      assert.is(Ticket.issued, start);
     });
-  }
-  test.run();
-}
+    for (const [what, fn, pattern] of [
+      ['a brand-only class', () => Branded.is(fakeBranded), /not made by its class's constructor.*private methods/],
+      ['a class with a #private field', () => Holder.is(fakeHolder), /not made by its class's constructor.*lacks #x/],
+    ] as const) {
+      test(`Object.create of ${what}'s prototype is refused at submission (the worker would give it the brand)`, async () => {
+        try {
+          await parallel().run([delayed(fn)()]);
+          assert.unreachable('an object without the brand was sent');
+        } catch (error) {
+          assert.instance(error, SerializationError);
+          assert.match(String((error as Error).message), pattern);
+          assert.match(String((error as Error).message), /Send the data and build the instance inside the task/);
+        }
+      });
+    }
+  },
+});

@@ -8,15 +8,14 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import vm from 'node:vm';
-import v8 from 'node:v8';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
 import { transformSync } from 'esbuild';
-import { Parallel, delayed, getSerializer } from 'joblet';
-import { decodeGraph, encodeGraph, type Graph } from '../src/closure/codec.js';
+import { Parallel, delayed } from 'joblet';
+import { encodeGraph } from '../src/closure/codec.js';
+import { expectedResults, freshVmSuite, workerSuites, type ClosureCase } from './fixtures/closureCases.js';
 
 const require = createRequire(import.meta.url);
 
@@ -95,13 +94,7 @@ try {
 }
 const account = new Account(10).deposit(5);
 
-interface Case {
-  name: string;
-  fn: (...args: any[]) => unknown;
-  args?: unknown[];
-}
-
-const CASES: Case[] = [
+const CASES: ClosureCase[] = [
   { name: 'a module-level WeakMap cache keyed by captured objects', fn: () => [length(p34), length(p512), length({ x: 6, y: 8 })] },
   { name: 'a WeakSet brand check of a captured object, and of objects made in the task', fn: () => [validated.has(order), validated.has(draft), validated.has({ id: 7 }), validated.has(validate({ id: 9 }))] },
   { name: 'a WeakSet brand check of an argument', fn: (value: object) => validated.has(value), args: [order] },
@@ -113,58 +106,29 @@ const CASES: Case[] = [
   { name: 'esbuild-lowered, minified #private: an instance as an argument', fn: (a: Account) => [a.balance, a.history, a instanceof Account], args: [account] },
 ];
 
-/** Normalize a value from another realm into this one, so deep equality compares data. */
-const here = (value: unknown) => structuredClone(value);
-const expected = new Map<string, unknown>();
-for (const c of CASES) expected.set(c.name, here(await c.fn(...(c.args ?? []))));
-
-for (const backend of ['threads', 'processes'] as const) {
-  const test = suite(`weak collections in a ${backend} worker`);
-  let parallel: Parallel;
-  test.before(() => {
-    parallel = new Parallel({ backend, nJobs: 2 });
-  });
-  test.after(async () => {
-    await parallel.close();
-  });
-  for (const c of CASES) {
-    test(c.name, async () => {
-      const [result] = await parallel.run([delayed(c.fn)(...(c.args ?? []))]);
-      assert.equal(result, expected.get(c.name));
+const expected = await expectedResults(CASES);
+workerSuites((backend) => `weak collections in a ${backend} worker`, CASES, expected, {
+  more: (test, _parallel, backend) => {
+    test('each run sees the entries as at its submission: what a task added is gone in the next run', async () => {
+      const marks = new WeakSet<object>();
+      const one = new Parallel({ backend, nJobs: 1 });
+      try {
+        // Math and JSON are the worker's own: a run that marks them must not leak into the next.
+        const mark = () => {
+          const before = [marks.has(Math), marks.has(JSON)];
+          marks.add(Math);
+          return before;
+        };
+        marks.add(JSON);
+        assert.equal(await one.run([delayed(mark)()]), [[false, true]]);
+        assert.equal(await one.run([delayed(mark)()]), [[false, true]]);
+      } finally {
+        await one.close();
+      }
     });
-  }
-
-  test('each run sees the entries as at its submission: what a task added is gone in the next run', async () => {
-    const marks = new WeakSet<object>();
-    const one = new Parallel({ backend, nJobs: 1 });
-    try {
-      // Math and JSON are the worker's own: a run that marks them must not leak into the next.
-      const mark = () => {
-        const before = [marks.has(Math), marks.has(JSON)];
-        marks.add(Math);
-        return before;
-      };
-      marks.add(JSON);
-      assert.equal(await one.run([delayed(mark)()]), [[false, true]]);
-      assert.equal(await one.run([delayed(mark)()]), [[false, true]]);
-    } finally {
-      await one.close();
-    }
-  });
-  test.run();
-}
-
-const inVm = suite("weak collections rebuilt by 'closure' in a fresh vm context");
-const closure = getSerializer('closure');
-for (const c of CASES) {
-  inVm(c.name, async () => {
-    const bytes = closure.serialize([c.fn, c.args ?? []]) as Uint8Array;
-    const context = vm.createContext({ console });
-    const [fn, args] = decodeGraph(v8.deserialize(bytes) as Graph, { context }) as [(...a: unknown[]) => unknown, unknown[]];
-    assert.equal(here(await fn(...args)), expected.get(c.name));
-  });
-}
-inVm.run();
+  },
+});
+freshVmSuite("weak collections rebuilt by 'closure' in a fresh vm context", CASES, expected);
 
 const carried = suite('what a weak collection carries');
 

@@ -9,7 +9,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import vm from 'node:vm';
-import v8 from 'node:v8';
 import net from 'node:net';
 import * as path from 'node:path';
 import { join, basename } from 'node:path';
@@ -17,8 +16,8 @@ import os from 'node:os';
 import { createRequire } from 'node:module';
 import * as devalue from 'devalue';
 import serializeJavascript from 'serialize-javascript';
-import { Parallel, delayed, getSerializer, SerializationError, wrapNonSerializable } from 'joblet';
-import { decodeGraph, type Graph } from '../src/closure/codec.js';
+import { Parallel, delayed, SerializationError, wrapNonSerializable } from 'joblet';
+import { expectedResults, freshVmSuite, workerSuites, type ClosureCase } from './fixtures/closureCases.js';
 import { rejects, sleep } from './helpers.js';
 
 const require = createRequire(import.meta.url);
@@ -160,17 +159,9 @@ const globals = { m: Math, j: JSON };
 const early = (x: number) => later(x) + 1;
 const later = (x: number) => x * 10;
 
-interface Case {
-  name: string;
-  fn: (...args: any[]) => unknown;
-  args?: unknown[];
-  /** The expected result, when calling `fn` here first would change the state it captures. */
-  expect?: unknown;
-}
-
 // ---- the cases ------------------------------------------------------------------------
 const inferred = { applyRate: (x: number) => x * k };
-const CASES: Case[] = [
+const CASES: ClosureCase[] = [
   { name: 'arrow capturing a const', fn: (x: number) => x + k, args: [1] },
   { name: 'arrow capturing a let (its value now)', fn: () => counter * 2 },
   { name: 'function declaration capturing a function', fn: helper, args: [3] },
@@ -220,11 +211,8 @@ const CASES: Case[] = [
   { name: 'a closure that returns a closure', fn: (x: number) => { const inner = (y: number) => x + y + k; return inner(1); }, args: [2] },
 ];
 
-/** Normalize a value from another realm into this one so that deep equality compares data, not constructors. */
-const here = (value: unknown) => structuredClone(value);
-
 // Generators and async generators cannot cross back as results: the task drains them in the worker.
-const drained = (fn: Case['fn']) => {
+const drained = (fn: ClosureCase['fn']) => {
   const drain = async (...args: unknown[]) => {
     const out = await fn(...args);
     if (out && typeof (out as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function') {
@@ -240,40 +228,12 @@ const drained = (fn: Case['fn']) => {
   return drain;
 };
 
-const expected = new Map<string, unknown>();
-for (const c of CASES) expected.set(c.name, 'expect' in c ? c.expect : here(await drained(c.fn)(...(c.args ?? []))));
+const expected = await expectedResults(CASES, drained);
 // The cases that change state in this thread ran once above; reset it for the workers' snapshot.
 box.raw = 0;
 
-for (const backend of ['threads', 'processes'] as const) {
-  const test = suite(`closures in a ${backend} worker`);
-  let parallel: Parallel;
-  test.before(() => {
-    parallel = new Parallel({ backend, nJobs: 2 });
-  });
-  test.after(async () => {
-    await parallel.close();
-  });
-  for (const c of CASES) {
-    test(c.name, async () => {
-      const [result] = await parallel.run([delayed(drained(c.fn))(...(c.args ?? []))]);
-      assert.equal(result, expected.get(c.name));
-    });
-  }
-  test.run();
-}
-
-const inVm = suite("closures rebuilt by 'closure' in a fresh vm context");
-const closure = getSerializer('closure');
-for (const c of CASES) {
-  inVm(c.name, async () => {
-    const bytes = closure.serialize([drained(c.fn), c.args ?? []]) as Uint8Array;
-    const context = vm.createContext({ console, setTimeout, Buffer, process });
-    const [fn, args] = decodeGraph(v8.deserialize(bytes) as Graph, { context }) as [(...a: unknown[]) => unknown, unknown[]];
-    assert.equal(here(await fn(...args)), expected.get(c.name));
-  });
-}
-inVm.run();
+workerSuites((backend) => `closures in a ${backend} worker`, CASES, expected, { prepare: drained });
+freshVmSuite("closures rebuilt by 'closure' in a fresh vm context", CASES, expected, { prepare: drained, globals: { setTimeout, Buffer, process } });
 
 const refusals = suite('what cannot be carried is refused with its path through the captures');
 
