@@ -22,11 +22,8 @@ export const RESTORE_NAME = '__jobletRestore$';
 
 type Node = Acorn.Node & Record<string, any>;
 
-/**
- * The instance #private members a class's own body declares: its fields by name, and whether it
- * has private methods or accessors (which give an instance a brand, not a field).
- */
-export function privateInstanceMembers(source: string): { fields: string[]; brands: boolean } | undefined {
+/** The class a source holds, parsed as an expression; undefined when it is not a class acorn can read. */
+function classExpressionOf(source: string): Node | undefined {
   let ast: Acorn.Program;
   try {
     ast = loadParser().acorn.parse(`(${source})`, { ecmaVersion: 'latest', sourceType: 'script' });
@@ -34,7 +31,16 @@ export function privateInstanceMembers(source: string): { fields: string[]; bran
     return undefined;
   }
   const top = (ast.body[0] as Node | undefined)?.expression as Node | undefined;
-  if (top?.type !== 'ClassExpression') return undefined;
+  return top?.type === 'ClassExpression' ? top : undefined;
+}
+
+/**
+ * The instance #private members a class's own body declares: its fields by name, and whether it
+ * has private methods or accessors (which give an instance a brand, not a field).
+ */
+export function privateInstanceMembers(source: string): { fields: string[]; brands: boolean } | undefined {
+  const top = classExpressionOf(source);
+  if (!top) return undefined;
   const fields: string[] = [];
   let brands = false;
   for (const member of top.body.body as Node[]) {
@@ -61,14 +67,8 @@ function returnsValue(node: Node): boolean {
 
 /** The rewritten source, or undefined when the source is not a class acorn can read. */
 export function brandableSource(source: string): string | undefined {
-  let ast: Acorn.Program;
-  try {
-    ast = loadParser().acorn.parse(`(${source})`, { ecmaVersion: 'latest', sourceType: 'script' });
-  } catch {
-    return undefined;
-  }
-  const top = (ast.body[0] as Node | undefined)?.expression as Node | undefined;
-  if (top?.type !== 'ClassExpression') return undefined;
+  const top = classExpressionOf(source);
+  if (!top) return undefined;
   // [offset in source, text to insert, end of the text it replaces]
   const edits: [number, string, number][] = [];
   const at = (offset: number) => offset - 1;
