@@ -153,6 +153,36 @@ const CASES: Case[] = [
     },
   },
   {
+    name: "a loop's per-iteration let: each iteration's pair shares its own binding",
+    fresh: () => {
+      const pairs: { inc: () => number; get: () => number }[] = [];
+      for (let i = 0; i < 2; i++) pairs.push({ inc: () => ++i, get: () => i });
+      return () => {
+        pairs[0]!.inc();
+        pairs[1]!.inc();
+        pairs[1]!.inc();
+        return pairs.map((p) => p.get());
+      };
+    },
+  },
+  {
+    name: 'one binding reached from two depths (a reader made by a nested function)',
+    fresh: () => {
+      let n = 0;
+      const inc = () => ++n;
+      function reader() {
+        const unused = 1;
+        return () => n + unused * 0;
+      }
+      const get = reader();
+      return () => {
+        inc();
+        inc();
+        return get();
+      };
+    },
+  },
+  {
     name: 'a default parameter on one function: the probe enters the other',
     fresh: () => {
       const stepper = makeStepper();
@@ -234,6 +264,28 @@ test('proving a factory scope shared runs none of its functions and leaves the b
   const [after, listAfter] = watched.get();
   assert.is(after, before);
   assert.ok(listAfter === list, 'the object binding is not the same object any more');
+});
+
+test('async functions of one factory over a heap above the snapshot limit: refused at submission with path and remedy', async () => {
+  const counter = makeAsyncCounter();
+  const ballast = Array.from({ length: 600_000 }, (_, i) => ({ i }));
+  try {
+    await withParallel({ backend: 'threads', nJobs: 1 }, async (parallel) => {
+      await parallel.run([
+        delayed(async () => {
+          await counter.inc();
+          return counter.get();
+        })(),
+      ]);
+    });
+    assert.unreachable('two async functions over one let were sent without a proof of their binding');
+  } catch (error) {
+    if (!(error instanceof SerializationError)) throw error;
+    assert.match(error.message, /at fn -> captured 'counter' -> \.(inc|get)/);
+    assert.match(error.message, /none of them is a plain function/);
+    assert.match(error.message, /const state = \{ n: 0 \}/);
+  }
+  assert.ok(ballast.length > 0);
 });
 
 test('two counters of one factory at the same value stay two scopes', () => {

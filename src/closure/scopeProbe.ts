@@ -41,7 +41,8 @@ const atDepth = (length: number, depth: number) => length - depth;
  * ParsedFunction.enterable). Undefined when the probe could not run; it then changed nothing.
  */
 export function sharesBinding(fn: Function, name: string, depth: number, others: Function[]): boolean[] | undefined {
-  if (probeUnavailable()) return undefined;
+  // A probe inside a probe's pause (never expected) would find the debugger already paused.
+  if (probeUnavailable() || onPause) return undefined;
   ensureDebugger();
   if (!listening) onEvent('Debugger.paused', (params) => onPause?.(params as Pause));
   listening = true;
@@ -56,7 +57,12 @@ export function sharesBinding(fn: Function, name: string, depth: number, others:
     slot[SLOT] = fn;
     const fnId = post<{ result: RemoteObject }>('Runtime.evaluate', { expression: `globalThis[${JSON.stringify(SLOT)}]`, objectGroup: GROUP }).result.objectId;
     if (!fnId) return undefined;
-    breakpoint = post<{ breakpointId: string }>('Debugger.setBreakpointOnFunctionCall', { objectId: fnId }).breakpointId;
+    try {
+      breakpoint = post<{ breakpointId: string }>('Debugger.setBreakpointOnFunctionCall', { objectId: fnId }).breakpointId;
+    } catch {
+      // A breakpoint another session of this thread set there: no probe.
+      return undefined;
+    }
     onPause = (pause) => {
       if (phase === 'arming') {
         // The probe's own `debugger` statement: pauses reach this session now, so the call may go.

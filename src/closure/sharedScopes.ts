@@ -124,19 +124,20 @@ const enterable = (member: ScopeMember) => !member.capture.isClass && parseFunct
 /**
  * The members of one group split by the binding each holds, proven by scopeProbe.ts: one
  * enterable member's binding is written, and the members that see the write hold it too.
- * Undefined when some members cannot be told apart that way (none of them can be entered).
+ * Why not, when some members cannot be told apart that way (none of them can be entered, say).
  */
-function byProbe(group: Group): ScopeMember[][] | undefined {
-  if (probeUnavailable()) return undefined;
+function byProbe(group: Group): ScopeMember[][] | string {
+  const unavailable = probeUnavailable();
+  if (unavailable) return unavailable;
   const parts: ScopeMember[][] = [];
   let left = [...group.members];
   while (left.length > 1) {
     const name = group.names[0]!;
     const entered = left.find((m) => enterable(m) && m.capture.sites.has(name));
-    if (!entered) return undefined;
+    if (!entered) return 'none of them is a plain function, method or arrow with plain parameters, which a pause can stop before it runs';
     const others = left.filter((m) => m !== entered);
     const seen = sharesBinding(entered.fn, name, depthOf(entered, name), others.map((m) => m.fn));
-    if (!seen) return undefined;
+    if (!seen) return 'the debugger did not pause there';
     parts.push([entered, ...others.filter((_, i) => seen[i])]);
     left = others.filter((_, i) => !seen[i]);
   }
@@ -148,10 +149,12 @@ function byProbe(group: Group): ScopeMember[][] | undefined {
 function byContext(groups: Group[]): Group[] {
   const out: Group[] = [];
   const rest: Group[] = [];
+  let why = '';
   for (const group of groups) {
     const parts = byProbe(group);
-    if (!parts) {
+    if (typeof parts === 'string') {
       rest.push(group);
+      why ||= parts;
       continue;
     }
     for (const members of parts) {
@@ -159,13 +162,13 @@ function byContext(groups: Group[]): Group[] {
       if (members.length >= 2 && names.length) out.push({ members, names });
     }
   }
-  if (rest.length) out.push(...bySnapshot(rest));
+  if (rest.length) out.push(...bySnapshot(rest, why));
   return out;
 }
 
 /** Groups split by the context each function closes over, read from one heap snapshot. */
-function bySnapshot(groups: Group[]): Group[] {
-  if (!snapshotAffordable()) refuseUnproven(groups[0]!);
+function bySnapshot(groups: Group[], why: string): Group[] {
+  if (!snapshotAffordable()) refuseUnproven(groups[0]!, why);
   const all = [...new Set(groups.flatMap((g) => g.members))];
   const contexts = new Map(all.map((member, i) => [member, i]));
   const ids = contextsOf(all.map((m) => m.fn));
@@ -174,7 +177,7 @@ function bySnapshot(groups: Group[]): Group[] {
     const byId = new Map<number, ScopeMember[]>();
     for (const member of group.members) {
       const id = ids[contexts.get(member)!];
-      if (id === undefined) refuseUnproven(group);
+      if (id === undefined) refuseUnproven(group, why);
       byId.set(id!, [...(byId.get(id!) ?? []), member]);
     }
     for (const members of byId.values()) {
@@ -254,10 +257,10 @@ function initializerRefusal(member: ScopeMember, def: ScopeMember, name: string,
 const ACROSS_REMEDY =
   'Send the functions that share the binding in one payload: capture them all in the task function (not as arguments), or pass them all as arguments of the task';
 
-function refuseUnproven(group: Group): never {
+function refuseUnproven(group: Group, why: string): never {
   throw new UnserializableValueError(
     `${describe(group)}; whether they share that binding (one counter) or each has its own (two counters from one factory) could not be proven: ` +
-      `joblet pauses at the entry of one of them to see (${probeUnavailable() ?? 'here none is a plain function, method or arrow with plain parameters'}), ` +
+      `joblet pauses at the entry of one of them to see (not here: ${why}), ` +
       `or takes a heap snapshot, which it does not for a heap over ${HEAP_LIMIT / 1024 / 1024} MB`,
     group.members[0]!.path,
     REMEDY,
