@@ -135,9 +135,15 @@ function probeFrame(frame: Pause['callFrames'][number], fn: Function, name: stri
       return seen.value === marker;
     });
   } finally {
-    set(callArgument(original));
     // The value put back must be the value that was there: checked, never assumed.
-    if (!Object.is(bindingOf(fn, name, depth).value, before.value)) throw new Error(`joblet: the scope probe could not restore \`${name}\`. Please report this`);
+    let restored = false;
+    try {
+      set(callArgument(original));
+      restored = Object.is(bindingOf(fn, name, depth).value, before.value);
+    } catch {
+      restored = false;
+    }
+    if (!restored) throw new Error(`joblet: the scope probe could not put the value of \`${name}\` back. Please report this`);
   }
 }
 
