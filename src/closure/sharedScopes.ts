@@ -35,6 +35,8 @@ export interface ScopeMember {
 interface Group {
   members: ScopeMember[];
   names: string[];
+  /** The key of the site the names share (see capture.ts). */
+  key: string;
 }
 
 /** Make the scope nodes a graph's functions need; `addScope` adds one and returns its marker. */
@@ -110,7 +112,7 @@ function byValues(key: string, sited: ScopeMember[]): Group[] {
     if (!names.length) continue;
     // Only the functions that capture a shared name join its scope.
     const members = part.filter((m) => names.some((name) => m.capture.sites.get(name)?.key === key));
-    groups.push({ members, names });
+    groups.push({ members, names, key });
   }
   return groups;
 }
@@ -131,10 +133,12 @@ function byProbe(group: Group): ScopeMember[][] | string {
   if (unavailable) return unavailable;
   const parts: ScopeMember[][] = [];
   let left = [...group.members];
+  // The name written: one the entered function holds at the group's site (every name there is in the one scope).
+  const nameAtSite = (m: ScopeMember) => group.names.find((name) => m.capture.sites.get(name)?.key === group.key);
   while (left.length > 1) {
-    const name = group.names[0]!;
-    const entered = left.find((m) => enterable(m) && m.capture.sites.has(name));
-    if (!entered) return 'none of them is a plain function, method or arrow with plain parameters, which a pause can stop before it runs';
+    const entered = left.find((m) => enterable(m) && nameAtSite(m) !== undefined);
+    const name = entered && nameAtSite(entered);
+    if (!entered || !name) return 'none of them is a plain function, method or arrow with plain parameters, which a pause can stop before it runs';
     const others = left.filter((m) => m !== entered);
     const seen = sharesBinding(entered.fn, name, depthOf(entered, name), others.map((m) => m.fn));
     if (!seen) return 'the debugger did not pause there';
@@ -159,7 +163,7 @@ function byContext(groups: Group[]): Group[] {
     }
     for (const members of parts) {
       const names = group.names.filter((name) => members.filter((m) => m.capture.sites.has(name)).length >= 2 && members.some((m) => m.capture.written.has(name)));
-      if (members.length >= 2 && names.length) out.push({ members, names });
+      if (members.length >= 2 && names.length) out.push({ members, names, key: group.key });
     }
   }
   if (rest.length) out.push(...bySnapshot(rest, why));
@@ -182,7 +186,7 @@ function bySnapshot(groups: Group[], why: string): Group[] {
     }
     for (const members of byId.values()) {
       const names = group.names.filter((name) => members.filter((m) => m.capture.sites.has(name)).length >= 2 && members.some((m) => m.capture.written.has(name)));
-      if (members.length >= 2 && names.length) out.push({ members, names });
+      if (members.length >= 2 && names.length) out.push({ members, names, key: group.key });
     }
   }
   return out;
