@@ -30,6 +30,13 @@ function makeCounter(start: number) {
 const first = makeCounter(5);
 const second = makeCounter(0);
 const firstGet = first.get;
+// Two counters from one factory at the same value, and one counter whose functions split across payloads:
+// which binding each function holds is proven by a pause at one of them (src/closure/scopeProbe.ts).
+const third = makeCounter(0);
+const fourth = makeCounter(0);
+const fourthGet = fourth.get;
+const fifth = makeCounter(0);
+const fifthGet = fifth.get;
 
 // A class that counts in a module `let`: in both payloads it is one class in the worker (one binding).
 let made = 0;
@@ -60,6 +67,7 @@ const CARRIED: (Case & { expect: unknown })[] = [
   { name: 'a written `let` whose functions are all captured by the task function', fn: () => { inc(); inc(); return get(); }, expect: 2 },
   { name: 'a `let` no sent function assigns, read by the task function and an argument', fn: (f: (x: number) => number) => f(1) + readBase(), args: [addBase], expect: 21 },
   { name: "two counters of one factory (different values): the argument's and the task function's", fn: (f: () => number) => [f(), firstGet()], args: [second.inc], expect: [1, 5] },
+  { name: 'two counters of one factory at the same value: the argument\'s and the task function\'s (proven two bindings)', fn: (f: () => number) => { f(); f(); return fourthGet(); }, args: [third.inc], expect: 0 },
   { name: 'a class that assigns a `let`, captured and passed (one class per run in the worker)', fn: (C: typeof Made) => { new C(); return [Made.count(), C === Made]; }, args: [Made], expect: [1, true] },
   { name: 'a unique symbol in a captured array, Map key and Set', fn: () => [tagged.list[1] === tag, tagged.byTag.get(tag), tagged.tags.has(tag), String(tagged.list[1])], expect: [true, 7, true, 'Symbol(tag)'] },
 ];
@@ -69,6 +77,7 @@ const REFUSED: (Case & { path: RegExp; binding?: string })[] = [
   { name: 'the task function assigns a `let` the argument reads', fn: (g: () => number) => { inc(); inc(); return g(); }, args: [get], path: /args\[0\]/ },
   { name: 'one function both captured and passed', fn: (f: () => number) => f() + inc(), args: [inc], path: /args\[0\]/ },
   { name: 'a class assigns a `let` a function in the arguments reads', fn: (f: () => number) => { new Made(); return f(); }, args: [readMade], path: /args\[0\]/, binding: 'made' },
+  { name: "one factory call's counter: its inc passed, its get captured", fn: (f: () => number) => { f(); return fifthGet(); }, args: [fifth.inc], path: /args\[0\]/, binding: 'm' },
   { name: 'the argument nested in an object', fn: (o: { f: () => number }) => { o.f(); return get(); }, args: [{ f: inc }], path: /args\[0\]\.f/ },
 ];
 

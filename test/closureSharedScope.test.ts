@@ -2,8 +2,8 @@
  * Functions that close over one `let` (issue 13, item 8): in the worker they share one binding,
  * as they do here (cloudpickle keeps cell identity), so a write through one is seen by the
  * others. Module top levels (an ES module, a CommonJS module) exist once; a factory's scope is
- * proven shared or separate by a heap snapshot, or the payload is refused with its path, never
- * merged or split by a guess. Each case runs in a real worker thread and a real child process,
+ * proven shared or separate by a pause at the entry of one of its functions (scopeProbe.ts), else
+ * by a heap snapshot, or the payload is refused with its path, never merged or split by a guess. Each case runs in a real worker thread and a real child process,
  * and is rebuilt by the 'closure' serializer in a fresh vm context; the expected answer is the
  * same call in this thread.
  */
@@ -29,6 +29,36 @@ const seenSoFar = () => seen;
 function makeCounter() {
   let n = 0;
   return { inc: () => ++n, get: () => n };
+}
+
+// ---- a factory whose first function has a default parameter (it cannot be entered: the other is) --
+function makeStepper() {
+  let n = 0;
+  return { add: (step = 1) => (n += step), get: () => n };
+}
+
+// ---- a factory of async functions: none can be entered, so a heap snapshot or a refusal decides --
+function makeAsyncCounter() {
+  let n = 0;
+  return { inc: async () => ++n, get: async () => n };
+}
+
+// ---- a factory whose functions count their calls: the probe must run none of them ---------------
+const entered = { calls: 0 };
+function makeWatched() {
+  let n = 5;
+  let list = [1];
+  return {
+    inc: () => {
+      entered.calls++;
+      list = [...list, n];
+      return ++n;
+    },
+    get: () => {
+      entered.calls++;
+      return [n, list] as const;
+    },
+  };
 }
 
 interface Case {
@@ -61,7 +91,6 @@ const CASES: Case[] = [
   },
   {
     name: "one factory call's let, shared by the two functions it returns",
-    mayRefuse: true,
     fresh: () => {
       const counter = makeCounter();
       return () => {
@@ -73,7 +102,6 @@ const CASES: Case[] = [
   },
   {
     name: 'two counters from one factory, both at 0: not merged into one',
-    mayRefuse: true,
     fresh: () => {
       const a = makeCounter();
       const b = makeCounter();
@@ -87,7 +115,6 @@ const CASES: Case[] = [
   },
   {
     name: 'two counters from one factory at different values: never merged (their values differ)',
-    mayRefuse: true,
     fresh: () => {
       const a = makeCounter();
       const b = makeCounter();
@@ -101,7 +128,6 @@ const CASES: Case[] = [
   },
   {
     name: 'a let and the functions beside it in one scope (the task reads them by name)',
-    mayRefuse: true,
     fresh: () => {
       let n = 0;
       const inc = () => ++n;
@@ -115,7 +141,6 @@ const CASES: Case[] = [
   },
   {
     name: 'a shared object binding reassigned by one function',
-    mayRefuse: true,
     fresh: () => {
       let list: number[] = [];
       const push = (x: number) => (list = [...list, x]);
@@ -127,9 +152,62 @@ const CASES: Case[] = [
       };
     },
   },
+  {
+    name: "a loop's per-iteration let: each iteration's pair shares its own binding",
+    fresh: () => {
+      const pairs: { inc: () => number; get: () => number }[] = [];
+      for (let i = 0; i < 2; i++) pairs.push({ inc: () => ++i, get: () => i });
+      return () => {
+        pairs[0]!.inc();
+        pairs[1]!.inc();
+        pairs[1]!.inc();
+        return pairs.map((p) => p.get());
+      };
+    },
+  },
+  {
+    name: 'one binding reached from two depths (a reader made by a nested function)',
+    fresh: () => {
+      let n = 0;
+      const inc = () => ++n;
+      function reader() {
+        const unused = 1;
+        return () => n + unused * 0;
+      }
+      const get = reader();
+      return () => {
+        inc();
+        inc();
+        return get();
+      };
+    },
+  },
+  {
+    name: 'a default parameter on one function: the probe enters the other',
+    fresh: () => {
+      const stepper = makeStepper();
+      return () => {
+        stepper.add();
+        stepper.add(2);
+        return stepper.get();
+      };
+    },
+  },
+  {
+    name: 'async functions over one let (none can be entered: a heap snapshot decides, or a refusal)',
+    mayRefuse: true,
+    fresh: () => {
+      const counter = makeAsyncCounter();
+      return async () => {
+        await counter.inc();
+        await counter.inc();
+        return counter.get();
+      };
+    },
+  },
 ];
 
-const expected = new Map(CASES.map((c) => [c.name, c.fresh()()]));
+const expected = new Map(await Promise.all(CASES.map(async (c) => [c.name, await c.fresh()()] as const)));
 
 for (const backend of BACKENDS) {
   const test = suite(`two functions sharing one captured let, in a ${backend} worker`);
@@ -156,7 +234,7 @@ for (const backend of BACKENDS) {
 const test = suite('shared scopes rebuilt by the closure serializer in a fresh vm context');
 
 for (const c of CASES) {
-  test(c.name, () => {
+  test(c.name, async () => {
     const closure = getSerializer('closure');
     let bytes: unknown;
     try {
@@ -168,9 +246,54 @@ for (const c of CASES) {
     const graph = v8.deserialize(bytes as Uint8Array) as Graph;
     const rebuilt = decodeGraph(graph, { context: vm.createContext({}) }) as Fn;
     // A value made in the vm context has that realm's prototypes: compare as JSON.
-    assert.equal(JSON.parse(JSON.stringify(rebuilt())), expected.get(c.name));
+    assert.equal(JSON.parse(JSON.stringify(await rebuilt())), expected.get(c.name));
   });
 }
+
+test('proving a factory scope shared runs none of its functions and leaves the binding as it was', () => {
+  const watched = makeWatched();
+  watched.inc();
+  const [before, list] = watched.get();
+  const calls = entered.calls;
+  // A heap over the snapshot's limit: the pause proves it anyway.
+  const ballast = Array.from({ length: 600_000 }, (_, i) => ({ i }));
+  const graph = v8.deserialize(getSerializer('closure').serialize(() => [watched.inc(), watched.get()]) as Uint8Array) as Graph;
+  assert.ok(ballast.length > 0);
+  assert.ok(graph.nodes.some((node) => node.t === 'scope'), 'inc and get were not made one scope');
+  assert.is(entered.calls, calls, 'a function of the factory ran during the capture');
+  const [after, listAfter] = watched.get();
+  assert.is(after, before);
+  assert.ok(listAfter === list, 'the object binding is not the same object any more');
+});
+
+test('async functions of one factory over a heap above the snapshot limit: refused at submission with path and remedy', async () => {
+  const counter = makeAsyncCounter();
+  const ballast = Array.from({ length: 600_000 }, (_, i) => ({ i }));
+  try {
+    await withParallel({ backend: 'threads', nJobs: 1 }, async (parallel) => {
+      await parallel.run([
+        delayed(async () => {
+          await counter.inc();
+          return counter.get();
+        })(),
+      ]);
+    });
+    assert.unreachable('two async functions over one let were sent without a proof of their binding');
+  } catch (error) {
+    if (!(error instanceof SerializationError)) throw error;
+    assert.match(error.message, /at fn -> captured 'counter' -> \.(inc|get)/);
+    assert.match(error.message, /none of them is a plain function/);
+    assert.match(error.message, /const state = \{ n: 0 \}/);
+  }
+  assert.ok(ballast.length > 0);
+});
+
+test('two counters of one factory at the same value stay two scopes', () => {
+  const a = makeCounter();
+  const b = makeCounter();
+  const graph = v8.deserialize(getSerializer('closure').serialize(() => [a.inc(), b.inc(), a.get(), b.get()]) as Uint8Array) as Graph;
+  assert.is(graph.nodes.filter((node) => node.t === 'scope').length, 2);
+});
 
 test('a const read by two functions is copied, not made a shared scope', () => {
   const limit = 3;

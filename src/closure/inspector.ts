@@ -172,6 +172,20 @@ function disableDebugger(): void {
   post('Debugger.disable');
 }
 
+/** Enable the debugger (if it is not) for at least DEBUGGER_IDLE_MS more. */
+export function ensureDebugger(): void {
+  scriptUrl('');
+}
+
+/**
+ * Ask V8 to terminate the JavaScript running now. Posted from a pause inside a
+ * `Runtime.evaluate`, the termination ends that evaluation as the pause ends, and the inspector
+ * cancels it when the evaluation returns (its caller goes on); `done` is called then.
+ */
+export function requestTermination(done: () => void): void {
+  open().post('Runtime.terminateExecution', () => done());
+}
+
 /** The URL of a script by its id (file:///..., node:..., or '' for eval'd code). */
 export function scriptUrl(scriptId: string): string {
   if (!scriptUrls) {

@@ -3,6 +3,8 @@ import type { Capture } from './capture.js';
 import { contextsOf, HEAP_LIMIT, snapshotAffordable } from './contexts.js';
 import type { FunctionRecord, ScopeRecord } from './graph.js';
 import { RESERVED } from './nodes/compileFunction.js';
+import { parseFunctionSource } from '../source/freeVariables.js';
+import { probeUnavailable, sharesBinding } from './scopeProbe.js';
 
 /**
  * Keeping scope identity across a payload, as cloudpickle keeps cell identity: when functions of
@@ -14,8 +16,10 @@ import { RESERVED } from './nodes/compileFunction.js';
  * Which functions share a binding: the inspector's [[Scopes]] are fresh copies, so the same
  * variable at the same place in the same script (its site's key) only says they may. A module's
  * top level exists once, so there the key is proof. Elsewhere (a factory called twice makes two
- * scopes with one key) values that differ prove two scopes, and only a heap snapshot proves one;
- * where a snapshot would cost too much the payload is refused, never guessed.
+ * scopes with one key) values that differ prove two scopes; one scope is proven by writing into
+ * the binding from a pause at the entry of one of the functions and reading it through the
+ * others (scopeProbe.ts: about a millisecond, no statement of theirs runs), or else by a heap
+ * snapshot where the heap is small enough; otherwise the payload is refused, never guessed.
  */
 
 type SourceCapture = Extract<Capture, { kind: 'source' }>;
@@ -31,6 +35,8 @@ export interface ScopeMember {
 interface Group {
   members: ScopeMember[];
   names: string[];
+  /** The key of the site the names share (see capture.ts). */
+  key: string;
 }
 
 /** Make the scope nodes a graph's functions need; `addScope` adds one and returns its marker. */
@@ -106,14 +112,67 @@ function byValues(key: string, sited: ScopeMember[]): Group[] {
     if (!names.length) continue;
     // Only the functions that capture a shared name join its scope.
     const members = part.filter((m) => names.some((name) => m.capture.sites.get(name)?.key === key));
-    groups.push({ members, names });
+    groups.push({ members, names, key });
   }
   return groups;
 }
 
-/** Groups split by the context each function closes over, read from one heap snapshot. */
+/** The depth of a site's scope, counted from the outermost non-global scope (see capture.ts's key). */
+const depthOf = (member: ScopeMember, name: string) => Number(member.capture.sites.get(name)!.key.split(':')[1]);
+
+/** A call of the function runs none of its code before its first statement (see ParsedFunction.enterable). */
+const enterable = (member: ScopeMember) => !member.capture.isClass && parseFunctionSource(member.capture.source)?.enterable === true;
+
+/**
+ * The members of one group split by the binding each holds, proven by scopeProbe.ts: one
+ * enterable member's binding is written, and the members that see the write hold it too.
+ * Why not, when some members cannot be told apart that way (none of them can be entered, say).
+ */
+function byProbe(group: Group): ScopeMember[][] | string {
+  const unavailable = probeUnavailable();
+  if (unavailable) return unavailable;
+  const parts: ScopeMember[][] = [];
+  let left = [...group.members];
+  // The name written: one the entered function holds at the group's site (every name there is in the one scope).
+  const nameAtSite = (m: ScopeMember) => group.names.find((name) => m.capture.sites.get(name)?.key === group.key);
+  while (left.length > 1) {
+    const entered = left.find((m) => enterable(m) && nameAtSite(m) !== undefined);
+    const name = entered && nameAtSite(entered);
+    if (!entered || !name) return 'none of them is a plain function, method or arrow with plain parameters, which a pause can stop before it runs';
+    const others = left.filter((m) => m !== entered);
+    const seen = sharesBinding(entered.fn, name, depthOf(entered, name), others.map((m) => m.fn));
+    if (!seen) return 'the debugger did not pause there';
+    parts.push([entered, ...others.filter((_, i) => seen[i])]);
+    left = others.filter((_, i) => !seen[i]);
+  }
+  if (left.length) parts.push(left);
+  return parts;
+}
+
+/** Groups split by the context each function closes over: probed (see byProbe), else read from one heap snapshot. */
 function byContext(groups: Group[]): Group[] {
-  if (!snapshotAffordable()) refuseUnproven(groups[0]!);
+  const out: Group[] = [];
+  const rest: Group[] = [];
+  let why = '';
+  for (const group of groups) {
+    const parts = byProbe(group);
+    if (typeof parts === 'string') {
+      rest.push(group);
+      why ||= parts;
+      continue;
+    }
+    for (const members of parts) {
+      const names = group.names.filter((name) => members.filter((m) => m.capture.sites.has(name)).length >= 2 && members.some((m) => m.capture.written.has(name)));
+      if (members.length >= 2 && names.length) out.push({ members, names, key: group.key });
+    }
+  }
+  if (rest.length) out.push(...bySnapshot(rest, why));
+  return out;
+}
+
+/** Groups split by the context each function closes over, read from one heap snapshot. */
+function bySnapshot(groups: Group[], why: string): Group[] {
+  if (!snapshotAffordable()) refuseUnproven(groups[0]!, why);
   const all = [...new Set(groups.flatMap((g) => g.members))];
   const contexts = new Map(all.map((member, i) => [member, i]));
   const ids = contextsOf(all.map((m) => m.fn));
@@ -122,12 +181,12 @@ function byContext(groups: Group[]): Group[] {
     const byId = new Map<number, ScopeMember[]>();
     for (const member of group.members) {
       const id = ids[contexts.get(member)!];
-      if (id === undefined) refuseUnproven(group);
+      if (id === undefined) refuseUnproven(group, why);
       byId.set(id!, [...(byId.get(id!) ?? []), member]);
     }
     for (const members of byId.values()) {
       const names = group.names.filter((name) => members.filter((m) => m.capture.sites.has(name)).length >= 2 && members.some((m) => m.capture.written.has(name)));
-      if (members.length >= 2 && names.length) out.push({ members, names });
+      if (members.length >= 2 && names.length) out.push({ members, names, key: group.key });
     }
   }
   return out;
@@ -178,7 +237,11 @@ export function refuseSharedAcrossPayloads(members: ScopeMember[], defs: readonl
 /** `member` and `def` capture `name` at one factory's site: the same binding, or unprovable (refused either way). */
 function sameBinding(member: ScopeMember, def: ScopeMember, name: string): boolean {
   if (!Object.is(member.capture.values.get(name), def.capture.values.get(name))) return false;
-  if (member.fn === def.fn || !snapshotAffordable()) return true;
+  if (member.fn === def.fn) return true;
+  const [entered, other] = enterable(member) ? [member, def] : enterable(def) ? [def, member] : [];
+  const seen = entered && !probeUnavailable() ? sharesBinding(entered.fn, name, depthOf(entered, name), [other!.fn]) : undefined;
+  if (seen) return seen[0]!;
+  if (!snapshotAffordable()) return true;
   const [a, b] = contextsOf([member.fn, def.fn]);
   return a === undefined || b === undefined || a === b;
 }
@@ -198,9 +261,11 @@ function initializerRefusal(member: ScopeMember, def: ScopeMember, name: string,
 const ACROSS_REMEDY =
   'Send the functions that share the binding in one payload: capture them all in the task function (not as arguments), or pass them all as arguments of the task';
 
-function refuseUnproven(group: Group): never {
+function refuseUnproven(group: Group, why: string): never {
   throw new UnserializableValueError(
-    `${describe(group)}; whether they share that binding (one counter) or each has its own (two counters from one factory) can only be proven by a heap snapshot, which joblet does not take for a heap over ${HEAP_LIMIT / 1024 / 1024} MB`,
+    `${describe(group)}; whether they share that binding (one counter) or each has its own (two counters from one factory) could not be proven: ` +
+      `joblet pauses at the entry of one of them to see (not here: ${why}), ` +
+      `or takes a heap snapshot, which it does not for a heap over ${HEAP_LIMIT / 1024 / 1024} MB`,
     group.members[0]!.path,
     REMEDY,
   );

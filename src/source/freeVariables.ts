@@ -30,6 +30,12 @@ export interface ParsedFunction {
   usesSuper: boolean;
   /** Names read only by computed member keys of a class (`[ITER]() {}`): no scope entry keeps them. */
   computedKeyNames: string[];
+  /**
+   * A call runs none of the function's code before its first statement: a plain function, method
+   * or arrow (not a class, not async, not a generator) whose parameters are plain names (a default
+   * value or a destructuring pattern is code that runs first, a getter perhaps).
+   */
+  enterable: boolean;
 }
 
 /** Walk an AST, calling `visit(node, insideFunction)`; `insideFunction` is true below a non-arrow function or class. */
@@ -159,6 +165,11 @@ export function parseFunctionSource(source: string): ParsedFunction | undefined 
     // Offsets in the wrapped source, less the one-character prefix `(` of the expression form.
     superClassRange: superRange ? [superRange[0] - 1, superRange[1] - 1] : undefined,
     usesLexicalThis: top?.type === 'ArrowFunctionExpression' && usesThis(top.body),
+    enterable:
+      (top?.type === 'ArrowFunctionExpression' || top?.type === 'FunctionExpression') &&
+      !top.async &&
+      !top.generator &&
+      (top.params as Node[]).every((p) => p.type === 'Identifier' || (p.type === 'RestElement' && (p.argument as Node).type === 'Identifier')),
     hasPrivateMembers:
       isClass && ((top.body as Node).body as Node[]).some((member) => (member.key as Node | undefined)?.type === 'PrivateIdentifier'),
   };
