@@ -183,9 +183,9 @@ test('a tampered job and a job signed with another secret are refused unread, an
   const bull = new Queue(queue, { connection });
   try {
     const batch = { id: 1, serializer: 'structured', defs: [], indices: [0], fns: 'f', args: [[1]] };
-    const tampered = sealJob(Buffer.from(SECRET), queue, 'forged-1', 'attacker', batch as never);
+    const tampered = sealJob(Buffer.from(SECRET), queue, 'forged-1', 'attacker', { batch: batch as never, defRefs: [] }).data;
     tampered.body = Buffer.from('not what was signed').toString('base64');
-    const otherSecret = sealJob(Buffer.from('another-secret-of-at-least-32-bytes-xxxxx'), queue, 'forged-2', 'attacker', batch as never);
+    const otherSecret = sealJob(Buffer.from('another-secret-of-at-least-32-bytes-xxxxx'), queue, 'forged-2', 'attacker', { batch: batch as never, defRefs: [] }).data;
     // The job record, not the QueueEvents stream: events are best-effort (a missed one hung this test
     // on a loaded machine), the record's state is what the worker wrote.
     const failed = async (id: string) => {
