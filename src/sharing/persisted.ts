@@ -154,6 +154,7 @@ export class PersistedModel<T = unknown> {
     this.#needsCodec = value;
   }
 
+  /** @internal Whether only the closure codec carries the value (a remote worker then gets its bytes). */
   get needsCodec(): boolean {
     return this.#needsCodec;
   }
