@@ -157,6 +157,13 @@ test('a large argument and a large result travel as blobs, not inside the job or
     assert.is(count(true), 3, stored.join('\n'));
     // Read once: neither kind is left behind while the Parallel is still open.
     await until(async () => (await blobBytes(queue)).bytes < MB, 'the argument and result blobs deleted once read');
+    // Over maxNbytes (the default '1M'), the same arguments are shared for the run as defs: the same results.
+    const shared = parallelOn(queue);
+    try {
+      assert.equal(await shared.run(inputs.map((input) => delayed(doubled)(input))), inputs.map((input) => input.map((x) => x * 2)));
+    } finally {
+      await shared.close();
+    }
   } finally {
     monitor.disconnect();
     client.disconnect();

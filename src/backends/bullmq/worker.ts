@@ -20,6 +20,9 @@ import { cancelChannel, cancelKey, HEARTBEAT_EVERY_MS, HEARTBEAT_TTL_MS, heartbe
 import { relayReceives } from './relay.js';
 import type { RedisOptions } from 'ioredis';
 
+/** The producers' runs a worker remembers (each maps to a local run number). */
+const MAX_RUNS = 10_000;
+
 export interface WorkerOptions {
   connection: RedisOptions;
   /** The connection as a person reads it (no password), for the ready line. */
@@ -66,7 +69,12 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const localRun = (producer: string, run: number) => {
     const key = `${producer}/${run}`;
     let mine = runs.get(key);
-    if (mine === undefined) runs.set(key, (mine = nextRun++));
+    if (mine === undefined) {
+      runs.set(key, (mine = nextRun++));
+      // Bounded for a worker that serves for months: a run this old is over (at worst, a batch of it
+      // that still comes gets its closures rebuilt once more).
+      if (runs.size > MAX_RUNS) runs.delete(runs.keys().next().value!);
+    }
     return mine;
   };
   let redis: Redis | undefined;
