@@ -172,6 +172,26 @@ test('a large argument and a large result travel as blobs, not inside the job or
   assert.equal(await runKeys(queue), []);
 });
 
+test('a persisted value that only the closure codec carries (a class instance with methods) reaches a remote worker as its bytes', async () => {
+  const { queue } = await serve(1);
+  const parallel = parallelOn(queue);
+  class Scaler {
+    constructor(readonly factor: number) {}
+    apply(x: number) {
+      return x * this.factor;
+    }
+  }
+  const model = persist(new Scaler(3));
+  try {
+    const use = (m: { get(): Scaler }, x: number) => [m.get() instanceof Object, m.get().apply(x)];
+    assert.equal(await parallel.run([1, 2, 3].map((x) => delayed(use)(model, x))), [[true, 3], [true, 6], [true, 9]]);
+  } finally {
+    model.close();
+    await parallel.close();
+  }
+  assert.equal(await runKeys(queue), []);
+});
+
 test('a blob altered in Redis is refused by its hash, and the worker keeps serving', async () => {
   const { queue } = await serve(1);
   const { Queue } = await import('bullmq');
