@@ -142,6 +142,20 @@ test('a task that throws is a TaskError, as on threads', async () => {
   }
 });
 
+test('an argument V8 cannot clone (a symbol) is refused at submission with its task and path, as on threads', async () => {
+  const { queue } = await serve(1);
+  const parallel = parallelOn(queue);
+  try {
+    await rejects(parallel.run([delayed((x: { s: symbol }) => typeof x.s)({ s: Symbol('q') })]), (error) => {
+      assert.is(error.name, 'SerializationError');
+      assert.match(error.message, 'args[0].s');
+      assert.match(error.message, 'task 0');
+    });
+  } finally {
+    await parallel.close();
+  }
+});
+
 test('an initializer runs in the remote worker and its tasks read what it made with workerState()', async () => {
   const { queue } = await serve(1);
   const prefix = 'conn'; // captured: the initializer travels as a closure

@@ -4,7 +4,7 @@ import type { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { AbortError, JobletError, TimeoutError, WorkerCrashedError } from '../../errors.js';
 import type { WireBatch, WireDef, WireReply } from '../../runtime/protocol.js';
-import type { Backend, BackendOptions, BatchEvents } from '../types.js';
+import { TransportRefusedError, type Backend, type BackendOptions, type BatchEvents } from '../types.js';
 import { BlobError, deleteBlobs, fetchBlob, hashOf, ownerPattern, type BlobRef } from './blobs.js';
 import { openReply, sealJob, type DefRef, type ReplyBody } from './envelope.js';
 import { HeldBlobs } from './heldBlobs.js';
@@ -105,7 +105,8 @@ export class BullmqBackend implements Backend {
       needs = [...defRefs.map((def) => def.blob), ...sealed.blobs.map((blob) => blob.ref)];
     } catch (error) {
       this.freeJob(jobId);
-      return Promise.reject(error);
+      // Plain arguments V8 cannot clone (a symbol): the run sends them serialized, which names the task and the path.
+      return Promise.reject(batch.args !== undefined ? new TransportRefusedError(error) : error);
     }
     return new Promise<WireReply>((resolve, reject) => {
       this.outstanding.set(jobId, { batch, events, resolve, reject, checking: false, started: false });
