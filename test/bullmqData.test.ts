@@ -235,4 +235,23 @@ test('a long-running worker keeps its defs bounded across runs: released ones dr
   assert.ok(Math.max(...cached) <= 5 * MB + 2 * MB + 64 * 1024, `cache sizes: ${cached.join(', ')}`);
 });
 
+test('a worker drops the defs a producer released: closed persisted values leave its cache at once, whatever its budget', async () => {
+  const { queue, workers: [worker] } = await serve(1);
+  const parallel = parallelOn(queue, { nJobs: -1 });
+  try {
+    const read = (m: { get(): Float64Array }, i: number) => m.get()[i]!;
+    for (let run = 0; run < 10; run++) {
+      const model = persist(new Float64Array(256 * 1024).fill(run));
+      assert.equal(await parallel.run([0, 1].map((i) => delayed(read)(model, i))), [run, run]);
+      model.close();
+    }
+  } finally {
+    await parallel.close();
+  }
+  const { fetches, cached } = defTotals(worker!);
+  assert.ok(fetches >= 10, `${fetches} defs fetched`);
+  // 10 values of 2 MB were fetched; the release of one may come after the next run's first batch: at most 2 (and the function) held.
+  assert.ok(Math.max(...cached) <= 2 * 2 * MB + 64 * 1024, `cache sizes: ${cached.join(', ')}`);
+});
+
 if (enabled) test.run();
