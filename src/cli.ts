@@ -136,6 +136,9 @@ Options:
   --stalled-interval <ms>  how often expired locks are looked for (default 30000)
   --max-stalled <n>      re-runs of a batch whose worker died before it fails
                          with WorkerCrashedError (default 1)
+  --cache-mb <n>         the most megabytes of defs (task functions, persisted
+                         values) kept between batches; least recently used
+                         go first (default: 1024)
   --verbose              one line per batch on stderr
   -h, --help             show this help`;
 
@@ -152,10 +155,11 @@ async function worker(args: string[]): Promise<string | undefined> {
       'lock-duration': { type: 'string' },
       'stalled-interval': { type: 'string' },
       'max-stalled': { type: 'string' },
+      'cache-mb': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
-  const count = (flag: 'lock-duration' | 'stalled-interval' | 'max-stalled', least: number) => {
+  const count = (flag: 'lock-duration' | 'stalled-interval' | 'max-stalled' | 'cache-mb', least: number) => {
     const text = values[flag];
     if (text === undefined) return undefined;
     const value = Number(text);
@@ -163,6 +167,7 @@ async function worker(args: string[]): Promise<string | undefined> {
     return value;
   };
   const stalled = { lockDuration: count('lock-duration', 1000), stalledInterval: count('stalled-interval', 100), maxStalledCount: count('max-stalled', 0) };
+  const cacheMb = count('cache-mb', 1);
   if (values.help) return WORKER_HELP;
   const pool = values.pool;
   if (pool !== 'threads' && pool !== 'processes') throw new UsageError(`Expected --pool to be threads or processes, got '${pool}'.`);
@@ -188,7 +193,7 @@ async function worker(args: string[]): Promise<string | undefined> {
   };
   process.once('SIGTERM', () => listen('SIGTERM'));
   process.once('SIGINT', () => listen('SIGINT'));
-  const running = await startWorker({ connection: connection.options, where: connection.where, queue: values.queue!, secret, concurrency, pool, verbose: values.verbose, ...stalled });
+  const running = await startWorker({ connection: connection.options, where: connection.where, queue: values.queue!, secret, concurrency, pool, verbose: values.verbose, ...stalled, cacheBytes: cacheMb === undefined ? undefined : cacheMb * 1024 * 1024 });
   await new Promise<void>((resolve) => {
     onSignal = (signal: string) => {
       process.stderr.write(`joblet worker ${running.id}: ${signal}, finishing the batches in hand\n`);

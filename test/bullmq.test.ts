@@ -142,6 +142,20 @@ test('a task that throws is a TaskError, as on threads', async () => {
   }
 });
 
+test('an argument V8 cannot clone (a symbol) is refused at submission with its task and path, as on threads', async () => {
+  const { queue } = await serve(1);
+  const parallel = parallelOn(queue);
+  try {
+    await rejects(parallel.run([delayed((x: { s: symbol }) => typeof x.s)({ s: Symbol('q') })]), (error) => {
+      assert.is(error.name, 'SerializationError');
+      assert.match(error.message, 'args[0].s');
+      assert.match(error.message, 'task 0');
+    });
+  } finally {
+    await parallel.close();
+  }
+});
+
 test('an initializer runs in the remote worker and its tasks read what it made with workerState()', async () => {
   const { queue } = await serve(1);
   const prefix = 'conn'; // captured: the initializer travels as a closure
@@ -183,9 +197,9 @@ test('a tampered job and a job signed with another secret are refused unread, an
   const bull = new Queue(queue, { connection });
   try {
     const batch = { id: 1, serializer: 'structured', defs: [], indices: [0], fns: 'f', args: [[1]] };
-    const tampered = sealJob(Buffer.from(SECRET), queue, 'forged-1', 'attacker', batch as never);
+    const tampered = sealJob(Buffer.from(SECRET), queue, 'forged-1', 'attacker', { batch: batch as never, defRefs: [] }).data;
     tampered.body = Buffer.from('not what was signed').toString('base64');
-    const otherSecret = sealJob(Buffer.from('another-secret-of-at-least-32-bytes-xxxxx'), queue, 'forged-2', 'attacker', batch as never);
+    const otherSecret = sealJob(Buffer.from('another-secret-of-at-least-32-bytes-xxxxx'), queue, 'forged-2', 'attacker', { batch: batch as never, defRefs: [] }).data;
     // The job record, not the QueueEvents stream: events are best-effort (a missed one hung this test
     // on a loaded machine), the record's state is what the worker wrote.
     const failed = async (id: string) => {

@@ -5,7 +5,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Counter, delayed, Parallel, TimeoutError, type Progress } from 'joblet';
 import { rejects, sleep, tempDir } from './helpers.js';
@@ -100,6 +100,44 @@ test('an abort while a batch runs: the worker stops it, and its only slot serves
   // The cancel key and the reply of the stopped batch are gone too.
   const keys = (await redis.command('KEYS', `joblet:${queue}:*`)) as string[];
   assert.equal(keys.filter((key) => !key.includes(':worker:')), []);
+});
+
+test('an abort while a taken batch waits to start (its initializer still running): its task never runs, and the slot serves the next run', async () => {
+  const dir = tempDir();
+  const initStarted = join(dir.path, 'init-started');
+  const go = join(dir.path, 'go');
+  const taskRan = join(dir.path, 'task-ran');
+  const { queue } = await serve(1, 1);
+  const controller = new AbortController();
+  // The initializer holds the batch before its first task until the test says go (or a minute passed).
+  const initializer = () => {
+    const fs = process.getBuiltinModule('node:fs');
+    fs.writeFileSync(initStarted, '1');
+    const deadline = Date.now() + 60_000;
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    while (!fs.existsSync(go) && Date.now() < deadline) Atomics.wait(pause, 0, 0, 20);
+    return {};
+  };
+  const parallel = parallelOn(queue, { initializer });
+  try {
+    const mark = (file: string) => {
+      process.getBuiltinModule('node:fs').writeFileSync(file, 'ran');
+      return 'ran';
+    };
+    const run = parallel.run([delayed(mark)(taskRan)], { signal: controller.signal });
+    await waitFor(initStarted);
+    const reason = new Error('stop before the task');
+    controller.abort(reason);
+    await rejects(run, (error) => assert.is(error, reason));
+    writeFileSync(go, '1');
+    // One slot: this runs after the aborted batch is gone from it, stopped or (wrongly) finished.
+    assert.equal(await within(parallel.run([delayed((x: number) => x * 2)(21)]), 'the slot of the aborted batch'), [42]);
+    assert.not.ok(existsSync(taskRan), 'the task of the aborted batch ran');
+  } finally {
+    writeFileSync(go, '1');
+    await parallel.close();
+    dir.remove();
+  }
 });
 
 test('a worker SIGKILLed mid-batch: the batch runs again on the other worker and every result comes', async () => {

@@ -29,6 +29,11 @@ export interface BackendCapabilities {
    * more (joblib's dask backend aims at 0.2-1 s).
    */
   batchDurationMs?: BatchDuration;
+  /**
+   * The workers may run on other machines: they share neither this process's memory nor its
+   * files, so a by-reference value sends the value itself (the transport moves it once).
+   */
+  remote?: boolean;
 }
 
 /** What the run asks of one batch's submission. */

@@ -192,6 +192,7 @@ export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
         sharedMemory: this.backend.capabilities.sharedMemory,
         maxNbytes: this.maxNbytes,
         sameThread: this.backend.capabilities.isolation === 'none',
+        remote: this.backend.capabilities.remote === true,
         copies: this.copies,
       },
       observer: this.observer(),

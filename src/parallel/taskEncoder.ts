@@ -35,6 +35,8 @@ export interface SharingPlan {
   maxNbytes: number | null;
   /** Tasks run in this very thread (inline): a persisted handle gives them the value itself. */
   sameThread?: boolean;
+  /** The workers may be on another machine (SendContext.remote). */
+  remote?: boolean;
   /** The Parallel's copies of large binary arguments, kept across its runs (absent inline). */
   copies?: SharedCopies | undefined;
 }
@@ -235,7 +237,7 @@ export class TaskEncoder {
     if (hit) return hit;
     let sent;
     try {
-      sent = kind.send(value, { sharedMemory: this.sharing.sharedMemory, sameThread: this.sharing.sameThread === true, path, taskIndex: index, serializer: this.serializer.name, session: this.session, keep: this.keep });
+      sent = kind.send(value, { sharedMemory: this.sharing.sharedMemory, sameThread: this.sharing.sameThread === true, remote: this.sharing.remote === true, path, taskIndex: index, serializer: this.serializer.name, session: this.session, keep: this.keep });
     } catch (error) {
       if (!(error instanceof ReferenceRefusal)) throw error;
       throw new SerializationError({ phase: 'serialize-task', path, serializer: this.serializer.name, problem: error.problem, remedy: error.remedy, taskIndex: index });

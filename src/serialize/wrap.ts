@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { SerializationError } from '../errors.js';
 import { noteReferenceInUse, type ReferenceKind } from '../values/byReference.js';
 import { locateFailure, serializeIn } from './payload.js';
@@ -48,6 +49,8 @@ export function unwrap<T>(value: T): T {
 }
 
 let nextId = 0;
+// Ids unique across processes too: a remote worker (bullmq) holds defs by id from every producer that sends it jobs.
+const ORIGIN = randomBytes(6).toString('base64url');
 
 /**
  * By reference: a wrapped value, encoded once per run by the fallback serializer whatever the
@@ -71,7 +74,7 @@ export const wrappedKind: ReferenceKind<object, { serializer: string; data: Uint
         problem: `${failure.problem} (a wrapNonSerializable value goes through the fallback serializer '${fallback.name}', whatever the run's serializer '${serializer}')`,
       });
     }
-    return { id: `w${nextId++}`, state: { serializer: fallback.name, data }, runScoped: true };
+    return { id: `w${ORIGIN}.${nextId++}`, state: { serializer: fallback.name, data }, runScoped: true };
   },
   rebuild: (state) => getSerializer(state.serializer).deserialize(state.data),
   serializers: (state) => [state.serializer],

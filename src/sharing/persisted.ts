@@ -74,6 +74,8 @@ export class PersistedModel<T = unknown> {
   #hasValue: boolean;
   #shared: { value: unknown } | undefined;
   #file: string | undefined;
+  /** The value in the file codec's bytes: what a remote worker receives when structured clone cannot carry it. */
+  #bytes: Uint8Array | string | undefined;
   #closed = false;
   /** The value holds functions or class instances: structured clone cannot carry it, the file (closure codec) can. */
   #needsCodec = false;
@@ -86,12 +88,13 @@ export class PersistedModel<T = unknown> {
     return #value in value;
   }
 
-  private constructor(id: string, method: PersistMethod | undefined, state: { value?: T; file?: string; owner: boolean }) {
+  private constructor(id: string, method: PersistMethod | undefined, state: { value?: T; file?: string; bytes?: Uint8Array | string; owner: boolean }) {
     this.id = id;
     this.method = method;
     this.#hasValue = 'value' in state;
     this.#value = state.value;
     this.#file = state.file;
+    this.#bytes = state.bytes;
     this.#owner = state.owner;
   }
 
@@ -102,8 +105,9 @@ export class PersistedModel<T = unknown> {
         `PersistedModel ${this.id} was closed, so get() has no value. Close a persisted value after the runs that use it, or persist it again.`,
       );
     }
-    if (!this.#hasValue && this.#file) {
-      this.#value = fileCodec().deserialize(readFileSync(this.#file)) as T;
+    if (!this.#hasValue && (this.#file || this.#bytes !== undefined)) {
+      this.#value = fileCodec().deserialize(this.#bytes ?? readFileSync(this.#file!)) as T;
+      this.#bytes = undefined;
       this.#hasValue = true;
     }
     return this.#value as T;
@@ -115,6 +119,7 @@ export class PersistedModel<T = unknown> {
     this.#closed = true;
     this.#value = undefined;
     this.#shared = undefined;
+    this.#bytes = undefined;
     if (this.#owner !== true) return;
     for (const holder of holders) holder.release([this.id]);
     if (this.#file) removeFile(this.#file);
@@ -149,21 +154,33 @@ export class PersistedModel<T = unknown> {
     this.#needsCodec = value;
   }
 
+  /** @internal Whether only the closure codec carries the value (a remote worker then gets its bytes). */
+  get needsCodec(): boolean {
+    return this.#needsCodec;
+  }
+
   /** @internal The file holding the value, written once. */
   writeFile(): string {
     if (!this.#file) {
       const path = tempPath(`${this.id}.bin`);
-      let bytes: Uint8Array | string;
-      try {
-        bytes = fileCodec().serialize(this.get());
-      } catch (error) {
-        throw persistFailure(error instanceof Error ? error.message : String(error), error instanceof UnserializableValueError ? error.path : '', error);
-      }
-      writeFileSync(path, bytes);
+      writeFileSync(path, this.#bytes ?? this.encode());
       this.#file = path;
       if (this.#owner === true) own(path);
     }
     return this.#file;
+  }
+
+  /** @internal The value in the file codec's bytes, made once: what a worker on another machine receives. */
+  encoded(): Uint8Array | string {
+    return (this.#bytes ??= this.encode());
+  }
+
+  private encode(): Uint8Array | string {
+    try {
+      return fileCodec().serialize(this.get());
+    } catch (error) {
+      throw persistFailure(error instanceof Error ? error.message : String(error), error instanceof UnserializableValueError ? error.path : '', error);
+    }
   }
 
   /** @internal Whether the receiver of this handle takes ownership. */
@@ -177,7 +194,7 @@ export class PersistedModel<T = unknown> {
   }
 
   /** @internal The handle a receiver builds: owning when the sender transferred it. */
-  static received<T>(id: string, state: { value?: T; file?: string }, owner: boolean): PersistedModel<T> {
+  static received<T>(id: string, state: { value?: T; file?: string; bytes?: Uint8Array | string }, owner: boolean): PersistedModel<T> {
     const handle = new PersistedModel<T>(id, undefined, { ...state, owner });
     if (owner && state.file) own(state.file);
     return handle;
@@ -237,25 +254,28 @@ export function trackHolder(holder: { release(ids: readonly string[]): void }): 
   return () => holders.delete(holder);
 }
 
-type PersistedState = { value: unknown } | { file: string };
+type PersistedState = { value: unknown } | { file: string } | { bytes: Uint8Array | string };
 
 /**
  * By reference: a persisted handle. Sent once per worker: its shared memory (threads), its file
- * (processes), or the value itself (inline). Workers keep it until the handle is closed.
+ * (processes), or the value itself (inline; and to a worker on another machine, the value or,
+ * when only the closure codec carries it, its bytes: the transport moves them once per worker).
+ * Workers keep it until the handle is closed.
  */
 export const persistedKind: ReferenceKind<PersistedModel, PersistedState> = {
   name: 'persisted',
   matches: (value): value is PersistedModel => PersistedModel.holds(value),
-  send(handle, { sharedMemory, sameThread }) {
+  send(handle, { sharedMemory, sameThread, remote }) {
     if (handle.closed) {
       throw new ReferenceRefusal(`PersistedModel ${handle.id} was closed before the task was submitted`, 'Close a persisted value after the runs that use it, or persist it again.');
     }
+    if (remote) return { id: handle.id, state: handle.needsCodec ? { bytes: handle.encoded() } : { value: handle.get() }, runScoped: false };
     const payload = sameThread ? { kind: 'shared' as const, value: handle.get() } : handle.payload(sharedMemory);
     return { id: handle.id, state: payload.kind === 'shared' ? { value: payload.value } : { file: payload.path }, runScoped: false };
   },
   // The file is read on the first get(), once per worker: the handle is what is kept.
   rebuild: (state, id) => PersistedModel.received(id, state, false),
-  serializers: (state) => ('file' in state ? ['auto'] : []),
+  serializers: (state) => ('value' in state ? [] : ['auto']),
   // Inside a closure or a result: its file, which any worker or the main thread can read.
   inGraph: {
     encode: (handle) => ({ id: handle.id, file: handle.writeFile(), owner: handle.transfers }),

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { isSharedView } from '../values/kinds.js';
 import { noteReferenceInUse, type ReferenceKind } from '../values/byReference.js';
 import { copiedPerRun, copyUnwritten, forgetCopy, isCopyable, rebuildCopy, type CopyState } from './sharedCopies.js';
@@ -44,6 +45,8 @@ sharedArray.from = function from<T extends ArrayBufferView>(source: T): T {
 };
 
 let nextId = 0;
+// Ids unique across processes too: a remote worker (bullmq) holds defs by id from every producer that sends it jobs.
+const ORIGIN = randomBytes(6).toString('base64url');
 
 /**
  * By reference: a view over shared memory, and any argument large enough to share for a run
@@ -61,7 +64,7 @@ export const sharedKind: ReferenceKind<object, CopyState> = {
   send(value, { sharedMemory, keep }) {
     if (keep && isCopyable(value)) return keep(value) as { id: string; state: CopyState; runScoped: boolean };
     const state = isSharedView(value) && !sharedMemory ? new (value.constructor as new (source: ArrayBufferView) => ArrayBufferView)(value) : value;
-    return { id: `s${nextId++}`, state: { value: state }, runScoped: true };
+    return { id: `s${ORIGIN}.${nextId++}`, state: { value: state }, runScoped: true };
   },
   rebuild: (state) => rebuildCopy(state),
   rebuildEachRun: (state) => copiedPerRun(state),

@@ -18,6 +18,8 @@ export interface SendContext {
   sharedMemory: boolean;
   /** The tasks run in this very thread (inline). */
   sameThread: boolean;
+  /** The workers may be on another machine (bullmq): no shared memory, no shared files; the state carries the value itself. */
+  remote?: boolean;
   /** Where the value sits, for errors: `args[1].model`. */
   path: string;
   /** The task it belongs to; undefined for the run's initializer. */

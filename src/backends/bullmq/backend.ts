@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto';
+import { serialize } from 'node:v8';
 import type { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { AbortError, JobletError, TimeoutError, WorkerCrashedError } from '../../errors.js';
-import type { WireBatch, WireReply } from '../../runtime/protocol.js';
-import type { Backend, BackendOptions, BatchEvents } from '../types.js';
-import { openReply, sealJob, type ReplyBody } from './envelope.js';
-import { cancelChannel, cancelKey, CANCEL_TTL_MS, jobIdOf, replyKey } from './keys.js';
+import type { WireBatch, WireDef, WireReply } from '../../runtime/protocol.js';
+import { TransportRefusedError, type Backend, type BackendOptions, type BatchEvents } from '../types.js';
+import { BlobError, deleteBlobs, fetchBlob, hashOf, ownerPattern, type BlobRef } from './blobs.js';
+import { openReply, sealJob, type DefRef, type ReplyBody } from './envelope.js';
+import { HeldBlobs } from './heldBlobs.js';
+import { cancelChannel, cancelKey, CANCEL_TTL_MS, jobIdOf, releaseChannel, replyKey, replyOwner } from './keys.js';
 import { applyRelayed } from './relay.js';
 import { countSlots } from './liveWorkers.js';
 import { resolveOptions, type ResolvedOptions } from './options.js';
@@ -43,7 +46,7 @@ export class BullmqBackend implements Backend {
   readonly name = 'bullmq';
   // A job costs about a millisecond of Redis round trips and its reply waits for the whole batch:
   // batches of 0.2-1 s (joblib's dask backend aims at the same) keep that under 1%.
-  readonly capabilities = { sharedMemory: false, isolation: 'process', clonesMessages: true, batchDurationMs: { min: 200, target: 500, max: 1000 } } as const;
+  readonly capabilities = { sharedMemory: false, isolation: 'process', clonesMessages: true, remote: true, batchDurationMs: { min: 200, target: 500, max: 1000 } } as const;
   nWorkers: number;
   private readonly options: ResolvedOptions;
   private readonly producer = randomBytes(6).toString('hex');
@@ -53,6 +56,10 @@ export class BullmqBackend implements Backend {
   /** Jobs being added: a cancel waits for the add before it removes the job. */
   private readonly adding = new Map<string, Promise<unknown>>();
   private readonly workerNumbers = new Map<string, number>();
+  /** Defs sent so far, each stored once as a blob (its V8 bytes), by def id: workers fetch each once. */
+  private readonly defs = new Map<string, BlobRef>();
+  /** What this producer stored in Redis: defs and jobs' large arguments. */
+  private readonly blobs: HeldBlobs;
   private session: Promise<Session> | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private preparing = 0;
@@ -60,6 +67,7 @@ export class BullmqBackend implements Backend {
 
   constructor(private readonly wanted: BackendOptions) {
     this.options = resolveOptions(wanted.backendOptions);
+    this.blobs = new HeldBlobs(this.options.queue);
     this.nWorkers = wanted.nJobs !== undefined && wanted.nJobs > 0 ? wanted.nJobs : 1;
   }
 
@@ -87,12 +95,26 @@ export class BullmqBackend implements Backend {
     if (this.closed) return Promise.reject(new AbortError('The bullmq backend was closed.'));
     const jobId = jobIdOf(this.producer, batch.id);
     // Serialized now, so a value the transport refuses (a symbol) fails before anything is sent.
-    const data = sealJob(this.options.secret, this.options.queue, jobId, this.producer, batch, events?.timeoutMs);
+    let data: ReturnType<typeof sealJob>['data'];
+    let needs: BlobRef[];
+    try {
+      const defRefs = batch.defs.map((def) => this.defRef(def));
+      const sealed = sealJob(this.options.secret, this.options.queue, jobId, this.producer, { batch: { ...batch, defs: [] }, defRefs, timeoutMs: events?.timeoutMs });
+      data = sealed.data;
+      for (const blob of sealed.blobs) this.blobs.hold(blob.ref, jobId, () => blob.bytes);
+      needs = [...defRefs.map((def) => def.blob), ...sealed.blobs.map((blob) => blob.ref)];
+    } catch (error) {
+      this.freeJob(jobId);
+      // Plain arguments V8 cannot clone (a symbol): the run sends them serialized, which names the task and the path.
+      return Promise.reject(batch.args !== undefined ? new TransportRefusedError(error) : error);
+    }
     return new Promise<WireReply>((resolve, reject) => {
       this.outstanding.set(jobId, { batch, events, resolve, reject, checking: false, started: false });
       clearTimeout(this.idleTimer);
       const added = this.connect()
-        .then(({ queue }) => {
+        .then(async ({ queue, redis }) => {
+          // The defs and large arguments first: a worker may take the job as soon as it is added.
+          if (this.outstanding.has(jobId)) await this.blobs.ensure(redis, needs);
           // Cancelled before it was sent: nothing to send, nothing to clean.
           if (!this.outstanding.has(jobId)) return void this.abandoned.delete(jobId);
           return queue.add('batch', data, { jobId, removeOnComplete: true, removeOnFail: { age: 3600 } });
@@ -124,8 +146,48 @@ export class BullmqBackend implements Backend {
       .catch(() => {});
   }
 
-  release(): void {
-    // Workers keep defs per process, addressed by content; dropping them is left to item 5 of issue 15.
+  /**
+   * The run ended or a persisted handle closed: the defs' blobs are deleted, and the workers told
+   * to forget the defs (a worker also bounds what it keeps, for a producer that never says so).
+   */
+  release(defIds: readonly string[]): void {
+    if (this.closed) return;
+    const ids = defIds.filter((id) => this.defs.has(id));
+    if (!ids.length) return;
+    const freed = ids.flatMap((id) => (this.defs.delete(id), this.blobs.drop(`def:${id}`)));
+    clearTimeout(this.idleTimer);
+    void this.connect()
+      .then(async ({ redis }) => {
+        await this.blobs.delete(redis, freed);
+        await redis.publish(releaseChannel(this.options.queue), JSON.stringify(ids));
+      })
+      .catch(() => {})
+      .finally(() => this.idleSoon());
+  }
+
+  /** A def as a blob of its V8 bytes, stored once (by the first job that needs it) and named by its hash. */
+  private defRef(def: WireDef): DefRef {
+    let blob = this.defs.get(def.id);
+    if (!blob) {
+      let bytes: Buffer | undefined = serialize(def);
+      blob = { owner: this.producer, hash: hashOf(bytes), length: bytes.length };
+      this.defs.set(def.id, blob);
+      // The bytes are kept until stored; stored again (if it expired while idle) from the def.
+      this.blobs.hold(blob, `def:${def.id}`, () => {
+        const once = bytes ?? serialize(def);
+        bytes = undefined;
+        return once;
+      });
+    }
+    return { id: def.id, blob };
+  }
+
+  /** A job settled: its large arguments are deleted. */
+  private freeJob(jobId: string): void {
+    const freed = this.blobs.drop(jobId);
+    if (!freed.length) return;
+    const session = this.session;
+    if (session) void session.then(({ redis }) => this.blobs.delete(redis, freed)).catch(() => {});
   }
 
   async terminate(): Promise<void> {
@@ -134,8 +196,8 @@ export class BullmqBackend implements Backend {
     const ids = [...this.outstanding.keys()];
     for (const id of ids) this.settle(id, undefined, closed);
     await Promise.allSettled([...this.adding.values()]);
-    // A session is needed to clean what cancelled runs left running, even if it had idled away.
-    const session = this.session ?? (this.abandoned.size ? this.connect() : undefined);
+    // A session is needed to clean what cancelled runs left running, and the blobs, even if it had idled away.
+    const session = this.session ?? (this.abandoned.size || this.blobs.size ? this.connect() : undefined);
     if (session) await this.close(session, ids);
     this.session = undefined;
   }
@@ -172,6 +234,7 @@ export class BullmqBackend implements Backend {
     const sweep = setInterval(() => {
       for (const jobId of this.outstanding.keys()) void this.check(jobId);
       for (const jobId of this.abandoned) void this.reap(jobId);
+      void this.blobs.refresh(redis);
     }, SWEEP_MS);
     return { queue, events, redis, sweep };
   }
@@ -203,6 +266,7 @@ export class BullmqBackend implements Backend {
         else await redis.del(key);
       }
       await redis.del(cancelKey(this.options.queue, jobId));
+      await this.deleteReplyBlobs(redis, jobId);
       this.abandoned.delete(jobId);
       this.idleSoon();
     } catch {
@@ -236,9 +300,22 @@ export class BullmqBackend implements Backend {
           return this.settle(jobId, undefined, new JobletError(`The reply to batch ${jobId} (tasks ${entry.batch.indices.join(', ')}) was lost: its job left the queue without one.`));
         }
       }
-      await redis.del(key);
+      let blobs: BlobRef[] = [];
+      let body: ReplyBody;
+      try {
+        const reply = openReply(this.options.secret, this.options.queue, jobId, stored);
+        blobs = reply.blobs;
+        body = reply.open(await Promise.all(blobs.map((blob) => fetchBlob(redis, this.options.queue, blob))));
+      } catch (error) {
+        if (!(error instanceof BlobError)) throw error;
+        throw new JobletError(`The reply to batch ${jobId} (tasks ${entry.batch.indices.join(', ')}) could not be read: ${error.message}`, { cause: error });
+      } finally {
+        // Read once: the reply and its large results go (a reply refused unread too).
+        await redis.del(key);
+        if (blobs.length) await deleteBlobs(redis, this.options.queue, blobs);
+      }
       this.started(jobId);
-      this.settle(jobId, openReply(this.options.secret, this.options.queue, jobId, stored));
+      this.settle(jobId, body);
     } catch (error) {
       this.settle(jobId, undefined, error);
     } finally {
@@ -250,6 +327,7 @@ export class BullmqBackend implements Backend {
     const entry = this.outstanding.get(jobId);
     if (!entry) return;
     this.outstanding.delete(jobId);
+    this.freeJob(jobId);
     // A Counter's increments made by these tasks count before their results are seen.
     applyRelayed(body?.relayed);
     if (body && 'reply' in body) entry.resolve({ ...body.reply, worker: this.workerNumber(body.worker, body.reply.worker) });
@@ -310,7 +388,18 @@ export class BullmqBackend implements Backend {
   private async removeJob(session: Session, jobId: string): Promise<boolean> {
     if (!(await session.queue.remove(jobId))) return false;
     await session.redis.del(replyKey(this.options.queue, jobId), cancelKey(this.options.queue, jobId));
+    await this.deleteReplyBlobs(session.redis, jobId);
     return true;
+  }
+
+  /** The large results of a reply nobody reads (a cancelled job's), found by their owner. */
+  private async deleteReplyBlobs(redis: Redis, jobId: string): Promise<void> {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', ownerPattern(this.options.queue, replyOwner(jobId)), 'COUNT', 1000);
+      cursor = next;
+      if (keys.length) await redis.del(...keys);
+    } while (cursor !== '0');
   }
 
   private async close(session: Promise<Session>, removing: string[]): Promise<void> {
@@ -334,6 +423,13 @@ export class BullmqBackend implements Backend {
       if (this.abandoned.size) await new Promise((resolve) => setTimeout(resolve, 50));
     }
     clearInterval(opened.sweep);
+    if (this.closed) {
+      // Everything this producer stored, and the workers told to forget its defs.
+      const ids = [...this.defs.keys()];
+      this.defs.clear();
+      await this.blobs.delete(opened.redis, this.blobs.dropAll()).catch(() => {});
+      if (ids.length) await opened.redis.publish(releaseChannel(this.options.queue), JSON.stringify(ids)).catch(() => {});
+    }
     await Promise.allSettled([opened.events.close(), opened.queue.close()]);
   }
 }

@@ -2,14 +2,18 @@
  * A batch and its reply as they sit in Redis: the runtime's WireBatch / WireReply in V8's
  * serialization (what child_process's 'advanced' IPC uses, so a batch carries exactly what it
  * carries to a process worker), signed. Nothing is deserialized before its signature checks.
+ * The batch's defs are not inside: each is a blob named by its hash (uploaded once, fetched
+ * once per worker process), and large binary parts of a batch or a reply are blobs too
+ * (outOfBand.ts); the signed bytes name every hash, so the signature covers them.
  */
 import { readFileSync } from 'node:fs';
-import { serialize, deserialize } from 'node:v8';
 import type { WireBatch, WireReply } from '../../runtime/protocol.js';
+import type { BlobRef } from './blobs.js';
+import { decodeFramed, encodeFramed, framedBlobs, type Extracted } from './outOfBand.js';
 import { sign, verify } from './signing.js';
 
 /** Bump when the job or reply layout changes: a worker refuses a job of another protocol. */
-export const PROTOCOL = 2;
+export const PROTOCOL = 3;
 export const JOBLET_VERSION: string = JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')).version;
 
 /** A job's data (BullMQ stores it as JSON). */
@@ -24,9 +28,16 @@ export interface JobData {
   sig: string;
 }
 
-/** What a job carries, signed: the batch, and the per-task clock the worker enforces. */
+/** A def of the batch, stored as a blob: its id, and where its bytes are. */
+export interface DefRef {
+  id: string;
+  blob: BlobRef;
+}
+
+/** What a job carries, signed: the batch (its `defs` empty: they are `defRefs`), and the per-task clock the worker enforces. */
 export interface JobBody {
   batch: WireBatch;
+  defRefs: DefRef[];
   /** The run's `timeout` (then the batch holds one task): the worker stops the task past it. */
   timeoutMs?: number | undefined;
 }
@@ -55,13 +66,14 @@ export type ReplyBody = Outcome & {
 /** A job refused before any of it was deserialized. */
 export class RefusedJobError extends Error {}
 
-export function sealJob(secret: Uint8Array, queue: string, jobId: string, producer: string, batch: WireBatch, timeoutMs?: number): JobData {
-  const body = serialize({ batch, timeoutMs } satisfies JobBody);
-  return { protocol: PROTOCOL, joblet: JOBLET_VERSION, producer, body: body.toString('base64'), sig: sign(secret, 'job', queue, jobId, body).toString('base64') };
+/** The job's data, and the blobs (large arguments) it refers to, to store before the job is added. */
+export function sealJob(secret: Uint8Array, queue: string, jobId: string, producer: string, body: JobBody): { data: JobData; blobs: Extracted[] } {
+  const { bytes, blobs } = encodeFramed(body, producer);
+  return { data: { protocol: PROTOCOL, joblet: JOBLET_VERSION, producer, body: bytes.toString('base64'), sig: sign(secret, 'job', queue, jobId, bytes).toString('base64') }, blobs };
 }
 
-/** The batch of a job whose signature checks; throws RefusedJobError (naming the cause) otherwise. */
-export function openJob(secret: Uint8Array, queue: string, jobId: string, data: Partial<JobData> | undefined): JobBody {
+/** A job whose signature checks: the blobs it names, and its body once their bytes are fetched. Throws RefusedJobError (naming the cause) otherwise. */
+export function openJob(secret: Uint8Array, queue: string, jobId: string, data: Partial<JobData> | undefined): { blobs: BlobRef[]; open(blobs: readonly Buffer[]): JobBody } {
   if (!data || typeof data.body !== 'string') throw new RefusedJobError(`joblet refused job ${jobId}: it is not a joblet job (no body).`);
   const body = Buffer.from(data.body, 'base64');
   const signature = typeof data.sig === 'string' ? Buffer.from(data.sig, 'base64') : undefined;
@@ -75,19 +87,20 @@ export function openJob(secret: Uint8Array, queue: string, jobId: string, data: 
       `joblet refused job ${jobId}: it comes from joblet ${String(data.joblet)} (protocol ${String(data.protocol)}), this worker runs joblet ${JOBLET_VERSION} (protocol ${PROTOCOL}). Run the same joblet version on both sides.`,
     );
   }
-  return deserialize(body) as JobBody;
+  return { blobs: framedBlobs(body), open: (blobs) => decodeFramed(body, blobs) as JobBody };
 }
 
-/** The reply as stored: 32 bytes of signature, then the bytes. */
-export function sealReply(secret: Uint8Array, queue: string, jobId: string, reply: ReplyBody): Buffer {
-  const body = serialize(reply);
-  return Buffer.concat([sign(secret, 'reply', queue, jobId, body), body]);
+/** The reply as stored (32 bytes of signature, then the framed bytes), and the blobs (large results) it refers to, owned by `owner`. */
+export function sealReply(secret: Uint8Array, queue: string, jobId: string, reply: ReplyBody, owner: string): { stored: Buffer; blobs: Extracted[] } {
+  const { bytes, blobs } = encodeFramed(reply, owner);
+  return { stored: Buffer.concat([sign(secret, 'reply', queue, jobId, bytes), bytes]), blobs };
 }
 
-export function openReply(secret: Uint8Array, queue: string, jobId: string, stored: Buffer): ReplyBody {
+/** A reply whose signature checks: the blobs it names, and its body once their bytes are fetched. */
+export function openReply(secret: Uint8Array, queue: string, jobId: string, stored: Buffer): { blobs: BlobRef[]; open(blobs: readonly Buffer[]): ReplyBody } {
   const body = stored.subarray(32);
   if (!verify(secret, 'reply', queue, jobId, body, stored.subarray(0, 32))) {
     throw new RefusedJobError(`joblet refused the reply to job ${jobId}: bad signature (altered, or signed with another secret). It was not deserialized.`);
   }
-  return deserialize(body) as ReplyBody;
+  return { blobs: framedBlobs(body), open: (blobs) => decodeFramed(body, blobs) as ReplyBody };
 }

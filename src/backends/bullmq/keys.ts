@@ -28,3 +28,9 @@ export const heartbeatPattern = (queue: string) => `joblet:${queue}:worker:*`;
  * again is a no-op in BullMQ, and two producers never collide. (BullMQ refuses ':' in custom ids.)
  */
 export const jobIdOf = (producer: string, batchId: number) => `joblet-${producer}-${batchId}`;
+
+/** Def ids a producer no longer needs (its run ended, its persisted value closed): workers drop them. */
+export const releaseChannel = (queue: string) => `joblet:${queue}:release`;
+
+/** Whose key space a reply's large results are stored in: the job's own, so a reply dropped unread takes them along. */
+export const replyOwner = (jobId: string) => `reply.${jobId}`;

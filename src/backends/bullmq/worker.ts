@@ -13,10 +13,15 @@ import type { Backend, BatchEvents } from '../types.js';
 import type { WireBatch } from '../../runtime/protocol.js';
 import { createThreadsBackend } from '../threads.js';
 import { createProcessesBackend } from '../processes.js';
-import { openJob, sealReply, RefusedJobError, type JobData, type Outcome, type ReplyBody } from './envelope.js';
-import { cancelChannel, cancelKey, HEARTBEAT_EVERY_MS, HEARTBEAT_TTL_MS, heartbeatKey, REPLY_TTL_MS, replyKey } from './keys.js';
+import { BlobError, fetchBlob, putBlob } from './blobs.js';
+import { DefCache } from './defCache.js';
+import { openJob, sealReply, RefusedJobError, type JobBody, type JobData, type Outcome, type ReplyBody } from './envelope.js';
+import { cancelChannel, cancelKey, HEARTBEAT_EVERY_MS, HEARTBEAT_TTL_MS, heartbeatKey, releaseChannel, REPLY_TTL_MS, replyKey, replyOwner } from './keys.js';
 import { relayReceives } from './relay.js';
 import type { RedisOptions } from 'ioredis';
+
+/** The producers' runs a worker remembers (each maps to a local run number). */
+const MAX_RUNS = 10_000;
 
 export interface WorkerOptions {
   connection: RedisOptions;
@@ -29,6 +34,11 @@ export interface WorkerOptions {
   pool: 'threads' | 'processes';
   /** One line per batch on stderr. */
   verbose?: boolean;
+  /**
+   * The most bytes of defs (task functions, persisted values, large arguments shared for a run)
+   * kept between batches; the least recently used go first. @default 1 GiB
+   */
+  cacheBytes?: number | undefined;
   log?: (line: string) => void;
   /**
    * BullMQ's lock on a running job, in ms: renewed every half of it while this process lives. When
@@ -59,10 +69,20 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   const localRun = (producer: string, run: number) => {
     const key = `${producer}/${run}`;
     let mine = runs.get(key);
-    if (mine === undefined) runs.set(key, (mine = nextRun++));
+    if (mine === undefined) {
+      runs.set(key, (mine = nextRun++));
+      // Bounded for a worker that serves for months: a run this old is over (at worst, a batch of it
+      // that still comes gets its closures rebuilt once more).
+      if (runs.size > MAX_RUNS) runs.delete(runs.keys().next().value!);
+    }
     return mine;
   };
   let redis: Redis | undefined;
+  const defs = new DefCache(
+    options.cacheBytes ?? 1024 ** 3,
+    (blob) => fetchBlob(redis!, queue, blob),
+    (ids) => local.release(ids),
+  );
   /** Jobs running here, by id: their local batch's id, for a cancel message, and whether one came. */
   const running = new Map<string, { localId: number; cancelled: boolean }>();
   const relay = relayReceives();
@@ -87,15 +107,21 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
 
   const process_ = async (job: Job<JobData>): Promise<string> => {
     const jobId = job.id!;
-    let batch: WireBatch;
-    let timeoutMs: number | undefined;
+    let body: JobBody;
+    const refuse = (error: unknown) => {
+      if (options.verbose || error instanceof RefusedJobError || error instanceof BlobError) log(error instanceof Error ? error.message : String(error));
+      return new UnrecoverableError(error instanceof Error ? error.message : String(error));
+    };
     try {
-      ({ batch, timeoutMs } = openJob(secret, queue, jobId, job.data));
+      const opened = openJob(secret, queue, jobId, job.data);
+      // Large arguments came as blobs, each checked against the hash the signed job names.
+      body = opened.open(await Promise.all(opened.blobs.map((blob) => fetchBlob(redis!, queue, blob))));
     } catch (error) {
-      if (options.verbose || error instanceof RefusedJobError) log(error instanceof Error ? error.message : String(error));
-      throw new UnrecoverableError(error instanceof Error ? error.message : String(error));
+      throw refuse(error);
     }
+    const { batch, timeoutMs, defRefs } = body;
     const begun = performance.now();
+    const before = defs.stats();
     const localBatch: WireBatch = { ...batch, id: nextBatch++ };
     if (batch.run !== undefined) localBatch.run = localRun(job.data.producer, batch.run);
     // Registered before the cancel key is read: a cancel published after the read finds the job here.
@@ -103,23 +129,39 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     running.set(jobId, entry);
     let outcome: Outcome;
     try {
-      // The message may also come between the read and the local submit: hence `cancelled`.
+      // The message may also come between the read and the local submit (or while the defs are fetched): hence `cancelled`.
       if ((await redis!.del(cancelKey(queue, jobId))) || entry.cancelled) outcome = { cancelled: true };
-      else outcome = await runLocal(localBatch, timeoutMs);
+      else {
+        try {
+          localBatch.defs = await defs.pin(defRefs);
+        } catch (error) {
+          throw refuse(error);
+        }
+        try {
+          outcome = entry.cancelled ? { cancelled: true } : await runLocal(localBatch, timeoutMs);
+        } finally {
+          defs.unpin(defRefs);
+        }
+      }
     } finally {
       running.delete(jobId);
     }
-    const body: ReplyBody = { ...outcome, worker: id, relayed: relay.take(batch) };
-    let stored: Buffer;
+    const reply: ReplyBody = { ...outcome, worker: id, relayed: relay.take(localBatch) };
+    let sealed: ReturnType<typeof sealReply>;
     try {
-      stored = sealReply(secret, queue, jobId, body);
+      sealed = sealReply(secret, queue, jobId, reply, replyOwner(jobId));
     } catch (error) {
-      stored = sealReply(secret, queue, jobId, { error: { name: 'DataCloneError', message: `the reply could not be serialized: ${(error as Error).message}` } });
+      sealed = sealReply(secret, queue, jobId, { error: { name: 'DataCloneError', message: `the reply could not be serialized: ${(error as Error).message}` } }, replyOwner(jobId));
     }
-    await redis!.set(replyKey(queue, jobId), stored, 'PX', REPLY_TTL_MS);
+    // Large results first, as blobs of the job's own (the producer deletes them once read): then the reply that names them.
+    await Promise.all(sealed.blobs.map((blob) => putBlob(redis!, queue, blob.ref, blob.bytes, REPLY_TTL_MS)));
+    await redis!.set(replyKey(queue, jobId), sealed.stored, 'PX', REPLY_TTL_MS);
     if (options.verbose) {
       const how = 'reply' in outcome ? '' : ` (${Object.keys(outcome)[0]})`;
-      log(`joblet worker: batch ${jobId} (${batch.indices.length} tasks) in ${(performance.now() - begun).toFixed(1)} ms${how}`);
+      const after = defs.stats();
+      const fetched = after.fetches - before.fetches;
+      const defsLine = `; defs: fetched ${fetched} (${after.fetchedBytes - before.fetchedBytes} bytes), total fetched ${after.fetches} (${after.fetchedBytes} bytes), cached ${after.entries} (${after.bytes} bytes)`;
+      log(`joblet worker: batch ${jobId} (${batch.indices.length} tasks) in ${(performance.now() - begun).toFixed(1)} ms${how}${defsLine}`);
     }
     return 'replied';
   };
@@ -138,13 +180,23 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
   // A producer that cancels a job this process runs says so here: the local batch is stopped (its local worker replaced).
   const subscriber = redis.duplicate();
   subscriber.on('error', () => {});
-  subscriber.on('message', (_channel: string, jobId: string) => {
+  subscriber.on('message', (channel: string, message: string) => {
+    if (channel === releaseChannel(queue)) {
+      try {
+        const ids = JSON.parse(message) as unknown;
+        if (Array.isArray(ids)) defs.release(ids.filter((id): id is string => typeof id === 'string'));
+      } catch {
+        /* not ours */
+      }
+      return;
+    }
+    const jobId = message;
     const entry = running.get(jobId);
     if (!entry) return;
     entry.cancelled = true;
     local.cancel(entry.localId, new AbortError(`Batch ${jobId} was cancelled by its producer.`));
   });
-  await subscriber.subscribe(cancelChannel(queue));
+  await subscriber.subscribe(cancelChannel(queue), releaseChannel(queue));
   const beat = () => redis!.set(heartbeatKey(queue, id), String(concurrency), 'PX', HEARTBEAT_TTL_MS).catch(() => {});
   await beat();
   const heartbeat = setInterval(beat, HEARTBEAT_EVERY_MS);
