@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { delayed, Parallel, TaskError, WorkerCrashedError, workerState } from 'joblet';
 import { rejects, sleep } from './helpers.js';
-import { redisAvailable, SECRET, spawnWorkerProcess, startRedis, startWorkerProcess, writeSecret, type RedisServer, type WorkerProcess } from './redisHarness.js';
+import { RedisFixture, redisAvailable, SECRET, spawnWorkerProcess } from './redisHarness.js';
 
 const INDEX = fileURLToPath(new URL('../src/index.js', import.meta.url));
 
@@ -35,41 +35,16 @@ lazy.run();
 
 const test = suite('bullmq backend: end to end on a real Redis');
 const enabled = redisAvailable('bullmq backend tests');
-let redis: RedisServer;
-let secretFile: string;
-let queues = 0;
-const workers: WorkerProcess[] = [];
-
-test.before(async () => {
-  redis = await startRedis();
-  secretFile = writeSecret(redis.folder);
-});
-
-test.after(async () => {
-  await Promise.all(workers.splice(0).map((worker) => worker.stop()));
-  await redis?.stop();
-});
-
-/** A fresh queue with `count` workers serving it. */
-async function serve(count: number, extra: string[] = []): Promise<{ queue: string; workers: WorkerProcess[] }> {
-  const queue = `q${queues++}`;
-  const started = await Promise.all(
-    Array.from({ length: count }, () => startWorkerProcess(['--redis', redis.socket, '--secret-file', secretFile, '--queue', queue, '--concurrency', '2', ...extra])),
-  );
-  workers.push(...started);
-  return { queue, workers: started };
-}
-
-function parallelOn(queue: string, options: Record<string, unknown> = {}) {
-  return new Parallel({ backend: 'bullmq', backendOptions: { connection: redis.socket, queue, secret: SECRET, workerWaitMs: 5000 }, ...options });
-}
+const fixture = new RedisFixture(test, 'q', { workerWaitMs: 5000 });
+const serve = fixture.serve.bind(fixture);
+const parallelOn = fixture.parallelOn.bind(fixture);
 
 test('the worker refuses to start without a secret, or with one under 32 bytes, saying how to make one', async () => {
-  const none = spawnWorkerProcess(['--redis', redis.socket]);
+  const none = spawnWorkerProcess(['--redis', fixture.redis.socket]);
   assert.is(await none.exited, 1);
   assert.match(none.output(), /JOBLET_SECRET/);
   assert.match(none.output(), /openssl rand/);
-  const short = spawnWorkerProcess(['--redis', redis.socket], { JOBLET_SECRET: 'too-short' });
+  const short = spawnWorkerProcess(['--redis', fixture.redis.socket], { JOBLET_SECRET: 'too-short' });
   assert.is(await short.exited, 1);
   assert.match(short.output(), /at least 32/);
 });
@@ -94,7 +69,7 @@ test('run(): closures with their captures, results in submission order, nJobs -1
     assert.ok(results.every((r, i) => r.x === i + offset));
     // A second run on the same Parallel, as a generator in order.
     const seen: number[] = [];
-    const ordered = new Parallel({ backend: 'bullmq', backendOptions: { connection: redis.socket, queue, secret: SECRET }, returnAs: 'generator' });
+    const ordered = new Parallel({ backend: 'bullmq', backendOptions: { connection: fixture.redis.socket, queue, secret: SECRET }, returnAs: 'generator' });
     try {
       const slowFirst = async (x: number) => {
         await new Promise((resolve) => setTimeout(resolve, x === 0 ? 50 : 0));
@@ -111,7 +86,7 @@ test('run(): closures with their captures, results in submission order, nJobs -1
 });
 
 test('with no live worker, run() rejects with an error that says to start `joblet worker`', async () => {
-  const parallel = new Parallel({ backend: 'bullmq', backendOptions: { connection: redis.socket, queue: 'nobody-serves-this', secret: SECRET, workerWaitMs: 200 } });
+  const parallel = new Parallel({ backend: 'bullmq', backendOptions: { connection: fixture.redis.socket, queue: 'nobody-serves-this', secret: SECRET, workerWaitMs: 200 } });
   try {
     await rejects(parallel.run([delayed((x: number) => x)(1)]), (error) => {
       assert.match(error.message, /No joblet worker is serving queue 'nobody-serves-this'/);
@@ -193,7 +168,7 @@ test('a tampered job and a job signed with another secret are refused unread, an
   const { queue, workers: [worker] } = await serve(1);
   const { Queue } = await import('bullmq');
   const { sealJob } = await import('../src/backends/bullmq/envelope.js');
-  const connection = { path: redis.socket };
+  const connection = { path: fixture.redis.socket };
   const bull = new Queue(queue, { connection });
   try {
     const batch = { id: 1, serializer: 'structured', defs: [], indices: [0], fns: 'f', args: [[1]] };
@@ -245,14 +220,14 @@ test('nothing of a run is left in Redis after close(): no job, no reply', async 
   } finally {
     await parallel.close();
   }
-  const keys = (await redis.command('KEYS', '*')) as string[];
+  const keys = (await fixture.redis.command('KEYS', '*')) as string[];
   const ofRun = keys.filter((key) => key.includes(':reply:') || /^bull:[^:]+:joblet-/.test(key));
   assert.equal(ofRun, []);
   // The queue's own lists hold no job either.
   for (const list of ['wait', 'active', 'paused', 'prioritized', 'completed', 'failed', 'delayed']) {
-    const type = (await redis.command('TYPE', `bull:${queue}:${list}`)) as string;
+    const type = (await fixture.redis.command('TYPE', `bull:${queue}:${list}`)) as string;
     if (type === 'none') continue;
-    const size = type === 'list' ? await redis.command('LLEN', `bull:${queue}:${list}`) : await redis.command('ZCARD', `bull:${queue}:${list}`);
+    const size = type === 'list' ? await fixture.redis.command('LLEN', `bull:${queue}:${list}`) : await fixture.redis.command('ZCARD', `bull:${queue}:${list}`);
     assert.is(size, 0, `bull:${queue}:${list} holds ${size} entries`);
   }
 });

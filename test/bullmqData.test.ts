@@ -8,36 +8,13 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { delayed, Parallel, persist } from 'joblet';
 import { rejects, sleep } from './helpers.js';
-import { redisAvailable, SECRET, startRedis, startWorkerProcess, writeSecret, type RedisServer, type WorkerProcess } from './redisHarness.js';
+import { RedisFixture, redisAvailable, type WorkerProcess } from './redisHarness.js';
 
 const test = suite('bullmq backend: large data by content address');
 const enabled = redisAvailable('bullmq large-data tests');
-let redis: RedisServer;
-let secretFile: string;
-let queues = 0;
-const workers: WorkerProcess[] = [];
-
-test.before(async () => {
-  redis = await startRedis();
-  secretFile = writeSecret(redis.folder);
-});
-
-test.after(async () => {
-  await Promise.all(workers.splice(0).map((worker) => worker.stop()));
-  await redis?.stop();
-});
-
-async function serve(count: number, extra: string[] = []): Promise<{ queue: string; workers: WorkerProcess[] }> {
-  const queue = `d${queues++}`;
-  const args = ['--redis', redis.socket, '--secret-file', secretFile, '--queue', queue, '--concurrency', '2', '--verbose', ...extra];
-  const started = await Promise.all(Array.from({ length: count }, () => startWorkerProcess(args)));
-  workers.push(...started);
-  return { queue, workers: started };
-}
-
-function parallelOn(queue: string, options: Record<string, unknown> = {}) {
-  return new Parallel({ backend: 'bullmq', backendOptions: { connection: redis.socket, queue, secret: SECRET, workerWaitMs: 10_000 }, ...options });
-}
+const fixture = new RedisFixture(test, 'd', { workerWaitMs: 10_000, workerArgs: ['--verbose'] });
+const serve = fixture.serve.bind(fixture);
+const parallelOn = fixture.parallelOn.bind(fixture);
 
 /** What a worker's verbose lines say of its defs: each batch's line carries the running totals. */
 function defTotals(worker: WorkerProcess): { batches: number; fetches: number; fetchedBytes: number; cached: number[] } {
@@ -56,22 +33,22 @@ function defTotals(worker: WorkerProcess): { batches: number; fetches: number; f
 }
 
 async function netBytes(): Promise<{ input: number; output: number }> {
-  const info = (await redis.command('INFO', 'stats')) as string;
+  const info = (await fixture.redis.command('INFO', 'stats')) as string;
   const read = (name: string) => Number(new RegExp(`${name}:(\\d+)`).exec(info)![1]);
   return { input: read('total_net_input_bytes'), output: read('total_net_output_bytes') };
 }
 
 /** Keys of the queue's blobs, and their bytes. */
 async function blobBytes(queue: string): Promise<{ keys: string[]; bytes: number }> {
-  const keys = (await redis.command('KEYS', `joblet:${queue}:blob:*`)) as string[];
+  const keys = (await fixture.redis.command('KEYS', `joblet:${queue}:blob:*`)) as string[];
   let bytes = 0;
-  for (const key of keys) bytes += Number(await redis.command('STRLEN', key));
+  for (const key of keys) bytes += Number(await fixture.redis.command('STRLEN', key));
   return { keys, bytes };
 }
 
 /** Every key joblet or BullMQ keeps for runs of `queue`, but the workers' own heartbeats and BullMQ's queue meta. */
 async function runKeys(queue: string): Promise<string[]> {
-  const keys = (await redis.command('KEYS', '*')) as string[];
+  const keys = (await fixture.redis.command('KEYS', '*')) as string[];
   return keys.filter((key) => (key.startsWith(`joblet:${queue}:`) && !key.includes(':worker:')) || new RegExp(`^bull:${queue}:joblet-`).test(key));
 }
 
@@ -133,7 +110,7 @@ test('a large argument and a large result travel as blobs, not inside the job or
   // maxNbytes null: the arguments are not shared as defs, so they would travel inside the jobs.
   const parallel = parallelOn(queue, { maxNbytes: null, batchSize: 1 });
   const { Redis } = await import('ioredis');
-  const client = new Redis({ path: redis.socket });
+  const client = new Redis({ path: fixture.redis.socket });
   const monitor = await client.monitor();
   const stored: string[] = [];
   monitor.on('monitor', (_time: string, args: string[]) => {
@@ -195,7 +172,7 @@ test('a persisted value that only the closure codec carries (a class instance wi
 test('a blob altered in Redis is refused by its hash, and the worker keeps serving', async () => {
   const { queue } = await serve(1);
   const { Queue } = await import('bullmq');
-  const bull = new Queue(queue, { connection: { path: redis.socket } });
+  const bull = new Queue(queue, { connection: { path: fixture.redis.socket } });
   const parallel = parallelOn(queue, { maxNbytes: null });
   try {
     // Paused: the job waits while its blob is altered.
@@ -204,7 +181,7 @@ test('a blob altered in Redis is refused by its hash, and the worker keeps servi
     const run = parallel.run([delayed((array: Float64Array) => array.length)(input)]);
     let keys: string[] = [];
     await until(async () => (keys = (await blobBytes(queue)).keys).length > 0 && Object.values(await bull.getJobCounts('wait', 'paused')).some((n) => n > 0), 'the job queued');
-    for (const key of keys) await redis.command('SETRANGE', key, '100', 'altered');
+    for (const key of keys) await fixture.redis.command('SETRANGE', key, '100', 'altered');
     await bull.resume();
     await rejects(run, (error) => assert.match(error.message, /do not match the hash the signed job names/));
     assert.equal(await parallel.run([delayed((array: Float64Array) => array.length)(new Float64Array(256 * 1024))]), [256 * 1024]);

@@ -7,38 +7,15 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Counter, delayed, Parallel, TimeoutError, type Progress } from 'joblet';
+import { Counter, delayed, TimeoutError, type Progress } from 'joblet';
 import { rejects, sleep, tempDir } from './helpers.js';
-import { redisAvailable, SECRET, startRedis, startWorkerProcess, writeSecret, type RedisServer, type WorkerProcess } from './redisHarness.js';
+import { RedisFixture, redisAvailable } from './redisHarness.js';
 
 const test = suite('bullmq backend: failures, cancellation, streaming, progress');
 const enabled = redisAvailable('bullmq failure tests');
-let redis: RedisServer;
-let secretFile: string;
-let queues = 0;
-const workers: WorkerProcess[] = [];
-
-test.before(async () => {
-  redis = await startRedis();
-  secretFile = writeSecret(redis.folder);
-});
-
-test.after(async () => {
-  await Promise.all(workers.splice(0).map((worker) => worker.stop()));
-  await redis?.stop();
-});
-
-async function serve(count: number, concurrency: number, extra: string[] = []): Promise<{ queue: string; workers: WorkerProcess[] }> {
-  const queue = `f${queues++}`;
-  const args = ['--redis', redis.socket, '--secret-file', secretFile, '--queue', queue, '--concurrency', String(concurrency), ...extra];
-  const started = await Promise.all(Array.from({ length: count }, () => startWorkerProcess(args)));
-  workers.push(...started);
-  return { queue, workers: started };
-}
-
-function parallelOn(queue: string, options: Record<string, unknown> = {}) {
-  return new Parallel({ backend: 'bullmq', backendOptions: { connection: redis.socket, queue, secret: SECRET, workerWaitMs: 10_000 }, ...options });
-}
+const fixture = new RedisFixture(test, 'f', { workerWaitMs: 10_000 });
+const serve = (count: number, concurrency: number, extra: string[] = []) => fixture.serve(count, ['--concurrency', String(concurrency), ...extra]);
+const parallelOn = fixture.parallelOn.bind(fixture);
 
 /** Writes its pid to `file`, then waits forever (until its worker is stopped). */
 const markAndHang = async (file: string) => {
@@ -98,7 +75,7 @@ test('an abort while a batch runs: the worker stops it, and its only slot serves
     dir.remove();
   }
   // The cancel key and the reply of the stopped batch are gone too.
-  const keys = (await redis.command('KEYS', `joblet:${queue}:*`)) as string[];
+  const keys = (await fixture.redis.command('KEYS', `joblet:${queue}:*`)) as string[];
   assert.equal(keys.filter((key) => !key.includes(':worker:')), []);
 });
 

@@ -8,6 +8,8 @@ import { connect } from 'node:net';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Test } from 'uvu';
+import { Parallel } from 'joblet';
 import { tempDir } from './helpers.js';
 
 export const CLI = fileURLToPath(new URL('../src/cli.js', import.meta.url));
@@ -134,4 +136,42 @@ export function spawnWorkerProcess(args: string[], env: NodeJS.ProcessEnv = {}):
       await exited;
     },
   };
+}
+
+/**
+ * What every bullmq suite sets up: one Redis started before the suite's tests, fresh queues each
+ * served by real `joblet worker` processes, and all of them stopped after the suite.
+ */
+export class RedisFixture {
+  redis!: RedisServer;
+  secretFile!: string;
+  private queues = 0;
+  private readonly workers: WorkerProcess[] = [];
+
+  /** `prefix` names the suite's queues; `workerWaitMs` is how long its runs wait for a worker. */
+  constructor(test: Test, private readonly prefix: string, private readonly defaults: { workerWaitMs: number; workerArgs?: string[] }) {
+    test.before(async () => {
+      this.redis = await startRedis();
+      this.secretFile = writeSecret(this.redis.folder);
+    });
+    test.after(async () => {
+      await Promise.all(this.workers.splice(0).map((worker) => worker.stop()));
+      await this.redis?.stop();
+    });
+  }
+
+  /** A fresh queue with `count` workers serving it (concurrency 2 unless `extra` says otherwise). */
+  async serve(count: number, extra: string[] = []): Promise<{ queue: string; workers: WorkerProcess[] }> {
+    const queue = `${this.prefix}${this.queues++}`;
+    const concurrency = extra.includes('--concurrency') ? [] : ['--concurrency', '2'];
+    const args = ['--redis', this.redis.socket, '--secret-file', this.secretFile, '--queue', queue, ...concurrency, ...(this.defaults.workerArgs ?? []), ...extra];
+    const started = await Promise.all(Array.from({ length: count }, () => startWorkerProcess(args)));
+    this.workers.push(...started);
+    return { queue, workers: started };
+  }
+
+  /** A Parallel on the bullmq backend whose runs go to `queue`. */
+  parallelOn(queue: string, options: Record<string, unknown> = {}): Parallel {
+    return new Parallel({ backend: 'bullmq', backendOptions: { connection: this.redis.socket, queue, secret: SECRET, workerWaitMs: this.defaults.workerWaitMs }, ...options });
+  }
 }
