@@ -144,7 +144,7 @@ threads('close() lets the copies of the last run go: a closed Parallel kept for 
       ...handle,
       send(message, transfer) {
         if (message.type === 'batch') {
-          for (const def of message.batch.defs) if (def.kind === 'ref' && def.ref === 'shared') registry.register((def.state as { value: Float64Array }).value.buffer, def.id);
+          for (const def of message.batch.defs) if (def.kind === 'ref' && def.ref === 'shared') registry.register((def.state as { memory: SharedArrayBuffer }).memory, def.id);
         }
         return handle.send(message, transfer);
       },
@@ -226,3 +226,117 @@ processes('what a task wrote into its copy in one run is not seen by the next ru
 });
 
 processes.run();
+
+const nested = suite('large binary values nested in the arguments');
+
+/** Writes 5 through the second view at byte 8 and reads the first one: what aliasing gives, as the main thread has it. */
+const writeThrough = (args: { a: Float64Array | ArrayBuffer; b: Uint8Array }) => {
+  args.b.fill(5, 8, 16);
+  const a = ArrayBuffer.isView(args.a) ? args.a : new Float64Array(args.a);
+  return { first: Array.from(a.subarray(0, 3)), shared: args.b.buffer instanceof SharedArrayBuffer, sameBuffer: (ArrayBuffer.isView(args.a) ? args.a.buffer : args.a) === args.b.buffer };
+};
+/** The main thread's answer for the same call on a copy of the arguments (structured clone keeps one buffer for both). */
+const onMainThread = <A, R>(fn: (args: A) => R, args: A) => fn(structuredClone(args));
+
+for (const backend of ['threads', 'processes'] as const) {
+  const shared = backend === 'threads';
+
+  nested(`${backend}: a large Float64Array inside an object, an array and a Map arrives as the main thread has it${shared ? ', over shared memory' : ''}`, async () => {
+    const parallel = new Parallel({ backend, nJobs: 2 });
+    try {
+      const weights = Float64Array.from({ length: SIZE }, (_, k) => k * 0.5);
+      const bytes = new Uint8Array(SIZE * 8).map((_, k) => k % 13);
+      const arg = { model: { weights, name: 'm' }, layers: [1, [bytes]], table: new Map([['w', weights]]) };
+      const seen = (x: typeof arg, i: number) => ({ w: describe(x.model.weights, i), b: describe((x.layers[1] as Uint8Array[])[0]!, i), same: x.table.get('w') === x.model.weights, name: x.model.name });
+      const out = await parallel.run([delayed(seen)(arg, 0), delayed(seen)(arg, 1)]);
+      const expected = (i: number) => ({ ...seen(arg, i), w: { ...describe(weights, i), shared }, b: { ...describe(bytes, i), shared } });
+      assert.equal(out, [expected(0), expected(1)]);
+    } finally {
+      await parallel.close();
+    }
+  });
+
+  nested(`${backend}: a nested array changed between runs is never stale; the whole object replaced neither`, async () => {
+    const parallel = new Parallel({ backend, nJobs: 2 });
+    try {
+      let arg = { weights: Float64Array.from({ length: SIZE }, (_, k) => k) };
+      const read = (x: { weights: Float64Array }, i: number) => x.weights[i]! + x.weights[x.weights.length - 1]!;
+      const run = () => parallel.run(Array.from({ length: 8 }, (_, i) => delayed(read)(arg, i)));
+      const expected = () => Array.from({ length: 8 }, (_, i) => read(arg, i));
+      assert.equal(await run(), expected());
+      assert.equal(await run(), expected());
+      arg.weights[SIZE - 1] = -3;
+      arg.weights[2] = 1e6;
+      assert.equal(await run(), expected(), 'the change shows');
+      arg = { weights: new Float64Array(SIZE).fill(2) };
+      assert.equal(await run(), expected(), 'a new object with a new array');
+    } finally {
+      await parallel.close();
+    }
+  });
+
+}
+
+// Processes: the 'auto' serializer (v8.serialize) writes each view's bytes apart, so views of one buffer do not alias there, shared or not (the case keeps to it, as before).
+{
+  const backend = 'threads';
+  const shared = true;
+  nested(`${backend}: two views of one buffer in one task still alias in the worker (views at offsets too)`, async () => {
+    const parallel = new Parallel({ backend, nJobs: 1 });
+    try {
+      const buffer = new ArrayBuffer(SIZE * 8 + 64);
+      new Float64Array(buffer).fill(1.5);
+      const cases = [
+        { a: new Float64Array(buffer), b: new Uint8Array(buffer) },
+        { a: new Float64Array(buffer, 0, SIZE), b: new Uint8Array(buffer, 0, SIZE * 8 + 64) },
+        { a: new Float64Array(buffer, 8, SIZE), b: new Uint8Array(buffer) },
+      ];
+      for (const args of cases) {
+        const [got] = await parallel.run([delayed(writeThrough)(args)]);
+        const expected = onMainThread(writeThrough, args);
+        // On threads the views share one copy of the buffer (shared memory); elsewhere they keep to structured clone.
+        assert.equal(got, { ...expected, shared }, `views at ${args.a.byteOffset}`);
+        assert.is(new Float64Array(buffer)[1], 1.5, 'the caller\'s buffer is untouched');
+      }
+    } finally {
+      await parallel.close();
+    }
+  });
+
+  nested(`${backend}: an ArrayBuffer and a view of it in one task keep to structured clone: one buffer, as in the main thread`, async () => {
+    const parallel = new Parallel({ backend, nJobs: 1 });
+    try {
+      const buffer = new ArrayBuffer(SIZE * 8);
+      const args = { a: buffer, b: new Uint8Array(buffer) };
+      const [got] = await parallel.run([delayed(writeThrough)(args)]);
+      assert.equal(got, onMainThread(writeThrough, args));
+      assert.equal((got as { sameBuffer: boolean }).sameBuffer, true);
+      // Top level, both large: the same.
+      const both = (a: ArrayBuffer, b: Uint8Array) => writeThrough({ a, b });
+      const [top] = await parallel.run([delayed(both)(buffer, new Uint8Array(buffer))]);
+      assert.equal(top, both(...structuredClone([buffer, new Uint8Array(buffer)] as [ArrayBuffer, Uint8Array])));
+    } finally {
+      await parallel.close();
+    }
+  });
+}
+
+nested('threads: a nested array crosses once for two runs, like a top-level one', async () => {
+  const parallel = new Parallel({ backend: 'recorded-copies', nJobs: 2 });
+  try {
+    const arg = { weights: Float64Array.from({ length: SIZE }, (_, k) => k) };
+    const read = (x: { weights: Float64Array }, i: number) => x.weights[i]!;
+    const run = () => parallel.run(Array.from({ length: 10 }, (_, i) => delayed(read)(arg, i)));
+    sent.length = 0;
+    assert.equal(await run(), Array.from({ length: 10 }, (_, i) => i));
+    const first = copyDefs().length;
+    assert.ok(first >= 1 && first <= 2, `crossed ${first} times for 2 workers`);
+    sent.length = 0;
+    assert.equal(await run(), Array.from({ length: 10 }, (_, i) => i));
+    assert.is(copyDefs().length, 0, 'unchanged: not sent again');
+  } finally {
+    await parallel.close();
+  }
+});
+
+nested.run();

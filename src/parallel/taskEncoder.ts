@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { types } from 'node:util';
 import { SerializationError } from '../errors.js';
 import { encodingInitializer, holdsWeakKeys, sessionCapture, sessionEsModules } from '../closure/codec.js';
 import { describeFunction } from '../source/functionSource.js';
@@ -10,7 +11,7 @@ import { clonesAsIs } from '../serialize/scan.js';
 import type { WireDef, WireTask } from '../runtime/protocol.js';
 import '../sharing/kinds.js';
 import { estimateBytes } from '../sharing/bytes.js';
-import type { SharedCopies } from '../sharing/sharedCopies.js';
+import { isCopyable, type SharedCopies } from '../sharing/sharedCopies.js';
 import { anyReferenceInUse, largeValueKind, ReferenceRefusal, referenceKindOf, type ReferenceKind, type SendContext } from '../values/byReference.js';
 import { someInGraph } from '../values/graph.js';
 import { isClassInstance } from '../values/kinds.js';
@@ -20,6 +21,12 @@ import type { Task } from './delayed.js';
 
 /** What largeArguments finds in most tasks, made once. */
 const NOTHING_LARGE: ReadonlySet<object> = new Set();
+const NO_BINARIES: (ArrayBufferView | ArrayBuffer)[] = [];
+
+/** A typed array, DataView or ArrayBuffer (a view over shared memory is a reference of its own). */
+function isBinary(value: object): value is ArrayBufferView | ArrayBuffer {
+  return ArrayBuffer.isView(value) ? !(value.buffer instanceof SharedArrayBuffer) : types.isArrayBuffer(value);
+}
 
 /** A task checked and ready for its batch; its arguments are serialized with the batch's. */
 export interface Prepared {
@@ -67,6 +74,8 @@ export class TaskEncoder {
   /** Ids the workers may drop when the run ends (wrapped values, values shared for the run). */
   private readonly runScoped: string[] = [];
   private readonly shareable = new Map<object, boolean>();
+  /** The binary values inside each argument object met this run (binariesIn). */
+  private readonly nestedBinaries = new Map<object, (ArrayBufferView | ArrayBuffer)[]>();
   /** Defs a closure def needs delivered before it (the counters it captured), by the closure def's id. */
   private readonly companions = new Map<string, WireDef[]>();
   private readonly soleDefs = new Map<WireDef, WireDef[]>();
@@ -209,24 +218,81 @@ export class TaskEncoder {
     return this.runScoped.length || copies.length ? [...this.runScoped, ...copies, ...released] : released;
   }
 
-  /** The top-level arguments large enough to share for the run (estimated, not walked). */
+  /**
+   * The arguments large enough to share for the run: top-level values by their estimate (not
+   * walked), and, when the Parallel keeps copies, large typed arrays, DataViews and ArrayBuffers
+   * nested in the arguments' objects and arrays (`{ weights: Float64Array }`), found by a walk
+   * made once per argument object and run.
+   */
   private largeArguments(args: readonly unknown[]): ReadonlySet<object> {
     let large: Set<object> | undefined;
-    const { maxNbytes } = this.sharing;
+    const { maxNbytes, copies } = this.sharing;
     if (maxNbytes === null) return NOTHING_LARGE;
+    // Every binary value the task holds, when one of them is to be copied: two over one buffer must stay one buffer.
+    let binaries: object[] | undefined;
     for (const arg of args) {
-      if (typeof arg !== 'object' || arg === null || estimateBytes(arg) <= maxNbytes) continue;
-      if (referenceKindOf(arg)) continue;
-      // Shared values travel by structured clone: functions, symbols, class instances and references keep
-      // to the serializer, which carries them or refuses them at their path (a clone fails with neither).
-      let ok = this.shareable.get(arg);
-      if (ok === undefined) {
-        ok = !someInGraph(arg, (v) => typeof v === 'function' || isClassInstance(v) || referenceKindOf(v) !== undefined, () => true);
-        this.shareable.set(arg, ok);
+      if (typeof arg !== 'object' || arg === null) continue;
+      if (isBinary(arg)) {
+        (binaries ??= []).push(arg);
+        if (estimateBytes(arg) > maxNbytes && !referenceKindOf(arg)) (large ??= new Set()).add(arg);
+        continue;
       }
-      if (ok) (large ??= new Set()).add(arg);
+      if (referenceKindOf(arg)) continue;
+      if (estimateBytes(arg) > maxNbytes) {
+        // Shared values travel by structured clone: functions, symbols, class instances and references keep
+        // to the serializer, which carries them or refuses them at their path (a clone fails with neither).
+        let ok = this.shareable.get(arg);
+        if (ok === undefined) {
+          ok = !someInGraph(arg, (v) => typeof v === 'function' || isClassInstance(v) || referenceKindOf(v) !== undefined, () => true);
+          this.shareable.set(arg, ok);
+        }
+        if (ok) (large ??= new Set()).add(arg);
+        continue;
+      }
+      if (!copies) continue;
+      const nested = this.binariesIn(arg);
+      if (!nested.length) continue;
+      (binaries ??= []).push(...nested);
+      for (const value of nested) if (value.byteLength > maxNbytes && isCopyable(value)) (large ??= new Set()).add(value);
     }
+    if (large && binaries && binaries.length > 1) this.keepAliases(binaries, large);
     return large ?? NOTHING_LARGE;
+  }
+
+  /** The typed arrays, DataViews and ArrayBuffers inside `arg` (not over shared memory), walked once per run. */
+  private binariesIn(arg: object): (ArrayBufferView | ArrayBuffer)[] {
+    let found = this.nestedBinaries.get(arg);
+    if (found) return found;
+    const met: (ArrayBufferView | ArrayBuffer)[] = [];
+    someInGraph(arg, (v) => {
+      if (isBinary(v)) met.push(v);
+      return false;
+    });
+    this.nestedBinaries.set(arg, (found = met.length ? met : NO_BINARIES));
+    return found;
+  }
+
+  /**
+   * Values over one ArrayBuffer must arrive over one buffer (a write through one is read
+   * through the other). Copies are per buffer, so views of it share one copy, and on shared
+   * memory (threads) they alias as in the main thread. Where they would not, the group keeps
+   * to the payload's structured clone, which carries one buffer for them all: the buffer itself
+   * beside a view of it (a task gets an ArrayBuffer as memory of its own), a view the copy cannot
+   * carry (a Buffer), or two values at all when the workers get memory of their own (processes).
+   */
+  private keepAliases(binaries: object[], large: Set<object>): void {
+    const groups = new Map<ArrayBufferLike, Set<object>>();
+    for (const value of binaries) {
+      const buffer = ArrayBuffer.isView(value) ? value.buffer : (value as ArrayBuffer);
+      let group = groups.get(buffer);
+      if (!group) groups.set(buffer, (group = new Set()));
+      group.add(value);
+    }
+    for (const [buffer, group] of groups) {
+      if (group.size < 2 || ![...group].some((value) => large.has(value))) continue;
+      const aliasing = this.sharing.sharedMemory && !group.has(buffer) && [...group].every((value) => isCopyable(value));
+      if (!aliasing) for (const value of group) large.delete(value);
+    }
   }
 
   /** A by-reference value as a def, made once per run; its kind says what travels. */
