@@ -17,11 +17,11 @@ const SIZE = 300_000; // 2.4 MB as doubles: above the default maxNbytes ('1M')
 
 // What crossed to a real worker thread: the ref defs of each batch and the ids forgotten (ids
 // only: keeping the messages would keep the copies they carry alive).
-const sent: { defs: { id: string; ref: string }[]; forgotten: string[] }[] = [];
+const sent: { defs: { id: string; ref: string; bytes?: number }[]; forgotten: string[] }[] = [];
 const recording: SpawnWorker = (events) => {
   const handle = spawnThread(events);
   const summary = (m: ToWorker) => ({
-    defs: m.type === 'batch' ? m.batch.defs.flatMap((d) => (d.kind === 'ref' ? [{ id: d.id, ref: d.ref }] : [])) : [],
+    defs: m.type === 'batch' ? m.batch.defs.flatMap((d) => (d.kind === 'ref' ? [{ id: d.id, ref: d.ref }] : d.kind === 'value' ? [{ id: d.id, ref: 'snapshot', bytes: d.data.length }] : [])) : [],
     forgotten: m.type === 'forget' ? m.ids : [],
   });
   return { ...handle, send: (message, transfer) => (sent.push(summary(message)), handle.send(message, transfer)) };
@@ -340,3 +340,65 @@ nested('threads: a nested array crosses once for two runs, like a top-level one'
 });
 
 nested.run();
+
+const captured = suite('large binary values a task function captures');
+
+for (const backend of ['threads', 'processes'] as const) {
+  captured(`${backend}: a captured Float64Array and DataView arrive as the main thread has them; a change is never stale`, async () => {
+    const parallel = new Parallel({ backend, nJobs: 2 });
+    try {
+      const weights = Float64Array.from({ length: SIZE }, (_, k) => k * 0.5);
+      const model = { view: new DataView(new ArrayBuffer(SIZE * 8)), scale: 2 };
+      model.view.setFloat64(8, 4.25);
+      const predict = (i: number) => [weights[i]! * model.scale + weights[weights.length - 1]!, model.view.getFloat64(8), weights.buffer instanceof SharedArrayBuffer];
+      const expected = () => Array.from({ length: 8 }, (_, i) => [...predict(i).slice(0, 2), backend === 'threads']);
+      const run = () => parallel.run(Array.from({ length: 8 }, (_, i) => delayed(predict)(i)));
+      assert.equal(await run(), expected());
+      assert.equal(await run(), expected(), 'a second run, unchanged');
+      weights[SIZE - 1] = -7;
+      weights[3] = 1e9;
+      model.view.setFloat64(8, -1);
+      assert.equal(await run(), expected(), 'the changes show');
+      model.scale = 3;
+      assert.equal(await run(), expected(), 'a change of a small captured value shows too');
+    } finally {
+      await parallel.close();
+    }
+  });
+
+  captured(`${backend}: what a task writes into a captured array is not read by the next run`, async () => {
+    const parallel = new Parallel({ backend, nJobs: 1 });
+    try {
+      const counts = new Float64Array(SIZE);
+      const bump = () => ++counts[0]!;
+      assert.equal(await parallel.run([delayed(bump)()]), [1]);
+      assert.equal(await parallel.run([delayed(bump)()]), [1], 'the next run starts from the caller\'s value');
+      assert.is(counts[0], 0);
+    } finally {
+      await parallel.close();
+    }
+  });
+}
+
+captured('threads: an unchanged captured array crosses once for two runs, and so does the function', async () => {
+  const parallel = new Parallel({ backend: 'recorded-copies', nJobs: 2 });
+  try {
+    const weights = Float64Array.from({ length: SIZE }, (_, k) => k);
+    const read = (i: number) => weights[i]!;
+    const run = () => parallel.run(Array.from({ length: 10 }, (_, i) => delayed(read)(i)));
+    sent.length = 0;
+    assert.equal(await run(), Array.from({ length: 10 }, (_, i) => i));
+    const first = copyDefs().length;
+    assert.ok(first >= 1 && first <= 2, `crossed ${first} times for 2 workers`);
+    const snapshots = () => sent.flatMap((m) => m.defs).filter((d) => d.ref === 'snapshot');
+    assert.ok(snapshots().length >= 1 && snapshots().every((d) => d.bytes! < SIZE), 'the function\'s bytes name the copy, they do not hold the array');
+    sent.length = 0;
+    assert.equal(await run(), Array.from({ length: 10 }, (_, i) => i));
+    assert.is(copyDefs().length, 0, 'unchanged: not sent again');
+    assert.is(snapshots().length, 0, 'nor the function');
+  } finally {
+    await parallel.close();
+  }
+});
+
+captured.run();

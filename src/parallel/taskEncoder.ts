@@ -14,6 +14,7 @@ import { estimateBytes } from '../sharing/bytes.js';
 import { isCopyable, type SharedCopies } from '../sharing/sharedCopies.js';
 import { anyReferenceInUse, largeValueKind, ReferenceRefusal, referenceKindOf, type ReferenceKind, type SendContext } from '../values/byReference.js';
 import { someInGraph } from '../values/graph.js';
+import { joinPath } from '../values/paths.js';
 import { isClassInstance } from '../values/kinds.js';
 import { EncodeSession } from '../values/session.js';
 import { keepPureSnapshot, pureSnapshot, RunSnapshots } from './closureSnapshots.js';
@@ -91,7 +92,29 @@ export class TaskEncoder {
   ) {
     const copies = sharing.copies;
     this.keep = copies && ((value) => ((this.usesKeptCopies = true), copies.share(value, this.runId)));
+    const { maxNbytes } = sharing;
+    if (copies && maxNbytes !== null) {
+      this.keepCaptured = {
+        accepts: (value) => isBinary(value) && value.byteLength > maxNbytes && isCopyable(value),
+        keep: (value, path) => {
+          // The def is made now (its id goes into the function's bytes) and delivered before the function, as a companion.
+          const def = this.referenceDef(value, largeValueKind()!, joinPath('fn', path), this.encodingTask);
+          this.session.companions.add(value);
+          return { kind: largeValueKind()!.name, state: { id: def.id } };
+        },
+      };
+    }
   }
+
+  /**
+   * A large binary value a task function captured, as the Parallel's kept copy of it (the same as
+   * an argument's): the function's bytes name the copy, so they stay small, and their hash (the
+   * snapshot's id) stays the same while the value is unchanged. Without it every run serialized
+   * and hashed the whole value again, and each worker deserialized it again.
+   */
+  private readonly keepCaptured: EncodeSession['keepLarge'];
+  /** The task whose function is being encoded, for errors. */
+  private encodingTask: number | undefined;
 
   /**
    * Check a task and prepare it for its batch, refusing here, before any worker, what cannot
@@ -349,15 +372,19 @@ export class TaskEncoder {
     this.usesSnapshots = true;
     const hit = this.closureDefs.get(fn) ?? pureSnapshot(fn);
     if (hit) return hit;
+    this.encodingTask = index;
     const codec = getSerializer('closure');
     this.session.companions.clear();
     let data: Uint8Array | string;
+    this.session.keepLarge = this.keepCaptured;
     try {
       data = serializeIn(codec, fn, this.session);
     } catch (error) {
       const failure = locateFailure(error, fn, { serializer: codec, root: 'fn', phase: 'serialize-task', taskIndex: index });
       // The user chose the run's serializer ('auto'): the error names it, not the codec it hands functions to.
       throw this.serializer.name === codec.name ? failure : new SerializationError({ ...failure.toDetails(), serializer: this.serializer.name, cause: error });
+    } finally {
+      this.session.keepLarge = undefined;
     }
     const def: WireDef = { kind: 'value', id: `c:${createHash('sha1').update(data).digest('base64url')}`, serializer: codec.name, data };
     // ES modules it refers to: the worker imports them first (require() cannot load one with top-level await).
@@ -365,7 +392,7 @@ export class TaskEncoder {
     if (imports.length) def.imports = [...imports];
     // What it captured by reference (a Counter) goes first, so the worker holds it when it rebuilds the function.
     const met = [...this.session.companions];
-    if (met.length) this.companions.set(def.id, met.map((value) => this.referenceDef(value, referenceKindOf(value)!, 'fn', index)));
+    if (met.length) this.companions.set(def.id, met.map((value) => this.referenceDef(value, (referenceKindOf(value) ?? largeValueKind())!, 'fn', index)));
     this.closureDefs.set(fn, def);
     const capture = sessionCapture(this.session, fn);
     if (capture?.kind === 'source' && !capture.values.size && !capture.modules.size && !capture.lexicalThis && !capture.superClass && !capture.isClass) {

@@ -174,6 +174,26 @@ export function rebuildCopy(state: CopyState): unknown {
   return new View(memory, state.view.offset, state.view.length);
 }
 
+/** In the worker: the kept copies that arrived, by id: a task function that captured a large binary value names its copy so. */
+const arrived = new Map<string, { state: CopyState; built?: unknown }>();
+
+/** In the worker: the def of a kept copy arrived (its value is built on arrival). */
+export function copyArrived(id: string, state: CopyState): void {
+  if (state.kept && arrived.get(id)?.state !== state) arrived.set(id, { state });
+}
+
+/**
+ * In the worker: the value of kept copy `id` for a task function that captured it, rebuilt with
+ * the function (once per run): over the shared copy itself, or a fresh copy when copiedPerRun says
+ * so, unless the one an earlier run got holds the copy's bytes still (a memcmp, as for an argument).
+ */
+export function capturedCopy(id: string): unknown {
+  const held = arrived.get(id);
+  if (!held) throw new Error(`joblet: the copy ${id} of a large value the task function captured never reached this worker`);
+  if (held.built !== undefined && (!copiedPerRun(held.state) || copyUnwritten(held.state, held.built))) return held.built;
+  return (held.built = rebuildCopy(held.state));
+}
+
 let collect: (() => void) | undefined;
 let collecting = false;
 
@@ -184,7 +204,9 @@ let collecting = false;
  * It costs a few ms on a worker's small heap, once per released copy, never per task.
  */
 export function forgetCopy(state: CopyState): void {
-  if (!state.kept || collecting) return;
+  if (!state.kept) return;
+  for (const [id, held] of arrived) if (held.state === state) arrived.delete(id);
+  if (collecting) return;
   collecting = true;
   setImmediate(() => {
     collecting = false;
