@@ -10,14 +10,16 @@
  * Parallel has not seen (two arrays alternate, so no run finds the one
  * before it), then a second run with the same value unchanged, then a run
  * after one element (the last) was changed: the answer must show it. Every
- * answer is checked against the main thread's. Figures are ms per task: the
+ * answer is checked against the main thread's. The array also captured by the
+ * task function instead of passed, and nested in an object argument
+ * (`{ weights }`). Figures are ms per task: the
  * wall time of one run divided by its tasks, the median of a few runs.
  *
  * Run: npm run bench:large (npm run build && node dist/bench/large.js); about a minute.
  */
 import os from 'node:os';
 import { Piscina } from 'piscina';
-import { delayed, Parallel, sharedArray } from 'joblet';
+import { delayed, Parallel, sharedArray, type Task } from 'joblet';
 import { WORKERS, version } from './lib/paths.js';
 import { cpusLine, loadAverages } from './lib/report.js';
 
@@ -101,8 +103,50 @@ async function measure(name: string, make: (seed: number) => ArrayLike<number> &
     await timeJoblet(parallel, value, 1);
     for (let r = 0; r < 3; r++) single.push(await timeJoblet(parallel, value, 1));
     rows.push({ label: `${name}, 1 task, a second run with the same value`, joblet: median(single) });
+    if (withFloor) rows.push(...(await capturedAndNested(parallel, name, value as Float64Array)));
   } finally {
     await parallel.close();
+  }
+  return rows;
+}
+
+/** One run of `n` tasks of `fn` (whose answers `expected` gives), timed and checked; ms per task. */
+async function timeRun(parallel: Parallel, n: number, task: (i: number) => Task<number>, expected: (i: number) => number): Promise<number> {
+  const tasks = Array.from({ length: n }, (_, i) => task(i));
+  const begun = performance.now();
+  const out = await parallel.run(tasks);
+  const ms = performance.now() - begun;
+  out.forEach((v, i) => {
+    if (v !== expected(i)) throw new Error(`joblet gave ${v} for task ${i}, expected ${expected(i)}: a stale value`);
+  });
+  return ms / n;
+}
+
+/**
+ * The array captured by the task function instead of passed (issue 17, item 4), and nested in
+ * an object argument (`{ weights }`): 50 tasks, a second run with the same array, and a run
+ * after its last element changed.
+ */
+async function capturedAndNested(parallel: Parallel, name: string, array: Float64Array): Promise<Row[]> {
+  const rows: Row[] = [];
+  const captured = (i: number) => array[i]! + array[array.length - 1]!;
+  const readNested = (i: number, x: { weights: Float64Array }) => x.weights[i]! + x.weights[x.weights.length - 1]!;
+  const arg = { weights: array };
+  const cases: [string, (i: number) => Task<number>][] = [
+    ['captured by the task function', (i) => delayed(captured)(i)],
+    ['nested in an object argument', (i) => delayed(readNested)(i, arg)],
+  ];
+  for (const [how, task] of cases) {
+    await timeRun(parallel, 50, task, captured);
+    const second: number[] = [];
+    for (let r = 0; r < 3; r++) second.push(await timeRun(parallel, 50, task, captured));
+    rows.push({ label: `${name} ${how}, 50 tasks, a second run with the same value`, joblet: median(second) });
+    const mutated: number[] = [];
+    for (let r = 0; r < 3; r++) {
+      array[array.length - 1] = array[array.length - 1]! + 1;
+      mutated.push(await timeRun(parallel, 50, task, captured));
+    }
+    rows.push({ label: `${name} ${how}, 50 tasks, after its last element changed`, joblet: median(mutated) });
   }
   return rows;
 }
