@@ -359,7 +359,9 @@ export class RunScheduler<T> {
   private onResults(id: number, reply: WireReply, inFlight: InFlight): void {
     if (!this.settle(id)) return;
     const { indices } = inFlight.batch;
-    if (inFlight.started) this.sizer.record(indices.length, performance.now() - inFlight.started);
+    // The worker's own time when it says (WireReply.ms): what this side measures also holds the
+    // time the reply waited for this thread.
+    if (inFlight.started) this.sizer.record(indices.length, Math.min(performance.now() - inFlight.started, reply.ms ?? Infinity));
     this.batchTarget = this.sizer.next(this.total === undefined ? undefined : this.total - this.nextIndex);
     // Room freed: a full batch that waited goes now; with nothing left in flight, a partial one must
     // go too, or the run would wait on it forever. Then the input may be read again.

@@ -113,6 +113,9 @@ export class TaskEncoder {
    * and hashed the whole value again, and each worker deserialized it again.
    */
   private readonly keepCaptured: EncodeSession['keepLarge'];
+  /** The function of the last task prepared, and its def. */
+  private lastFn: Function | undefined;
+  private lastDef: WireDef | undefined;
   /** The task whose function is being encoded, for errors. */
   private encodingTask: number | undefined;
 
@@ -185,7 +188,15 @@ export class TaskEncoder {
   }
 
   private encodeUnchecked(task: Task, index: number): Prepared {
-    const fnDef = this.functionDef(task.fn, index);
+    // The tasks of a run mostly share one function: its def, made once per run, is found without
+    // asking every by-reference kind about the function again (four checks a task, slow while the
+    // code is not yet optimized, in a process's first run).
+    let fnDef = this.lastDef;
+    if (task.fn !== this.lastFn || !fnDef) {
+      fnDef = this.functionDef(task.fn, index);
+      this.lastFn = task.fn;
+      this.lastDef = fnDef;
+    }
     const large = this.largeArguments(task.args);
     if (large.size === 0 && !anyReferenceInUse() && !this.companions.has(fnDef.id)) {
       // Nothing in this process could need a reference (the common case, thousands of tiny
