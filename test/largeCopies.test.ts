@@ -4,6 +4,9 @@
  * workers without a copy, reused by the next run while unchanged, never
  * stale after a change, and released when runs stop using them.
  */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { suite } from 'uvu';
@@ -402,3 +405,39 @@ captured('threads: an unchanged captured array crosses once for two runs, and so
 });
 
 captured.run();
+
+const files = suite('large binary values on processes go through a file');
+
+/** The kept copies' files this process holds now (in its own temporary folder). */
+const copyFiles = () => {
+  const root = process.env.JOBLET_TEMP_DIR || tmpdir();
+  return readdirSync(root)
+    .filter((name) => name.startsWith(`joblet-${process.pid}-`))
+    .flatMap((folder) => readdirSync(join(root, folder)).filter((name) => name.startsWith('copy-')).map((name) => join(root, folder, name)));
+};
+
+files('a large array crosses to child processes through one file, removed when no run uses it and at close()', async () => {
+  const before = new Set(copyFiles());
+  const fresh = () => copyFiles().filter((file) => !before.has(file));
+  const parallel = new Parallel({ backend: 'processes', nJobs: 2 });
+  try {
+    const first = Float64Array.from({ length: SIZE }, (_, k) => k);
+    const run = (array: Float64Array) => parallel.run(Array.from({ length: 6 }, (_, i) => delayed(readAt)(array, i)));
+    const expected = (array: Float64Array) => Array.from({ length: 6 }, (_, i) => array[i]! + array[SIZE - 1]!);
+    assert.equal(await run(first), expected(first));
+    const held = fresh();
+    assert.is(held.length, 1, 'one file for two workers');
+    assert.ok(readFileSync(held[0]!).equals(Buffer.from(first.buffer)), 'the file holds the array\'s bytes');
+    first[SIZE - 1] = 0.5;
+    assert.equal(await run(first), expected(first), 'a change shows');
+    const second = new Float64Array(SIZE).fill(4);
+    assert.equal(await run(second), expected(second));
+    assert.ok(!existsSync(held[0]!), 'the first copy\'s file went when its copy was released');
+    assert.is(fresh().length, 1, 'only the last run\'s copy is on disk');
+  } finally {
+    await parallel.close();
+  }
+  assert.equal(fresh(), [], 'close() removes the files');
+});
+
+files.run();

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { types } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Sent } from '../values/byReference.js';
+import { own, removeFile, tempPath } from './tempFiles.js';
 
 /**
  * The copies a Parallel keeps of the large binary arguments its runs share
@@ -32,7 +34,18 @@ export interface ViewShape { type: string; offset: number; length: number }
  * The view travels as its shape, not as a view: v8.serialize (processes) writes a view over part
  * of its buffer as that part alone, with byteOffset 0.
  */
-export type CopyState = { value: unknown; kept?: undefined } | { memory: SharedArrayBuffer | ArrayBuffer; view?: ViewShape; kept: true };
+export type CopyState =
+  | { value: unknown; kept?: undefined }
+  | { memory: SharedArrayBuffer | ArrayBuffer; view?: ViewShape; kept: true }
+  /** The copy in a file (child processes on this machine): each worker reads it once. */
+  | { file: string; view?: ViewShape; kept: true };
+
+/**
+ * Where a Parallel's copies go: shared memory the workers read (threads), a buffer sent to each
+ * worker (a remote worker), or a file each worker reads once (child processes: an 80 MB copy
+ * through each child's channel cost a serialization, a pipe and a decode per worker).
+ */
+export type CopyPlace = 'shared' | 'buffer' | 'file';
 
 /** One copy of one ArrayBuffer, shared by every value over it (the buffer itself, its views). */
 interface Entry {
@@ -44,6 +57,8 @@ interface Entry {
   defs: WeakMap<object, Sent<CopyState>>;
   /** Every id handed out for this copy: the workers forget them all when it is released. */
   ids: string[];
+  /** The file holding the copy ('file'), removed when the copy is released. */
+  file: string | undefined;
   /** The buffer, to drop its entry when the copy is released. */
   buffer: WeakRef<ArrayBuffer>;
   /** Runs still going that use this copy. */
@@ -79,19 +94,20 @@ export function isCopyable(value: object): value is ArrayBufferView | ArrayBuffe
   return (View === DataView || (types.isTypedArray(value) && Object.getPrototypeOf(value) === View.prototype)) && View !== Buffer;
 }
 
-/** What rebuilds `value` over `memory`, a copy of its whole buffer (a view keeps its offset in it). */
-function stateOn(value: ArrayBufferView | ArrayBuffer, memory: SharedArrayBuffer | ArrayBuffer): CopyState {
-  if (!ArrayBuffer.isView(value)) return { memory, kept: true };
+/** What rebuilds `value` over `memory` (or the file holding it), a copy of its whole buffer (a view keeps its offset in it). */
+function stateOn(value: ArrayBufferView | ArrayBuffer, memory: SharedArrayBuffer | ArrayBuffer, file: string | undefined): CopyState {
+  const where = file === undefined ? { memory } : { file };
+  if (!ArrayBuffer.isView(value)) return { ...where, kept: true };
   const length = value instanceof DataView ? value.byteLength : (value as unknown as { length: number }).length;
-  return { memory, view: { type: value.constructor.name, offset: value.byteOffset, length }, kept: true };
+  return { ...where, view: { type: value.constructor.name, offset: value.byteOffset, length }, kept: true };
 }
 
 export class SharedCopies {
   private readonly byBuffer = new WeakMap<ArrayBuffer, Entry>();
   private readonly entries = new Set<Entry>();
 
-  /** @param sharedMemory the workers see this thread's SharedArrayBuffers: copies go there. */
-  constructor(private readonly sharedMemory: boolean) {}
+  /** @param place where the copies go (CopyPlace). */
+  constructor(private readonly place: CopyPlace) {}
 
   /**
    * `value` as a def for `run`: a view over the kept copy of its buffer when the buffer's bytes
@@ -108,10 +124,17 @@ export class SharedCopies {
       entry = undefined;
     }
     if (!entry) {
-      const memory = this.sharedMemory ? new SharedArrayBuffer(buffer.byteLength) : new ArrayBuffer(buffer.byteLength);
+      const memory = this.place === 'shared' ? new SharedArrayBuffer(buffer.byteLength) : new ArrayBuffer(buffer.byteLength);
       const bytes = Buffer.from(memory);
       bytesOf(buffer).copy(bytes);
-      entry = { id: `${idPrefix}${nextId++}`, memory, bytes, defs: new WeakMap(), ids: [], buffer: new WeakRef(buffer), runs: new Set(), lastRun: run, superseded: false };
+      const id = `${idPrefix}${nextId++}`;
+      let file: string | undefined;
+      if (this.place === 'file') {
+        file = tempPath(`copy-${id}`);
+        writeFileSync(file, bytes);
+        own(file);
+      }
+      entry = { id, memory, bytes, defs: new WeakMap(), ids: [], file, buffer: new WeakRef(buffer), runs: new Set(), lastRun: run, superseded: false };
       this.entries.add(entry);
       this.byBuffer.set(buffer, entry);
     }
@@ -120,7 +143,7 @@ export class SharedCopies {
     let sent = entry.defs.get(value);
     if (!sent) {
       const id = entry.ids.length ? `${entry.id}.${entry.ids.length}` : entry.id;
-      sent = { id, state: stateOn(value, entry.memory), runScoped: false };
+      sent = { id, state: stateOn(value, entry.memory, entry.file), runScoped: false };
       entry.ids.push(id);
       entry.defs.set(value, sent);
     }
@@ -136,9 +159,16 @@ export class SharedCopies {
       this.entries.delete(entry);
       const buffer = entry.buffer.deref();
       if (buffer && this.byBuffer.get(buffer) === entry) this.byBuffer.delete(buffer);
+      if (entry.file) removeFile(entry.file);
       released.push(...entry.ids);
     }
     return released;
+  }
+
+  /** The Parallel closed: its workers are gone, and so go the files of its copies. */
+  dispose(): void {
+    for (const entry of this.entries) if (entry.file) removeFile(entry.file);
+    this.entries.clear();
   }
 }
 
@@ -152,22 +182,38 @@ export class SharedCopies {
  */
 export function copiedPerRun(state: CopyState): boolean {
   if (!state.kept) return false;
-  return state.view === undefined || !(state.memory instanceof SharedArrayBuffer);
+  return state.view === undefined || !('memory' in state) || !(state.memory instanceof SharedArrayBuffer);
+}
+
+/** In the worker: what each copy received in a file holds, read once. */
+const readCopies = new WeakMap<CopyState, ArrayBuffer>();
+
+/** In the worker: the memory a kept copy arrived in (its file read once, into a buffer of its own). */
+function memoryOf(state: CopyState & { kept: true }): SharedArrayBuffer | ArrayBuffer {
+  if ('memory' in state) return state.memory;
+  let memory = readCopies.get(state);
+  if (!memory) {
+    const read = readFileSync(state.file);
+    memory = (read.byteOffset === 0 && read.byteLength === read.buffer.byteLength ? read.buffer : read.buffer.slice(read.byteOffset, read.byteOffset + read.byteLength)) as ArrayBuffer;
+    readCopies.set(state, memory);
+  }
+  return memory;
 }
 
 /** In the worker: the value an earlier run got from `state` still holds its bytes, the whole buffer (a memcmp: cheaper than a new copy and its collection). */
 export function copyUnwritten(state: CopyState, built: unknown): boolean {
   if (!state.kept) return false;
-  return bytesOf(state.memory).equals(bytesOf(bufferOf(built as ArrayBufferView | ArrayBuffer)));
+  return bytesOf(memoryOf(state)).equals(bytesOf(bufferOf(built as ArrayBufferView | ArrayBuffer)));
 }
 
 /** In the worker: the value a copy stands for (over a fresh copy of its memory when copiedPerRun says so). */
 export function rebuildCopy(state: CopyState): unknown {
   if (!state.kept) return state.value;
-  let memory = state.memory;
+  const received = memoryOf(state);
+  let memory = received;
   if (copiedPerRun(state)) {
-    memory = new ArrayBuffer(state.memory.byteLength);
-    new Uint8Array(memory).set(new Uint8Array(state.memory));
+    memory = new ArrayBuffer(received.byteLength);
+    new Uint8Array(memory).set(new Uint8Array(received));
   }
   if (!state.view) return memory;
   const View = (globalThis as unknown as Record<string, new (buffer: ArrayBufferLike, offset: number, length: number) => ArrayBufferView>)[state.view.type]!;
