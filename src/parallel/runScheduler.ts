@@ -273,7 +273,7 @@ export class RunScheduler<T> {
     } catch (error) {
       if (!this.settles(error)) return this.fail(error);
       // Settled: find which tasks cannot travel by sending each alone; only they fail.
-      if (formed.length === 1) return this.reject([formed[0]!.task.index], error);
+      if (formed.length === 1) return this.reject([formed[0]!.index], error);
       for (const one of formed) this.sendAlone(one, false);
       return;
     }
@@ -290,7 +290,7 @@ export class RunScheduler<T> {
       batch = this.wire.build([one], timed);
       if (packed) batch = this.wire.packed(batch, [one]);
     } catch (error) {
-      if (this.settles(error)) this.reject([one.task.index], error);
+      if (this.settles(error)) this.reject([one.index], error);
       else this.fail(error);
       return;
     }

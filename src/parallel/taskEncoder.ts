@@ -29,9 +29,8 @@ function isBinary(value: object): value is ArrayBufferView | ArrayBuffer {
   return ArrayBuffer.isView(value) ? !(value.buffer instanceof SharedArrayBuffer) : types.isArrayBuffer(value);
 }
 
-/** A task checked and ready for its batch; its arguments are serialized with the batch's. */
-export interface Prepared {
-  task: WireTask;
+/** A task checked and ready for its batch (one object a task: its wire fields, its defs, its arguments); its arguments are serialized with the batch's. */
+export interface Prepared extends WireTask {
   defs: WireDef[];
   args: unknown;
 }
@@ -163,7 +162,7 @@ export class TaskEncoder {
     const args = batch.map((p) => p.args);
     if (!transportClones) return { packed: this.serializeBatch(args, batch) };
     // The check walks the flat list when there is one: no argument array to visit per task.
-    const unary = batch.every((p) => (p.args as unknown[]).length === 1 && !p.task.refKey);
+    const unary = batch.every((p) => (p.args as unknown[]).length === 1 && !p.refKey);
     const values = unary ? batch.map((p) => (p.args as unknown[])[0]) : args;
     // A key of a weak collection the run sent must take the serializer, whose graph joins it to that collection.
     if (!clonesAsIs(this.serializer, values) || holdsWeakKeys(this.session, values)) return { packed: this.serializeBatch(args, batch) };
@@ -174,14 +173,14 @@ export class TaskEncoder {
     try {
       return serializeIn(this.serializer, args, this.session);
     } catch (error) {
-      for (const p of batch) encodeValue(p.args, { serializer: this.serializer, root: 'args', phase: 'serialize-task', taskIndex: p.task.index, session: this.session });
+      for (const p of batch) encodeValue(p.args, { serializer: this.serializer, root: 'args', phase: 'serialize-task', taskIndex: p.index, session: this.session });
       throw new SerializationError({
         phase: 'serialize-task',
         path: 'args',
         serializer: this.serializer.name,
-        problem: `Cannot serialize the batch of tasks ${batch[0]!.task.index} to ${batch[batch.length - 1]!.task.index}: ${error instanceof Error ? error.message : String(error)}`,
+        problem: `Cannot serialize the batch of tasks ${batch[0]!.index} to ${batch[batch.length - 1]!.index}: ${error instanceof Error ? error.message : String(error)}`,
         remedy: 'Each task encodes alone; together they do not (shared objects across tasks?). Try batchSize: 1.',
-        taskIndex: batch[0]!.task.index,
+        taskIndex: batch[0]!.index,
         cause: error,
       });
     }
@@ -201,7 +200,7 @@ export class TaskEncoder {
     if (large.size === 0 && !anyReferenceInUse() && !this.companions.has(fnDef.id)) {
       // Nothing in this process could need a reference (the common case, thousands of tiny
       // tasks): the arguments go as they are, with the function's def alone (one array per def).
-      return { task: { index, fn: fnDef.id, refKey: undefined }, defs: this.soleDef(fnDef), args: task.args };
+      return { index, fn: fnDef.id, refKey: undefined, defs: this.soleDef(fnDef), args: task.args };
     }
     const prepared = prepareValue(task.args, {
       serializer: this.serializer,
@@ -213,7 +212,7 @@ export class TaskEncoder {
       scanFirst: true,
     });
     const defs = [...(this.companions.get(fnDef.id) ?? []), fnDef, ...prepared.refs.map((id) => this.defsById.get(id)!)];
-    return { task: { index, fn: fnDef.id, refKey: prepared.refs.length > 0 ? REF_KEY : undefined }, defs, args: prepared.value };
+    return { index, fn: fnDef.id, refKey: prepared.refs.length > 0 ? REF_KEY : undefined, defs, args: prepared.value };
   }
 
   /**
