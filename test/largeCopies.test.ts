@@ -324,6 +324,22 @@ for (const backend of ['threads', 'processes'] as const) {
   });
 }
 
+nested('threads: a large array in a cyclic object and in a long list of records is found and shared', async () => {
+  const parallel = new Parallel({ nJobs: 2 });
+  try {
+    const weights = Float64Array.from({ length: SIZE }, (_, k) => k + 0.5);
+    const cyclic: { weights: Float64Array; self?: unknown } = { weights };
+    cyclic.self = cyclic;
+    const records: { k?: number; weights?: Float64Array }[] = [...Array.from({ length: 500 }, (_, k) => ({ k })), { weights }];
+    const seen = (x: { weights: Float64Array; self?: unknown }, list: { weights?: Float64Array }[], i: number) =>
+      ({ self: x.self === x, w: describe(x.weights, i), last: describe(list[list.length - 1]!.weights!, i), same: x.weights === list[list.length - 1]!.weights });
+    const out = await parallel.run([delayed(seen)(cyclic, records, 0)]);
+    assert.equal(out, [{ self: true, w: { ...describe(weights, 0), shared: true }, last: { ...describe(weights, 0), shared: true }, same: true }]);
+  } finally {
+    await parallel.close();
+  }
+});
+
 nested('threads: a nested array crosses once for two runs, like a top-level one', async () => {
   const parallel = new Parallel({ backend: 'recorded-copies', nJobs: 2 });
   try {

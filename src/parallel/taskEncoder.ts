@@ -15,7 +15,7 @@ import { isCopyable, type SharedCopies } from '../sharing/sharedCopies.js';
 import { anyReferenceInUse, largeValueKind, ReferenceRefusal, referenceKindOf, type ReferenceKind, type SendContext } from '../values/byReference.js';
 import { someInGraph } from '../values/graph.js';
 import { joinPath } from '../values/paths.js';
-import { isClassInstance } from '../values/kinds.js';
+import { isClassInstance, isLeafObject } from '../values/kinds.js';
 import { EncodeSession } from '../values/session.js';
 import { keepPureSnapshot, pureSnapshot, RunSnapshots } from './closureSnapshots.js';
 import type { Task } from './delayed.js';
@@ -23,6 +23,48 @@ import type { Task } from './delayed.js';
 /** What largeArguments finds in most tasks, made once. */
 const NOTHING_LARGE: ReadonlySet<object> = new Set();
 const NO_BINARIES: (ArrayBufferView | ArrayBuffer)[] = [];
+
+/** How many objects and array elements smallBinariesIn reads before it leaves the graph to a full walk. */
+const SMALL_GRAPH = 256;
+let budget = 0;
+let smallFound: (ArrayBufferView | ArrayBuffer)[] = NO_BINARIES;
+
+/**
+ * The binary values in `root` when its graph is small (SMALL_GRAPH objects and elements at most),
+ * else undefined: a recursion with no set of visited objects and nothing cached, a few times
+ * cheaper than the full walk for a record of a few fields, the argument of most tasks. A cycle
+ * uses the budget up, and the full walk takes it.
+ */
+function smallBinariesIn(root: object): (ArrayBufferView | ArrayBuffer)[] | undefined {
+  budget = SMALL_GRAPH;
+  smallFound = NO_BINARIES;
+  return readSmall(root) ? smallFound : undefined;
+}
+
+function readSmall(value: object): boolean {
+  if (--budget < 0) return false;
+  if (isBinary(value)) {
+    if (smallFound === NO_BINARIES) smallFound = [];
+    smallFound.push(value);
+    return true;
+  }
+  if (isLeafObject(value)) return true;
+  if (Array.isArray(value)) {
+    if ((budget -= value.length) < 0) return false;
+    for (let i = 0; i < value.length; i++) {
+      const child: unknown = value[i];
+      if (typeof child === 'object' && child !== null && !readSmall(child)) return false;
+    }
+    return true;
+  }
+  // Maps, Sets and anything else unusual: the full walk.
+  if (value instanceof Map || value instanceof Set) return false;
+  for (const key of Object.keys(value)) {
+    const child: unknown = (value as Record<string, unknown>)[key];
+    if (typeof child === 'object' && child !== null && !readSmall(child)) return false;
+  }
+  return true;
+}
 
 /** A typed array, DataView or ArrayBuffer (a view over shared memory is a reference of its own). */
 function isBinary(value: object): value is ArrayBufferView | ArrayBuffer {
@@ -295,6 +337,9 @@ export class TaskEncoder {
   /** The typed arrays, DataViews and ArrayBuffers inside `arg` (not over shared memory), walked once per run. */
   private binariesIn(arg: object): (ArrayBufferView | ArrayBuffer)[] {
     let found = this.nestedBinaries.get(arg);
+    if (found) return found;
+    // The common argument object (a record of a few fields) is read at once, with no set and no cache entry.
+    found = smallBinariesIn(arg);
     if (found) return found;
     const met: (ArrayBufferView | ArrayBuffer)[] = [];
     someInGraph(arg, (v) => {
