@@ -12,7 +12,7 @@
  * after one element (the last) was changed: the answer must show it. Every
  * answer is checked against the main thread's. The array also captured by the
  * task function instead of passed, and nested in an object argument
- * (`{ weights }`). Figures are ms per task: the
+ * (`{ weights }`). Then the array on 2 child processes. Figures are ms per task: the
  * wall time of one run divided by its tasks, the median of a few runs.
  *
  * Run: npm run bench:large (npm run build && node dist/bench/large.js); about a minute.
@@ -151,6 +151,39 @@ async function capturedAndNested(parallel: Parallel, name: string, array: Float6
   return rows;
 }
 
+/**
+ * The 80 MB array on 2 child processes (issue 17, item 1: a file written once, read once per
+ * worker): a new value at 1 and 10 tasks per run, a second run with the same value, a run after
+ * a change. No piscina or floor: neither shares memory with a process.
+ */
+async function measureProcesses(name: string, values: Float64Array[]): Promise<Row[]> {
+  const rows: Row[] = [];
+  const parallel = new Parallel({ nJobs: N_JOBS, backend: 'processes' });
+  try {
+    await parallel.run([delayed(readWithLast)(0, [1, 2]), delayed(readWithLast)(1, [1, 2])]);
+    let turn = 0;
+    for (const n of [1, 10]) {
+      const runs: number[] = [];
+      for (let r = 0; r < 3; r++) runs.push(await timeJoblet(parallel, values[turn++ % 2]!, n));
+      rows.push({ label: `${name} on ${N_JOBS} processes, ${n} task${n > 1 ? 's' : ''} per run, new value`, joblet: median(runs) });
+    }
+    const value = values[0]!;
+    await timeJoblet(parallel, value, 10);
+    const second: number[] = [];
+    for (let r = 0; r < 3; r++) second.push(await timeJoblet(parallel, value, 10));
+    rows.push({ label: `${name} on ${N_JOBS} processes, 10 tasks, a second run with the same value`, joblet: median(second) });
+    const mutated: number[] = [];
+    for (let r = 0; r < 3; r++) {
+      value[value.length - 1] = value[value.length - 1]! + 1;
+      mutated.push(await timeJoblet(parallel, value, 10));
+    }
+    rows.push({ label: `${name} on ${N_JOBS} processes, 10 tasks, after its last element changed`, joblet: median(mutated) });
+  } finally {
+    await parallel.close();
+  }
+  return rows;
+}
+
 const loadAtStart = loadAverages();
 const started = performance.now();
 const pool = new Piscina({ filename: new URL('read-element.js', WORKERS).href, minThreads: N_JOBS, maxThreads: N_JOBS });
@@ -160,6 +193,7 @@ try {
   rows = [
     ...(await measure(`${(ARRAY_LENGTH * 8) / 1e6} MB Float64Array`, makeArray, true, pool)),
     ...(await measure(`${LIST_LENGTH.toLocaleString('en-US')}-int list`, makeList, false, pool)),
+    ...(await measureProcesses(`${(ARRAY_LENGTH * 8) / 1e6} MB Float64Array`, [makeArray(3), makeArray(4)])),
   ];
 } finally {
   await pool.destroy();
