@@ -10,14 +10,16 @@
  * Parallel has not seen (two arrays alternate, so no run finds the one
  * before it), then a second run with the same value unchanged, then a run
  * after one element (the last) was changed: the answer must show it. Every
- * answer is checked against the main thread's. Figures are ms per task: the
+ * answer is checked against the main thread's. The array also captured by the
+ * task function instead of passed, and nested in an object argument
+ * (`{ weights }`). Then the array on 2 child processes. Figures are ms per task: the
  * wall time of one run divided by its tasks, the median of a few runs.
  *
  * Run: npm run bench:large (npm run build && node dist/bench/large.js); about a minute.
  */
 import os from 'node:os';
 import { Piscina } from 'piscina';
-import { delayed, Parallel, sharedArray } from 'joblet';
+import { delayed, Parallel, sharedArray, type Task } from 'joblet';
 import { WORKERS, version } from './lib/paths.js';
 import { cpusLine, loadAverages } from './lib/report.js';
 
@@ -101,6 +103,81 @@ async function measure(name: string, make: (seed: number) => ArrayLike<number> &
     await timeJoblet(parallel, value, 1);
     for (let r = 0; r < 3; r++) single.push(await timeJoblet(parallel, value, 1));
     rows.push({ label: `${name}, 1 task, a second run with the same value`, joblet: median(single) });
+    if (withFloor) rows.push(...(await capturedAndNested(parallel, name, value as Float64Array)));
+  } finally {
+    await parallel.close();
+  }
+  return rows;
+}
+
+/** One run of `n` tasks of `fn` (whose answers `expected` gives), timed and checked; ms per task. */
+async function timeRun(parallel: Parallel, n: number, task: (i: number) => Task<number>, expected: (i: number) => number): Promise<number> {
+  const tasks = Array.from({ length: n }, (_, i) => task(i));
+  const begun = performance.now();
+  const out = await parallel.run(tasks);
+  const ms = performance.now() - begun;
+  out.forEach((v, i) => {
+    if (v !== expected(i)) throw new Error(`joblet gave ${v} for task ${i}, expected ${expected(i)}: a stale value`);
+  });
+  return ms / n;
+}
+
+/**
+ * The array captured by the task function instead of passed (issue 17, item 4), and nested in
+ * an object argument (`{ weights }`): 50 tasks, a second run with the same array, and a run
+ * after its last element changed.
+ */
+async function capturedAndNested(parallel: Parallel, name: string, array: Float64Array): Promise<Row[]> {
+  const rows: Row[] = [];
+  const captured = (i: number) => array[i]! + array[array.length - 1]!;
+  const readNested = (i: number, x: { weights: Float64Array }) => x.weights[i]! + x.weights[x.weights.length - 1]!;
+  const arg = { weights: array };
+  const cases: [string, (i: number) => Task<number>][] = [
+    ['captured by the task function', (i) => delayed(captured)(i)],
+    ['nested in an object argument', (i) => delayed(readNested)(i, arg)],
+  ];
+  for (const [how, task] of cases) {
+    await timeRun(parallel, 50, task, captured);
+    const second: number[] = [];
+    for (let r = 0; r < 3; r++) second.push(await timeRun(parallel, 50, task, captured));
+    rows.push({ label: `${name} ${how}, 50 tasks, a second run with the same value`, joblet: median(second) });
+    const mutated: number[] = [];
+    for (let r = 0; r < 3; r++) {
+      array[array.length - 1] = array[array.length - 1]! + 1;
+      mutated.push(await timeRun(parallel, 50, task, captured));
+    }
+    rows.push({ label: `${name} ${how}, 50 tasks, after its last element changed`, joblet: median(mutated) });
+  }
+  return rows;
+}
+
+/**
+ * The 80 MB array on 2 child processes (issue 17, item 1: a file written once, read once per
+ * worker): a new value at 1 and 10 tasks per run, a second run with the same value, a run after
+ * a change. No piscina or floor: neither shares memory with a process.
+ */
+async function measureProcesses(name: string, values: Float64Array[]): Promise<Row[]> {
+  const rows: Row[] = [];
+  const parallel = new Parallel({ nJobs: N_JOBS, backend: 'processes' });
+  try {
+    await parallel.run([delayed(readWithLast)(0, [1, 2]), delayed(readWithLast)(1, [1, 2])]);
+    let turn = 0;
+    for (const n of [1, 10]) {
+      const runs: number[] = [];
+      for (let r = 0; r < 3; r++) runs.push(await timeJoblet(parallel, values[turn++ % 2]!, n));
+      rows.push({ label: `${name} on ${N_JOBS} processes, ${n} task${n > 1 ? 's' : ''} per run, new value`, joblet: median(runs) });
+    }
+    const value = values[0]!;
+    await timeJoblet(parallel, value, 10);
+    const second: number[] = [];
+    for (let r = 0; r < 3; r++) second.push(await timeJoblet(parallel, value, 10));
+    rows.push({ label: `${name} on ${N_JOBS} processes, 10 tasks, a second run with the same value`, joblet: median(second) });
+    const mutated: number[] = [];
+    for (let r = 0; r < 3; r++) {
+      value[value.length - 1] = value[value.length - 1]! + 1;
+      mutated.push(await timeJoblet(parallel, value, 10));
+    }
+    rows.push({ label: `${name} on ${N_JOBS} processes, 10 tasks, after its last element changed`, joblet: median(mutated) });
   } finally {
     await parallel.close();
   }
@@ -116,6 +193,7 @@ try {
   rows = [
     ...(await measure(`${(ARRAY_LENGTH * 8) / 1e6} MB Float64Array`, makeArray, true, pool)),
     ...(await measure(`${LIST_LENGTH.toLocaleString('en-US')}-int list`, makeList, false, pool)),
+    ...(await measureProcesses(`${(ARRAY_LENGTH * 8) / 1e6} MB Float64Array`, [makeArray(3), makeArray(4)])),
   ];
 } finally {
   await pool.destroy();

@@ -9,9 +9,10 @@
  *
  * One file per measurement, each with its method and target at its top and
  * runnable alone: throughput.ts, latency.ts (with the pinned placements),
- * cpu-bound.ts, streaming.ts. This entry runs them in the order they have
+ * cpu-bound.ts, streaming.ts, first-run.ts. This entry runs them in the order they have
  * always run (the pools opened and warmed first; latency on quiet heaps,
- * then throughput, CPU-bound, and streaming once the peers are closed) and
+ * then throughput, CPU-bound, and streaming once the peers are closed; last
+ * the first run of fresh pools, first-run.ts) and
  * prints one report with every target judged. Results:
  * bench/results/dispatch-throughput.json (benny), dispatch-latency.json,
  * dispatch-cpu.json (each with its chart, .chart.html, not committed),
@@ -29,6 +30,7 @@ import { cpusLine, loadAverages } from '../lib/report.js';
 import { RssByPhase } from '../lib/rss.js';
 import { cpuBoundFigures, cpuBoundSections, cpuBoundTarget, measureCpuBound } from './cpu-bound.js';
 import { latencyFigures, latencySections, latencyTarget, measureLatency } from './latency.js';
+import { firstRunSections, firstRunTarget, measureFirstRun } from './first-run.js';
 import { machineLine, openPools, warmPools } from './pools.js';
 import { measureStreaming, streamingJson, streamingSections, streamingTarget } from './streaming.js';
 import { measureThroughput, throughputJson, throughputSections, throughputTargets } from './throughput.js';
@@ -48,6 +50,8 @@ const cpuBound = await measureCpuBound(rss, pools);
 rss.phase = undefined;
 await pools.close();
 const streaming = await measureStreaming(rss);
+// Last: fresh processes and Parallels, with nothing else open.
+const firstRun = await measureFirstRun();
 
 rss.stop();
 const seconds = (performance.now() - started) / 1000;
@@ -59,13 +63,15 @@ const throughputTarget = throughputTargets(throughput);
 const latencyJudged = latencyTarget(latency);
 const cpuJudged = cpuBoundTarget(cpuBound);
 const streamingJudged = streamingTarget(streaming);
+const firstRunJudged = firstRunTarget(firstRun);
 
 const report = [
   ...throughputSections(throughput, rss),
   ...latencySections(latency),
   ...cpuBoundSections(cpuBound, rss),
   ...streamingSections(streaming),
-  ['Targets (issue 5):', ...throughputTarget.lines, latencyJudged.line, cpuJudged.line, streamingJudged.line].join('\n'),
+  ...firstRunSections(firstRun),
+  ['Targets (issues 5 and 17):', ...throughputTarget.lines, latencyJudged.line, cpuJudged.line, streamingJudged.line, firstRunJudged.line].join('\n'),
   `Throughput: benny, a sample is one run of all the tasks; ± is the relative margin of error (95%), wide with 2 samples (Student's t of 12.7); ` +
     `ratios compare the means, or the fastest samples. Latency: nearest-rank percentiles of every round trip, timed with performance.now() around each await. ` +
     `CPU-bound: one run per case per round, timed with performance.now(); cores used is the process's CPU time (every thread, process.cpuUsage()) over the wall time, 2 at best with 2 workers. ` +
@@ -97,6 +103,7 @@ writeFileSync(
       latency: latency.rows,
       cpu: { calibration: cpuBound.calibration, rows: cpuBound.rows },
       streaming: streamingJson(streaming),
+      firstRun: firstRun.rows,
       targets: {
         tasksPerSecond: throughputTarget.tasksPerSecond,
         overPiscina: throughputTarget.overPiscina,

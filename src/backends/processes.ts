@@ -96,7 +96,7 @@ export const createProcessesBackend: BackendFactory = ({ nWorkers, perWorkerBuff
   new WorkerPool(
     'processes',
     nWorkers,
-    { sharedMemory: false, isolation: 'process', clonesMessages: true },
+    { sharedMemory: false, isolation: 'process', clonesMessages: true, readsFiles: true },
     processSpawner({ resourceLimits, reportMemory: maxWorkerMemory !== undefined }),
     { perWorkerBufferSize, maxTasksPerWorker, maxWorkerMemory },
   );

@@ -24,6 +24,12 @@ export interface BackendCapabilities {
    */
   clonesMessages?: boolean;
   /**
+   * The workers read this machine's temporary files (child processes): a large binary value's
+   * kept copy reaches them through a file written once, which each worker reads once, rather
+   * than through each worker's channel.
+   */
+  readsFiles?: boolean;
+  /**
    * How long the automatic batch sizer aims each batch to take, in ms: short (10-50 ms, the
    * default) where a message to a worker costs microseconds, longer where a batch's trip costs
    * more (joblib's dask backend aims at 0.2-1 s).

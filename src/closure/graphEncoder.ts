@@ -276,6 +276,8 @@ export class GraphEncoder {
     if (this.index.has(value)) return true;
     if (referenceKindOf(value) || unsendableReason(value) || globalNameOf(value)) return true;
     if (Array.isArray(value)) return false;
+    // A large binary value the run keeps a copy of: a node naming the copy, not the bytes.
+    if (this.session.keepLarge?.accepts(value)) return true;
     if (isClassInstance(value)) return true;
     const proto = Object.getPrototypeOf(value) as unknown;
     // Structured clone gives a null-prototype object Object.prototype, and forgets freezing.
@@ -296,6 +298,8 @@ export class GraphEncoder {
 
   private replace(special: object, path: string): unknown {
     if (typeof special === 'symbol') return this.transform(special, path);
+    const kept = this.session.keepLarge;
+    if (kept?.accepts(special)) return this.marker(special, () => ({ t: 'ref', ...kept.keep(special, path) }) as NodeRecord);
     const kind = referenceKindOf(special);
     // A wrapped value takes the slow path: here, that is this codec itself.
     if (kind && 'inline' in kind.inGraph) return this.transform(kind.inGraph.inline(special), path);

@@ -145,6 +145,7 @@ export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
     this.backend = undefined;
     // The copies of the last run's large arguments go with the workers that read them: a closed
     // Parallel kept for a later run would hold them (tens of MB each) until that run.
+    this.copies?.dispose();
     this.copies = undefined;
     this.untrack?.();
     await backend?.terminate();
@@ -171,7 +172,8 @@ export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
         ...this.workerLimits,
       });
       // Inline tasks read the value itself: nothing to copy.
-      this.copies = this.backend.capabilities.isolation === 'none' ? undefined : new SharedCopies(this.backend.capabilities.sharedMemory);
+      const { isolation, sharedMemory, readsFiles } = this.backend.capabilities;
+      this.copies = isolation === 'none' ? undefined : new SharedCopies(sharedMemory ? 'shared' : readsFiles ? 'file' : 'buffer');
       // Its workers may hold persisted values: a handle's close() tells them to drop theirs.
       this.untrack = trackHolder(this.backend);
     }

@@ -40,12 +40,12 @@ export class BatchWire {
       id: nextBatchId++,
       serializer: this.serializer.name,
       defs: [...defs.values()],
-      indices: formed.map((e) => e.task.index),
-      fns: sameFunction(formed) ?? formed.map((e) => e.task.fn),
+      indices: formed.map((e) => e.index),
+      fns: sameFunction(formed) ?? formed.map((e) => e.fn),
       ...payload,
     };
     if (this.serializerModule !== undefined) batch.serializerModule = this.serializerModule;
-    if (formed.some((e) => e.task.refKey)) batch.refKeys = formed.map((e) => e.task.refKey);
+    if (formed.some((e) => e.refKey)) batch.refKeys = formed.map((e) => e.refKey);
     if (profile) batch.profile = true;
     if (this.initializer) {
       // Its defs go with every batch; the pool sends them to each worker once.
@@ -147,6 +147,6 @@ export function replyFacts(reply: WireReply, timed: boolean): { failed: number; 
 
 /** The one function id every task of a batch shares, if they do. */
 function sameFunction(formed: readonly Prepared[]): string | undefined {
-  const fn = formed[0]?.task.fn;
-  return formed.every((e) => e.task.fn === fn) ? fn : undefined;
+  const fn = formed[0]?.fn;
+  return formed.every((e) => e.fn === fn) ? fn : undefined;
 }

@@ -273,7 +273,7 @@ export class RunScheduler<T> {
     } catch (error) {
       if (!this.settles(error)) return this.fail(error);
       // Settled: find which tasks cannot travel by sending each alone; only they fail.
-      if (formed.length === 1) return this.reject([formed[0]!.task.index], error);
+      if (formed.length === 1) return this.reject([formed[0]!.index], error);
       for (const one of formed) this.sendAlone(one, false);
       return;
     }
@@ -290,7 +290,7 @@ export class RunScheduler<T> {
       batch = this.wire.build([one], timed);
       if (packed) batch = this.wire.packed(batch, [one]);
     } catch (error) {
-      if (this.settles(error)) this.reject([one.task.index], error);
+      if (this.settles(error)) this.reject([one.index], error);
       else this.fail(error);
       return;
     }
@@ -359,7 +359,9 @@ export class RunScheduler<T> {
   private onResults(id: number, reply: WireReply, inFlight: InFlight): void {
     if (!this.settle(id)) return;
     const { indices } = inFlight.batch;
-    if (inFlight.started) this.sizer.record(indices.length, performance.now() - inFlight.started);
+    // The worker's own time when it says (WireReply.ms): what this side measures also holds the
+    // time the reply waited for this thread.
+    if (inFlight.started) this.sizer.record(indices.length, Math.min(performance.now() - inFlight.started, reply.ms ?? Infinity));
     this.batchTarget = this.sizer.next(this.total === undefined ? undefined : this.total - this.nextIndex);
     // Room freed: a full batch that waited goes now; with nothing left in flight, a partial one must
     // go too, or the run would wait on it forever. Then the input may be read again.

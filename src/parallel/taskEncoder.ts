@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { types } from 'node:util';
 import { SerializationError } from '../errors.js';
 import { encodingInitializer, holdsWeakKeys, sessionCapture, sessionEsModules } from '../closure/codec.js';
 import { describeFunction } from '../source/functionSource.js';
@@ -10,20 +11,68 @@ import { clonesAsIs } from '../serialize/scan.js';
 import type { WireDef, WireTask } from '../runtime/protocol.js';
 import '../sharing/kinds.js';
 import { estimateBytes } from '../sharing/bytes.js';
-import type { SharedCopies } from '../sharing/sharedCopies.js';
+import { isCopyable, type SharedCopies } from '../sharing/sharedCopies.js';
 import { anyReferenceInUse, largeValueKind, ReferenceRefusal, referenceKindOf, type ReferenceKind, type SendContext } from '../values/byReference.js';
 import { someInGraph } from '../values/graph.js';
-import { isClassInstance } from '../values/kinds.js';
+import { joinPath } from '../values/paths.js';
+import { isClassInstance, isLeafObject } from '../values/kinds.js';
 import { EncodeSession } from '../values/session.js';
 import { keepPureSnapshot, pureSnapshot, RunSnapshots } from './closureSnapshots.js';
 import type { Task } from './delayed.js';
 
 /** What largeArguments finds in most tasks, made once. */
 const NOTHING_LARGE: ReadonlySet<object> = new Set();
+const NO_BINARIES: (ArrayBufferView | ArrayBuffer)[] = [];
 
-/** A task checked and ready for its batch; its arguments are serialized with the batch's. */
-export interface Prepared {
-  task: WireTask;
+/** How many objects and array elements smallBinariesIn reads before it leaves the graph to a full walk. */
+const SMALL_GRAPH = 256;
+let budget = 0;
+let smallFound: (ArrayBufferView | ArrayBuffer)[] = NO_BINARIES;
+
+/**
+ * The binary values in `root` when its graph is small (SMALL_GRAPH objects and elements at most),
+ * else undefined: a recursion with no set of visited objects and nothing cached, a few times
+ * cheaper than the full walk for a record of a few fields, the argument of most tasks. A cycle
+ * uses the budget up, and the full walk takes it.
+ */
+function smallBinariesIn(root: object): (ArrayBufferView | ArrayBuffer)[] | undefined {
+  budget = SMALL_GRAPH;
+  smallFound = NO_BINARIES;
+  return readSmall(root) ? smallFound : undefined;
+}
+
+function readSmall(value: object): boolean {
+  if (--budget < 0) return false;
+  if (isBinary(value)) {
+    if (smallFound === NO_BINARIES) smallFound = [];
+    smallFound.push(value);
+    return true;
+  }
+  if (isLeafObject(value)) return true;
+  if (Array.isArray(value)) {
+    if ((budget -= value.length) < 0) return false;
+    for (let i = 0; i < value.length; i++) {
+      const child: unknown = value[i];
+      if (typeof child === 'object' && child !== null && !readSmall(child)) return false;
+    }
+    return true;
+  }
+  // Maps, Sets and anything else unusual: the full walk.
+  if (value instanceof Map || value instanceof Set) return false;
+  for (const key of Object.keys(value)) {
+    const child: unknown = (value as Record<string, unknown>)[key];
+    if (typeof child === 'object' && child !== null && !readSmall(child)) return false;
+  }
+  return true;
+}
+
+/** A typed array, DataView or ArrayBuffer (a view over shared memory is a reference of its own). */
+function isBinary(value: object): value is ArrayBufferView | ArrayBuffer {
+  return ArrayBuffer.isView(value) ? !(value.buffer instanceof SharedArrayBuffer) : types.isArrayBuffer(value);
+}
+
+/** A task checked and ready for its batch (one object a task: its wire fields, its defs, its arguments); its arguments are serialized with the batch's. */
+export interface Prepared extends WireTask {
   defs: WireDef[];
   args: unknown;
 }
@@ -69,6 +118,8 @@ export class TaskEncoder {
   /** Ids the workers may drop when the run ends (wrapped values, values shared for the run). */
   private readonly runScoped: string[] = [];
   private readonly shareable = new Map<object, boolean>();
+  /** The binary values inside each argument object met this run (binariesIn). */
+  private readonly nestedBinaries = new Map<object, (ArrayBufferView | ArrayBuffer)[]>();
   /** Defs a closure def needs delivered before it (the counters it captured), by the closure def's id. */
   private readonly companions = new Map<string, WireDef[]>();
   private readonly soleDefs = new Map<WireDef, WireDef[]>();
@@ -84,7 +135,32 @@ export class TaskEncoder {
   ) {
     const copies = sharing.copies;
     this.keep = copies && ((value) => ((this.usesKeptCopies = true), copies.share(value, this.runId)));
+    const { maxNbytes } = sharing;
+    if (copies && maxNbytes !== null) {
+      this.keepCaptured = {
+        accepts: (value) => isBinary(value) && value.byteLength > maxNbytes && isCopyable(value),
+        keep: (value, path) => {
+          // The def is made now (its id goes into the function's bytes) and delivered before the function, as a companion.
+          const def = this.referenceDef(value, largeValueKind()!, joinPath('fn', path), this.encodingTask);
+          this.session.companions.add(value);
+          return { kind: largeValueKind()!.name, state: { id: def.id } };
+        },
+      };
+    }
   }
+
+  /**
+   * A large binary value a task function captured, as the Parallel's kept copy of it (the same as
+   * an argument's): the function's bytes name the copy, so they stay small, and their hash (the
+   * snapshot's id) stays the same while the value is unchanged. Without it every run serialized
+   * and hashed the whole value again, and each worker deserialized it again.
+   */
+  private readonly keepCaptured: EncodeSession['keepLarge'];
+  /** The function of the last task prepared, and its def. */
+  private lastFn: Function | undefined;
+  private lastDef: WireDef | undefined;
+  /** The task whose function is being encoded, for errors. */
+  private encodingTask: number | undefined;
 
   /**
    * Check a task and prepare it for its batch, refusing here, before any worker, what cannot
@@ -130,7 +206,7 @@ export class TaskEncoder {
     const args = batch.map((p) => p.args);
     if (!transportClones) return { packed: this.serializeBatch(args, batch) };
     // The check walks the flat list when there is one: no argument array to visit per task.
-    const unary = batch.every((p) => (p.args as unknown[]).length === 1 && !p.task.refKey);
+    const unary = batch.every((p) => (p.args as unknown[]).length === 1 && !p.refKey);
     const values = unary ? batch.map((p) => (p.args as unknown[])[0]) : args;
     // A key of a weak collection the run sent must take the serializer, whose graph joins it to that collection.
     if (!clonesAsIs(this.serializer, values) || holdsWeakKeys(this.session, values)) return { packed: this.serializeBatch(args, batch) };
@@ -141,26 +217,34 @@ export class TaskEncoder {
     try {
       return serializeIn(this.serializer, args, this.session);
     } catch (error) {
-      for (const p of batch) encodeValue(p.args, { serializer: this.serializer, root: 'args', phase: 'serialize-task', taskIndex: p.task.index, session: this.session });
+      for (const p of batch) encodeValue(p.args, { serializer: this.serializer, root: 'args', phase: 'serialize-task', taskIndex: p.index, session: this.session });
       throw new SerializationError({
         phase: 'serialize-task',
         path: 'args',
         serializer: this.serializer.name,
-        problem: `Cannot serialize the batch of tasks ${batch[0]!.task.index} to ${batch[batch.length - 1]!.task.index}: ${error instanceof Error ? error.message : String(error)}`,
+        problem: `Cannot serialize the batch of tasks ${batch[0]!.index} to ${batch[batch.length - 1]!.index}: ${error instanceof Error ? error.message : String(error)}`,
         remedy: 'Each task encodes alone; together they do not (shared objects across tasks?). Try batchSize: 1.',
-        taskIndex: batch[0]!.task.index,
+        taskIndex: batch[0]!.index,
         cause: error,
       });
     }
   }
 
   private encodeUnchecked(task: Task, index: number): Prepared {
-    const fnDef = this.functionDef(task.fn, index);
+    // The tasks of a run mostly share one function: its def, made once per run, is found without
+    // asking every by-reference kind about the function again (four checks a task, slow while the
+    // code is not yet optimized, in a process's first run).
+    let fnDef = this.lastDef;
+    if (task.fn !== this.lastFn || !fnDef) {
+      fnDef = this.functionDef(task.fn, index);
+      this.lastFn = task.fn;
+      this.lastDef = fnDef;
+    }
     const large = this.largeArguments(task.args);
     if (large.size === 0 && !anyReferenceInUse() && !this.companions.has(fnDef.id)) {
       // Nothing in this process could need a reference (the common case, thousands of tiny
       // tasks): the arguments go as they are, with the function's def alone (one array per def).
-      return { task: { index, fn: fnDef.id, refKey: undefined }, defs: this.soleDef(fnDef), args: task.args };
+      return { index, fn: fnDef.id, refKey: undefined, defs: this.soleDef(fnDef), args: task.args };
     }
     const prepared = prepareValue(task.args, {
       serializer: this.serializer,
@@ -172,7 +256,7 @@ export class TaskEncoder {
       scanFirst: true,
     });
     const defs = [...(this.companions.get(fnDef.id) ?? []), fnDef, ...prepared.refs.map((id) => this.defsById.get(id)!)];
-    return { task: { index, fn: fnDef.id, refKey: prepared.refs.length > 0 ? REF_KEY : undefined }, defs, args: prepared.value };
+    return { index, fn: fnDef.id, refKey: prepared.refs.length > 0 ? REF_KEY : undefined, defs, args: prepared.value };
   }
 
   /**
@@ -211,24 +295,84 @@ export class TaskEncoder {
     return this.runScoped.length || copies.length ? [...this.runScoped, ...copies, ...released] : released;
   }
 
-  /** The top-level arguments large enough to share for the run (estimated, not walked). */
+  /**
+   * The arguments large enough to share for the run: top-level values by their estimate (not
+   * walked), and, when the Parallel keeps copies, large typed arrays, DataViews and ArrayBuffers
+   * nested in the arguments' objects and arrays (`{ weights: Float64Array }`), found by a walk
+   * made once per argument object and run.
+   */
   private largeArguments(args: readonly unknown[]): ReadonlySet<object> {
     let large: Set<object> | undefined;
-    const { maxNbytes } = this.sharing;
+    const { maxNbytes, copies } = this.sharing;
     if (maxNbytes === null) return NOTHING_LARGE;
+    // Every binary value the task holds, when one of them is to be copied: two over one buffer must stay one buffer.
+    let binaries: object[] | undefined;
     for (const arg of args) {
-      if (typeof arg !== 'object' || arg === null || estimateBytes(arg) <= maxNbytes) continue;
-      if (referenceKindOf(arg)) continue;
-      // Shared values travel by structured clone: functions, symbols, class instances and references keep
-      // to the serializer, which carries them or refuses them at their path (a clone fails with neither).
-      let ok = this.shareable.get(arg);
-      if (ok === undefined) {
-        ok = !someInGraph(arg, (v) => typeof v === 'function' || isClassInstance(v) || referenceKindOf(v) !== undefined, () => true);
-        this.shareable.set(arg, ok);
+      if (typeof arg !== 'object' || arg === null) continue;
+      if (isBinary(arg)) {
+        (binaries ??= []).push(arg);
+        if (estimateBytes(arg) > maxNbytes && !referenceKindOf(arg)) (large ??= new Set()).add(arg);
+        continue;
       }
-      if (ok) (large ??= new Set()).add(arg);
+      if (referenceKindOf(arg)) continue;
+      if (estimateBytes(arg) > maxNbytes) {
+        // Shared values travel by structured clone: functions, symbols, class instances and references keep
+        // to the serializer, which carries them or refuses them at their path (a clone fails with neither).
+        let ok = this.shareable.get(arg);
+        if (ok === undefined) {
+          ok = !someInGraph(arg, (v) => typeof v === 'function' || isClassInstance(v) || referenceKindOf(v) !== undefined, () => true);
+          this.shareable.set(arg, ok);
+        }
+        if (ok) (large ??= new Set()).add(arg);
+        continue;
+      }
+      if (!copies) continue;
+      const nested = this.binariesIn(arg);
+      if (!nested.length) continue;
+      (binaries ??= []).push(...nested);
+      for (const value of nested) if (value.byteLength > maxNbytes && isCopyable(value)) (large ??= new Set()).add(value);
     }
+    if (large && binaries && binaries.length > 1) this.keepAliases(binaries, large);
     return large ?? NOTHING_LARGE;
+  }
+
+  /** The typed arrays, DataViews and ArrayBuffers inside `arg` (not over shared memory), walked once per run. */
+  private binariesIn(arg: object): (ArrayBufferView | ArrayBuffer)[] {
+    let found = this.nestedBinaries.get(arg);
+    if (found) return found;
+    // The common argument object (a record of a few fields) is read at once, with no set and no cache entry.
+    found = smallBinariesIn(arg);
+    if (found) return found;
+    const met: (ArrayBufferView | ArrayBuffer)[] = [];
+    someInGraph(arg, (v) => {
+      if (isBinary(v)) met.push(v);
+      return false;
+    });
+    this.nestedBinaries.set(arg, (found = met.length ? met : NO_BINARIES));
+    return found;
+  }
+
+  /**
+   * Values over one ArrayBuffer must arrive over one buffer (a write through one is read
+   * through the other). Copies are per buffer, so views of it share one copy, and on shared
+   * memory (threads) they alias as in the main thread. Where they would not, the group keeps
+   * to the payload's structured clone, which carries one buffer for them all: the buffer itself
+   * beside a view of it (a task gets an ArrayBuffer as memory of its own), a view the copy cannot
+   * carry (a Buffer), or two values at all when the workers get memory of their own (processes).
+   */
+  private keepAliases(binaries: object[], large: Set<object>): void {
+    const groups = new Map<ArrayBufferLike, Set<object>>();
+    for (const value of binaries) {
+      const buffer = ArrayBuffer.isView(value) ? value.buffer : (value as ArrayBuffer);
+      let group = groups.get(buffer);
+      if (!group) groups.set(buffer, (group = new Set()));
+      group.add(value);
+    }
+    for (const [buffer, group] of groups) {
+      if (group.size < 2 || ![...group].some((value) => large.has(value))) continue;
+      const aliasing = this.sharing.sharedMemory && !group.has(buffer) && [...group].every((value) => isCopyable(value));
+      if (!aliasing) for (const value of group) large.delete(value);
+    }
   }
 
   /** A by-reference value as a def, made once per run; its kind says what travels. */
@@ -285,15 +429,19 @@ export class TaskEncoder {
     this.usesSnapshots = true;
     const hit = this.closureDefs.get(fn) ?? pureSnapshot(fn);
     if (hit) return hit;
+    this.encodingTask = index;
     const codec = getSerializer('closure');
     this.session.companions.clear();
     let data: Uint8Array | string;
+    this.session.keepLarge = this.keepCaptured;
     try {
       data = serializeIn(codec, fn, this.session);
     } catch (error) {
       const failure = locateFailure(error, fn, { serializer: codec, root: 'fn', phase: 'serialize-task', taskIndex: index });
       // The user chose the run's serializer ('auto'): the error names it, not the codec it hands functions to.
       throw this.serializer.name === codec.name ? failure : new SerializationError({ ...failure.toDetails(), serializer: this.serializer.name, cause: error });
+    } finally {
+      this.session.keepLarge = undefined;
     }
     const def: WireDef = { kind: 'value', id: `c:${createHash('sha1').update(data).digest('base64url')}`, serializer: codec.name, data };
     // ES modules it refers to: the worker imports them first (require() cannot load one with top-level await).
@@ -301,7 +449,7 @@ export class TaskEncoder {
     if (imports.length) def.imports = [...imports];
     // What it captured by reference (a Counter) goes first, so the worker holds it when it rebuilds the function.
     const met = [...this.session.companions];
-    if (met.length) this.companions.set(def.id, met.map((value) => this.referenceDef(value, referenceKindOf(value)!, 'fn', index)));
+    if (met.length) this.companions.set(def.id, met.map((value) => this.referenceDef(value, (referenceKindOf(value) ?? largeValueKind())!, 'fn', index)));
     this.closureDefs.set(fn, def);
     const capture = sessionCapture(this.session, fn);
     if (capture?.kind === 'source' && !capture.values.size && !capture.modules.size && !capture.lexicalThis && !capture.superClass && !capture.isClass) {

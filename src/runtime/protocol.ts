@@ -141,6 +141,14 @@ export interface WireReply {
    * after the batch, when its pool recycles workers by memory (`maxWorkerMemory`).
    */
   memory?: number;
+  /**
+   * The worker's own time for the batch, from its arrival in the runner to the reply, in
+   * milliseconds: what the batch sizer learns from. The time the main thread sees also holds
+   * how long the reply waited for a busy main thread (in a first run, code not yet optimized
+   * preparing the next tasks): taken alone, it made a slow main thread look like slow tasks
+   * and kept batches small, which made the main thread slower still.
+   */
+  ms?: number;
   /** Which worker answered: set by the backend (its own number for the worker), for per-worker profiles. */
   worker?: number;
   /** With `packed` or `values`: the tasks that did not succeed. */

@@ -70,7 +70,11 @@ export class TaskRunner {
    */
   runBatchNow(batch: WireBatch, clones = false): WireReply | Promise<WireReply> {
     const timing = batch.profile ? { decodeMs: 0, encodeMs: 0, taskMs: [] as number[] } : undefined;
-    const withTiming = (reply: WireReply): WireReply => (timing ? { ...reply, timing } : reply);
+    const begun = performance.now();
+    const withTiming = (reply: WireReply): WireReply => {
+      reply.ms = performance.now() - begun;
+      return timing ? { ...reply, timing } : reply;
+    };
     for (const def of batch.defs) {
       this.defs.set(def.id, def);
       // Built now when its kind says so: a closure that captured it finds it by id when it is rebuilt.

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { isSharedView } from '../values/kinds.js';
 import { noteReferenceInUse, type ReferenceKind } from '../values/byReference.js';
-import { copiedPerRun, copyUnwritten, forgetCopy, isCopyable, rebuildCopy, type CopyState } from './sharedCopies.js';
+import { capturedCopy, copiedPerRun, copyArrived, copyUnwritten, forgetCopy, isCopyable, rebuildCopy, type CopyState } from './sharedCopies.js';
 
 /**
  * Typed arrays on shared memory (grain's SharedMemoryArray). On the threads
@@ -66,9 +66,15 @@ export const sharedKind: ReferenceKind<object, CopyState> = {
     const state = isSharedView(value) && !sharedMemory ? new (value.constructor as new (source: ArrayBufferView) => ArrayBufferView)(value) : value;
     return { id: `s${ORIGIN}.${nextId++}`, state: { value: state }, runScoped: true };
   },
-  rebuild: (state) => rebuildCopy(state),
+  rebuild: (state, id) => (copyArrived(id, state), rebuildCopy(state)),
+  // A task function that captured a large binary value names its copy by id: the worker holds it before rebuilding the function.
+  rebuildOnArrival: true,
   rebuildEachRun: (state) => copiedPerRun(state),
   unwritten: (state, built) => copyUnwritten(state, built),
   forgotten: (state) => forgetCopy(state),
-  inGraph: { refuse: 'a shared array captured by a function cannot be sent; pass it to the task as an argument, where thread workers share it' },
+  inGraph: {
+    refuse: 'a shared array captured by a function cannot be sent; pass it to the task as an argument, where thread workers share it',
+    // The node the run's encoder put in place of a large binary value a task function captured (EncodeSession.keepLarge).
+    decode: (state: { id: string }) => capturedCopy(state.id),
+  },
 };

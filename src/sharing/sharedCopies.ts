@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { types } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Sent } from '../values/byReference.js';
+import { own, removeFile, tempPath } from './tempFiles.js';
 
 /**
  * The copies a Parallel keeps of the large binary arguments its runs share
@@ -23,21 +25,47 @@ import type { Sent } from '../values/byReference.js';
  * value keeps one copy, and a loop over new values holds at most the last.
  */
 
-/** What the worker rebuilds: the view itself, or (an ArrayBuffer's copy) the memory to copy into a fresh ArrayBuffer. */
-export type CopyState = ({ value: unknown } | { arrayBuffer: SharedArrayBuffer | ArrayBuffer }) & { /** A copy this module made (not a user's sharedArray). */ kept?: true };
+/** A view's shape, to rebuild it over a copy of its buffer: the built-in type by name, where it starts, its length (elements; bytes for a DataView). */
+export interface ViewShape { type: string; offset: number; length: number }
 
+/**
+ * What the worker rebuilds: a copy of a whole buffer (`memory`), given as it is (an ArrayBuffer's
+ * copy) or through a view of it (`view`); or, for a value this module did not copy, the value.
+ * The view travels as its shape, not as a view: v8.serialize (processes) writes a view over part
+ * of its buffer as that part alone, with byteOffset 0.
+ */
+export type CopyState =
+  | { value: unknown; kept?: undefined }
+  | { memory: SharedArrayBuffer | ArrayBuffer; view?: ViewShape; kept: true }
+  /** The copy in a file (child processes on this machine): each worker reads it once. */
+  | { file: string; view?: ViewShape; kept: true };
+
+/**
+ * Where a Parallel's copies go: shared memory the workers read (threads), a buffer sent to each
+ * worker (a remote worker), or a file each worker reads once (child processes: an 80 MB copy
+ * through each child's channel cost a serialization, a pipe and a decode per worker).
+ */
+export type CopyPlace = 'shared' | 'buffer' | 'file';
+
+/** One copy of one ArrayBuffer, shared by every value over it (the buffer itself, its views). */
 interface Entry {
   id: string;
-  state: CopyState;
-  /** The copy's bytes, compared with the value's at each run that meets it. */
+  memory: SharedArrayBuffer | ArrayBuffer;
+  /** The copy's bytes, compared with the buffer's at each run that meets it. */
   bytes: Buffer;
-  /** The value, to drop its entry when the copy is released. */
-  value: WeakRef<object>;
+  /** The def of each value over the buffer, made once per copy (the same value: the same id in every run). */
+  defs: WeakMap<object, Sent<CopyState>>;
+  /** Every id handed out for this copy: the workers forget them all when it is released. */
+  ids: string[];
+  /** The file holding the copy ('file'), removed when the copy is released. */
+  file: string | undefined;
+  /** The buffer, to drop its entry when the copy is released. */
+  buffer: WeakRef<ArrayBuffer>;
   /** Runs still going that use this copy. */
   runs: Set<number>;
-  /** The last run that met it. */
+  /** The last run that met it; its bytes were compared for that run already. */
   lastRun: number;
-  /** A newer copy of the value replaced it: released as soon as no run uses it. */
+  /** A newer copy of the buffer replaced it: released as soon as no run uses it. */
   superseded: boolean;
 }
 
@@ -46,8 +74,13 @@ let nextId = 0;
 const idPrefix = `k${randomBytes(6).toString('base64url')}.`;
 
 /** The bytes of a view or buffer, without a copy. */
-function bytesOf(value: ArrayBufferView | ArrayBuffer): Buffer {
+function bytesOf(value: ArrayBufferView | ArrayBuffer | SharedArrayBuffer): Buffer {
   return ArrayBuffer.isView(value) ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : Buffer.from(value);
+}
+
+/** The ArrayBuffer a copyable value lives in (itself, for an ArrayBuffer). */
+export function bufferOf(value: ArrayBufferView | ArrayBuffer): ArrayBuffer {
+  return (ArrayBuffer.isView(value) ? value.buffer : value) as ArrayBuffer;
 }
 
 /**
@@ -57,48 +90,64 @@ function bytesOf(value: ArrayBufferView | ArrayBuffer): Buffer {
 export function isCopyable(value: object): value is ArrayBufferView | ArrayBuffer {
   if (types.isArrayBuffer(value)) return !(value as { resizable?: boolean }).resizable;
   if (!ArrayBuffer.isView(value) || !types.isArrayBuffer(value.buffer) || (value.buffer as { resizable?: boolean }).resizable) return false;
-  // A view over part of its buffer keeps to structured clone, which carries the whole buffer and the
-  // view's offset in it (a copy of the view alone would give byteOffset 0 and a shorter buffer).
-  if (value.byteOffset !== 0 || value.byteLength !== value.buffer.byteLength) return false;
   const View = value.constructor;
   return (View === DataView || (types.isTypedArray(value) && Object.getPrototypeOf(value) === View.prototype)) && View !== Buffer;
 }
 
-/** The copy of `value` in `memory` (zero-filled, of the same byte length), as the same type. */
-function viewOn(value: ArrayBufferView | ArrayBuffer, memory: SharedArrayBuffer | ArrayBuffer): CopyState {
-  if (!ArrayBuffer.isView(value)) return { arrayBuffer: memory, kept: true };
-  const View = value.constructor as new (buffer: SharedArrayBuffer | ArrayBuffer, offset: number, length: number) => ArrayBufferView;
+/** What rebuilds `value` over `memory` (or the file holding it), a copy of its whole buffer (a view keeps its offset in it). */
+function stateOn(value: ArrayBufferView | ArrayBuffer, memory: SharedArrayBuffer | ArrayBuffer, file: string | undefined): CopyState {
+  const where = file === undefined ? { memory } : { file };
+  if (!ArrayBuffer.isView(value)) return { ...where, kept: true };
   const length = value instanceof DataView ? value.byteLength : (value as unknown as { length: number }).length;
-  return { value: new View(memory, 0, length), kept: true };
+  return { ...where, view: { type: value.constructor.name, offset: value.byteOffset, length }, kept: true };
 }
 
 export class SharedCopies {
-  private readonly byValue = new WeakMap<object, Entry>();
+  private readonly byBuffer = new WeakMap<ArrayBuffer, Entry>();
   private readonly entries = new Set<Entry>();
 
-  /** @param sharedMemory the workers see this thread's SharedArrayBuffers: copies go there. */
-  constructor(private readonly sharedMemory: boolean) {}
+  /** @param place where the copies go (CopyPlace). */
+  constructor(private readonly place: CopyPlace) {}
 
-  /** `value` as a def for `run`: its kept copy when the bytes are the same, else a new copy. */
+  /**
+   * `value` as a def for `run`: a view over the kept copy of its buffer when the buffer's bytes
+   * are the same, else over a new copy. Copies are per buffer: two views of one buffer are two
+   * views of one copy, so on shared memory what a task writes through one it reads through the other.
+   */
   share(value: ArrayBufferView | ArrayBuffer, run: number): Sent<CopyState> {
-    const source = bytesOf(value);
-    let entry = this.byValue.get(value);
-    if (entry && !entry.bytes.equals(source)) {
-      // Changed since: a new copy under a new id; the old one goes once no run reads it.
+    const buffer = bufferOf(value);
+    let entry = this.byBuffer.get(buffer);
+    // Compared once per run: a second view of the buffer in the same run finds it checked.
+    if (entry && entry.lastRun !== run && !entry.bytes.equals(bytesOf(buffer))) {
+      // Changed since: a new copy under new ids; the old one goes once no run reads it.
       entry.superseded = true;
       entry = undefined;
     }
     if (!entry) {
-      const memory = this.sharedMemory ? new SharedArrayBuffer(source.byteLength) : new ArrayBuffer(source.byteLength);
+      const memory = this.place === 'shared' ? new SharedArrayBuffer(buffer.byteLength) : new ArrayBuffer(buffer.byteLength);
       const bytes = Buffer.from(memory);
-      source.copy(bytes);
-      entry = { id: `${idPrefix}${nextId++}`, state: viewOn(value, memory), bytes, value: new WeakRef(value), runs: new Set(), lastRun: run, superseded: false };
+      bytesOf(buffer).copy(bytes);
+      const id = `${idPrefix}${nextId++}`;
+      let file: string | undefined;
+      if (this.place === 'file') {
+        file = tempPath(`copy-${id}`);
+        writeFileSync(file, bytes);
+        own(file);
+      }
+      entry = { id, memory, bytes, defs: new WeakMap(), ids: [], file, buffer: new WeakRef(buffer), runs: new Set(), lastRun: run, superseded: false };
       this.entries.add(entry);
-      this.byValue.set(value, entry);
+      this.byBuffer.set(buffer, entry);
     }
     entry.runs.add(run);
     entry.lastRun = run;
-    return { id: entry.id, state: entry.state, runScoped: false };
+    let sent = entry.defs.get(value);
+    if (!sent) {
+      const id = entry.ids.length ? `${entry.id}.${entry.ids.length}` : entry.id;
+      sent = { id, state: stateOn(value, entry.memory, entry.file), runScoped: false };
+      entry.ids.push(id);
+      entry.defs.set(value, sent);
+    }
+    return sent;
   }
 
   /** `run` ended: the ids the workers may forget (copies no run uses any more, and that `run` did not use). */
@@ -108,11 +157,18 @@ export class SharedCopies {
       entry.runs.delete(run);
       if (entry.runs.size || (!entry.superseded && entry.lastRun === run)) continue;
       this.entries.delete(entry);
-      const value = entry.value.deref();
-      if (value && this.byValue.get(value) === entry) this.byValue.delete(value);
-      released.push(entry.id);
+      const buffer = entry.buffer.deref();
+      if (buffer && this.byBuffer.get(buffer) === entry) this.byBuffer.delete(buffer);
+      if (entry.file) removeFile(entry.file);
+      released.push(...entry.ids);
     }
     return released;
+  }
+
+  /** The Parallel closed: its workers are gone, and so go the files of its copies. */
+  dispose(): void {
+    for (const entry of this.entries) if (entry.file) removeFile(entry.file);
+    this.entries.clear();
   }
 }
 
@@ -126,28 +182,62 @@ export class SharedCopies {
  */
 export function copiedPerRun(state: CopyState): boolean {
   if (!state.kept) return false;
-  return !('value' in state) || !((state.value as ArrayBufferView).buffer instanceof SharedArrayBuffer);
+  return state.view === undefined || !('memory' in state) || !(state.memory instanceof SharedArrayBuffer);
 }
 
-/** In the worker: the value an earlier run got from `state` still holds its bytes (a memcmp: cheaper than a new copy and its collection). */
-export function copyUnwritten(state: CopyState, built: unknown): boolean {
-  const received = 'value' in state ? bytesOf(state.value as ArrayBufferView) : bytesOf(state.arrayBuffer as ArrayBuffer);
-  return received.equals(bytesOf(built as ArrayBufferView | ArrayBuffer));
-}
+/** In the worker: what each copy received in a file holds, read once. */
+const readCopies = new WeakMap<CopyState, ArrayBuffer>();
 
-/** In the worker: the value a copy stands for (a fresh copy of it when copiedPerRun says so). */
-export function rebuildCopy(state: CopyState): unknown {
-  if ('value' in state) {
-    if (!copiedPerRun(state)) return state.value;
-    const view = state.value as ArrayBufferView;
-    const memory = (view.buffer as ArrayBuffer).slice(view.byteOffset, view.byteOffset + view.byteLength);
-    const View = view.constructor as new (buffer: ArrayBuffer) => ArrayBufferView;
-    return new View(memory);
+/** In the worker: the memory a kept copy arrived in (its file read once, into a buffer of its own). */
+function memoryOf(state: CopyState & { kept: true }): SharedArrayBuffer | ArrayBuffer {
+  if ('memory' in state) return state.memory;
+  let memory = readCopies.get(state);
+  if (!memory) {
+    const read = readFileSync(state.file);
+    memory = (read.byteOffset === 0 && read.byteLength === read.buffer.byteLength ? read.buffer : read.buffer.slice(read.byteOffset, read.byteOffset + read.byteLength)) as ArrayBuffer;
+    readCopies.set(state, memory);
   }
-  const source = state.arrayBuffer;
-  const copy = new ArrayBuffer(source.byteLength);
-  new Uint8Array(copy).set(new Uint8Array(source));
-  return copy;
+  return memory;
+}
+
+/** In the worker: the value an earlier run got from `state` still holds its bytes, the whole buffer (a memcmp: cheaper than a new copy and its collection). */
+export function copyUnwritten(state: CopyState, built: unknown): boolean {
+  if (!state.kept) return false;
+  return bytesOf(memoryOf(state)).equals(bytesOf(bufferOf(built as ArrayBufferView | ArrayBuffer)));
+}
+
+/** In the worker: the value a copy stands for (over a fresh copy of its memory when copiedPerRun says so). */
+export function rebuildCopy(state: CopyState): unknown {
+  if (!state.kept) return state.value;
+  const received = memoryOf(state);
+  let memory = received;
+  if (copiedPerRun(state)) {
+    memory = new ArrayBuffer(received.byteLength);
+    new Uint8Array(memory).set(new Uint8Array(received));
+  }
+  if (!state.view) return memory;
+  const View = (globalThis as unknown as Record<string, new (buffer: ArrayBufferLike, offset: number, length: number) => ArrayBufferView>)[state.view.type]!;
+  return new View(memory, state.view.offset, state.view.length);
+}
+
+/** In the worker: the kept copies that arrived, by id: a task function that captured a large binary value names its copy so. */
+const arrived = new Map<string, { state: CopyState; built?: unknown }>();
+
+/** In the worker: the def of a kept copy arrived (its value is built on arrival). */
+export function copyArrived(id: string, state: CopyState): void {
+  if (state.kept && arrived.get(id)?.state !== state) arrived.set(id, { state });
+}
+
+/**
+ * In the worker: the value of kept copy `id` for a task function that captured it, rebuilt with
+ * the function (once per run): over the shared copy itself, or a fresh copy when copiedPerRun says
+ * so, unless the one an earlier run got holds the copy's bytes still (a memcmp, as for an argument).
+ */
+export function capturedCopy(id: string): unknown {
+  const held = arrived.get(id);
+  if (!held) throw new Error(`joblet: the copy ${id} of a large value the task function captured never reached this worker`);
+  if (held.built !== undefined && (!copiedPerRun(held.state) || copyUnwritten(held.state, held.built))) return held.built;
+  return (held.built = rebuildCopy(held.state));
 }
 
 let collect: (() => void) | undefined;
@@ -160,7 +250,9 @@ let collecting = false;
  * It costs a few ms on a worker's small heap, once per released copy, never per task.
  */
 export function forgetCopy(state: CopyState): void {
-  if (!state.kept || collecting) return;
+  if (!state.kept) return;
+  for (const [id, held] of arrived) if (held.state === state) arrived.delete(id);
+  if (collecting) return;
   collecting = true;
   setImmediate(() => {
     collecting = false;

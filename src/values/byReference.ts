@@ -46,8 +46,11 @@ export interface Sent<State = unknown> {
 
 /** How a kind travels inside a graph the closure codec encodes (a capture, a result). */
 export type InGraph<V, State> =
-  /** It cannot: why, and what to do (shared memory captured by a function, say). */
-  | { refuse: string }
+  /**
+   * It cannot: why, and what to do (shared memory captured by a function, say). `decode`: the
+   * node a run's encoder put in a value's place all the same (EncodeSession.keepLarge).
+   */
+  | { refuse: string; decode?(state: State): unknown }
   /** Encoded in its place as another value (a wrapped value: the value it wraps). */
   | { inline(value: V): unknown }
   /** As a node holding `state`; `companion` asks for a value to travel as a def beside the graph. */

@@ -10,6 +10,13 @@ export class EncodeSession {
   readonly #caches = new Map<symbol, unknown>();
   /** By-reference values met inside graphs: the run sends them as defs ahead of what refers to them. */
   readonly companions = new Set<object>();
+  /**
+   * Set by the run's task encoder while it encodes a task function, when its Parallel keeps
+   * copies of large binary values: a large typed array, DataView or ArrayBuffer the function
+   * captured goes as that copy (a def beside the bytes, added to `companions`), and the graph
+   * holds a by-reference node in its place: `accepts` says which values, `keep` gives the node.
+   */
+  keepLarge: { accepts(value: object): boolean; keep(value: object, path: string): { kind: string; state: unknown } } | undefined = undefined;
 
   /** The cache `key` names, made on first use. */
   cache<T>(key: symbol, make: () => T): T {

@@ -60,7 +60,7 @@ export const referenceNode: NodeKind<{ t: 'ref'; kind: string; state: unknown }>
   },
   make(record) {
     const { inGraph } = referenceKind(record.kind);
-    if (!('decode' in inGraph)) throw new Error(`joblet: by-reference kind '${record.kind}' has no node to decode`);
+    if (!('decode' in inGraph) || !inGraph.decode) throw new Error(`joblet: by-reference kind '${record.kind}' has no node to decode`);
     return inGraph.decode(record.state);
   },
 };
