@@ -238,7 +238,9 @@ export class AbortError extends JobletError {
  * fire-and-forget async call that threw). Node would kill the worker; joblet reports it as that
  * task's failure instead, and the worker stays. `within` says how sure the attribution is: true
  * when the promise was made while the task ran (or chained from one that was), false when it was
- * made afterwards (a timer of the task's, say) and the task is only the last one the worker started.
+ * made after the task returned: in work the task left (its timer, the rest of an async call it did
+ * not await), or in a callback that carries no task (I/O), where the task is only the last one the
+ * worker started.
  */
 export class UnhandledRejectionError extends TaskError {
   /** The promise was made while the task ran: the task is the one that left it. */

@@ -201,7 +201,7 @@ export class TaskRunner {
         const args = batch.unary ? [argsList[i]] : argsList[i];
         outcome = done.state && this.sameThread
           ? withState(done.state, () => this.runTask(task, serializer, args, batch.run))
-          : this.runTask(task, serializer, args, batch.run);
+          : rejections.run(() => this.runTask(task, serializer, args, batch.run));
       } catch (error) {
         outcome = unexpected(index, error);
       }
