@@ -36,15 +36,28 @@ for (const backend of BACKENDS.filter((name) => name !== 'inline')) {
     });
   });
 
-  test('a crash inside a batch names the tasks of that batch', async () => {
+  test('a crash inside a batch names the task that crashed, the tasks of its batch that had finished and those that had not started', async () => {
     await withParallel({ backend, nJobs: 1, batchSize: 4 }, async (batched) => {
       const exitsAt = (x: number) => (x === 6 ? process.exit(1) : x);
       await rejects(batched.run(Array.from({ length: 8 }, (_, i) => delayed(exitsAt)(i))), (error) => {
         assert.instance(error, WorkerCrashedError);
-        assert.equal(error.taskIndices, [4, 5, 6, 7]);
+        assert.equal([error.taskIndices, error.resultsLost, error.notStarted], [[6], [4, 5], [7]]);
       });
     });
   });
+
+  if (backend === 'processes') {
+    test('a child killed by a signal cannot say where it was: the crash names every task of its batch', async () => {
+      await withParallel({ backend, nJobs: 1, batchSize: 4 }, async (batched) => {
+        const killedAt = (x: number) => (x === 6 ? process.kill(process.pid, 'SIGKILL') : x);
+        await rejects(batched.run(Array.from({ length: 8 }, (_, i) => delayed(killedAt)(i))), (error) => {
+          assert.instance(error, WorkerCrashedError);
+          assert.is(error.signal, 'SIGKILL');
+          assert.equal([error.taskIndices, error.resultsLost, error.notStarted], [[4, 5, 6, 7], [], []]);
+        });
+      });
+    });
+  }
 
   test('a worker that calls process.exit(1) fails its task with a WorkerCrashedError, and is replaced', async () => {
     const exits = (x: number) => {

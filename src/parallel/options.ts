@@ -183,7 +183,9 @@ export interface ParallelOptions<R extends ReturnAs = ReturnAs, S extends boolea
    * own error (a TaskError, a WorkerCrashedError, a TimeoutError, a SerializationError), and the run
    * finishes; 'array' resolves to them in submission order, 'generator' yields them in submission
    * order and 'generator_unordered' as they complete (each with its `index`). A crashed worker is
-   * replaced and the tasks of its batch are reported, not retried. Only an abort (a signal, a
+   * replaced; the task it was running, and those of its batch that had finished (their results died
+   * with it), are reported, not retried; those of its batch it had not started run on another
+   * worker (see WorkerCrashedError's `notStarted`). Only an abort (a signal, a
    * generator left early, `close()`) or a failing input still rejects the whole run.
    * Without it (joblib's behaviour), the first failure cancels the rest and rejects the run.
    * `run(tasks, { settle })` overrides it for one call.
