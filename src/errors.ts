@@ -181,6 +181,11 @@ export class WorkerCrashedError extends JobletError {
    * a worker again (they never ran); a run that stops at the first failure cancels them.
    */
   readonly notStarted: number[];
+  /**
+   * The task whose timer, immediate or tick threw the exception the worker died of, when one did:
+   * it may differ from the task running then (`taskIndices`), and may belong to an earlier batch.
+   */
+  readonly thrownBy: number | undefined;
 
   constructor(info: {
     backend: string;
@@ -198,6 +203,8 @@ export class WorkerCrashedError extends JobletError {
     resultsLost?: number[] | undefined;
     /** Tasks of the batch that had not started. */
     notStarted?: number[] | undefined;
+    /** The task whose scheduled callback threw what the worker died of. */
+    thrownBy?: number | undefined;
   }) {
     const how = info.signal ? `was killed by ${info.signal}` : `exited with code ${info.exitCode}`;
     const resultsLost = info.resultsLost ?? [];
@@ -205,7 +212,11 @@ export class WorkerCrashedError extends JobletError {
     const tasks = info.taskIndices.length ? `task ${info.taskIndices.join(', ')}` : resultsLost.length ? 'no task (between two of its batch)' : 'no task';
     const reason = info.reason ? ` (${info.reason})` : '';
     const list = (indices: number[]) => `${indices.length > 1 ? 'tasks' : 'task'} ${indices.join(', ')}`;
+    const thrownBy = info.thrownBy === undefined ? '' : info.taskIndices.length === 1 && info.taskIndices[0] === info.thrownBy
+      ? ` The exception was thrown by a callback task ${info.thrownBy} scheduled (a timer, an immediate or a tick).`
+      : ` The exception was thrown by a callback task ${info.thrownBy} scheduled (a timer, an immediate or a tick)${info.taskIndices.length ? `, not by ${list(info.taskIndices)}, running then` : ''}.`;
     const batch =
+      thrownBy +
       (resultsLost.length ? ` In the same batch, ${list(resultsLost)} had finished, but ${resultsLost.length > 1 ? 'their results were' : 'its result was'} lost with the worker (not run again: ${resultsLost.length > 1 ? 'they' : 'it'} ran).` : '') +
       (notStarted.length ? ` ${resultsLost.length ? '' : 'In the same batch, '}${list(notStarted)} had not started (a settled run runs ${notStarted.length > 1 ? 'them' : 'it'} on another worker).` : '');
     super(
@@ -224,6 +235,7 @@ export class WorkerCrashedError extends JobletError {
     );
     this.resultsLost = resultsLost;
     this.notStarted = notStarted;
+    this.thrownBy = info.thrownBy;
     this.exitCode = info.exitCode;
     this.signal = info.signal;
     this.taskIndices = info.taskIndices;

@@ -317,6 +317,7 @@ export class WorkerPool implements Backend {
           outOfMemory: exit.outOfMemory,
           memoryLimitMb: exit.memoryLimitMb,
           ...(seen && { resultsLost: indices.slice(0, finished), notStarted: indices.slice(started) }),
+          thrownBy: exit.progress?.thrownBy,
         }),
       );
     }

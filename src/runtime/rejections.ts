@@ -16,6 +16,7 @@
  * streams) and timers imported from 'node:timers' run without it and fall back to the task running.
  */
 import v8 from 'node:v8';
+import { progress } from './progress.js';
 
 /** A task a promise is attributed to: `within` when it was made while the task ran. */
 export interface TaskTag {
@@ -74,7 +75,13 @@ class RejectionTracker {
     if (!context || typeof callback !== 'function') return callback;
     const within = this.within.bind(this);
     return function (this: unknown, ...args: unknown[]) {
-      return within(context, callback as (...a: unknown[]) => unknown, this, args);
+      try {
+        return within(context, callback as (...a: unknown[]) => unknown, this, args);
+      } catch (error) {
+        // Uncaught from a timer, an immediate or a tick: the worker dies of it, and the pool names the task.
+        progress.thrownBy(context.during.index);
+        throw error;
+      }
     } as F;
   }
 
