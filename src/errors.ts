@@ -158,7 +158,11 @@ export class WorkerCrashedError extends JobletError {
   readonly exitCode: number | null;
   /** The signal that ended the worker (`'SIGKILL'`), or null. */
   readonly signal: string | null;
-  /** Indices of the tasks that were running on the worker when it died. */
+  /**
+   * The task the worker was running when it died (one: a worker runs its batch's tasks one after
+   * another). Every task of the batch when the worker could not say where it was (a child process
+   * killed by a signal or out of memory), none when it died between two tasks.
+   */
   readonly taskIndices: number[];
   /** Name of the backend the worker belonged to. */
   readonly backend: string;
@@ -166,6 +170,22 @@ export class WorkerCrashedError extends JobletError {
   readonly outOfMemory: boolean;
   /** The worker's heap limit in megabytes, when one was set (`resourceLimits.maxOldGenerationSizeMb`, `--max-old-space-size`). */
   readonly memoryLimitMb: number | undefined;
+  /**
+   * Tasks of the same batch that had finished before the worker died: their results were lost with
+   * it (a batch answers in one reply). They ran, so they are not run again; a settled run gives each
+   * of them this error as its entry.
+   */
+  readonly resultsLost: number[];
+  /**
+   * Tasks of the same batch that had not started when the worker died. A settled run sends them to
+   * a worker again (they never ran); a run that stops at the first failure cancels them.
+   */
+  readonly notStarted: number[];
+  /**
+   * The task whose timer, immediate or tick threw the exception the worker died of, when one did:
+   * it may differ from the task running then (`taskIndices`), and may belong to an earlier batch.
+   */
+  readonly thrownBy: number | undefined;
 
   constructor(info: {
     backend: string;
@@ -179,24 +199,43 @@ export class WorkerCrashedError extends JobletError {
     outOfMemory?: boolean | undefined;
     /** Its heap limit in megabytes, when known. */
     memoryLimitMb?: number | undefined;
+    /** Tasks of the batch that had finished: their results died with the worker. */
+    resultsLost?: number[] | undefined;
+    /** Tasks of the batch that had not started. */
+    notStarted?: number[] | undefined;
+    /** The task whose scheduled callback threw what the worker died of. */
+    thrownBy?: number | undefined;
   }) {
     const how = info.signal ? `was killed by ${info.signal}` : `exited with code ${info.exitCode}`;
-    const tasks = info.taskIndices.length ? `task ${info.taskIndices.join(', ')}` : 'no task';
+    const resultsLost = info.resultsLost ?? [];
+    const notStarted = info.notStarted ?? [];
+    const tasks = info.taskIndices.length ? `task ${info.taskIndices.join(', ')}` : resultsLost.length ? 'no task (between two of its batch)' : 'no task';
     const reason = info.reason ? ` (${info.reason})` : '';
+    const list = (indices: number[]) => `${indices.length > 1 ? 'tasks' : 'task'} ${indices.join(', ')}`;
+    const thrownBy = info.thrownBy === undefined ? '' : info.taskIndices.length === 1 && info.taskIndices[0] === info.thrownBy
+      ? ` The exception was thrown by a callback task ${info.thrownBy} scheduled (a timer, an immediate or a tick).`
+      : ` The exception was thrown by a callback task ${info.thrownBy} scheduled (a timer, an immediate or a tick)${info.taskIndices.length ? `, not by ${list(info.taskIndices)}, running then` : ''}.`;
+    const batch =
+      thrownBy +
+      (resultsLost.length ? ` In the same batch, ${list(resultsLost)} had finished, but ${resultsLost.length > 1 ? 'their results were' : 'its result was'} lost with the worker (not run again: ${resultsLost.length > 1 ? 'they' : 'it'} ran).` : '') +
+      (notStarted.length ? ` ${resultsLost.length ? '' : 'In the same batch, '}${list(notStarted)} had not started (a settled run runs ${notStarted.length > 1 ? 'them' : 'it'} on another worker).` : '');
     super(
       info.outOfMemory
         ? `A ${info.backend} worker ran out of memory${outOfMemoryLimit(info.memoryLimitMb)} while ${info.duringStartup ? 'starting, before it could run' : 'running'} ${tasks}${reason}; ` +
             'the worker was replaced, and the task did not finish. ' +
             'Raise the limit (the option `resourceLimits: { maxOldGenerationSizeMb }`), or make the task hold less at once ' +
-            '(split it, stream its data, share large inputs with persist() or sharedArray()).'
+            '(split it, stream its data, share large inputs with persist() or sharedArray()).' + batch
         : info.duringStartup
           ? `A ${info.backend} worker ${how}${reason} while starting, before it could run ${tasks}. ` +
             "Check the worker's environment: Node flags (execArgv), loaders, and modules imported at start."
           : `A ${info.backend} worker ${how}${reason} while running ${tasks}; ` +
             'the worker was replaced, and the task did not finish. ' +
-            'Look for process.exit(), an error thrown from a timer or event handler, or memory exhaustion in the task.',
-      { taskIndex: info.taskIndices[0] },
+            'Look for process.exit(), an error thrown from a timer or event handler, or memory exhaustion in the task.' + batch,
+      { taskIndex: info.taskIndices[0] ?? resultsLost[0] },
     );
+    this.resultsLost = resultsLost;
+    this.notStarted = notStarted;
+    this.thrownBy = info.thrownBy;
     this.exitCode = info.exitCode;
     this.signal = info.signal;
     this.taskIndices = info.taskIndices;
@@ -238,7 +277,9 @@ export class AbortError extends JobletError {
  * fire-and-forget async call that threw). Node would kill the worker; joblet reports it as that
  * task's failure instead, and the worker stays. `within` says how sure the attribution is: true
  * when the promise was made while the task ran (or chained from one that was), false when it was
- * made afterwards (a timer of the task's, say) and the task is only the last one the worker started.
+ * made after the task returned: in work the task left (its timer, the rest of an async call it did
+ * not await), or in a callback that carries no task (I/O), where the task is only the last one the
+ * worker started.
  */
 export class UnhandledRejectionError extends TaskError {
   /** The promise was made while the task ran: the task is the one that left it. */

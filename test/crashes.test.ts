@@ -36,15 +36,45 @@ for (const backend of BACKENDS.filter((name) => name !== 'inline')) {
     });
   });
 
-  test('a crash inside a batch names the tasks of that batch', async () => {
+  test('a crash inside a batch names the task that crashed, the tasks of its batch that had finished and those that had not started', async () => {
     await withParallel({ backend, nJobs: 1, batchSize: 4 }, async (batched) => {
       const exitsAt = (x: number) => (x === 6 ? process.exit(1) : x);
       await rejects(batched.run(Array.from({ length: 8 }, (_, i) => delayed(exitsAt)(i))), (error) => {
         assert.instance(error, WorkerCrashedError);
-        assert.equal(error.taskIndices, [4, 5, 6, 7]);
+        assert.equal([error.taskIndices, error.resultsLost, error.notStarted], [[6], [4, 5], [7]]);
       });
     });
   });
+
+  test("an exception thrown by task 1's timer while task 2 runs: the crash says task 1 threw it", async () => {
+    await withParallel({ backend, nJobs: 1, batchSize: 4 }, async (batched) => {
+      // Task 1 leaves a timer that throws; task 2 never ends, so it is running when the timer fires.
+      const leavesThrowingTimer = (x: number) => {
+        if (x === 1) setTimeout(() => { throw new Error('thrown by the timer of task 1'); }, 1);
+        return x === 2 ? new Promise(() => {}) : x;
+      };
+      await rejects(batched.run(Array.from({ length: 4 }, (_, i) => delayed(leavesThrowingTimer)(i))), (error) => {
+        assert.instance(error, WorkerCrashedError);
+        assert.is(error.thrownBy, 1);
+        assert.equal([error.taskIndices, error.resultsLost, error.notStarted], [[2], [0, 1], [3]]);
+        assert.match(error.message, 'thrown by the timer of task 1');
+        assert.match(error.message, 'The exception was thrown by a callback task 1 scheduled (a timer, an immediate or a tick), not by task 2, running then');
+      });
+    });
+  });
+
+  if (backend === 'processes') {
+    test('a child killed by a signal cannot say where it was: the crash names every task of its batch', async () => {
+      await withParallel({ backend, nJobs: 1, batchSize: 4 }, async (batched) => {
+        const killedAt = (x: number) => (x === 6 ? process.kill(process.pid, 'SIGKILL') : x);
+        await rejects(batched.run(Array.from({ length: 8 }, (_, i) => delayed(killedAt)(i))), (error) => {
+          assert.instance(error, WorkerCrashedError);
+          assert.is(error.signal, 'SIGKILL');
+          assert.equal([error.taskIndices, error.resultsLost, error.notStarted], [[4, 5, 6, 7], [], []]);
+        });
+      });
+    });
+  }
 
   test('a worker that calls process.exit(1) fails its task with a WorkerCrashedError, and is replaced', async () => {
     const exits = (x: number) => {

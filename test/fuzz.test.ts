@@ -10,6 +10,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { formatFailure, fuzz } from './fuzz/driver.js';
+import { BACKENDS, MODES, type FuzzCase, type Recipe } from './fuzz/recipes.js';
 
 const fuzzed = suite('hostile values, fuzzed');
 
@@ -20,4 +21,36 @@ fuzzed('200 seeded cases: each round-trips or is refused with a path and the ser
   assert.equal(summary.failures.map(formatFailure), []);
 });
 
+/** Every mode on every backend for each recipe, under `serializers`. */
+const everywhere = (recipes: Recipe[], serializers: FuzzCase['serializer'][]): FuzzCase[] =>
+  recipes.flatMap((recipe) => serializers.flatMap((serializer) => MODES.flatMap((mode) => BACKENDS.map((backend) => ({ recipe, serializer, mode, backend })))));
+
+const findings = suite('fuzz findings, kept as fixed cases');
+
+findings('a sparse array of length 2^32-1 with a class instance deep inside costs its elements (a copy-on-write walk sliced it: about 140 s a case)', async () => {
+  // The shape of seed 2, case 999: the instance two levels down, behind a cycle, near the middle of the length.
+  const recipes: Recipe[] = [
+    ['sparse', 2 ** 32 - 1, [[2147483618, ['cycle', ['array', [['instance', 3, 4], ['bigint', '-68']]]]]]],
+    ['sparse', 2 ** 32 - 1, [[5, ['object', [['x', ['instance', 1, 2]]], 'plain']], [2 ** 32 - 2, ['number', '7']]]],
+  ];
+  // The watchdog is generous: a case takes well under a second; before the fix none answered in minutes.
+  const summary = await fuzz({ seed: 0, runs: 24, cases: everywhere(recipes, ['auto', 'closure']), hangMs: 60_000 });
+  assert.is(summary.casesRun, 24);
+  assert.equal(summary.failures.map(formatFailure), []);
+});
+
+findings('an object with a null prototype keeps it under auto: argument, captured, result, nested, and in a large argument shared for the run', async () => {
+  const recipes: Recipe[] = [
+    ['object', [], 'null'],
+    ['array', [['object', [['a', ['number', '1']]], 'null']]],
+    // Over maxNbytes (1M): shared for the run by structured clone unless the serializer must carry it.
+    ['object', [['big', ['dense', 200_000]]], 'null'],
+  ];
+  const summary = await fuzz({ seed: 0, runs: 18, cases: everywhere(recipes, ['auto']), hangMs: 60_000 });
+  assert.is(summary.casesRun, 18);
+  assert.is(summary.same, 18, 'each arrives as it is on the main thread, none refused');
+  assert.equal(summary.failures.map(formatFailure), []);
+});
+
 fuzzed.run();
+findings.run();

@@ -104,6 +104,34 @@ scopes('the scope beats the default, an explicit option beats the scope, inner b
 scopes('parallelConfig validates its options like the constructor', () => {
   throwsWith(() => parallelConfig({ nJobs: 0 }, () => 1), RangeError, '`nJobs`');
   throwsWith(() => parallelConfig({ returnAs: 'generator' } as never, () => 1), TypeError, 'Unknown option `returnAs`');
+  throwsWith(() => parallelConfig({ settle: 'yes' } as never, () => 1), TypeError, '`settle`');
+});
+
+scopes('settle in a scope: a Parallel without its own runs past failures, one with settle: false or a run with it does not', async () => {
+  const fails = (i: number) => {
+    if (i === 1) throw new Error('task 1 fails');
+    return i * 10;
+  };
+  const tasks = () => [0, 1, 2].map((i) => delayed(fails)(i));
+  await parallelConfig({ settle: true, nJobs: 1 }, async () => {
+    const scoped = new Parallel();
+    const stops = new Parallel({ settle: false });
+    try {
+      const entries = (await scoped.run(tasks())) as unknown as { status: string; index: number; value?: number; reason?: Error }[];
+      assert.equal(entries.map((e) => [e.status, e.index, e.value]), [['fulfilled', 0, 0], ['rejected', 1, undefined], ['fulfilled', 2, 20]]);
+      assert.match(entries[1]!.reason!.message, 'task 1 fails');
+      await rejects(stops.run(tasks()), (error) => assert.match(error.message, 'task 1 fails'));
+      await rejects(scoped.run(tasks(), { settle: false }), (error) => assert.match(error.message, 'task 1 fails'));
+    } finally {
+      await Promise.all([scoped.close(), stops.close()]);
+    }
+  });
+  const outside = new Parallel({ nJobs: 1 });
+  try {
+    await rejects(outside.run(tasks()), (error) => assert.match(error.message, 'task 1 fails'));
+  } finally {
+    await outside.close();
+  }
 });
 
 scopes('noParallel runs every Parallel inline, whatever it asks for', async () => {

@@ -185,7 +185,8 @@ for (const backend of BACKENDS) {
       }
     });
 
-    test('a crash inside a batch reports the tasks of that batch, not run again, and progress counts them', async () => {
+    test('a crash inside a batch names the task that crashed; those that finished before it are reported lost, those not started run on another worker', async () => {
+      // Batches of 4: [0-3], [4-7], [8-11]. Task 6 exits: 4 and 5 had finished, 7 had not started.
       const exitsAt = (x: number) => (x === 6 ? process.exit(1) : x);
       const seen: Progress[] = [];
       const parallel = new Parallel({ backend, nJobs: 1, batchSize: 4, returnAs: 'generator_unordered', settle: true, onProgress: (p) => seen.push({ ...p }) });
@@ -193,16 +194,54 @@ for (const backend of BACKENDS) {
         const entries = await collect(parallel.map(exitsAt, Array.from({ length: 12 }, (_, i) => i)));
         assert.is(entries.length, 12);
         const rejected = entries.filter((e) => e.status === 'rejected').map((e) => e.index).sort((a, b) => a - b);
-        assert.equal(rejected, [4, 5, 6, 7]);
+        assert.equal(rejected, [4, 5, 6], 'task 7 had not started: it ran on the replacement worker');
         for (const entry of entries) {
           if (entry.status === 'rejected') {
-            assert.instance(entry.reason, WorkerCrashedError);
-            assert.equal((entry.reason as WorkerCrashedError).taskIndices, [4, 5, 6, 7]);
+            const reason = entry.reason as WorkerCrashedError;
+            assert.instance(reason, WorkerCrashedError);
+            assert.equal(reason.taskIndices, [6], 'the task that crashed');
+            assert.equal(reason.resultsLost, [4, 5]);
+            assert.equal(reason.notStarted, [7]);
+            assert.match(reason.message, 'while running task 6');
+            assert.match(reason.message, 'tasks 4, 5 had finished, but their results were lost with the worker');
           } else assert.is(entry.value, entry.index);
         }
         const last = seen.at(-1)!;
         assert.is(last.done, 12);
-        assert.is(last.failed, 4);
+        assert.is(last.failed, 3);
+      } finally {
+        await parallel.close();
+      }
+    });
+
+    test('a crash in the first task of a batch: the others of the batch run on another worker', async () => {
+      const exitsAt = (x: number) => (x === 4 ? process.exit(1) : x);
+      const parallel = new Parallel({ backend, nJobs: 1, batchSize: 4, settle: true });
+      try {
+        const entries = await parallel.map(exitsAt, Array.from({ length: 8 }, (_, i) => i));
+        for (const entry of entries) {
+          if (entry.index !== 4) assert.equal(entry, { status: 'fulfilled', value: entry.index, index: entry.index });
+          else {
+            assert.is(entry.status, 'rejected');
+            const reason = (entry as { reason: WorkerCrashedError }).reason;
+            assert.equal([reason.taskIndices, reason.resultsLost, reason.notStarted], [[4], [], [5, 6, 7]]);
+          }
+        }
+      } finally {
+        await parallel.close();
+      }
+    });
+
+    test('without settle, the crash names the task that crashed and what became of the rest of its batch', async () => {
+      const exitsAt = (x: number) => (x === 6 ? process.exit(1) : x);
+      const parallel = new Parallel({ backend, nJobs: 1, batchSize: 4 });
+      try {
+        await rejects(parallel.map(exitsAt, Array.from({ length: 8 }, (_, i) => i)), (error) => {
+          assert.instance(error, WorkerCrashedError);
+          assert.is(error.taskIndex, 6);
+          assert.match(error.message, 'while running task 6');
+          assert.match(error.message, 'task 7 had not started');
+        });
       } finally {
         await parallel.close();
       }

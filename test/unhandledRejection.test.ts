@@ -96,4 +96,57 @@ test('settled run: the task that left the rejection gets it as its entry, the ot
   }
 });
 
+/**
+ * Task 0 of the batch leaves work behind that rejects while task 1 of the same batch is running:
+ * a timer's callback, or the rest of an async function after an await. Task 1 waits for that
+ * (the event, not a clock) and one more turn of the loop, in which Node reports the rejection.
+ */
+const leaveBehind = {
+  timer: () => {
+    setTimeout(() => {
+      void Promise.reject(new Error("made in task 0's timer"));
+      (globalThis as { rejected?: () => void }).rejected!();
+    }, 1);
+  },
+  continuation: () => {
+    void (async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      void Promise.reject(new Error("made after task 0's await"));
+      (globalThis as { rejected?: () => void }).rejected!();
+    })();
+  },
+};
+const firstLeavesSecondWaits = (how: keyof typeof leaveBehind, i: number) => {
+  const g = globalThis as { rejected?: () => void; madeRejection?: Promise<void> };
+  if (i === 0) {
+    g.madeRejection = new Promise((resolve) => (g.rejected = resolve));
+    leaveBehind[how]();
+    return i;
+  }
+  return g.madeRejection!.then(() => new Promise((resolve) => setImmediate(() => resolve(i))));
+};
+
+for (const backend of ['threads', 'processes'] as const) {
+  for (const how of ['timer', 'continuation'] as const) {
+    test(`${backend}, one batch: a rejection made in task 0's ${how} while task 1 runs is task 0's, not task 1's`, async () => {
+      const parallel = new Parallel({ backend, nJobs: 1, batchSize: 3, settle: true });
+      try {
+        const tasks = [0, 1, 2].map((i) => delayed(firstLeavesSecondWaits)(how, i));
+        const [zero, one, two] = await parallel.run(tasks);
+        assert.is(zero!.status, 'rejected', 'task 0 left the rejection');
+        if (zero!.status === 'rejected') {
+          assert.instance(zero!.reason, UnhandledRejectionError);
+          assert.is(zero!.reason.taskIndex, 0);
+          assert.is((zero!.reason as UnhandledRejectionError).within, false, 'made after task 0 returned');
+          assert.match(zero!.reason.message, how === 'timer' ? "made in task 0's timer" : "made after task 0's await");
+        }
+        assert.equal(one, { status: 'fulfilled', value: 1, index: 1 }, 'task 1, running when it was made, is not blamed');
+        assert.equal(two, { status: 'fulfilled', value: 2, index: 2 });
+      } finally {
+        await parallel.close();
+      }
+    });
+  }
+}
+
 test.run();

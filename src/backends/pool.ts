@@ -3,6 +3,7 @@ import type { FromWorker, ToWorker, WireBatch, WireReply, WireResult } from '../
 import { TransportRefusedError, type Backend, type BackendCapabilities, type BatchEvents } from './types.js';
 import { JobQueue, type Job } from './jobQueue.js';
 import { transferable } from '../runtime/transfer.js';
+import type { BatchProgress } from '../runtime/progress.js';
 import { referenceKind } from '../values/byReference.js';
 
 /** One live worker, thread or process, as the pool sees it. */
@@ -25,6 +26,8 @@ export interface WorkerExit {
   outOfMemory?: boolean | undefined;
   /** Its heap limit in megabytes, when one was set. */
   memoryLimitMb?: number | undefined;
+  /** Where it was in its last batch, when it could say (runtime/progress.ts). */
+  progress?: BatchProgress | undefined;
 }
 
 /** How a pool runs its workers beyond spawning them. */
@@ -297,16 +300,24 @@ export class WorkerPool implements Backend {
     const job = slot.jobs.shift();
     if (job) {
       this.running.delete(job.batch.id);
+      const { indices } = job.batch;
+      // Where the worker was in this batch, when it said: the task running names the crash, the
+      // ones before it finished (their results died with it), the ones after it never started.
+      const seen = exit.progress?.batchId === job.batch.id ? exit.progress : undefined;
+      const finished = seen ? Math.min(seen.finished, indices.length) : 0;
+      const started = seen ? Math.min(seen.started, indices.length) : 0;
       job.reject(
         new WorkerCrashedError({
           backend: this.name,
           exitCode: exit.code,
           signal: exit.signal,
-          taskIndices: job.batch.indices,
+          taskIndices: seen ? indices.slice(finished, started) : indices,
           reason: exit.reason,
           duringStartup: !slot.ready,
           outOfMemory: exit.outOfMemory,
           memoryLimitMb: exit.memoryLimitMb,
+          ...(seen && { resultsLost: indices.slice(0, finished), notStarted: indices.slice(started) }),
+          thrownBy: exit.progress?.thrownBy,
         }),
       );
     }

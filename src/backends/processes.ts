@@ -3,7 +3,9 @@ import { fileURLToPath } from 'node:url';
 import { WorkerPool, type SpawnWorker } from './pool.js';
 import type { BackendFactory, WorkerResourceLimits } from './types.js';
 import { REPORT_MEMORY_ARG } from '../runtime/memory.js';
+import type { Readable } from 'node:stream';
 import { StderrTail, heapLimitMb, limitFlags } from './processMemory.js';
+import { PROGRESS_FD, parseProgress } from '../runtime/progress.js';
 
 const entry = fileURLToPath(new URL('../runtime/processWorker.js', import.meta.url));
 
@@ -27,6 +29,36 @@ function childExecArgv(parent: readonly string[]): string[] {
   return kept;
 }
 
+/** What a child writes on its progress pipe (a line as it exits), read to the end once it is gone. */
+class PipeText {
+  text = '';
+  private readonly done: Promise<void>;
+
+  constructor(private readonly stream: Readable | null) {
+    if (!stream) {
+      this.done = Promise.resolve();
+      return;
+    }
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => (this.text = (this.text + chunk).slice(-200)));
+    this.done = new Promise((resolve) => {
+      stream.once('close', resolve);
+      stream.once('error', () => resolve());
+    });
+    // Reading the pipe must not keep an idle pool's process alive.
+    (stream as Readable & { unref?(): void }).unref?.();
+  }
+
+  /** Resolves once the pipe is read to its end (or after a short wait, should a grandchild hold it open). */
+  ended(): Promise<void> {
+    if (!this.stream || this.stream.destroyed || this.stream.readableEnded) return Promise.resolve();
+    (this.stream as Readable & { ref?(): void }).ref?.();
+    let timer: NodeJS.Timeout | undefined;
+    const capped = new Promise<void>((resolve) => (timer = setTimeout(resolve, 2000)));
+    return Promise.race([this.done, capped]).finally(() => clearTimeout(timer));
+  }
+}
+
 /** How each child of a pool starts. */
 interface ProcessSetup {
   resourceLimits?: WorkerResourceLimits | undefined;
@@ -40,18 +72,21 @@ const processSpawner = (setup: ProcessSetup): SpawnWorker => (events) => {
   // 'advanced' IPC uses V8's serializer, so Uint8Array payloads cross without base64. The child's
   // stderr comes through this process, where its tail is kept: V8 says "heap out of memory" there
   // and nowhere else before it aborts.
-  const child = fork(entry, setup.reportMemory ? [REPORT_MEMORY_ARG] : [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'pipe', 'ipc'], execArgv });
+  // The fifth: where the child was in its batch, written as it exits (runtime/progress.ts).
+  const child = fork(entry, setup.reportMemory ? [REPORT_MEMORY_ARG] : [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'pipe', 'ipc', 'pipe'], execArgv });
   const stderr = new StderrTail(child.stderr);
+  const progress = new PipeText(child.stdio[PROGRESS_FD] as Readable | null);
   let reason: string | undefined;
   let exited = false;
   const exitOnce = (code: number | null, signal: string | null) => {
     if (exited) return;
     exited = true;
     // What the child printed last may still be in the pipe: read it to the end first.
-    void stderr.ended().then(() => {
+    void Promise.all([stderr.ended(), progress.ended()]).then(() => {
+      const last = parseProgress(progress.text);
       const outOfMemory = code === 0 ? undefined : stderr.outOfMemoryLine();
-      if (outOfMemory) return events.exit({ code, signal, reason: reason ?? outOfMemory, outOfMemory: true, memoryLimitMb: heapLimitMb(execArgv) });
-      events.exit({ code, signal, reason });
+      if (outOfMemory) return events.exit({ code, signal, reason: reason ?? outOfMemory, outOfMemory: true, memoryLimitMb: heapLimitMb(execArgv), progress: last });
+      events.exit({ code, signal, reason, progress: last });
     });
   };
   child.on('message', (message: { type: string; message?: string }) => {

@@ -4,6 +4,7 @@ import type { BackendFactory, WorkerResourceLimits } from './types.js';
 import type { FromWorker } from '../runtime/protocol.js';
 import { compactBatch, expandReply, type CompactReply } from '../runtime/compactWire.js';
 import { createWake, notifyPosted } from '../runtime/wake.js';
+import { PROGRESS_BYTES, readProgress } from '../runtime/progress.js';
 
 // The runtime is compiled beside this module; workers load the JavaScript file.
 const entry = new URL('../runtime/threadWorker.js', import.meta.url);
@@ -13,8 +14,8 @@ const entry = new URL('../runtime/threadWorker.js', import.meta.url);
  * makes a worker started from a file fail at once. Without it the flags are passed explicitly; Node
  * refuses some flags there (process-wide ones such as --max-old-space-size), and then none are passed.
  */
-function startThread(wake: Int32Array, setup: ThreadSetup): Worker {
-  const workerData = { wake, reportMemory: setup.reportMemory };
+function startThread(wake: Int32Array, progress: Float64Array, setup: ThreadSetup): Worker {
+  const workerData = { wake, progress, reportMemory: setup.reportMemory };
   const resourceLimits = setup.resourceLimits;
   const flags = process.execArgv;
   const kept: string[] = [];
@@ -44,7 +45,9 @@ export const threadSpawner =
   (setup: ThreadSetup = {}): SpawnWorker =>
   (events) => {
     const wake = createWake();
-    const worker = startThread(wake, setup);
+    // Where the thread is in its batch, read if it dies (runtime/progress.ts).
+    const progress = new Float64Array(new SharedArrayBuffer(PROGRESS_BYTES));
+    const worker = startThread(wake, progress, setup);
     let reason: string | undefined;
     let outOfMemory = false;
     worker.on('message', (message: FromWorker | CompactReply) => events.message(expandReply(message)));
@@ -54,7 +57,7 @@ export const threadSpawner =
       outOfMemory ||= (error as { code?: string } | null)?.code === 'ERR_WORKER_OUT_OF_MEMORY';
     });
     worker.on('exit', (code) =>
-      events.exit({ code, signal: null, reason, outOfMemory, memoryLimitMb: outOfMemory ? setup.resourceLimits?.maxOldGenerationSizeMb : undefined }),
+      events.exit({ code, signal: null, reason, outOfMemory, memoryLimitMb: outOfMemory ? setup.resourceLimits?.maxOldGenerationSizeMb : undefined, progress: readProgress(progress) }),
     );
     worker.unref();
     return {

@@ -82,7 +82,7 @@ export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
     this.timeout = options.timeout ?? scope.timeout;
     this.returnAs = options.returnAs ?? ('array' as R);
     this.signal = options.signal;
-    this.settle = options.settle ?? false;
+    this.settle = options.settle ?? scope.settle ?? false;
     this.initializer = options.initializer;
     this.batchSize = options.batchSize ?? scope.batchSize ?? 'auto';
     this.perWorkerBufferSize = options.perWorkerBufferSize ?? scope.perWorkerBufferSize ?? 1;

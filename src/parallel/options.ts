@@ -135,6 +135,16 @@ export interface ConfigOptions {
    * @example new Parallel({ maxWorkerMemory: '512M' })
    */
   maxWorkerMemory?: number | string | null;
+  /**
+   * Let runs go on past failures (see `settle` of {@link ParallelOptions}): in a `parallelConfig`
+   * scope, every Parallel constructed without its own `settle` yields {@link Settled} entries.
+   * TypeScript types a Parallel's results by its own option only: one made in such a scope without
+   * it is typed as returning bare values, so state it there (`new Parallel({ settle: true })`) or
+   * pass `{ settle: true }` to the run, where the types must follow.
+   * @default false
+   * @example await parallelConfig({ settle: true }, () => nightlyJob())
+   */
+  settle?: boolean;
 }
 
 /** What a task's failure is, as a settled run reports it: the task threw, its worker died, it ran over time, or it could not travel. */
@@ -173,7 +183,9 @@ export interface ParallelOptions<R extends ReturnAs = ReturnAs, S extends boolea
    * own error (a TaskError, a WorkerCrashedError, a TimeoutError, a SerializationError), and the run
    * finishes; 'array' resolves to them in submission order, 'generator' yields them in submission
    * order and 'generator_unordered' as they complete (each with its `index`). A crashed worker is
-   * replaced and the tasks of its batch are reported, not retried. Only an abort (a signal, a
+   * replaced; the task it was running, and those of its batch that had finished (their results died
+   * with it), are reported, not retried; those of its batch it had not started run on another
+   * worker (see WorkerCrashedError's `notStarted`). Only an abort (a signal, a
    * generator left early, `close()`) or a failing input still rejects the whole run.
    * Without it (joblib's behaviour), the first failure cancels the rest and rejects the run.
    * `run(tasks, { settle })` overrides it for one call.
@@ -271,7 +283,6 @@ export function validateRunOptions(options: RunOptions, where: string): void {
   if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
     throw new TypeError(`Expected \`signal\` to be an AbortSignal, got ${describeValue(options.signal)}`);
   }
-  checkSettle(options.settle);
   checkInitializer(options.initializer);
 }
 
@@ -299,8 +310,9 @@ const CONFIG_KEYS = [
   'resourceLimits',
   'maxTasksPerWorker',
   'maxWorkerMemory',
+  'settle',
 ] as const;
-const PARALLEL_KEYS = [...CONFIG_KEYS, 'returnAs', 'signal', 'progress', 'onProgress', 'enableProfiling', 'settle', 'initializer'] as const;
+const PARALLEL_KEYS = [...CONFIG_KEYS, 'returnAs', 'signal', 'progress', 'onProgress', 'enableProfiling', 'initializer'] as const;
 const RETURN_AS: readonly ReturnAs[] = ['array', 'generator', 'generator_unordered'];
 const PRE_DISPATCH = /^\s*(?:(\d+(?:\.\d+)?)\s*\*\s*)?nJobs\s*$/;
 
@@ -344,6 +356,7 @@ export function validateConfigOptions(options: ConfigOptions, where: string, key
     getSerializer(serializer);
   }
   if (preDispatch !== undefined) parsePreDispatch(preDispatch, 1);
+  checkSettle(options.settle);
   if (timeout !== undefined) {
     if (typeof timeout !== 'number') throw new TypeError(`Expected \`timeout\` to be a number of milliseconds, got ${describeValue(timeout)}`);
     if (!(timeout > 0)) throw new RangeError(`Expected \`timeout\` to be a positive number of milliseconds (or Infinity), got ${describeValue(timeout)}`);
@@ -369,7 +382,6 @@ export function validateParallelOptions(options: ParallelOptions): void {
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError(`Expected \`signal\` to be an AbortSignal, got ${describeValue(signal)}`);
   }
-  checkSettle(options.settle);
   checkInitializer(options.initializer);
 }
 

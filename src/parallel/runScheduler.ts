@@ -1,4 +1,4 @@
-import { AbortError, JobletError, TimeoutError } from '../errors.js';
+import { AbortError, JobletError, TimeoutError, WorkerCrashedError } from '../errors.js';
 import type { Serializer } from '../serialize/types.js';
 import { TransportRefusedError, type Backend, type BatchEvents } from '../backends/types.js';
 import type { WireBatch, WireReply, WireResult } from '../runtime/protocol.js';
@@ -424,8 +424,14 @@ export class RunScheduler<T> {
     if (!this.settle(id)) return;
     if (!this.settles(error)) return this.fail(error);
     // Settled: a crash (the worker is replaced), a timeout or a refusal is the batch's tasks' entry.
-    // They are reported, not run again: a task that crashed its worker may have done part of its work.
-    this.reject(inFlight.batch.indices, error);
+    // They are reported, not run again: a task that crashed its worker may have done part of its work,
+    // and those that had finished before it ran (their results died with the worker). Those the
+    // worker had not started never ran: they go to a worker now, each alone.
+    if (error instanceof WorkerCrashedError && error.notStarted.length) {
+      const notStarted = new Set(error.notStarted);
+      this.reject(inFlight.batch.indices.filter((index) => !notStarted.has(index)), error);
+      for (const one of inFlight.formed) if (notStarted.has(one.index)) this.sendAlone(one, inFlight.batch.packed !== undefined);
+    } else this.reject(inFlight.batch.indices, error);
     this.afterSettled();
   }
 

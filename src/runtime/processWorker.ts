@@ -4,7 +4,9 @@ import { markWorkerRealm } from '../closure/codec.js';
 import { connectToMain } from '../values/mainChannel.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 import { REPORT_MEMORY_ARG, heapInUse } from './memory.js';
+import { writeSync } from 'node:fs';
 import { trackRejections } from './rejections.js';
+import { PROGRESS_FD, progressLine } from './progress.js';
 
 if (!process.send) throw new Error('joblet: processWorker.js must be started with an IPC channel (child_process.fork)');
 
@@ -54,6 +56,16 @@ process.on('message', (message: ToWorker) => {
 });
 
 send({ type: 'ready' });
+
+// Dying (process.exit() in a task, an uncaught exception): where it was in its batch goes to the
+// pool on a pipe of its own, written before the process ends, where a message might not be.
+process.on('exit', () => {
+  try {
+    writeSync(PROGRESS_FD, progressLine());
+  } catch {
+    /* started without the pipe */
+  }
+});
 
 // The parent went away (it exited without close(), or was killed): nothing left to serve.
 process.on('disconnect', () => process.exit(0));

@@ -2,11 +2,21 @@
  * Which task a promise rejected with no handler belongs to, in a worker. Node would kill the worker
  * (and the reply of the task that left it may already be gone, so the crash names a later task, or
  * none): instead the rejection becomes that task's failure. A V8 promise hook stamps each promise
- * with the task running when it was made (or its parent's stamp: a chain stays its task's); one
- * made between tasks gets the last task started, marked as not certain. The hook costs about 30 ns
- * per promise (2 million awaits of resolved promises: 125 ms without, 190 ms with).
+ * with its task: its parent's (a chain stays its task's), else the task of the async context it
+ * was made in, else the task running, else (between tasks) the last task started, marked as not
+ * certain.
+ *
+ * The async context follows a task's work past its own call: the rest of an async function after
+ * an await, and the callbacks of the timers, immediates, ticks and microtasks it scheduled, which
+ * may run while a later task of the batch does (before, a rejection made in task A's timer was
+ * blamed on the task B running then). It is kept here rather than by AsyncLocalStorage, whose
+ * async hooks cost every await about three times as much (bench/rejections.ts): the promise hook
+ * already stamps each promise, and its before/after hooks restore the context a continuation was
+ * made in; the scheduling globals carry it to their callbacks. Callbacks of I/O (fs, sockets,
+ * streams) and timers imported from 'node:timers' run without it and fall back to the task running.
  */
 import v8 from 'node:v8';
+import { progress } from './progress.js';
 
 /** A task a promise is attributed to: `within` when it was made while the task ran. */
 export interface TaskTag {
@@ -15,8 +25,18 @@ export interface TaskTag {
   readonly within: boolean;
 }
 
+/** One task's async context: its two tags, made once, so stamping a promise allocates nothing. */
+interface TaskContext {
+  readonly during: TaskTag;
+  readonly after: TaskTag;
+  settled: boolean;
+}
+
 const TAG = Symbol('joblet.task');
-type Stamped = { [TAG]?: TaskTag };
+const CONTEXT = Symbol('joblet.taskContext');
+type Stamped = { [TAG]?: TaskTag; [CONTEXT]?: TaskContext };
+
+const tagOf = (context: TaskContext): TaskTag => (context.settled ? context.after : context.during);
 
 class RejectionTracker {
   /** Set in a worker by trackRejections(); inline, the main process is the user's and is left alone. */
@@ -25,23 +45,76 @@ class RejectionTracker {
   made = 0;
   /** The task running now, or the last one started (`within` false) between tasks. */
   current: TaskTag | undefined;
-  private after: TaskTag | undefined;
+  /** The async context of the code running now: a task's call, or work it left; undefined outside. */
+  ambient: TaskContext | undefined;
+  private running: TaskContext | undefined;
 
-  /** A task starts: promises made from now on are its own. */
+  /** A task starts: promises made from now on, and in the async work it starts, are its own. */
   enter(batch: number, index: number): void {
     if (!this.enabled) return;
-    this.current = { batch, index, within: true };
-    this.after = { batch, index, within: false };
+    this.running = { during: { batch, index, within: true }, after: { batch, index, within: false }, settled: false };
+    this.current = this.running.during;
   }
 
-  /** The task settled: what is made from now on is only "during or after" it. */
+  /** Calls the task that `enter` started in its own async context. */
+  run<T>(call: () => T): T {
+    return this.running ? this.within(this.running, call, undefined, []) : call();
+  }
+
+  /** The task settled: what is made from now on, by it or in its context, is only "during or after" it. */
   leave(): void {
-    this.current = this.after;
+    if (!this.running) return;
+    this.running.settled = true;
+    this.current = this.running.after;
+    this.running = undefined;
+  }
+
+  /** `callback`, to be called later in the async context current now (when there is one). */
+  bind<F>(callback: F): F {
+    const context = this.ambient;
+    if (!context || typeof callback !== 'function') return callback;
+    const within = this.within.bind(this);
+    return function (this: unknown, ...args: unknown[]) {
+      try {
+        return within(context, callback as (...a: unknown[]) => unknown, this, args);
+      } catch (error) {
+        // Uncaught from a timer, an immediate or a tick: the worker dies of it, and the pool names the task.
+        progress.thrownBy(context.during.index);
+        throw error;
+      }
+    } as F;
+  }
+
+  private within<T>(context: TaskContext, call: (...args: unknown[]) => T, self: unknown, args: unknown[]): T {
+    const outer = this.ambient;
+    this.ambient = context;
+    try {
+      return call.apply(self, args);
+    } finally {
+      this.ambient = outer;
+    }
   }
 }
 
 /** The worker's one tracker; the task runner tells it when tasks start and end. */
 export const rejections = new RejectionTracker();
+
+/** The scheduling functions whose callbacks keep the async context they were scheduled in. */
+function carryContextThroughSchedulers(): void {
+  const wrap = <F extends (callback: never, ...rest: never[]) => unknown>(original: F): F => {
+    const wrapped = function (this: unknown, callback: unknown, ...rest: unknown[]) {
+      return (original as unknown as (...a: unknown[]) => unknown).call(this, rejections.bind(callback), ...rest);
+    };
+    // Keeps what hangs on the original: setTimeout[util.promisify.custom], its name and length.
+    Object.defineProperties(wrapped, Object.getOwnPropertyDescriptors(original));
+    return wrapped as unknown as F;
+  };
+  globalThis.setTimeout = wrap(globalThis.setTimeout);
+  globalThis.setInterval = wrap(globalThis.setInterval);
+  globalThis.setImmediate = wrap(globalThis.setImmediate);
+  globalThis.queueMicrotask = wrap(globalThis.queueMicrotask);
+  process.nextTick = wrap(process.nextTick);
+}
 
 /**
  * Start attributing unhandled rejections in this worker (a thread or a process): `report` gets the
@@ -50,11 +123,26 @@ export const rejections = new RejectionTracker();
  */
 export function trackRejections(report: (tag: TaskTag, reason: unknown) => void): void {
   rejections.enabled = true;
-  v8.promiseHooks.onInit((promise, parent) => {
-    rejections.made++;
-    const tag = (parent as Stamped | undefined)?.[TAG] ?? rejections.current;
-    if (tag) (promise as Stamped)[TAG] = tag;
+  // The contexts of the continuations running, innermost last (a continuation runs inside another's only through a nested hook).
+  const outer: (TaskContext | undefined)[] = [];
+  v8.promiseHooks.createHook({
+    init(promise, parent) {
+      rejections.made++;
+      const context = rejections.ambient;
+      if (context) (promise as Stamped)[CONTEXT] = context;
+      const tag = (parent as Stamped | undefined)?.[TAG] ?? (context ? tagOf(context) : rejections.current);
+      if (tag) (promise as Stamped)[TAG] = tag;
+    },
+    // A reaction (the rest of an async function, a then callback) runs in the context its promise was made in.
+    before(promise) {
+      outer.push(rejections.ambient);
+      rejections.ambient = (promise as Stamped)[CONTEXT];
+    },
+    after() {
+      rejections.ambient = outer.pop();
+    },
   });
+  carryContextThroughSchedulers();
   process.on('unhandledRejection', (reason, promise) => {
     const tag = (promise as Stamped)[TAG] ?? rejections.current;
     if (!tag) throw reason;

@@ -10,6 +10,7 @@ import '../sharing/kinds.js';
 import { referenceKind } from '../values/byReference.js';
 import { encodeThrown, plainThrown, recordThrown } from './thrown.js';
 import { rejections, type TaskTag } from './rejections.js';
+import { progress } from './progress.js';
 import { setBatchState, withState, type StateHolder } from './workerState.js';
 
 /** What running one task gave: its value, or a failure result. */
@@ -186,6 +187,7 @@ export class TaskRunner {
     from: number,
   ): WireReply | Promise<WireReply> {
     const record = (index: number, outcome: Outcome) => {
+      if (!this.sameThread) progress.finish(done.values.length + done.failures.length);
       if ('ran' in outcome) {
         done.values.push(outcome.ran);
         done.valueIndices.push(index);
@@ -201,11 +203,12 @@ export class TaskRunner {
       const clock = timing ? performance.now() : 0;
       let outcome: Outcome | Promise<Outcome>;
       rejections.enter(batch.id, index);
+      if (!this.sameThread) progress.start(batch.id, i);
       try {
         const args = batch.unary ? [argsList[i]] : argsList[i];
         outcome = done.state && this.sameThread
           ? withState(done.state, () => this.runTask(task, serializer, args, batch.run))
-          : this.runTask(task, serializer, args, batch.run);
+          : rejections.run(() => this.runTask(task, serializer, args, batch.run));
       } catch (error) {
         outcome = unexpected(index, error);
       }

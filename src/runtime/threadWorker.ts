@@ -8,6 +8,7 @@ import { connectToMain } from '../values/mainChannel.js';
 import { LINGER_MS, linger } from './wake.js';
 import { heapInUse } from './memory.js';
 import { trackRejections } from './rejections.js';
+import { progress } from './progress.js';
 import type { FromWorker, ToWorker, WireBatch, WireReply } from './protocol.js';
 
 const port = parentPort;
@@ -34,6 +35,10 @@ trackRejections((tag, reason) => {
 let previous: Promise<unknown> = Promise.resolve();
 // Batches cancelled while they waited their turn here: they never start.
 const cancelled = new Set<number>();
+
+// Where this thread is in its batch, in memory the pool reads should the thread die (progress.ts).
+const sharedProgress = (workerData as { progress?: Float64Array } | null)?.progress;
+if (sharedProgress) progress.cell = sharedProgress;
 
 // Set by a pool that recycles workers by memory: each reply says how much this thread's heap holds.
 const reportMemory = (workerData as { reportMemory?: boolean } | null)?.reportMemory === true;

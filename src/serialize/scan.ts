@@ -1,8 +1,8 @@
 import { someInGraph } from '../values/graph.js';
-import { isClassInstance, isHostView } from '../values/kinds.js';
+import { clonesWithAnotherPrototype, isClassInstance, isHostView } from '../values/kinds.js';
 import type { Serializer } from './types.js';
 
-/** A function, a class instance structured clone would flatten, or symbol-keyed properties it would drop. */
+/** A function, a class instance structured clone would flatten, a null-prototype object it would give Object's, or symbol-keyed properties it would drop. */
 export const NEEDS_CLOSURE = 1;
 /** A view a transport's structured clone rebuilds differently from v8.serialize (values/kinds.ts isHostView). */
 export const HOST_VIEW = 2;
@@ -27,7 +27,7 @@ export function scanPayload(root: unknown, wanted: number): number {
     }
     if (!closure || Array.isArray(value)) return false;
     // Symbol-keyed properties ([Symbol.iterator]() {...}) are dropped by structured clone.
-    if (isClassInstance(value) || (Object.getPrototypeOf(value) === Object.prototype && Object.getOwnPropertySymbols(value).length > 0)) found = NEEDS_CLOSURE;
+    if (clonesWithAnotherPrototype(value) || (Object.getPrototypeOf(value) === Object.prototype && Object.getOwnPropertySymbols(value).length > 0)) found = NEEDS_CLOSURE;
     return found !== 0;
   });
   return found;

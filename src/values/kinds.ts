@@ -28,7 +28,8 @@ export const NATIVE_ERRORS = new Set<unknown>([Error, EvalError, RangeError, Ref
  * True for an object that structured clone would flatten or strip: a class
  * instance (its prototype), or a built-in Error with properties of its own
  * (V8 keeps only name, message and stack), or a RegExp with a lastIndex. A
- * null-prototype object is fine.
+ * null-prototype object is not a class instance, but structured clone loses
+ * its prototype too: see clonesWithAnotherPrototype.
  */
 export function isClassInstance(value: object): boolean {
   const proto = Object.getPrototypeOf(value);
@@ -39,6 +40,15 @@ export function isClassInstance(value: object): boolean {
   if (types.isRegExp(value) && (value as RegExp).lastIndex !== 0) return true;
   if (!NATIVE_PROTOTYPES.has(proto)) return true;
   return types.isNativeError(value) && Object.keys(value).length > 0;
+}
+
+/**
+ * True for an object that structured clone would give another prototype, or flatten: a class
+ * instance (isClassInstance), or an object with a null prototype, which arrives with
+ * Object.prototype. What a codec that keeps prototypes must carry itself.
+ */
+export function clonesWithAnotherPrototype(value: object): boolean {
+  return Object.getPrototypeOf(value) === null || isClassInstance(value);
 }
 
 /** The native typed-array constructor a (subclassed) typed array is made of. */

@@ -32,3 +32,15 @@ export function presentIndices(array: readonly unknown[]): number[] | undefined 
   }
   return present;
 }
+
+/**
+ * A shallow copy of `array` holding the same elements at the same indices (holes stay holes):
+ * `array.slice()` visits every index of a sparse array, 140 s for one of length 2^32-1 whose
+ * few elements take microseconds to copy. `present` is what presentIndices answered.
+ */
+export function copyArray<T>(array: readonly T[], present = presentIndices(array)): T[] {
+  if (!present) return array.slice();
+  const copy = new Array<T>(array.length);
+  for (const i of present) copy[i] = array[i]!;
+  return copy;
+}

@@ -1,7 +1,7 @@
 import type { PathStep } from './paths.js';
 import { someInGraph } from './graph.js';
 import { isLeafObject } from './kinds.js';
-import { presentIndices } from './sparse.js';
+import { copyArray, presentIndices } from './sparse.js';
 
 /**
  * `value` with its special nodes (wrapped values, functions, class
@@ -115,7 +115,7 @@ function substituteArray(v: unknown[], at: At): unknown[] {
     // The hot loop of a large payload: primitives (and holes) are skipped without a call.
     if ((typeof child !== 'object' || child === null) && typeof child !== 'function' && typeof child !== 'symbol') continue;
     const next = at({ kind: 'index', index: i }, child);
-    if (next !== child) (out ??= v.slice())[i] = next;
+    if (next !== child) (out ??= copyArray(v, present))[i] = next;
   }
   return out ?? v;
 }

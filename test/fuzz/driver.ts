@@ -39,15 +39,18 @@ export interface FuzzOptions {
   runs: number;
   /** The first case's index (to rerun one case: its index and runs 1). */
   from?: number;
+  /** These cases (by their index in the list) instead of the seeded ones; `runs` and `from` then count in this list. */
+  cases?: FuzzCase[];
   /** No line from the child for this long after a case started: a hang. */
   hangMs?: number;
   onEvent?: (event: Event) => void;
 }
 
 /** One child run from `from`; resolves with the index to resume at, or `end` when all ran. */
-function runChild(seed: number, from: number, count: number, hangMs: number, summary: FuzzSummary, onEvent?: (e: Event) => void): Promise<number | 'end'> {
+function runChild(seed: number, from: number, count: number, hangMs: number, summary: FuzzSummary, onEvent?: (e: Event) => void, cases?: FuzzCase[]): Promise<number | 'end'> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [runner, String(seed), String(from), String(count)], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const args = [runner, String(seed), String(from), String(count), ...(cases ? [JSON.stringify(cases)] : [])];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let current: { index: number; fuzzCase: FuzzCase } | undefined;
     let buffered = '';
     let stderr = '';
@@ -106,11 +109,11 @@ function runChild(seed: number, from: number, count: number, hangMs: number, sum
 }
 
 /** Runs cases from .. from+runs-1 of `seed`, resuming after hangs and crashes. */
-export async function fuzz({ seed, runs, from: first = 0, hangMs = 120_000, onEvent }: FuzzOptions): Promise<FuzzSummary> {
+export async function fuzz({ seed, runs, from: first = 0, cases, hangMs = 120_000, onEvent }: FuzzOptions): Promise<FuzzSummary> {
   const summary: FuzzSummary = { seed, casesRun: 0, same: 0, refused: 0, failures: [], kinds: {}, bySerializer: {}, refusals: {} };
   let from = first;
   while (from < first + runs) {
-    const next = await runChild(seed, from, first + runs - from, hangMs, summary, onEvent);
+    const next = await runChild(seed, from, first + runs - from, hangMs, summary, onEvent, cases);
     if (next === 'end') break;
     from = next;
   }

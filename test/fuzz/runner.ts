@@ -11,7 +11,8 @@
  * describe.ts where it was rebuilt, or when it is refused with a SerializationError naming a
  * path and the serializer. After each case a follow-up task must work on the same pool.
  *
- * Usage: node runner.js SEED FROM RUNS
+ * Usage: node runner.js SEED FROM RUNS [CASES]: CASES, a JSON list of cases, runs those (by their
+ * index in the list) instead of the seeded ones: the findings kept as fixed cases.
  */
 import * as devalue from 'devalue';
 import serializeJavascript from 'serialize-javascript';
@@ -20,7 +21,7 @@ import { build, caseAt, kindsOf, type FuzzCase, type Recipe } from './recipes.js
 import { describe, firstDifference } from './describe.js';
 import { estimateBytes } from '../../src/sharing/bytes.js';
 import { someInGraph } from '../../src/values/graph.js';
-import { isClassInstance } from '../../src/values/kinds.js';
+import { clonesWithAnotherPrototype } from '../../src/values/kinds.js';
 
 const DESCRIBE_URL = new URL('./describe.js', import.meta.url).href;
 const RECIPES_URL = new URL('./recipes.js', import.meta.url).href;
@@ -41,8 +42,8 @@ const hasHugeArray = (r: Recipe) => [...JSON.stringify(r).matchAll(/\["sparse",(
 function expected(fuzzCase: FuzzCase, value: unknown): string | typeof REFUSED {
   const { serializer, recipe, mode } = fuzzCase;
   try {
-    // An argument larger than maxNbytes (1M) is shared for the run, by structured clone whatever the serializer, unless it holds functions or class instances (README, Sharing large data).
-    if (mode === 'argument' && typeof value === 'object' && value !== null && estimateBytes(value) > 1024 * 1024 && !someInGraph(value, (v) => typeof v === 'function' || isClassInstance(v))) {
+    // An argument larger than maxNbytes (1M) is shared for the run, by structured clone whatever the serializer, unless it holds functions, class instances or null-prototype objects (README, Sharing large data).
+    if (mode === 'argument' && typeof value === 'object' && value !== null && estimateBytes(value) > 1024 * 1024 && !someInGraph(value, (v) => typeof v === 'function' || clonesWithAnotherPrototype(v))) {
       return describe(structuredClone(value), { loose: serializer === 'auto' });
     }
     switch (serializer) {
@@ -124,10 +125,11 @@ async function runCase(index: number, fuzzCase: FuzzCase): Promise<Event> {
   return { event: 'done', index, outcome, kinds: [...kindsOf(recipe)], ...(refusal ? { refusal } : {}) };
 }
 
-const [seed, from, runs] = process.argv.slice(2).map(Number) as [number, number, number];
+const [seed, from, runs] = process.argv.slice(2, 5).map(Number) as [number, number, number];
+const fixed = process.argv[5] === undefined ? undefined : (JSON.parse(process.argv[5]) as FuzzCase[]);
 try {
   for (let index = from; index < from + runs; index++) {
-    const fuzzCase = caseAt(seed, index);
+    const fuzzCase = fixed ? fixed[index]! : caseAt(seed, index);
     emit({ event: 'start', index, fuzzCase });
     emit(await runCase(index, fuzzCase));
   }
