@@ -303,4 +303,26 @@ test('a const read by two functions is copied, not made a shared scope', () => {
   assert.not.ok(graph.nodes.some((node) => node.t === 'scope'));
 });
 
+test('a let still in its temporal dead zone at capture stays in it (the probe writes nothing back into it)', () => {
+  let threw: unknown;
+  (() => {
+    const inc = () => ++n;
+    const get = () => n;
+    try {
+      getSerializer('closure').serialize(() => [inc(), get()]);
+    } catch {
+      // Refused or carried: either way the binding must be as it was.
+    }
+    try {
+      get();
+    } catch (error) {
+      threw = error;
+    }
+    // eslint-disable-next-line prefer-const
+    let n = 0;
+    return n;
+  })();
+  assert.instance(threw, ReferenceError, 'the capture ended the temporal dead zone of `n`');
+});
+
 test.run();

@@ -118,6 +118,9 @@ function probeFrame(frame: Pause['callFrames'][number], fn: Function, name: stri
   const { result: variables } = post<{ result: { name: string; value?: RemoteObject }[] }>('Runtime.getProperties', { objectId: target.scope.object.objectId, ownProperties: true });
   const original = variables.find((v) => v.name === name)?.value;
   if (!original) throw new Error(`no \`${name}\` in the scope`);
+  // The inspector shows a `let` in its temporal dead zone as undefined: writing undefined back
+  // would end the zone (the program's `n` would read undefined where it threw a ReferenceError).
+  if (original.type === 'undefined' && !initialized(frame, target.index, name)) throw new Error(`\`${name}\` may be in its temporal dead zone`);
   const before = bindingOf(fn, name, depth);
   if (!before.found) throw new Error('the function shows no such binding');
   const marker = { probe: SLOT };
@@ -145,6 +148,22 @@ function probeFrame(frame: Pause['callFrames'][number], fn: Function, name: stri
     }
     if (!restored) throw new Error(`joblet: the scope probe could not put the value of \`${name}\` back. Please report this`);
   }
+}
+
+/**
+ * Whether `name` in scope `index` of the paused frame holds a value (it is not in its temporal
+ * dead zone): read by name in the frame, which throws a ReferenceError for a binding in its zone.
+ * The name must reach that scope: a closer scope that lists it (or hides it, being in its zone
+ * too, which throws as well) answers no.
+ */
+function initialized(frame: Pause['callFrames'][number], index: number, name: string): boolean {
+  for (const scope of frame.scopeChain.slice(0, index)) {
+    if (!scope.object.objectId) return false;
+    const { result } = post<{ result: { name: string }[] }>('Runtime.getProperties', { objectId: scope.object.objectId, ownProperties: true });
+    if (result.some((v) => v.name === name)) return false;
+  }
+  const read = post<{ exceptionDetails?: unknown }>('Debugger.evaluateOnCallFrame', { callFrameId: frame.callFrameId, expression: name, throwOnSideEffect: true, silent: true, objectGroup: GROUP });
+  return read.exceptionDetails === undefined;
 }
 
 /** The value of `name` in `fn`'s scope at `depth`, read through a fresh copy of its [[Scopes]]. */
