@@ -164,6 +164,26 @@ test('process.exit in a task on a --pool processes worker is a WorkerCrashedErro
   }
 });
 
+test('settled, a crash in the middle of a remote batch names its task; those that finished are reported lost, those not started run again', async () => {
+  const { queue } = await serve(1, ['--pool', 'processes']);
+  const parallel = parallelOn(queue, { batchSize: 4, settle: true });
+  try {
+    const exits = (x: number) => (x === 1 ? process.exit(5) : x * 10);
+    // parallelOn types results without settle: the entries are Promise.allSettled's shape.
+    const entries = (await parallel.run(Array.from({ length: 4 }, (_, i) => delayed(exits)(i)))) as unknown as PromiseSettledResult<number>[];
+    assert.equal(entries.map((entry) => entry.status), ['rejected', 'rejected', 'fulfilled', 'fulfilled']);
+    assert.equal(entries.slice(2).map((entry) => (entry.status === 'fulfilled' ? entry.value : undefined)), [20, 30]);
+    const crash = (entries[1] as PromiseRejectedResult).reason as WorkerCrashedError;
+    assert.instance(crash, WorkerCrashedError);
+    assert.equal(crash.taskIndices, [1]);
+    assert.equal(crash.resultsLost, [0]);
+    assert.equal(crash.notStarted, [2, 3]);
+    assert.is((entries[0] as PromiseRejectedResult).reason, crash);
+  } finally {
+    await parallel.close();
+  }
+});
+
 test('a tampered job and a job signed with another secret are refused unread, and the worker keeps serving', async () => {
   const { queue, workers: [worker] } = await serve(1);
   const { Queue } = await import('bullmq');

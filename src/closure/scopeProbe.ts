@@ -28,8 +28,17 @@ let listening = false;
 
 /** Why a probe could not run (a refusal says it), or undefined when it can. */
 export function probeUnavailable(): string | undefined {
-  if (inspector.url() !== undefined) return 'a debugger may be attached to this process (--inspect), whose pauses joblet does not take';
+  if (inspector.url() !== undefined || inspectFlagged()) return 'a debugger may be attached to this process (--inspect), whose pauses joblet does not take';
   return undefined;
+}
+
+/**
+ * Whether the process was started to be debugged: in a worker thread inspector.url() says nothing,
+ * yet DevTools attaches to workers by itself, and its session would hold the probe's pause.
+ */
+function inspectFlagged(): boolean {
+  const flags = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)];
+  return flags.some((flag) => /^--inspect(-brk|-wait)?(=|$)/.test(flag));
 }
 
 /** Index, in a list of scopes without the global one, of the scope `depth` levels from the outermost. */

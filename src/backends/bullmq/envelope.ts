@@ -45,7 +45,20 @@ export interface JobBody {
 /** What a worker answers: the local pool's reply, or how the batch failed or stopped there. */
 export type Outcome =
   | { reply: WireReply }
-  | { crashed: { exitCode: number | null; signal: string | null; reason?: string | undefined; taskIndices: number[] } }
+  | {
+      crashed: {
+        exitCode: number | null;
+        signal: string | null;
+        reason?: string | undefined;
+        taskIndices: number[];
+        /** What the local pool knew of the batch's other tasks (WorkerCrashedError's fields of the same names). */
+        resultsLost?: number[] | undefined;
+        notStarted?: number[] | undefined;
+        thrownBy?: number | undefined;
+        outOfMemory?: boolean | undefined;
+        memoryLimitMb?: number | undefined;
+      };
+    }
   | { error: { name: string; message: string } }
   | { timeout: { index: number; ms: number } }
   /** Its producer cancelled it (an abort, a failure elsewhere in the run): nobody reads this one. */

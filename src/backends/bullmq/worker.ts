@@ -98,7 +98,12 @@ export async function startWorker(options: WorkerOptions): Promise<RunningWorker
     } catch (error) {
       if (error instanceof TimeoutError) return { timeout: { index: error.taskIndex ?? batch.indices[0]!, ms: timeoutMs! } };
       if (error instanceof AbortError) return { cancelled: true };
-      if (error instanceof WorkerCrashedError) return { crashed: { exitCode: error.exitCode, signal: error.signal, reason: error.message, taskIndices: error.taskIndices } };
+      if (error instanceof WorkerCrashedError) {
+        // All the local pool knew: which task crashed, which had finished (results lost) and which had
+        // not started (a settled run sends those again, as new jobs).
+        const { exitCode, signal, taskIndices, resultsLost, notStarted, thrownBy, outOfMemory, memoryLimitMb } = error;
+        return { crashed: { exitCode, signal, reason: error.message, taskIndices, resultsLost, notStarted, thrownBy, outOfMemory, memoryLimitMb } };
+      }
       return { error: { name: error instanceof Error ? error.name : 'Error', message: error instanceof Error ? error.message : String(error) } };
     } finally {
       clearTimeout(timer);
