@@ -325,4 +325,32 @@ test('a let still in its temporal dead zone at capture stays in it (the probe wr
   assert.instance(threw, ReferenceError, 'the capture ended the temporal dead zone of `n`');
 });
 
+test('a variable read before its declaration ran is refused at submission, not sent as undefined (one function, on every backend)', async () => {
+  for (const backend of ['threads', 'processes'] as const) {
+    await withParallel({ backend, nJobs: 1 }, async (parallel) => {
+      const outcome = await (async () => {
+        const below = (x: number) => x < LIMIT;
+        try {
+          // Called here, below() throws a ReferenceError: LIMIT's declaration has not run.
+          return { value: await parallel.run([delayed(below)(3)]) };
+        } catch (error) {
+          return { error };
+        }
+        // Never reached: the declaration stays unrun while the task is sent.
+        const LIMIT = 10;
+      })();
+      assert.ok('error' in outcome, `${backend}: the worker answered ${JSON.stringify((outcome as { value?: unknown }).value)} where the main thread throws`);
+      assert.instance(outcome.error, SerializationError);
+      assert.match(String((outcome.error as Error).message), /`LIMIT`, whose declaration \(let, const or class\) has not run yet/);
+    });
+  }
+  // A let declared without a value is undefined, not in its zone: carried.
+  let cache: number | undefined;
+  await withParallel({ backend: 'threads', nJobs: 1 }, async (parallel) => {
+    assert.equal(await parallel.run([delayed(() => cache === undefined)()]), [true]);
+  });
+  cache = 1;
+  assert.is(cache, 1);
+});
+
 test.run();

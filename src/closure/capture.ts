@@ -5,6 +5,7 @@ import { functionInternals, release, scopesOf, scriptUrl, sourceStart, valueOf }
 import { fileURLToPath } from 'node:url';
 import { builtinRefOf, insideFunction, isStrictAt, MODULE_OBJECT_BINDING, moduleBindings, REQUIRE_BINDING, requiredRefOf, type ModuleRef } from './modules.js';
 import { packageFunctionRef, packageNameOf } from './packages.js';
+import { inTemporalDeadZone, probeUnavailable } from './scopeProbe.js';
 import { createRequire } from 'node:module';
 
 const requireHere = createRequire(import.meta.url);
@@ -174,7 +175,16 @@ function captureUnreleased(fn: Function): Capture {
     const binding = at === top ? bindingsOf().get(variable) : undefined;
     if (binding) modules.set(variable, binding);
     else {
-      values.set(variable, valueOf(scopes[at]!.variables.get(variable)!));
+      const value = valueOf(scopes[at]!.variables.get(variable)!);
+      // The inspector shows a `let`, `const` or class whose declaration has not run as undefined: a
+      // call here would throw a ReferenceError, the worker would read undefined. Asked where it can be.
+      if (value === undefined && parsed.enterable && !parsed.isClass && !probeUnavailable() && inTemporalDeadZone(fn, variable)) {
+        return refuse(
+          `it uses \`${variable}\`, whose declaration (let, const or class) has not run yet: called here it would throw a ReferenceError, and a worker would read undefined. ` +
+            'Declare and set it before the run() that sends the function',
+        );
+      }
+      values.set(variable, value);
       if (internals.location) {
         const scope = scopes[at]!;
         const key = `${internals.location.scriptId}:${scopes.length - at}:${scope.kind}:${[...scope.variables.keys()].sort().join(',')}`;

@@ -50,6 +50,37 @@ const atDepth = (length: number, depth: number) => length - depth;
  * ParsedFunction.enterable). Undefined when the probe could not run; it then changed nothing.
  */
 export function sharesBinding(fn: Function, name: string, depth: number, others: Function[]): boolean[] | undefined {
+  return atEntryOf(fn, (frame) => probeFrame(frame, fn, name, depth, others));
+}
+
+/**
+ * Whether the variable `name` that `fn` captures is still in its temporal dead zone (its `let`,
+ * `const` or `class` declaration has not run yet): the inspector shows such a binding as
+ * undefined, so a capture would carry undefined where a call here throws a ReferenceError. Read by
+ * name in a frame paused at `fn`'s entry. `fn` must be enterable; undefined when the probe could
+ * not run.
+ */
+export function inTemporalDeadZone(fn: Function, name: string): boolean | undefined {
+  return atEntryOf(fn, (frame) => {
+    const read = post<{ exceptionDetails?: { exception?: RemoteObject & { className?: string } } }>('Debugger.evaluateOnCallFrame', {
+      callFrameId: frame.callFrameId,
+      expression: name,
+      throwOnSideEffect: true,
+      silent: true,
+      objectGroup: GROUP,
+    });
+    if (!read.exceptionDetails) return false;
+    if (read.exceptionDetails.exception?.className === 'ReferenceError') return true;
+    throw new Error(`reading \`${name}\` in the paused frame failed otherwise`);
+  });
+}
+
+/**
+ * `inPause` run on the frame of `fn` paused at its entry, before its first statement; the call
+ * then ends there. Undefined when the probe could not run (or `inPause` threw a plain error); an
+ * error whose message starts with 'joblet:' (the program's state may have changed) is thrown.
+ */
+function atEntryOf<T>(fn: Function, inPause: (frame: Pause['callFrames'][number]) => T): T | undefined {
   // A probe inside a probe's pause (never expected) would find the debugger already paused.
   if (probeUnavailable() || onPause) return undefined;
   ensureDebugger();
@@ -58,7 +89,7 @@ export function sharesBinding(fn: Function, name: string, depth: number, others:
   const slot = globalThis as Record<string, unknown>;
   const state = { armed: false, fn };
   let phase = 'arming' as 'arming' | 'calling' | 'done';
-  let result: boolean[] | undefined;
+  let result: T | undefined;
   let failure: unknown;
   let terminated = false;
   let breakpoint: string | undefined;
@@ -85,7 +116,7 @@ export function sharesBinding(fn: Function, name: string, depth: number, others:
         post('Debugger.removeBreakpoint', { breakpointId: breakpoint });
         breakpoint = undefined;
         if (!pause.hitBreakpoints?.length) throw new Error('paused elsewhere than at the entry of the function');
-        result = probeFrame(pause.callFrames[0]!, fn, name, depth, others);
+        result = inPause(pause.callFrames[0]!);
       } catch (error) {
         failure = error;
       } finally {
