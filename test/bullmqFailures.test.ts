@@ -84,7 +84,7 @@ test('an abort while a taken batch waits to start (its initializer still running
   const initStarted = join(dir.path, 'init-started');
   const go = join(dir.path, 'go');
   const taskRan = join(dir.path, 'task-ran');
-  const { queue } = await serve(1, 1);
+  const { queue, workers: [worker] } = await serve(1, 1, ['--verbose']);
   const controller = new AbortController();
   // The initializer holds the batch before its first task until the test says go (or a minute passed).
   const initializer = () => {
@@ -106,6 +106,15 @@ test('an abort while a taken batch waits to start (its initializer still running
     const reason = new Error('stop before the task');
     controller.abort(reason);
     await rejects(run, (error) => assert.is(error, reason));
+    // The run rejects at once here; the worker hears of the cancel through Redis a little later.
+    // Released only once it answered the batch: cancelled (right), or having run the task (wrong).
+    await within(
+      (async () => {
+        while (!/batch \S+ \(1 tasks\) in [\d.]+ ms/.test(worker!.output())) await sleep(20);
+      })(),
+      'the worker answering the aborted batch',
+    );
+    assert.match(worker!.output(), /\(cancelled\)/);
     writeFileSync(go, '1');
     // One slot: this runs after the aborted batch is gone from it, stopped or (wrongly) finished.
     assert.equal(await within(parallel.run([delayed((x: number) => x * 2)(21)]), 'the slot of the aborted batch'), [42]);
