@@ -52,5 +52,15 @@ findings('an object with a null prototype keeps it under auto: argument, capture
   assert.equal(summary.failures.map(formatFailure), []);
 });
 
+findings('a large argument holding a Proxy keeps to the serializer, which refuses it with its path (a clone for the run failed raw: seed 20261205, case 101)', async () => {
+  const recipes: Recipe[] = [
+    ['sparse', 2 ** 31, [[1500594107, ['array', [['bigint', '-8']]]], [43196278, ['proxy', ['string', 'x'], false]]]],
+    ['object', [['big', ['dense', 200_000]], ['p', ['proxy', ['object', [], 'plain'], false]]], 'plain'],
+  ];
+  const summary = await fuzz({ seed: 0, runs: 12, cases: everywhere(recipes, ['closure']), hangMs: 60_000 });
+  assert.is(summary.casesRun, 12);
+  assert.equal(summary.failures.map(formatFailure), []);
+});
+
 fuzzed.run();
 findings.run();

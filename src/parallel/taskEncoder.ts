@@ -15,7 +15,7 @@ import { isCopyable, type SharedCopies } from '../sharing/sharedCopies.js';
 import { anyReferenceInUse, largeValueKind, ReferenceRefusal, referenceKindOf, type ReferenceKind, type SendContext } from '../values/byReference.js';
 import { someInGraph } from '../values/graph.js';
 import { joinPath } from '../values/paths.js';
-import { clonesWithAnotherPrototype, isLeafObject } from '../values/kinds.js';
+import { clonesAmiss, isLeafObject } from '../values/kinds.js';
 import { EncodeSession } from '../values/session.js';
 import { keepPureSnapshot, pureSnapshot, RunSnapshots } from './closureSnapshots.js';
 import type { Task } from './delayed.js';
@@ -316,12 +316,12 @@ export class TaskEncoder {
       }
       if (referenceKindOf(arg)) continue;
       if (estimateBytes(arg) > maxNbytes) {
-        // Shared values travel by structured clone: functions, symbols, class instances, null-prototype objects
-        // and references keep to the serializer, which carries them or refuses them at their path (a clone
-        // fails with neither, or gives a null-prototype object Object's).
+        // Shared values travel by structured clone: functions, symbols, proxies, class instances, null-prototype
+        // objects and references keep to the serializer, which carries them or refuses them at their path (a
+        // clone fails with neither, or gives a null-prototype object Object's).
         let ok = this.shareable.get(arg);
         if (ok === undefined) {
-          ok = !someInGraph(arg, (v) => typeof v === 'function' || clonesWithAnotherPrototype(v) || referenceKindOf(v) !== undefined, () => true);
+          ok = !someInGraph(arg, (v) => typeof v === 'function' || clonesAmiss(v) || referenceKindOf(v) !== undefined, () => true);
           this.shareable.set(arg, ok);
         }
         if (ok) (large ??= new Set()).add(arg);

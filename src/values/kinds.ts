@@ -51,6 +51,11 @@ export function clonesWithAnotherPrototype(value: object): boolean {
   return Object.getPrototypeOf(value) === null || isClassInstance(value);
 }
 
+/** An object structured clone cannot carry as it is: it fails on a Proxy, and gives others another prototype. */
+export function clonesAmiss(value: object): boolean {
+  return types.isProxy(value) || clonesWithAnotherPrototype(value);
+}
+
 /** The native typed-array constructor a (subclassed) typed array is made of. */
 export function nativeTypedArrayOf(value: object): Function | undefined {
   for (let proto = Object.getPrototypeOf(value); proto; proto = Object.getPrototypeOf(proto)) {
