@@ -6,11 +6,10 @@
  */
 import type { Readable } from 'node:stream';
 import type { WorkerResourceLimits } from './types.js';
+import { PipeTail } from './pipeTail.js';
 
 /** What of the child's stderr is kept: enough for V8's last lines, bounded whatever the child prints. */
 const TAIL_CHARS = 8192;
-/** How long an exit waits for the rest of the child's stderr (a grandchild may hold the pipe open). */
-const DRAIN_MS = 2000;
 /** V8's words when a heap is full: "Reached heap limit", "Allocation failed - JavaScript heap out of memory". */
 // The last: a heap too small for the child to start prints "Fatal javascript OOM in GC during deserialization".
 const OUT_OF_MEMORY = /heap out of memory|Reached heap limit|Allocation failed|Fatal javascript OOM/i;
@@ -44,43 +43,14 @@ export function heapLimitMb(execArgv: readonly string[]): number | undefined {
 }
 
 /** Passes a child's stderr on to this process's stderr, and keeps its last characters. */
-export class StderrTail {
-  private tail = '';
-  private readonly done: Promise<void>;
-
-  constructor(private readonly stream: Readable | null) {
-    if (!stream) {
-      this.done = Promise.resolve();
-      return;
-    }
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => {
-      process.stderr.write(chunk);
-      this.tail = (this.tail + chunk).slice(-TAIL_CHARS);
-    });
-    this.done = new Promise((resolve) => {
-      stream.once('close', resolve);
-      stream.once('error', () => resolve());
-    });
-    // Reading the pipe must not keep an idle pool's process alive (the IPC channel says when the child has work).
-    (stream as Readable & { unref?(): void }).unref?.();
-  }
-
-  /** Resolves once the child's stderr has been read to its end (or after a short wait, if something else holds it open). */
-  ended(): Promise<void> {
-    if (!this.stream || this.stream.destroyed || this.stream.readableEnded) return Promise.resolve();
-    // Waited for with the loop held open: the child is gone, and the crash it reports may be all a run waits for.
-    (this.stream as Readable & { ref?(): void }).ref?.();
-    let timer: NodeJS.Timeout | undefined;
-    const capped = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, DRAIN_MS);
-    });
-    return Promise.race([this.done, capped]).finally(() => clearTimeout(timer));
+export class StderrTail extends PipeTail {
+  constructor(stream: Readable | null) {
+    super(stream, TAIL_CHARS, (chunk) => process.stderr.write(chunk));
   }
 
   /** V8's out-of-memory line, when the child printed one last. */
   outOfMemoryLine(): string | undefined {
-    const lines = this.tail.split('\n').filter((line) => OUT_OF_MEMORY.test(line));
+    const lines = this.text.split('\n').filter((line) => OUT_OF_MEMORY.test(line));
     return lines.length ? lines[lines.length - 1]!.trim().slice(0, 300) : undefined;
   }
 }

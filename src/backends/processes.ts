@@ -5,6 +5,7 @@ import type { BackendFactory, WorkerResourceLimits } from './types.js';
 import { REPORT_MEMORY_ARG } from '../runtime/memory.js';
 import type { Readable } from 'node:stream';
 import { StderrTail, heapLimitMb, limitFlags } from './processMemory.js';
+import { PipeTail } from './pipeTail.js';
 import { PROGRESS_FD, parseProgress } from '../runtime/progress.js';
 
 const entry = fileURLToPath(new URL('../runtime/processWorker.js', import.meta.url));
@@ -29,36 +30,6 @@ function childExecArgv(parent: readonly string[]): string[] {
   return kept;
 }
 
-/** What a child writes on its progress pipe (a line as it exits), read to the end once it is gone. */
-class PipeText {
-  text = '';
-  private readonly done: Promise<void>;
-
-  constructor(private readonly stream: Readable | null) {
-    if (!stream) {
-      this.done = Promise.resolve();
-      return;
-    }
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => (this.text = (this.text + chunk).slice(-200)));
-    this.done = new Promise((resolve) => {
-      stream.once('close', resolve);
-      stream.once('error', () => resolve());
-    });
-    // Reading the pipe must not keep an idle pool's process alive.
-    (stream as Readable & { unref?(): void }).unref?.();
-  }
-
-  /** Resolves once the pipe is read to its end (or after a short wait, should a grandchild hold it open). */
-  ended(): Promise<void> {
-    if (!this.stream || this.stream.destroyed || this.stream.readableEnded) return Promise.resolve();
-    (this.stream as Readable & { ref?(): void }).ref?.();
-    let timer: NodeJS.Timeout | undefined;
-    const capped = new Promise<void>((resolve) => (timer = setTimeout(resolve, 2000)));
-    return Promise.race([this.done, capped]).finally(() => clearTimeout(timer));
-  }
-}
-
 /** How each child of a pool starts. */
 interface ProcessSetup {
   resourceLimits?: WorkerResourceLimits | undefined;
@@ -75,7 +46,8 @@ const processSpawner = (setup: ProcessSetup): SpawnWorker => (events) => {
   // The fifth: where the child was in its batch, written as it exits (runtime/progress.ts).
   const child = fork(entry, setup.reportMemory ? [REPORT_MEMORY_ARG] : [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'pipe', 'ipc', 'pipe'], execArgv });
   const stderr = new StderrTail(child.stderr);
-  const progress = new PipeText(child.stdio[PROGRESS_FD] as Readable | null);
+  // What the child writes on its progress pipe: a line as it exits.
+  const progress = new PipeTail(child.stdio[PROGRESS_FD] as Readable | null, 200);
   let reason: string | undefined;
   let exited = false;
   const exitOnce = (code: number | null, signal: string | null) => {
