@@ -104,6 +104,7 @@ writeFileSync(
       cpu: { calibration: cpuBound.calibration, rows: cpuBound.rows },
       streaming: streamingJson(streaming),
       firstRun: firstRun.rows,
+      firstRunFloor: firstRun.floor,
       targets: {
         tasksPerSecond: throughputTarget.tasksPerSecond,
         overPiscina: throughputTarget.overPiscina,

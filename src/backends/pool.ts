@@ -75,7 +75,8 @@ const ANSWERED_KEPT = 8;
 /**
  * A pool of workers behind the Backend interface, shared by the threads and
  * processes backends (tinypool's seam): they differ only in how a worker is
- * spawned. Workers start lazily and replace crashed ones on demand. Each
+ * spawned. Workers start when a batch needs one, or all at once by warmUp(), and replace
+ * crashed ones on demand. Each
  * worker is sent up to `1 + perWorkerBufferSize` batches, so that it starts
  * the next as soon as it finishes one, without a round trip to this thread;
  * a batch whose clock matters (a per-task timeout) runs alone.
@@ -136,6 +137,16 @@ export class WorkerPool implements Backend {
     this.requeue(slot);
     this.retire(slot);
     this.pump();
+  }
+
+  warmUp(): void {
+    while (this.slots.size < this.nWorkers && !this.queue.closed) {
+      try {
+        this.startWorker();
+      } catch {
+        return; // the first batch starts it again, and fails with the reason
+      }
+    }
   }
 
   release(defIds: readonly string[]): void {

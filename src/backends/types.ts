@@ -106,6 +106,13 @@ export interface Backend {
    * (and may change `nWorkers`), or rejects, failing the run, when there are none.
    */
   prepare?(): Promise<void>;
+  /**
+   * Start the workers now, idle, without holding the process open (piscina's and tinypool's
+   * minThreads): called at construction, so that their start-up overlaps what the program does
+   * before its first run. A worker that fails to start is started again by the first batch, which
+   * then reports why.
+   */
+  warmUp?(): void;
   /** Run a batch on a worker; resolves with the worker's reply. */
   submit(batch: WireBatch, events?: BatchEvents): Promise<WireReply>;
   /** Drop a queued batch, or stop a running one (its worker is terminated and later replaced); its promise rejects with `reason`. */

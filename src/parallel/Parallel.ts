@@ -92,6 +92,9 @@ export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
     this.profiler = options.enableProfiling ? new Profiler() : undefined;
     this.workerLimits = resolveWorkerLimits(options, scope);
     this.maxNbytes = parseBytes(options.maxNbytes !== undefined ? options.maxNbytes : scope.maxNbytes !== undefined ? scope.maxNbytes : '1M');
+    // The workers start now, as piscina's do, while the program goes on to build its tasks: a
+    // thread takes tens of milliseconds to load joblet's runtime, which the first run would wait for.
+    if (options.prestart ?? true) (this.backend = this.openBackend()).warmUp?.();
   }
 
   /**
@@ -156,6 +159,22 @@ export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
     await this.close();
   }
 
+  private openBackend(): Backend {
+    const backend = getBackendFactory(this.backendName)({
+      nWorkers: this.nJobs,
+      perWorkerBufferSize: this.perWorkerBufferSize,
+      nJobs: this.requestedNJobs,
+      backendOptions: this.backendOptions,
+      ...this.workerLimits,
+    });
+    // Inline tasks read the value itself: nothing to copy.
+    const { isolation, sharedMemory, readsFiles } = backend.capabilities;
+    this.copies = isolation === 'none' ? undefined : new SharedCopies(sharedMemory ? 'shared' : readsFiles ? 'file' : 'buffer');
+    // Its workers may hold persisted values: a handle's close() tells them to drop theirs.
+    this.untrack = trackHolder(backend);
+    return backend;
+  }
+
   private openRun<T>(
     tasks: Tasks<T>,
     runSignal: AbortSignal | undefined,
@@ -163,20 +182,7 @@ export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
     calledAt: { stack?: string } | undefined,
     initializer: (() => unknown) | undefined,
   ): RunScheduler<T> {
-    if (!this.backend) {
-      this.backend = getBackendFactory(this.backendName)({
-        nWorkers: this.nJobs,
-        perWorkerBufferSize: this.perWorkerBufferSize,
-        nJobs: this.requestedNJobs,
-        backendOptions: this.backendOptions,
-        ...this.workerLimits,
-      });
-      // Inline tasks read the value itself: nothing to copy.
-      const { isolation, sharedMemory, readsFiles } = this.backend.capabilities;
-      this.copies = isolation === 'none' ? undefined : new SharedCopies(sharedMemory ? 'shared' : readsFiles ? 'file' : 'buffer');
-      // Its workers may hold persisted values: a handle's close() tells them to drop theirs.
-      this.untrack = trackHolder(this.backend);
-    }
+    this.backend ??= this.openBackend();
     return new RunScheduler(tasks, {
       backend: this.backend,
       serializer: getSerializer(this.serializerName),

@@ -211,6 +211,16 @@ export interface ParallelOptions<R extends ReturnAs = ReturnAs, S extends boolea
    */
   initializer?: () => unknown;
   /**
+   * Start the workers when the Parallel is made (piscina's and tinypool's `minThreads`), so that
+   * their start overlaps what the program does before its first run; idle workers do not keep the
+   * process alive. false starts each one when a batch first needs it (joblib's way), and a `close()`d
+   * Parallel starts its next pool that way too. Threads and processes backends; a remote backend's
+   * workers are its own.
+   * @default true
+   * @example new Parallel({ prestart: false })
+   */
+  prestart?: boolean;
+  /**
    * 'array': `run()` resolves to every result in submission order.
    * 'generator': `run()` returns an async generator yielding results in
    * submission order; 'generator_unordered' yields them as they complete.
@@ -312,7 +322,7 @@ const CONFIG_KEYS = [
   'maxWorkerMemory',
   'settle',
 ] as const;
-const PARALLEL_KEYS = [...CONFIG_KEYS, 'returnAs', 'signal', 'progress', 'onProgress', 'enableProfiling', 'initializer'] as const;
+const PARALLEL_KEYS = [...CONFIG_KEYS, 'returnAs', 'signal', 'progress', 'onProgress', 'enableProfiling', 'initializer', 'prestart'] as const;
 const RETURN_AS: readonly ReturnAs[] = ['array', 'generator', 'generator_unordered'];
 const PRE_DISPATCH = /^\s*(?:(\d+(?:\.\d+)?)\s*\*\s*)?nJobs\s*$/;
 
@@ -365,7 +375,7 @@ export function validateConfigOptions(options: ConfigOptions, where: string, key
 
 export function validateParallelOptions(options: ParallelOptions): void {
   validateConfigOptions(options, 'new Parallel()', PARALLEL_KEYS);
-  const { returnAs, signal, progress, onProgress, enableProfiling } = options;
+  const { returnAs, signal, progress, onProgress, enableProfiling, prestart } = options;
   if (progress !== undefined && typeof progress !== 'boolean' && (typeof progress !== 'object' || progress === null)) {
     throw new TypeError(`Expected \`progress\` to be true, false or { stream, force }, got ${describeValue(progress)}`);
   }
@@ -376,6 +386,7 @@ export function validateParallelOptions(options: ParallelOptions): void {
   if (enableProfiling !== undefined && typeof enableProfiling !== 'boolean') {
     throw new TypeError(`Expected \`enableProfiling\` to be a boolean, got ${describeValue(enableProfiling)}`);
   }
+  if (prestart !== undefined && typeof prestart !== 'boolean') throw new TypeError(`Expected \`prestart\` to be a boolean, got ${describeValue(prestart)}`);
   if (returnAs !== undefined && !RETURN_AS.includes(returnAs)) {
     throw new RangeError(`Expected \`returnAs\` to be one of ${RETURN_AS.map((r) => `'${r}'`).join(', ')}, got ${describeValue(returnAs)}`);
   }
