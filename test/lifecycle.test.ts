@@ -18,6 +18,15 @@ for (const backend of BACKENDS) {
   });
 }
 
+for (const backend of ['threads', 'processes']) {
+  test(`a Parallel never run nor closed: the workers it started at once (prestart) do not keep the process alive (${backend})`, async () => {
+    const result = await runScript('prestartNoRun', [backend]);
+    assert.not.ok(result.killed, `the script hung: its prestarted ${backend} kept the process alive`);
+    assert.is(result.code, 0, result.stderr);
+    assert.is(result.stdout.trim(), '2');
+  });
+}
+
 test('threads and processes work from `node --input-type=module -e` (a child does not rerun the parent\'s code; a thread is not given --input-type)', async () => {
   const index = fileURLToPath(new URL('../src/index.js', import.meta.url));
   const code = [

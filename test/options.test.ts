@@ -54,6 +54,7 @@ test('other options: returnAs, timeout, preDispatch, signal, unknown keys', () =
   throwsWith(() => new Parallel({ n_jobs: 2 } as never), TypeError, 'Unknown option `n_jobs`', 'did you mean `nJobs`');
   throwsWith(() => new Parallel({ batchSize: 0 }), RangeError, '`batchSize`', '`0` (number)');
   throwsWith(() => new Parallel({ batchSize: 'big' as never }), TypeError, '`batchSize`');
+  throwsWith(() => new Parallel({ prestart: 'yes' as never }), TypeError, '`prestart`', 'boolean');
   new Parallel({ batchSize: 'auto' });
   new Parallel({ batchSize: 64 });
   throwsWith(() => new Parallel({ perWorkerBufferSize: -1 }), RangeError, '`perWorkerBufferSize`');

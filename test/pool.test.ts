@@ -30,6 +30,49 @@ const sourcesSentTo = (sent: { worker: number; message: ToWorker }[], worker: nu
 
 const test = suite('worker pool');
 
+test('warmUp starts every worker before any batch, and the batches then run on them', async () => {
+  let ready = 0;
+  let allReady!: () => void;
+  const started = new Promise<void>((resolve) => (allReady = resolve));
+  let spawned = 0;
+  const spawn: SpawnWorker = (events) => {
+    spawned++;
+    return spawnThread({ ...events, message: (message) => (message.type === 'ready' && ++ready === 2 && allReady(), events.message(message)) });
+  };
+  const pool = new WorkerPool('threads', 2, CAPABILITIES, spawn);
+  // Idle workers do not hold the process open: something must, while the test waits for them.
+  const holdOpen = setInterval(() => {}, 1000);
+  try {
+    pool.warmUp();
+    assert.is(spawned, 2);
+    await started;
+    pool.warmUp(); // already full: nothing more
+    assert.is(spawned, 2);
+    registerBackend('warm-threads', () => pool);
+    const parallel = new Parallel({ backend: 'warm-threads', nJobs: 2, prestart: false });
+    assert.equal(await parallel.run([1, 2, 3, 4].map((x) => delayed((y: number) => y * 2)(x))), [2, 4, 6, 8]);
+    assert.is(spawned, 2, 'the run started no worker of its own');
+  } finally {
+    clearInterval(holdOpen);
+    await pool.terminate();
+  }
+});
+
+test('a Parallel starts its workers when made (prestart), or when a batch first needs one (prestart: false)', async () => {
+  for (const prestart of [true, false]) {
+    const { pool, spawned } = recordingPool(2);
+    registerBackend('recorded-prestart', () => pool);
+    const parallel = new Parallel({ backend: 'recorded-prestart', nJobs: 2, prestart });
+    try {
+      assert.is(spawned(), prestart ? 2 : 0);
+      assert.equal(await parallel.run([delayed((y: number) => y + 1)(1)]), [2]);
+      assert.is(spawned(), prestart ? 2 : 1, 'one task needs one worker');
+    } finally {
+      await parallel.close();
+    }
+  }
+});
+
 test("a function's source reaches each worker once; a replacement worker gets it again", async () => {
   const { pool, sent, spawned } = recordingPool(1);
   registerBackend('recorded-threads', () => pool);
