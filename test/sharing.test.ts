@@ -114,16 +114,20 @@ const sharedDefs = () => sent.flatMap((m) => (m.type === 'batch' ? m.batch.defs 
 
 const once = suite('shared values cross once');
 
-once('one large list given to 100 tasks crosses once per worker and is released after the run', async () => {
+once('one large list given to 100 tasks crosses once per worker, is kept for the next run, and is released once a run no longer uses it', async () => {
   const list = Array.from({ length: 300_000 }, (_, i) => i % 7);
   const parallel = new Parallel({ backend: 'recorded-sharing', nJobs: 2 });
   sent.length = 0;
-  const out = await parallel.run(Array.from({ length: 100 }, (_, i) => delayed((xs: number[], j: number) => xs[j]!)(list, i)));
-  assert.equal(out, Array.from({ length: 100 }, (_, i) => i % 7));
+  const tasks = () => Array.from({ length: 100 }, (_, i) => delayed((xs: number[], j: number) => xs[j]!)(list, i));
+  assert.equal(await parallel.run(tasks()), Array.from({ length: 100 }, (_, i) => i % 7));
   const defs = sharedDefs();
   assert.ok(defs.length >= 1 && defs.length <= 2, `the list crossed ${defs.length} times for 2 workers`);
-  const released = sent.flatMap((m) => (m.type === 'forget' ? m.ids : []));
-  assert.ok(released.includes(defs[0]!.id), 'the workers were told to drop it when the run ended');
+  const released = () => sent.flatMap((m) => (m.type === 'forget' ? m.ids : []));
+  assert.not.ok(released().includes(defs[0]!.id), 'kept while the next run may use it');
+  assert.equal(await parallel.run(tasks()), Array.from({ length: 100 }, (_, i) => i % 7));
+  assert.is(sharedDefs().length, defs.length, 'the second run sent it no more');
+  await parallel.run([delayed((x: number) => x)(1)]);
+  assert.ok(released().includes(defs[0]!.id), 'the workers were told to drop it once a run did without it');
 
   sent.length = 0;
   const copying = new Parallel({ backend: 'recorded-sharing', nJobs: 2, maxNbytes: null });

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { isSharedView } from '../values/kinds.js';
 import { noteReferenceInUse, type ReferenceKind } from '../values/byReference.js';
-import { capturedCopy, copiedPerRun, copyArrived, copyUnwritten, forgetCopy, isCopyable, rebuildCopy, type CopyState } from './sharedCopies.js';
+import { capturedCopy, copiedPerRun, copyArrived, copyUnwritten, forgetCopy, isCopyable, isListShape, rebuildCopy, type CopyState } from './sharedCopies.js';
 
 /**
  * Typed arrays on shared memory (grain's SharedMemoryArray). On the threads
@@ -52,7 +52,7 @@ const ORIGIN = randomBytes(6).toString('base64url');
  * By reference: a view over shared memory, and any argument large enough to share for a run
  * (maxNbytes). A large typed array, DataView or ArrayBuffer is copied once into memory kept
  * across the Parallel's runs (sharedCopies.ts): on threads a SharedArrayBuffer every worker
- * reads without a copy. Anything else is carried by the transport's own structured clone, so
+ * reads without a copy; a large list of numbers likewise, rebuilt as an Array in each worker. Anything else is carried by the transport's own structured clone, so
  * on threads a shared view's memory is shared, not copied, and other values are copied to each
  * worker once per run. A process cannot map this thread's memory: it gets a copy, and its
  * writes stay with it. A task reads a copy either way: what it writes never comes back.
@@ -63,6 +63,9 @@ export const sharedKind: ReferenceKind<object, CopyState> = {
   matches: (value): value is object => isSharedView(value),
   send(value, { sharedMemory, keep }) {
     if (keep && isCopyable(value)) return keep(value) as { id: string; state: CopyState; runScoped: boolean };
+    // A large list of numbers: kept as its numbers, unless an element is not one.
+    const list = keep && isListShape(value) ? keep(value) : undefined;
+    if (list) return list as { id: string; state: CopyState; runScoped: boolean };
     const state = isSharedView(value) && !sharedMemory ? new (value.constructor as new (source: ArrayBufferView) => ArrayBufferView)(value) : value;
     return { id: `s${ORIGIN}.${nextId++}`, state: { value: state }, runScoped: true };
   },

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { types } from 'node:util';
+import { inspect, types } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Sent } from '../values/byReference.js';
@@ -19,6 +19,13 @@ import { own, removeFile, tempPath } from './tempFiles.js';
  * copy's hundreds) says it did not change; a changed value gets a new copy
  * and id, so no task ever reads a stale one.
  *
+ * A plain array of numbers (a list of a million ints) is kept the same way, as a Float64Array
+ * copy: its elements checked and copied in one pass (a few ms, where a structured clone per
+ * worker cost tens), compared element by element at the next run, and rebuilt as an Array in
+ * each worker. Only an Array that a structured clone would give back as exactly those numbers
+ * qualifies (no holes, no other own enumerable keys, Array's own prototype); anything else keeps
+ * to the transport's clone.
+ *
  * What the workers hold is bounded: when a run ends, every copy that no
  * running run uses and that the run just ended did not use is released (the
  * workers forget it, this side drops it). So a loop of runs over the same
@@ -36,9 +43,9 @@ export interface ViewShape { type: string; offset: number; length: number }
  */
 export type CopyState =
   | { value: unknown; kept?: undefined }
-  | { memory: SharedArrayBuffer | ArrayBuffer; view?: ViewShape; kept: true }
+  | { memory: SharedArrayBuffer | ArrayBuffer; view?: ViewShape; list?: true; kept: true }
   /** The copy in a file (child processes on this machine): each worker reads it once. */
-  | { file: string; view?: ViewShape; kept: true };
+  | { file: string; view?: ViewShape; list?: true; kept: true };
 
 /**
  * Where a Parallel's copies go: shared memory the workers read (threads), a buffer sent to each
@@ -47,20 +54,22 @@ export type CopyState =
  */
 export type CopyPlace = 'shared' | 'buffer' | 'file';
 
-/** One copy of one ArrayBuffer, shared by every value over it (the buffer itself, its views). */
+/** One copy of one ArrayBuffer, shared by every value over it (the buffer itself, its views); or of one list of numbers. */
 interface Entry {
   id: string;
   memory: SharedArrayBuffer | ArrayBuffer;
   /** The copy's bytes, compared with the buffer's at each run that meets it. */
   bytes: Buffer;
+  /** A list's copy: its numbers, compared with the list's at each run that meets it. */
+  numbers: Float64Array | undefined;
   /** The def of each value over the buffer, made once per copy (the same value: the same id in every run). */
   defs: WeakMap<object, Sent<CopyState>>;
   /** Every id handed out for this copy: the workers forget them all when it is released. */
   ids: string[];
   /** The file holding the copy ('file'), removed when the copy is released. */
   file: string | undefined;
-  /** The buffer, to drop its entry when the copy is released. */
-  buffer: WeakRef<ArrayBuffer>;
+  /** The buffer (or list), to drop its entry when the copy is released. */
+  buffer: WeakRef<object>;
   /** Runs still going that use this copy. */
   runs: Set<number>;
   /** The last run that met it; its bytes were compared for that run already. */
@@ -94,16 +103,64 @@ export function isCopyable(value: object): value is ArrayBufferView | ArrayBuffe
   return (View === DataView || (types.isTypedArray(value) && Object.getPrototypeOf(value) === View.prototype)) && View !== Buffer;
 }
 
+/**
+ * What util.inspect prints for an Array of `length` elements with no other own enumerable key
+ * (string or symbol) and Array's own prototype, when told to print no element: the one way to see
+ * those keys without listing a million indices (Object.keys takes tens of ms; this reads the
+ * named keys alone). Any other output (a key, a subclass, a proxy) means: not a plain list.
+ */
+const INSPECT_NO_ELEMENTS = { maxArrayLength: 0, depth: 0, customInspect: false, showProxy: true, breakLength: Infinity } as const;
+function bareArrayText(length: number): string {
+  return length === 0 ? '[]' : `[ ... ${length} more item${length === 1 ? '' : 's'} ]`;
+}
+
+/**
+ * An Array a structured clone gives back as nothing but its elements (checked here), and whose
+ * elements are then to be checked as numbers: Array's own prototype, not a proxy, no own
+ * enumerable key but its indices. Cheap: no element is read.
+ */
+export function isListShape(value: object): value is unknown[] {
+  return Array.isArray(value) && !types.isProxy(value) && Object.getPrototypeOf(value) === Array.prototype && value.length > 0 && inspect(value, INSPECT_NO_ELEMENTS) === bareArrayText(value.length);
+}
+
+/** Every element of `list` is a number (no hole: a hole reads undefined). */
+function allNumbers(list: readonly unknown[]): boolean {
+  for (let i = 0; i < list.length; i++) if (typeof list[i] !== 'number') return false;
+  return true;
+}
+
+/** `list`'s elements into `into` if every one is a number (no hole: a hole reads undefined); false at the first that is not. */
+function copyNumbers(list: readonly unknown[], into: Float64Array): boolean {
+  for (let i = 0; i < list.length; i++) {
+    const v = list[i];
+    if (typeof v !== 'number') return false;
+    into[i] = v;
+  }
+  return true;
+}
+
+/** Every element of `list` is the number in `numbers` at its index (Object.is: 0 and -0 differ, NaN is NaN). */
+function sameNumbers(list: readonly unknown[], numbers: Float64Array): boolean {
+  if (list.length !== numbers.length) return false;
+  for (let i = 0; i < list.length; i++) {
+    const v = list[i];
+    const n = numbers[i]!;
+    if (v === n ? v === 0 && 1 / v !== 1 / n : !(v !== v && n !== n)) return false;
+  }
+  return true;
+}
+
 /** What rebuilds `value` over `memory` (or the file holding it), a copy of its whole buffer (a view keeps its offset in it). */
-function stateOn(value: ArrayBufferView | ArrayBuffer, memory: SharedArrayBuffer | ArrayBuffer, file: string | undefined): CopyState {
+function stateOn(value: ArrayBufferView | ArrayBuffer | readonly unknown[], memory: SharedArrayBuffer | ArrayBuffer, file: string | undefined): CopyState {
   const where = file === undefined ? { memory } : { file };
+  if (Array.isArray(value)) return { ...where, list: true, kept: true };
   if (!ArrayBuffer.isView(value)) return { ...where, kept: true };
   const length = value instanceof DataView ? value.byteLength : (value as unknown as { length: number }).length;
   return { ...where, view: { type: value.constructor.name, offset: value.byteOffset, length }, kept: true };
 }
 
 export class SharedCopies {
-  private readonly byBuffer = new WeakMap<ArrayBuffer, Entry>();
+  private readonly byBuffer = new WeakMap<object, Entry>();
   private readonly entries = new Set<Entry>();
 
   /** @param place where the copies go (CopyPlace). */
@@ -114,8 +171,12 @@ export class SharedCopies {
    * are the same, else over a new copy. Copies are per buffer: two views of one buffer are two
    * views of one copy, so on shared memory what a task writes through one it reads through the other.
    */
-  share(value: ArrayBufferView | ArrayBuffer, run: number): Sent<CopyState> {
-    const buffer = bufferOf(value);
+  share(value: ArrayBufferView | ArrayBuffer, run: number): Sent<CopyState>;
+  /** A list (isListShape) likewise, kept as its numbers; undefined when an element is not a number. */
+  share(value: ArrayBufferView | ArrayBuffer | readonly unknown[], run: number): Sent<CopyState> | undefined;
+  share(value: ArrayBufferView | ArrayBuffer | readonly unknown[], run: number): Sent<CopyState> | undefined {
+    if (Array.isArray(value)) return this.shareList(value, run);
+    const buffer = bufferOf(value as ArrayBufferView | ArrayBuffer);
     let entry = this.byBuffer.get(buffer);
     // Compared once per run: a second view of the buffer in the same run finds it checked.
     if (entry && entry.lastRun !== run && !entry.bytes.equals(bytesOf(buffer))) {
@@ -124,26 +185,58 @@ export class SharedCopies {
       entry = undefined;
     }
     if (!entry) {
-      const memory = this.place === 'shared' ? new SharedArrayBuffer(buffer.byteLength) : new ArrayBuffer(buffer.byteLength);
-      const bytes = Buffer.from(memory);
-      bytesOf(buffer).copy(bytes);
-      const id = `${idPrefix}${nextId++}`;
-      let file: string | undefined;
-      if (this.place === 'file') {
-        file = tempPath(`copy-${id}`);
-        writeFileSync(file, bytes);
-        own(file);
-      }
-      entry = { id, memory, bytes, defs: new WeakMap(), ids: [], file, buffer: new WeakRef(buffer), runs: new Set(), lastRun: run, superseded: false };
-      this.entries.add(entry);
-      this.byBuffer.set(buffer, entry);
+      const memory = this.memory(buffer.byteLength);
+      bytesOf(buffer).copy(Buffer.from(memory));
+      entry = this.add(buffer, memory, undefined, run);
     }
+    return this.defOf(entry, value, run);
+  }
+
+  private shareList(list: readonly unknown[], run: number): Sent<CopyState> | undefined {
+    let entry = this.byBuffer.get(list);
+    if (entry && entry.lastRun !== run && !sameNumbers(list, entry.numbers!)) {
+      entry.superseded = true;
+      entry = undefined;
+    }
+    if (!entry) {
+      // Checked before the memory is taken: a sparse list of length 2^32-1 stops at its first hole.
+      if (!allNumbers(list)) return undefined;
+      const memory = this.memory(list.length * Float64Array.BYTES_PER_ELEMENT);
+      const numbers = new Float64Array(memory);
+      if (!copyNumbers(list, numbers)) return undefined; // a getter changed its mind
+      entry = this.add(list, memory, numbers, run);
+    }
+    return this.defOf(entry, list, run);
+  }
+
+  private memory(byteLength: number): SharedArrayBuffer | ArrayBuffer {
+    return this.place === 'shared' ? new SharedArrayBuffer(byteLength) : new ArrayBuffer(byteLength);
+  }
+
+  /** A new copy of `key` (a buffer, or a list) in `memory`, already filled. */
+  private add(key: object, memory: SharedArrayBuffer | ArrayBuffer, numbers: Float64Array | undefined, run: number): Entry {
+    const bytes = Buffer.from(memory);
+    const id = `${idPrefix}${nextId++}`;
+    let file: string | undefined;
+    if (this.place === 'file') {
+      file = tempPath(`copy-${id}`);
+      writeFileSync(file, bytes);
+      own(file);
+    }
+    const entry: Entry = { id, memory, bytes, numbers, defs: new WeakMap(), ids: [], file, buffer: new WeakRef(key), runs: new Set(), lastRun: run, superseded: false };
+    this.entries.add(entry);
+    this.byBuffer.set(key, entry);
+    return entry;
+  }
+
+  /** The def of `value` over `entry`'s copy for `run`: the same one in every run while the copy stands. */
+  private defOf(entry: Entry, value: object, run: number): Sent<CopyState> {
     entry.runs.add(run);
     entry.lastRun = run;
     let sent = entry.defs.get(value);
     if (!sent) {
       const id = entry.ids.length ? `${entry.id}.${entry.ids.length}` : entry.id;
-      sent = { id, state: stateOn(value, entry.memory, entry.file), runScoped: false };
+      sent = { id, state: stateOn(value as ArrayBufferView | ArrayBuffer | readonly unknown[], entry.memory, entry.file), runScoped: false };
       entry.ids.push(id);
       entry.defs.set(value, sent);
     }
@@ -182,6 +275,7 @@ export class SharedCopies {
  */
 export function copiedPerRun(state: CopyState): boolean {
   if (!state.kept) return false;
+  if (state.list) return true; // an Array a task got is its own to write: rebuilt, unless unwritten
   return state.view === undefined || !('memory' in state) || !(state.memory instanceof SharedArrayBuffer);
 }
 
@@ -203,6 +297,10 @@ function memoryOf(state: CopyState & { kept: true }): SharedArrayBuffer | ArrayB
 /** In the worker: the value an earlier run got from `state` still holds its bytes, the whole buffer (a memcmp: cheaper than a new copy and its collection). */
 export function copyUnwritten(state: CopyState, built: unknown): boolean {
   if (!state.kept) return false;
+  if (state.list) {
+    const numbers = new Float64Array(memoryOf(state));
+    return Array.isArray(built) && isListShape(built) && sameNumbers(built, numbers);
+  }
   return bytesOf(memoryOf(state)).equals(bytesOf(bufferOf(built as ArrayBufferView | ArrayBuffer)));
 }
 
@@ -210,6 +308,12 @@ export function copyUnwritten(state: CopyState, built: unknown): boolean {
 export function rebuildCopy(state: CopyState): unknown {
   if (!state.kept) return state.value;
   const received = memoryOf(state);
+  if (state.list) {
+    const numbers = new Float64Array(received);
+    const list = new Array<number>(numbers.length);
+    for (let i = 0; i < numbers.length; i++) list[i] = numbers[i]!;
+    return list;
+  }
   let memory = received;
   if (copiedPerRun(state)) {
     memory = new ArrayBuffer(received.byteLength);

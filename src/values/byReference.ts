@@ -29,11 +29,12 @@ export interface SendContext {
   /** The run's encode session: a kind that encodes with a serializer hands it on (one capture per function per run). */
   session: EncodeSession;
   /**
-   * A large binary argument (a typed array, DataView or ArrayBuffer) as a def kept across the
-   * runs of its Parallel: copied once, reused while its bytes are unchanged (sharing/sharedCopies.ts).
+   * A large binary argument (a typed array, DataView or ArrayBuffer), or a large list of numbers,
+   * as a def kept across the runs of its Parallel: copied once, reused while its bytes (numbers)
+   * are unchanged (sharing/sharedCopies.ts); undefined for a list with an element not a number.
    * Absent when the tasks run in this very thread.
    */
-  keep?: ((value: ArrayBufferView | ArrayBuffer) => Sent) | undefined;
+  keep?: ((value: ArrayBufferView | ArrayBuffer | readonly unknown[]) => Sent | undefined) | undefined;
 }
 
 /** A value as a def: its id in every worker that holds it, and what the receiver rebuilds it from. */

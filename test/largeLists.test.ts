@@ -1,0 +1,175 @@
+/**
+ * Large lists of numbers (plain Arrays above maxNbytes): kept by the Parallel as their numbers,
+ * rebuilt as Arrays in each worker, reused by the next run while unchanged, never stale after a
+ * change (in the main thread, or written by a task in its worker), and anything that is not
+ * exactly a list of numbers (a hole, another key, a string, a subclass) arrives as a structured
+ * clone gives it. Every answer is compared with the main thread's.
+ */
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Parallel, delayed, registerBackend } from 'joblet';
+import { WorkerPool, type SpawnWorker } from '../src/backends/pool.js';
+import { spawnThread } from '../src/backends/threads.js';
+import type { ToWorker } from '../src/runtime/protocol.js';
+
+const SIZE = 200_000; // about 1.6 MB: above the default maxNbytes ('1M')
+
+/** What a task saw: enough to tell any difference from the main thread's list. */
+const describeList = (list: unknown[], i: number) => {
+  let sum = 0;
+  let negativeZeros = 0;
+  let nans = 0;
+  for (let k = 0; k < list.length; k++) {
+    const v = list[k];
+    if (typeof v === 'number') {
+      if (Number.isNaN(v)) nans++;
+      else if (Object.is(v, -0)) negativeZeros++;
+      else sum = (sum + v * ((k % 7) + 1)) % 1_000_003;
+    } else sum = (sum + String(v).length) % 1_000_003;
+  }
+  return {
+    isArray: Array.isArray(list),
+    plainPrototype: Object.getPrototypeOf(list) === Array.prototype,
+    length: list.length,
+    holes: list.length - Object.keys(list).filter((key) => /^\d+$/.test(key)).length,
+    otherKeys: Object.keys(list).filter((key) => !/^\d+$/.test(key)),
+    sum,
+    negativeZeros,
+    nans,
+    at: list[i],
+    last: list[list.length - 1],
+  };
+};
+
+/** On the main thread, as a task would: the reference every worker's answer is compared with. */
+const expectedFor = (list: unknown[], n: number) => Array.from({ length: n }, (_, i) => describeList(list, i));
+
+const run = (parallel: Parallel, list: unknown[], n = 4) => parallel.run(Array.from({ length: n }, (_, i) => delayed(describeList)(list, i)));
+
+// The defs that crossed to a real worker thread (ids and whether a list copy), to see a copy kept and reused.
+const sent: { id: string; list: boolean }[] = [];
+const recording: SpawnWorker = (events) => {
+  const handle = spawnThread(events);
+  const record = (m: ToWorker) => {
+    if (m.type !== 'batch') return;
+    for (const d of m.batch.defs) if (d.kind === 'ref' && d.ref === 'shared') sent.push({ id: d.id, list: (d.state as { list?: boolean }).list === true });
+  };
+  return { ...handle, send: (message, transfer) => (record(message), handle.send(message, transfer)) };
+};
+registerBackend('recorded-lists', ({ nWorkers }) => new WorkerPool('threads', nWorkers, { sharedMemory: true, isolation: 'thread' }, recording));
+
+const test = suite('large lists of numbers');
+
+test('threads: a list is sent as one kept copy, reused while unchanged, copied again after a change', async () => {
+  const parallel = new Parallel({ backend: 'recorded-lists', nJobs: 1 });
+  sent.length = 0;
+  try {
+    const list = Array.from({ length: SIZE }, (_, k) => k * 3 - 7);
+    assert.equal(await run(parallel, list), expectedFor(list, 4));
+    assert.equal(await run(parallel, list), expectedFor(list, 4));
+    assert.equal(sent.length, 1, 'sent once: the second run reused it');
+    assert.ok(sent[0]!.list, 'as a list copy');
+    list[SIZE - 1] = 0.5;
+    assert.equal(await run(parallel, list), expectedFor(list, 4), 'the change shows');
+    assert.is(sent.length, 2);
+    assert.is.not(sent[1]!.id, sent[0]!.id, 'a changed list is a new copy');
+  } finally {
+    await parallel.close();
+  }
+});
+
+for (const backend of ['threads', 'processes'] as const) {
+  test(`${backend}: numbers arrive exactly (-0, NaN, Infinity, fractions, huge and tiny), as an Array of Array's prototype`, async () => {
+    const parallel = new Parallel({ backend, nJobs: 2 });
+    try {
+      const list: number[] = Array.from({ length: SIZE }, (_, k) => (k % 5 === 0 ? k / 3 : k));
+      list[1] = -0;
+      list[2] = NaN;
+      list[3] = Infinity;
+      list[4] = -Infinity;
+      list[5] = Number.MAX_VALUE;
+      list[6] = Number.MIN_VALUE;
+      list[7] = 2 ** 53 + 2;
+      const out = await run(parallel, list, 8);
+      assert.equal(out, expectedFor(list, 8));
+      assert.ok(Object.is((out[1] as { at: number }).at, -0), '-0 stays -0');
+    } finally {
+      await parallel.close();
+    }
+  });
+
+  test(`${backend}: a list changed between runs is never stale (0 to -0 included, the same array object)`, async () => {
+    const parallel = new Parallel({ backend, nJobs: 2 });
+    try {
+      const list = Array.from({ length: SIZE }, (_, k) => k);
+      assert.equal(await run(parallel, list), expectedFor(list, 4));
+      list[0] = -0; // === 0, but not the same number
+      assert.equal(await run(parallel, list), expectedFor(list, 4), '0 -> -0 shows');
+      list[SIZE - 1] = NaN;
+      assert.equal(await run(parallel, list), expectedFor(list, 4), 'a NaN shows');
+      assert.equal(await run(parallel, list), expectedFor(list, 4), 'and stays, unchanged');
+      list.push(5);
+      assert.equal(await run(parallel, list), expectedFor(list, 4), 'a longer list shows');
+    } finally {
+      await parallel.close();
+    }
+  });
+
+  test(`${backend}: what a task writes into the list it got never reaches the next run`, async () => {
+    const parallel = new Parallel({ backend, nJobs: 1 });
+    try {
+      const list = Array.from({ length: SIZE }, (_, k) => k + 1);
+      const scribble = (l: unknown[], mode: number) => {
+        if (mode === 0) l[0] = 999;
+        else if (mode === 1) (l as unknown as { note: string }).note = 'x';
+        else if (mode === 2) delete l[3];
+        else if (mode === 3) l.length = 10;
+        else Object.setPrototypeOf(l, null);
+        return 0;
+      };
+      for (let mode = 0; mode < 5; mode++) {
+        await parallel.run([delayed(scribble)(list, mode)]);
+        assert.equal(await run(parallel, list, 4), expectedFor(list, 4), `after write ${mode}`);
+      }
+    } finally {
+      await parallel.close();
+    }
+  });
+
+  test(`${backend}: a list that is not exactly numbers arrives as a structured clone gives it (a hole, another key, a string, undefined, a subclass)`, async () => {
+    const parallel = new Parallel({ backend, nJobs: 2 });
+    try {
+      const base = () => Array.from({ length: SIZE }, (_, k) => k);
+      const holey = base();
+      delete holey[10];
+      const keyed = Object.assign(base(), { label: 'w' });
+      const stringy: unknown[] = base();
+      stringy[SIZE - 1] = '1';
+      const undef: unknown[] = base();
+      undef[5] = undefined;
+      for (const list of [holey, keyed, stringy, undef]) assert.equal(await run(parallel, list), expectedFor(list, 4));
+      class Row extends Array<number> {}
+      const row = Row.from(base());
+      const [seen] = (await parallel.run([delayed((l: number[]) => ({ isArray: Array.isArray(l), length: l.length, last: l[l.length - 1] }))(row)])) as { isArray: boolean; length: number; last: number }[];
+      assert.equal(seen, { isArray: true, length: SIZE, last: SIZE - 1 });
+    } finally {
+      await parallel.close();
+    }
+  });
+
+  test(`${backend}: a key added to a list the run kept before still arrives (the list leaves the kept copy)`, async () => {
+    const parallel = new Parallel({ backend, nJobs: 2 });
+    try {
+      const list: number[] & { label?: string } = Array.from({ length: SIZE }, (_, k) => k * 2);
+      assert.equal(await run(parallel, list), expectedFor(list, 4));
+      list.label = 'added';
+      assert.equal(await run(parallel, list), expectedFor(list, 4));
+      delete list.label;
+      assert.equal(await run(parallel, list), expectedFor(list, 4));
+    } finally {
+      await parallel.close();
+    }
+  });
+}
+
+test.run();
