@@ -74,7 +74,8 @@ export interface ConfigOptions {
    * Bytes, or a string like '10M'; null turns it off (joblib's max_nbytes).
    * Looks at each task's top-level arguments, estimated without a walk. A typed array,
    * DataView or ArrayBuffer over it is copied once to memory the Parallel keeps (shared
-   * memory on threads: no copy per worker), reused by later runs while its bytes are unchanged.
+   * memory on threads: no copy per worker), reused by later runs while its bytes are unchanged;
+   * so is a top-level plain Array of numbers, as its numbers (rebuilt as an Array in each worker).
    * @default '1M'
    * @example new Parallel({ maxNbytes: '10M' })
    */
