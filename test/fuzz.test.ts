@@ -62,5 +62,16 @@ findings('a large argument holding a Proxy keeps to the serializer, which refuse
   assert.equal(summary.failures.map(formatFailure), []);
 });
 
+findings('a large argument nested 20,000 deep keeps to the serializer, which refuses it where the nesting begins (a clone for the run overflowed the stack raw: seed 20261205, cases 689 and 2298)', async () => {
+  const recipes: Recipe[] = [
+    ['sparse', 2 ** 31, [[1290759563, ['symbolKey', 'd', ['null']]], [1352006178, ['deep', 20_000, 'map', ['regexp', '', 'iu']]]]],
+    ['sparse', 2 ** 31, [[509056166, ['undefined']], [1395620365, ['deep', 20_000, 'array', ['dense', 125_179]]]]],
+  ];
+  const summary = await fuzz({ seed: 0, runs: 24, cases: everywhere(recipes, ['devalue', 'auto']), hangMs: 60_000 });
+  assert.is(summary.casesRun, 24);
+  assert.equal(summary.failures.map(formatFailure), []);
+  assert.is(summary.refused, 24, 'no serializer writes 20,000 levels: each is refused with its path');
+});
+
 fuzzed.run();
 findings.run();

@@ -20,7 +20,7 @@ import { delayed, Parallel, SerializationError, TaskError, WorkerCrashedError } 
 import { build, caseAt, kindsOf, type FuzzCase, type Recipe } from './recipes.js';
 import { describe, firstDifference } from './describe.js';
 import { estimateBytes } from '../../src/sharing/bytes.js';
-import { someInGraph } from '../../src/values/graph.js';
+import { deeperThan, NESTING_LIMIT, someInGraph } from '../../src/values/graph.js';
 import { clonesAmiss } from '../../src/values/kinds.js';
 
 const DESCRIBE_URL = new URL('./describe.js', import.meta.url).href;
@@ -42,8 +42,8 @@ const hasHugeArray = (r: Recipe) => [...JSON.stringify(r).matchAll(/\["sparse",(
 function expected(fuzzCase: FuzzCase, value: unknown): string | typeof REFUSED | { threw: string } {
   const { serializer, recipe, mode } = fuzzCase;
   try {
-    // An argument larger than maxNbytes (1M) is shared for the run, by structured clone whatever the serializer, unless it holds functions, proxies, class instances or null-prototype objects (README, Sharing large data).
-    if (mode === 'argument' && typeof value === 'object' && value !== null && estimateBytes(value) > 1024 * 1024 && !someInGraph(value, (v) => typeof v === 'function' || clonesAmiss(v))) {
+    // An argument larger than maxNbytes (1M) is shared for the run, by structured clone whatever the serializer, unless it holds functions, proxies, class instances or null-prototype objects, or nests deeper than a clone can recurse (README, Sharing large data).
+    if (mode === 'argument' && typeof value === 'object' && value !== null && estimateBytes(value) > 1024 * 1024 && !someInGraph(value, (v) => typeof v === 'function' || clonesAmiss(v)) && !deeperThan(value, NESTING_LIMIT)) {
       return describe(structuredClone(value), { loose: serializer === 'auto' });
     }
     switch (serializer) {
