@@ -150,6 +150,24 @@ for (const backend of ['threads', 'processes'] as const) {
   }
 }
 
+hostile('javascript: 1,000 nested Maps, written here, arrive whole on a worker thread (a 4 MB stack) and are refused where a child process (1 MB) cannot eval them, with a remedy about the depth', async () => {
+  // serialize-javascript writes `new Map([["d", new Map(...)]])`: this thread writes 1,596 levels, evals 636.
+  const value = nested(1000, 'map', 'end');
+  await withParallel({ nJobs: 1, serializer: 'javascript', backend: 'threads' }, async (parallel) => {
+    assert.equal(await parallel.run([delayed(depthOf)(value)]), [1000]);
+  });
+  await withParallel({ nJobs: 1, serializer: 'javascript', backend: 'processes' }, async (parallel) => {
+    await rejects(parallel.run([delayed(depthOf)(value)]), (error) => {
+      assert.instance(error, SerializationError);
+      assert.is(error.serializer, 'javascript');
+      assert.is(error.path, 'args');
+      assert.match(error.problem, /Cannot deserialize: Maximum call stack size exceeded/);
+      assert.match(error.remedy, /nested too deeply to be rebuilt here/);
+    });
+    assert.equal(await parallel.run([delayed(typeOf)(1)]), ['number']);
+  });
+});
+
 const sparse = suite('a sparse array of length 2^32-1 costs its elements, not its length');
 
 const LAST = 2 ** 32 - 2;

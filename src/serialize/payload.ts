@@ -209,9 +209,11 @@ export function decodeValue(
       path: context.root,
       serializer: serializer.name,
       problem: `Cannot deserialize: ${error instanceof Error ? error.message : String(error)}`,
-      remedy:
-        'Bytes written by one serializer must be read by the same one; a custom serializer must also be ' +
-        'registered in the worker (registerSerializer(s, { module })).',
+      // Written on a thread with a larger stack than the reader's (a worker thread's 4 MB, a process's 1 MB): too deep to rebuild here.
+      remedy: isStackOverflow(error)
+        ? `The value is nested too deeply to be rebuilt here. ${TOO_DEEP_REMEDY}`
+        : 'Bytes written by one serializer must be read by the same one; a custom serializer must also be ' +
+          'registered in the worker (registerSerializer(s, { module })).',
       taskIndex: context.taskIndex,
       cause: error,
     });
