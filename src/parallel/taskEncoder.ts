@@ -13,7 +13,7 @@ import '../sharing/kinds.js';
 import { estimateBytes } from '../sharing/bytes.js';
 import { isCopyable, type SharedCopies } from '../sharing/sharedCopies.js';
 import { anyReferenceInUse, largeValueKind, ReferenceRefusal, referenceKindOf, type ReferenceKind, type SendContext } from '../values/byReference.js';
-import { deeperThan, NESTING_LIMIT, someInGraph } from '../values/graph.js';
+import { NESTING_LIMIT, someInGraph, someInGraphOrDeeper } from '../values/graph.js';
 import { joinPath } from '../values/paths.js';
 import { clonesAmiss, isLeafObject } from '../values/kinds.js';
 import { EncodeSession } from '../values/session.js';
@@ -322,7 +322,7 @@ export class TaskEncoder {
         // stack overflow for the deep ones; or gives a null-prototype object Object's).
         let ok = this.shareable.get(arg);
         if (ok === undefined) {
-          ok = !someInGraph(arg, (v) => typeof v === 'function' || clonesAmiss(v) || referenceKindOf(v) !== undefined, () => true) && !deeperThan(arg, NESTING_LIMIT);
+          ok = !someInGraphOrDeeper(arg, NESTING_LIMIT, (v) => typeof v === 'function' || clonesAmiss(v) || referenceKindOf(v) !== undefined, () => true);
           this.shareable.set(arg, ok);
         }
         if (ok) (large ??= new Set()).add(arg);

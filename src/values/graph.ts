@@ -272,6 +272,61 @@ export function deeperThan(root: unknown, levels: number): PathStep[] | undefine
 }
 
 /**
+ * `deeperThan` as a yes/no, joined to someInGraph's scan: is there an object or function for
+ * which `test` is true, a symbol for which `symbol` is, or a container nested more than `levels`
+ * deep? One walk for the check made on every large argument: no frames, no paths, no closure per
+ * child. Children are pushed last first, so that they are entered in reading order, as a
+ * recursive encoder enters them (an object met again is not entered again: it is a back-reference).
+ */
+export function someInGraphOrDeeper(root: unknown, levels: number, test: (value: object) => boolean = never, symbol: (value: symbol) => boolean = never): boolean {
+  if (typeof root === 'function') return test(root);
+  if (typeof root === 'symbol') return symbol(root);
+  if (typeof root !== 'object' || root === null) return false;
+  const seen = new Set<object>();
+  const objects: object[] = [root];
+  const depths: number[] = [0];
+  const held: object[] = [];
+  // A child: a function or a symbol is tested now, an object held to be pushed, a primitive skipped.
+  const child = (value: unknown, into: object[]): boolean => {
+    if (typeof value === 'object') {
+      if (value !== null) into.push(value);
+      return false;
+    }
+    return typeof value === 'function' ? test(value) : typeof value === 'symbol' && symbol(value);
+  };
+  while (objects.length) {
+    const object = objects.pop()!;
+    const depth = depths.pop()!;
+    if (seen.has(object)) continue;
+    seen.add(object);
+    if (depth > levels || test(object)) return true;
+    // No walk enters a Proxy: its contents are its handler's code (and a revoked one throws).
+    if (isLeafObject(object)) continue;
+    if (Array.isArray(object)) {
+      const present = presentIndices(object);
+      const n = present ? present.length : object.length;
+      for (let j = 0; j < n; j++) {
+        const value: unknown = object[present ? present[j]! : j];
+        if (typeof value !== 'number' && child(value, held)) return true;
+      }
+    } else if (object instanceof Map) {
+      for (const [key, value] of object) if (child(key, held) || child(value, held)) return true;
+    } else if (object instanceof Set) {
+      for (const value of object) if (child(value, held)) return true;
+    } else {
+      for (const key of Object.keys(object)) if (child((object as Record<string, unknown>)[key], held)) return true;
+    }
+    while (held.length) objects.push(held.pop()!), depths.push(depth + 1);
+  }
+  return false;
+}
+
+const never = () => false;
+
+/** A container nested more than `levels` deep in `root` (deeperThan, as a yes/no). */
+export const nestsDeeperThan = (root: unknown, levels: number): boolean => someInGraphOrDeeper(root, levels);
+
+/**
  * Where a chain of nesting found by `deeperThan` begins: the path cut below the last container on
  * it that holds more than one container (`args[0][1352006178]`, not a thousand `.get("d")`), so
  * an error names the value to flatten.

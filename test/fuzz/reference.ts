@@ -15,7 +15,7 @@ import serializeJavascript from 'serialize-javascript';
 import type { FuzzCase, Recipe } from './recipes.js';
 import { describe } from './describe.js';
 import { estimateBytes } from '../../src/sharing/bytes.js';
-import { deeperThan, NESTING_LIMIT, someInGraph } from '../../src/values/graph.js';
+import { NESTING_LIMIT, nestsDeeperThan, someInGraph } from '../../src/values/graph.js';
 import { clonesAmiss } from '../../src/values/kinds.js';
 import { isStackOverflow } from '../../src/serialize/remedies.js';
 
@@ -71,7 +71,7 @@ export function expected(fuzzCase: FuzzCase, value: unknown): Expected | typeof 
   const { serializer, recipe, mode } = fuzzCase;
   try {
     // An argument larger than maxNbytes (1M) is shared for the run, by structured clone whatever the serializer, unless it holds functions, proxies, class instances or null-prototype objects, or nests deeper than a clone can recurse (README, Sharing large data).
-    if (mode === 'argument' && typeof value === 'object' && value !== null && estimateBytes(value) > 1024 * 1024 && !someInGraph(value, (v) => typeof v === 'function' || clonesAmiss(v)) && !deeperThan(value, NESTING_LIMIT)) {
+    if (mode === 'argument' && typeof value === 'object' && value !== null && estimateBytes(value) > 1024 * 1024 && !someInGraph(value, (v) => typeof v === 'function' || clonesAmiss(v)) && !nestsDeeperThan(value, NESTING_LIMIT)) {
       return describe(structuredClone(value), { loose: serializer === 'auto' });
     }
     switch (serializer) {
