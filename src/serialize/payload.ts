@@ -126,14 +126,14 @@ export function locateFailure(error: unknown, value: unknown, context: EncodeCon
   // The codec recursed past the stack: a value nested too deeply. The walk that measures nesting
   // does not recurse; it names where the chain begins.
   if (isStackOverflow(error)) {
-    let deep: PathStep[] | undefined;
+    let start: string | undefined;
     try {
-      deep = deeperThan(value, NESTING_LIMIT);
+      const deep = deeperThan(value, NESTING_LIMIT);
+      if (deep) start = formatPath(root, chainStart(value, deep));
     } catch {
-      // Reading the value threw (a getter): the overflow is reported at the root.
+      // Reading the value threw (a getter): the overflow is reported as the codec threw it, at the root.
     }
-    if (deep) {
-      const start = formatPath(root, chainStart(value, deep));
+    if (start !== undefined) {
       return new SerializationError({
         phase: context.phase,
         path: start,

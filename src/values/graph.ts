@@ -197,7 +197,8 @@ function visitObjectChild(child: unknown, test: (value: object) => boolean, push
 }
 
 /**
- * Levels of nesting a value shared for a run may have. V8's structured clone (the transport's
+ * Levels of nesting a value shared for a run may have, and past which a codec's stack overflow is
+ * laid on the value's nesting (payload.ts locateFailure). V8's structured clone (the transport's
  * copy of a shared value) and every codec joblet has recurse once per level of arrays, objects,
  * Maps and Sets, and throw a bare RangeError (no path, no value) when the stack runs out: at about
  * 1,900 levels of plain objects on Node 20's default stack, 3,200 of arrays, and 1,600 for
