@@ -62,5 +62,38 @@ findings('a large argument holding a Proxy keeps to the serializer, which refuse
   assert.equal(summary.failures.map(formatFailure), []);
 });
 
+findings('a large argument nested 20,000 deep keeps to the serializer, which refuses it where the nesting begins (a clone for the run overflowed the stack raw: seed 20261205, cases 689 and 2298)', async () => {
+  const recipes: Recipe[] = [
+    ['sparse', 2 ** 31, [[1290759563, ['symbolKey', 'd', ['null']]], [1352006178, ['deep', 20_000, 'map', ['regexp', '', 'iu']]]]],
+    ['sparse', 2 ** 31, [[509056166, ['undefined']], [1395620365, ['deep', 20_000, 'array', ['dense', 125_179]]]]],
+  ];
+  const summary = await fuzz({ seed: 0, runs: 24, cases: everywhere(recipes, ['devalue', 'auto']), hangMs: 60_000 });
+  assert.is(summary.casesRun, 24);
+  assert.equal(summary.failures.map(formatFailure), []);
+  assert.is(summary.refused, 24, 'no serializer writes 20,000 levels: each is refused with its path');
+});
+
+findings('json and javascript carry a value whose sparse array of length 2^32-1 sits where they drop it (in a Map for JSON, under a symbol key for both), as their own round trip does (seed 20261205, cases 336, 2881 and 2908)', async () => {
+  const recipes: Recipe[] = [
+    ['mapCycle', ['sparse', 2 ** 32 - 1, [[2004771157, ['regexp', '1', 'iu']]]]],
+    ['symbolKey', 'D', ['sparse', 2 ** 32 - 1, [[587293148, ['error', 'y']]]]],
+  ];
+  const summary = await fuzz({ seed: 0, runs: 24, cases: everywhere(recipes, ['json', 'javascript']), hangMs: 60_000 });
+  assert.is(summary.casesRun, 24);
+  assert.equal(summary.failures.map(formatFailure), []);
+  // As an argument and a result, where the array is dropped unread (javascript writes a Map's contents: that
+  // one is refused for its length); a captured value is refused by both (neither carries closures).
+  assert.is(summary.same, 12, 'arrived as the serializer\'s round trip makes them');
+});
+
+findings('javascript on threads carries a value 1,000 Maps deep whose source the main thread cannot eval but a worker thread can: the reference is made with a worker\'s stack (seed 20261206, case 184)', async () => {
+  const recipes: Recipe[] = [['object', [['constructor', ['deep', 1000, 'map', ['symbolKey', 'f', ['null']]]]], 'inherits']];
+  const summary = await fuzz({ seed: 0, runs: 6, cases: everywhere(recipes, ['javascript']), hangMs: 60_000 });
+  assert.is(summary.casesRun, 6);
+  assert.equal(summary.failures.map(formatFailure), []);
+  // As an argument on threads; on processes the child, with the main thread's stack, refuses it when decoding.
+  assert.is(summary.same, 1, 'the argument on threads arrived as the serializer\'s round trip makes it');
+});
+
 fuzzed.run();
 findings.run();

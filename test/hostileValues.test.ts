@@ -95,6 +95,79 @@ for (const backend of ['threads', 'processes'] as const) {
   });
 }
 
+/** A chain of `levels` one-entry containers around `inner`. */
+function nested(levels: number, how: 'array' | 'object' | 'map', inner: unknown): unknown {
+  let value = inner;
+  for (let i = 0; i < levels; i++) value = how === 'array' ? [value] : how === 'object' ? { d: value } : new Map([['d', value]]);
+  return value;
+}
+
+/** How many containers deep `value`'s chain goes (walked, not recursed). */
+const depthOf = (value: unknown) => {
+  let levels = 0;
+  for (let x = value; typeof x === 'object' && x !== null; levels++) x = x instanceof Map ? x.get('d') : Array.isArray(x) ? x[0] : (x as { d: unknown }).d;
+  return levels;
+};
+
+for (const backend of ['threads', 'processes'] as const) {
+  for (const serializer of ALL_SERIALIZERS) {
+    hostile(`${serializer} on ${backend}: a large argument nested 20,000 deep is refused where the nesting begins, not cloned into a raw stack overflow`, async () => {
+      await withParallel({ nJobs: 1, serializer, backend }, async (parallel) => {
+        // Estimated over maxNbytes, it was shared for the run by the transport's structured clone,
+        // which overflowed the stack: a bare RangeError, no path (fuzz seed 20261205, cases 689 and 2298).
+        const sparse: unknown[] = [];
+        sparse.length = 2 ** 31;
+        sparse[3] = { shallow: [1, 2] };
+        sparse[7] = nested(20_000, 'map', /x/iu);
+        const record = { big: Array.from({ length: 200_000 }, (_, i) => i % 1000), list: nested(20_000, 'array', 1) };
+        // json and javascript refuse a sparse array that long before its depth (they write every hole).
+        const values: [unknown, string][] = serializer === 'json' || serializer === 'javascript' ? [] : [[sparse, 'args[0][7]']];
+        values.push([record, 'args[0].list']);
+        for (const [value, path] of values) {
+          await rejects(parallel.run([delayed((x: unknown) => typeof x)(value)]), (error) => {
+            assert.instance(error, SerializationError);
+            assert.is(error.path, path);
+            assert.is(error.serializer, serializer);
+            assert.is(error.phase, 'serialize-task');
+            assert.is(error.taskIndex, 0);
+            assert.match(error.problem, /nested more than 1000 levels deep/);
+            assert.match(error.remedy, /Flatten/);
+          });
+        }
+        assert.equal(await parallel.run([delayed(typeOf)(1)]), ['number']);
+      });
+    });
+  }
+  for (const serializer of ['auto', 'devalue'] as const) {
+    hostile(`${serializer} on ${backend}: a large argument nested deeper than a shared value may be (1,200 levels) arrives whole, by the serializer`, async () => {
+      await withParallel({ nJobs: 1, serializer, backend }, async (parallel) => {
+        const record = { big: Array.from({ length: 200_000 }, (_, i) => i % 1000), list: nested(1200, 'array', 'end') };
+        const [got] = await parallel.run([delayed((x: typeof record) => [x.big.length, x.big[999], x.list])(record)]);
+        const [length, last, list] = got as [number, number, unknown];
+        assert.equal([length, last, depthOf(list)], [200_000, 999, 1200]);
+      });
+    });
+  }
+}
+
+hostile('javascript: 1,000 nested Maps, written here, arrive whole on a worker thread (a 4 MB stack) and are refused where a child process (1 MB) cannot eval them, with a remedy about the depth', async () => {
+  // serialize-javascript writes `new Map([["d", new Map(...)]])`: this thread writes 1,596 levels, evals 636.
+  const value = nested(1000, 'map', 'end');
+  await withParallel({ nJobs: 1, serializer: 'javascript', backend: 'threads' }, async (parallel) => {
+    assert.equal(await parallel.run([delayed(depthOf)(value)]), [1000]);
+  });
+  await withParallel({ nJobs: 1, serializer: 'javascript', backend: 'processes' }, async (parallel) => {
+    await rejects(parallel.run([delayed(depthOf)(value)]), (error) => {
+      assert.instance(error, SerializationError);
+      assert.is(error.serializer, 'javascript');
+      assert.is(error.path, 'args');
+      assert.match(error.problem, /Cannot deserialize: Maximum call stack size exceeded/);
+      assert.match(error.remedy, /nested too deeply to be rebuilt here/);
+    });
+    assert.equal(await parallel.run([delayed(typeOf)(1)]), ['number']);
+  });
+});
+
 const sparse = suite('a sparse array of length 2^32-1 costs its elements, not its length');
 
 const LAST = 2 ** 32 - 2;

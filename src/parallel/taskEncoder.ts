@@ -13,7 +13,7 @@ import '../sharing/kinds.js';
 import { estimateBytes } from '../sharing/bytes.js';
 import { isCopyable, type SharedCopies } from '../sharing/sharedCopies.js';
 import { anyReferenceInUse, largeValueKind, ReferenceRefusal, referenceKindOf, type ReferenceKind, type SendContext } from '../values/byReference.js';
-import { someInGraph } from '../values/graph.js';
+import { NESTING_LIMIT, someInGraph, someInGraphOrDeeper } from '../values/graph.js';
 import { joinPath } from '../values/paths.js';
 import { clonesAmiss, isLeafObject } from '../values/kinds.js';
 import { EncodeSession } from '../values/session.js';
@@ -317,11 +317,12 @@ export class TaskEncoder {
       if (referenceKindOf(arg)) continue;
       if (estimateBytes(arg) > maxNbytes) {
         // Shared values travel by structured clone: functions, symbols, proxies, class instances, null-prototype
-        // objects and references keep to the serializer, which carries them or refuses them at their path (a
-        // clone fails with neither, or gives a null-prototype object Object's).
+        // objects, references and values nested deeper than a clone can recurse keep to the serializer, which
+        // carries them or refuses them at their path (a clone fails with neither, raw, in the transport: a
+        // stack overflow for the deep ones; or gives a null-prototype object Object's).
         let ok = this.shareable.get(arg);
         if (ok === undefined) {
-          ok = !someInGraph(arg, (v) => typeof v === 'function' || clonesAmiss(v) || referenceKindOf(v) !== undefined, () => true);
+          ok = !someInGraphOrDeeper(arg, NESTING_LIMIT, (v) => typeof v === 'function' || clonesAmiss(v) || referenceKindOf(v) !== undefined, () => true);
           this.shareable.set(arg, ok);
         }
         if (ok) (large ??= new Set()).add(arg);

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { SerializationError, type SerializationPhase } from '../errors.js';
 import { UnserializableValueError, type Serializer } from './types.js';
-import { findInGraph, someInGraph } from '../values/graph.js';
+import { chainStart, deeperThan, findInGraph, NESTING_LIMIT, someInGraph } from '../values/graph.js';
 import { formatPath, joinPath, type PathStep } from '../values/paths.js';
 import { KEEP, replaceInPlace, substitute } from '../values/substitute.js';
-import { isTooLargeForText, remedyFor, TOO_LARGE_FOR_TEXT, TOO_LARGE_REMEDY } from './remedies.js';
+import { isStackOverflow, isTooLargeForText, remedyFor, TOO_DEEP_REMEDY, TOO_LARGE_FOR_TEXT, TOO_LARGE_REMEDY } from './remedies.js';
 import { anyReferenceInUse } from '../values/byReference.js';
 import type { EncodeSession } from '../values/session.js';
 
@@ -123,6 +123,28 @@ export function locateFailure(error: unknown, value: unknown, context: EncodeCon
       cause: error,
     });
   }
+  // The codec recursed past the stack: a value nested too deeply. The walk that measures nesting
+  // does not recurse; it names where the chain begins.
+  if (isStackOverflow(error)) {
+    let start: string | undefined;
+    try {
+      const deep = deeperThan(value, NESTING_LIMIT);
+      if (deep) start = formatPath(root, chainStart(value, deep));
+    } catch {
+      // Reading the value threw (a getter): the overflow is reported as the codec threw it, at the root.
+    }
+    if (start !== undefined) {
+      return new SerializationError({
+        phase: context.phase,
+        path: start,
+        serializer: serializer.name,
+        problem: `Cannot serialize: nested more than ${NESTING_LIMIT} levels deep (arrays, objects, Maps or Sets within one another), deeper than ${serializer.name} can write: it recurses once per level (${problem})`,
+        remedy: TOO_DEEP_REMEDY,
+        taskIndex: context.taskIndex,
+        cause: error,
+      });
+    }
+  }
   if (serializer.rejects) {
     let found: { reason: string; node: unknown; steps: PathStep[] } | undefined;
     try {
@@ -187,9 +209,11 @@ export function decodeValue(
       path: context.root,
       serializer: serializer.name,
       problem: `Cannot deserialize: ${error instanceof Error ? error.message : String(error)}`,
-      remedy:
-        'Bytes written by one serializer must be read by the same one; a custom serializer must also be ' +
-        'registered in the worker (registerSerializer(s, { module })).',
+      // Written on a thread with a larger stack than the reader's (a worker thread's 4 MB, a process's 1 MB): too deep to rebuild here.
+      remedy: isStackOverflow(error)
+        ? `The value is nested too deeply to be rebuilt here. ${TOO_DEEP_REMEDY}`
+        : 'Bytes written by one serializer must be read by the same one; a custom serializer must also be ' +
+          'registered in the worker (registerSerializer(s, { module })).',
       taskIndex: context.taskIndex,
       cause: error,
     });

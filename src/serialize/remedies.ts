@@ -29,6 +29,15 @@ export function isTooLargeForText(error: unknown): boolean {
   return error instanceof RangeError && /Invalid string length/.test(error.message);
 }
 
+/** V8's answer when a recursion ran out of stack: a codec met a value nested deeper than it can write. */
+export function isStackOverflow(error: unknown): boolean {
+  return error instanceof RangeError && /Maximum call stack size exceeded/.test(error.message);
+}
+
+export const TOO_DEEP_REMEDY =
+  'Flatten it: a list of records with the index of their parent, say, instead of a chain of nested ones ' +
+  '(a linked list, a deep tree); or build the nesting inside the task from flat data.';
+
 export const TOO_LARGE_FOR_TEXT =
   'the value is too large for a serializer that writes text: its encoding must fit in one string, and V8 limits a string to about 512 MB';
 

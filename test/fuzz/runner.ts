@@ -6,7 +6,7 @@
  *
  * Each case is a hostile value (recipes.ts) sent as an argument, captured by a closure, or
  * returned by the task, under one serializer on threads or processes. It passes when the value
- * arrives as the serializer's own round trip on the main thread makes it (its documented losses:
+ * arrives as the serializer's own round trip makes it (reference.ts: its documented losses:
  * JSON's, devalue's, structured clone's; closure and auto lose nothing), compared by
  * describe.ts where it was rebuilt, or when it is refused with a SerializationError naming a
  * path and the serializer. After each case a follow-up task must work on the same pool.
@@ -14,18 +14,13 @@
  * Usage: node runner.js SEED FROM RUNS [CASES]: CASES, a JSON list of cases, runs those (by their
  * index in the list) instead of the seeded ones: the findings kept as fixed cases.
  */
-import * as devalue from 'devalue';
-import serializeJavascript from 'serialize-javascript';
 import { delayed, Parallel, SerializationError, TaskError, WorkerCrashedError } from 'joblet';
 import { build, caseAt, kindsOf, type FuzzCase, type Recipe } from './recipes.js';
 import { describe, firstDifference } from './describe.js';
-import { estimateBytes } from '../../src/sharing/bytes.js';
-import { someInGraph } from '../../src/values/graph.js';
-import { clonesAmiss } from '../../src/values/kinds.js';
+import { expectedFor, REFUSED } from './reference.js';
 
 const DESCRIBE_URL = new URL('./describe.js', import.meta.url).href;
 const RECIPES_URL = new URL('./recipes.js', import.meta.url).href;
-const REFUSED = Symbol('the serializer refuses it');
 
 export type Event =
   | { event: 'start'; index: number; fuzzCase: FuzzCase }
@@ -34,51 +29,6 @@ export type Event =
   | { event: 'end' };
 
 const emit = (e: Event) => process.stdout.write(`${JSON.stringify(e)}\n`);
-
-/** An array too long for the text serializers: JSON and serialize-javascript write every hole. */
-const hasHugeArray = (r: Recipe) => [...JSON.stringify(r).matchAll(/\["sparse",(\d+)/g)].some((m) => Number(m[1]) > 1e6);
-
-/** What the serializer's own round trip makes of `value` on this thread: its documented losses. */
-function expected(fuzzCase: FuzzCase, value: unknown): string | typeof REFUSED | { threw: string } {
-  const { serializer, recipe, mode } = fuzzCase;
-  try {
-    // An argument larger than maxNbytes (1M) is shared for the run, by structured clone whatever the serializer, unless it holds functions, proxies, class instances or null-prototype objects (README, Sharing large data).
-    if (mode === 'argument' && typeof value === 'object' && value !== null && estimateBytes(value) > 1024 * 1024 && !someInGraph(value, (v) => typeof v === 'function' || clonesAmiss(v))) {
-      return describe(structuredClone(value), { loose: serializer === 'auto' });
-    }
-    switch (serializer) {
-      case 'structured':
-        return describe(structuredClone(value));
-      case 'json':
-        if (hasHugeArray(recipe)) return REFUSED;
-        return describe(JSON.parse(JSON.stringify(value) ?? 'null'));
-      case 'devalue':
-        if (hasHugeArray(recipe)) return describe(value);
-        return describe(devalue.parse(devalue.stringify(value)));
-      case 'javascript':
-        // serialize-javascript rebuilds a sparse array hole by hole: joblet refuses those longer than 2^24.
-        if (hasHugeArray(recipe)) return REFUSED;
-        // joblet writes a task's arguments and a batch's results as arrays: a value travels inside one
-        // (where a symbol becomes null, as JSON writes it, not undefined as it does alone).
-        return describe((0, eval)(`(${serializeJavascript([value], { unsafe: true })}\n)`)[0]);
-      case 'closure':
-        return describe(value);
-      case 'auto':
-        // A captured value goes by the closure codec, which keeps a getter as a getter: describing it
-        // in the worker calls the getter as describing it here does, so the task throws there too.
-        if (mode === 'captured') {
-          try {
-            return describe(value, { loose: true });
-          } catch (error) {
-            return { threw: (error as Error)?.message ?? String(error) };
-          }
-        }
-        return describe(value, { loose: true });
-    }
-  } catch {
-    return REFUSED;
-  }
-}
 
 const describeIn = async (url: string, loose: boolean, v: unknown) => ((await import(url)) as typeof import('./describe.js')).describe(v, { loose });
 function capturing(captured: unknown) {
@@ -103,7 +53,7 @@ function pool({ serializer, backend }: FuzzCase): Parallel {
 async function runCase(index: number, fuzzCase: FuzzCase): Promise<Event> {
   const { recipe, serializer, mode } = fuzzCase;
   const value = build(recipe);
-  const want = expected(fuzzCase, value);
+  const want = await expectedFor(fuzzCase, value);
   const parallel = pool(fuzzCase);
   const loose = serializer === 'auto';
   if (mode === 'return') await parallel.run([delayed(loadRecipes)(RECIPES_URL)]);
