@@ -199,6 +199,8 @@ export class WorkerCrashedError extends JobletError {
     outOfMemory?: boolean | undefined;
     /** Its heap limit in megabytes, when known. */
     memoryLimitMb?: number | undefined;
+    /** It died reading the batch this side sent: a value nested too deeply for its stack. */
+    unreadable?: boolean | undefined;
     /** Tasks of the batch that had finished: their results died with the worker. */
     resultsLost?: number[] | undefined;
     /** Tasks of the batch that had not started. */
@@ -225,6 +227,11 @@ export class WorkerCrashedError extends JobletError {
             'the worker was replaced, and the task did not finish. ' +
             'Raise the limit (the option `resourceLimits: { maxOldGenerationSizeMb }`), or make the task hold less at once ' +
             '(split it, stream its data, share large inputs with persist() or sharedArray()).' + batch
+        : info.unreadable
+          ? `A ${info.backend} worker ${how}${reason} while reading the batch of ${tasks}, before any of them started: ` +
+            'an argument is nested more deeply (arrays, objects, Maps or Sets within one another) than the worker\'s stack can read, though this process could write it. ' +
+            'The worker was replaced. Flatten the value (a list of records with the index of their parent, say, instead of a chain of nested ones), ' +
+            'build the nesting inside the task, or use the threads backend, whose workers read it with a larger stack.'
         : info.duringStartup
           ? `A ${info.backend} worker ${how}${reason} while starting, before it could run ${tasks}. ` +
             "Check the worker's environment: Node flags (execArgv), loaders, and modules imported at start."

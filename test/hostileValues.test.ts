@@ -7,7 +7,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { delayed, SerializationError } from 'joblet';
+import { delayed, SerializationError, WorkerCrashedError } from 'joblet';
 import { rejects, withParallel } from './helpers.js';
 
 const DATA_SERIALIZERS = ['structured', 'json', 'devalue'] as const;
@@ -149,6 +149,20 @@ for (const backend of ['threads', 'processes'] as const) {
     });
   }
 }
+
+hostile('auto on processes: a chain of 2,500 plain objects, written here but not readable by the child\'s channel, fails as a batch the worker could not read (nested too deeply, with the remedy), and the pool goes on', async () => {
+  const value = nested(2500, 'object', 'end');
+  await withParallel({ nJobs: 1, backend: 'processes' }, async (parallel) => {
+    await rejects(parallel.run([delayed(depthOf)(value)]), (error) => {
+      assert.instance(error, WorkerCrashedError);
+      assert.equal(error.taskIndices, [0]);
+      assert.match(error.message, /while reading the batch of task 0, before any of them started/);
+      assert.match(error.message, /nested more deeply/);
+      assert.match(error.message, /Flatten the value/);
+    });
+    assert.equal(await parallel.run([delayed(typeOf)(1)]), ['number']);
+  });
+});
 
 hostile('javascript: 1,000 nested Maps, written here, arrive whole on a worker thread (a 4 MB stack) and are refused where a child process (1 MB) cannot eval them, with a remedy about the depth', async () => {
   // serialize-javascript writes `new Map([["d", new Map(...)]])`: this thread writes 1,596 levels, evals 636.

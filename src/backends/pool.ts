@@ -26,6 +26,8 @@ export interface WorkerExit {
   outOfMemory?: boolean | undefined;
   /** Its heap limit in megabytes, when one was set. */
   memoryLimitMb?: number | undefined;
+  /** It died reading a message this side sent (a value nested too deeply for its stack). */
+  unreadable?: boolean | undefined;
   /** Where it was in its last batch, when it could say (runtime/progress.ts). */
   progress?: BatchProgress | undefined;
 }
@@ -326,6 +328,7 @@ export class WorkerPool implements Backend {
           reason: exit.reason,
           duringStartup: !slot.ready,
           outOfMemory: exit.outOfMemory,
+          unreadable: exit.unreadable,
           memoryLimitMb: exit.memoryLimitMb,
           ...(seen && { resultsLost: indices.slice(0, finished), notStarted: indices.slice(started) }),
           thrownBy: exit.progress?.thrownBy,

@@ -48,6 +48,15 @@ export class StderrTail extends PipeTail {
     super(stream, TAIL_CHARS, (chunk) => process.stderr.write(chunk));
   }
 
+  /**
+   * The child died reading a message from this process: Node's IPC deserializer ran out of stack
+   * (a value nested more deeply than the child's stack allows, though this process could write it).
+   * It throws inside Node's channel, where no handler of the child sees it: its stderr says so.
+   */
+  couldNotReadMessage(): boolean {
+    return /Maximum call stack size exceeded/.test(this.text) && /parseChannelMessages|child_process\/serialization/.test(this.text);
+  }
+
   /** V8's out-of-memory line, when the child printed one last. */
   outOfMemoryLine(): string | undefined {
     const lines = this.text.split('\n').filter((line) => OUT_OF_MEMORY.test(line));

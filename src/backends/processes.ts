@@ -58,6 +58,7 @@ const processSpawner = (setup: ProcessSetup): SpawnWorker => (events) => {
       const last = parseProgress(progress.text);
       const outOfMemory = code === 0 ? undefined : stderr.outOfMemoryLine();
       if (outOfMemory) return events.exit({ code, signal, reason: reason ?? outOfMemory, outOfMemory: true, memoryLimitMb: heapLimitMb(execArgv), progress: last });
+      if (code !== 0 && stderr.couldNotReadMessage()) return events.exit({ code, signal, reason: reason ?? 'RangeError: Maximum call stack size exceeded', unreadable: true, progress: last });
       events.exit({ code, signal, reason, progress: last });
     });
   };
