@@ -4,14 +4,18 @@ import { getSerializer, isSerializerLoaded, loadSerializer } from '../serialize/
 import { decodeValue, encodeValue, resolveReferences } from '../serialize/payload.js';
 import type { Serializer } from '../serialize/types.js';
 import { clonesAsIs } from '../serialize/scan.js';
-import { importModules, modulesToImport } from '../closure/codec.js';
 import type { WireBatch, WireDef, WireReply, WireResult, WireTask } from './protocol.js';
-import '../sharing/kinds.js';
 import { referenceKind } from '../values/byReference.js';
 import { encodeThrown, plainThrown, recordThrown } from './thrown.js';
 import { rejections, type TaskTag } from './rejections.js';
 import { progress } from './progress.js';
 import { setBatchState, withState, type StateHolder } from './workerState.js';
+
+/**
+ * closure/modules.ts (with the inspector and the parser's loader): loaded the first time a
+ * snapshot names ES modules to import, not at a worker's start (runtime/onDemand.ts).
+ */
+let modules: typeof import('../closure/modules.js') | undefined;
 
 /** What running one task gave: its value, or a failure result. */
 type Outcome = { ran: unknown } | WireResult;
@@ -97,19 +101,30 @@ export class TaskRunner {
   private serializersToLoad(batch: WireBatch): Promise<Serializer> | undefined {
     const names = [batch.serializer];
     const imports: string[] = [];
+    // Named by a snapshot before closure/modules.ts was loaded here: filtered once it is.
+    let unfiltered = false;
     // Closure snapshots name their serializer; a by-reference kind says what it needs (a wrapped value its fallback serializer).
     for (const def of batch.defs) {
       if (def.kind === 'value') {
         names.push(def.serializer);
         // ES modules a snapshot refers to are imported first: its decode is synchronous, and require() cannot load top-level await.
-        if (def.imports) imports.push(...modulesToImport(def.imports));
+        if (def.imports?.length) {
+          if (modules) imports.push(...modules.modulesToImport(def.imports));
+          else {
+            imports.push(...def.imports);
+            unfiltered = true;
+          }
+        }
       } else if (def.kind === 'ref') names.push(...(referenceKind(def.ref).serializers?.(def.state) ?? []));
     }
     if (!imports.length && names.every(isSerializerLoaded)) return undefined;
     return (async () => {
       const serializer = await loadSerializer(batch.serializer, batch.serializerModule);
       for (const name of names.slice(1)) await loadSerializer(name);
-      await importModules(imports);
+      if (imports.length) {
+        modules ??= await import('../closure/modules.js');
+        await modules.importModules(unfiltered ? modules.modulesToImport(imports) : imports);
+      }
       return serializer;
     })();
   }

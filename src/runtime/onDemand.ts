@@ -1,0 +1,25 @@
+/**
+ * What a worker loads when a batch first needs it rather than before it says 'ready'. A worker
+ * pays about 0.7 ms per module it loads (opening and compiling each file), and a pool's first run
+ * waits for its workers (bench/workerStart.ts); most batches hold plain functions and plain data.
+ * Imported first by the worker entries (threadWorker.ts, processWorker.ts), never by the main thread.
+ *
+ * - The by-reference kinds (sharing/kinds.ts, with temporary files and shared copies behind them)
+ *   are registered the first time anything asks for a kind: a 'ref' def, or the closure codec
+ *   meeting a value (values/byReference.ts).
+ * - The closure codec is loaded by the 'auto' serializer on the first payload that needs it
+ *   (serialize/builtins/auto.ts), and closure/modules.ts by the task runner on the first snapshot
+ *   that names ES modules.
+ *
+ * Both are loaded with require(), synchronously (the codec decodes and encodes synchronously):
+ * Node 20.19+ gives require() of an ES module the same instance import() gives. require() cannot
+ * load a module that an import() still in flight is loading; the worker's own imports (serializer
+ * modules, the modules a snapshot names) are awaited before a batch decodes anything, and batches
+ * run one at a time, so none is in flight when these load.
+ */
+import { createRequire } from 'node:module';
+import { registerKindsOnDemand } from '../values/byReference.js';
+
+const require = createRequire(import.meta.url);
+
+registerKindsOnDemand(() => require('../sharing/kinds.js'));
