@@ -6,7 +6,9 @@
  *   - bare ES module / CommonJS thread: bench/lib/workers/bare.ts, bare-cjs.cts (load nothing);
  *   - joblet thread: the threads backend's own spawn (spawnThread), so its entry and workerData;
  *   - bare process and joblet process: child_process.fork as the processes backend forks.
- * Starts are interleaved (one kind after the other, SAMPLES rounds), one worker alive at a time;
+ * Then the same with two workers started at once, as a pool of two starts them: the time until
+ * both answered (they share the machine's cores with each other and the main thread).
+ * Starts are interleaved (one kind after the other, SAMPLES rounds), one start alive at a time;
  * figures are medians, and each joblet start is compared with the bare start of the same
  * transport measured in the same rounds.
  *
@@ -77,15 +79,15 @@ const STARTS: { name: string; transport: 'thread' | 'process'; bare?: true; star
   { name: 'joblet process', transport: 'process', start: child(PROCESS_ENTRY) },
 ];
 
-/** Milliseconds from the spawn to 'ready', and to the first batch's reply. */
-async function once(start: Start): Promise<{ ready: number; reply: number }> {
-  const begun = performance.now();
-  let ready = 0;
+/** Milliseconds from the spawn to 'ready', and to the first batch's reply, of `start` begun at `begun`. */
+function startOne(start: Start, begun: number): { started: Started; ready: Promise<number>; reply: Promise<number> } {
   let started!: Started;
-  const reply = await new Promise<number>((resolve, reject) => {
+  let ready!: (ms: number) => void;
+  const readyAt = new Promise<number>((resolve) => (ready = resolve));
+  const reply = new Promise<number>((resolve, reject) => {
     started = start((message) => {
       if (message.type === 'ready') {
-        ready = performance.now() - begun;
+        ready(performance.now() - begun);
         started.send({ type: 'batch', batch });
       } else if (message.type === 'reply') {
         if (message.values?.[0] !== 2) reject(new Error(`the first batch was answered ${JSON.stringify(message)}`));
@@ -93,16 +95,32 @@ async function once(start: Start): Promise<{ ready: number; reply: number }> {
       }
     });
   });
-  await started.stop();
+  return { started, ready: readyAt, reply };
+}
+
+/** One worker: ms to 'ready' and to the first reply. */
+async function once(start: Start): Promise<{ ready: number; reply: number }> {
+  const one = startOne(start, performance.now());
+  const [ready, reply] = await Promise.all([one.ready, one.reply]);
+  await one.started.stop();
   return { ready, reply };
 }
 
+/** Two workers started together: ms until both answered their first batch. */
+async function twice(start: Start): Promise<number> {
+  const begun = performance.now();
+  const both = [startOne(start, begun), startOne(start, begun)];
+  const replies = await Promise.all(both.map((one) => one.reply));
+  await Promise.all(both.map((one) => one.started.stop()));
+  return Math.max(...replies);
+}
+
 export interface WorkerStart {
-  rows: { name: string; ready: number; reply: number; readyRatio: number; replyRatio: number }[];
+  rows: { name: string; ready: number; reply: number; two: number; readyRatio: number; replyRatio: number; twoRatio: number }[];
 }
 
 export async function measureWorkerStart(samples = SAMPLES): Promise<WorkerStart> {
-  const times = STARTS.map(() => ({ ready: [] as number[], reply: [] as number[] }));
+  const times = STARTS.map(() => ({ ready: [] as number[], reply: [] as number[], two: [] as number[] }));
   // One round unmeasured: the first start of each kind reads its files from disk.
   for (const s of STARTS) await once(s.start);
   for (let round = 0; round < samples; round++) {
@@ -110,9 +128,10 @@ export async function measureWorkerStart(samples = SAMPLES): Promise<WorkerStart
       const t = await once(s.start);
       times[i]!.ready.push(t.ready);
       times[i]!.reply.push(t.reply);
+      times[i]!.two.push(await twice(s.start));
     }
   }
-  const medians = times.map((t) => ({ ready: median(t.ready), reply: median(t.reply) }));
+  const medians = times.map((t) => ({ ready: median(t.ready), reply: median(t.reply), two: median(t.two) }));
   const bareOf = (transport: string) => medians[STARTS.findIndex((s) => s.bare && s.transport === transport)]!;
   return {
     rows: STARTS.map((s, i) => ({
@@ -120,6 +139,7 @@ export async function measureWorkerStart(samples = SAMPLES): Promise<WorkerStart
       ...medians[i]!,
       readyRatio: medians[i]!.ready / bareOf(s.transport).ready,
       replyRatio: medians[i]!.reply / bareOf(s.transport).reply,
+      twoRatio: medians[i]!.two / bareOf(s.transport).two,
     })),
   };
 }
@@ -127,11 +147,11 @@ export async function measureWorkerStart(samples = SAMPLES): Promise<WorkerStart
 export function workerStartTable({ rows }: WorkerStart, samples = SAMPLES): string {
   const ms = (value: number) => value.toFixed(1);
   return [
-    `Worker start: ms from the spawn to 'ready' and to the answer of a first batch (median of ${samples} starts; ratio to the bare ES module worker of the same transport)`,
+    `Worker start: ms from the spawn to 'ready' and to the answer of a first batch, one worker and two started at once (median of ${samples} starts; ratio to the bare ES module worker of the same transport)`,
     markdownTable(
-      ['worker', 'ready ms', 'ready / bare', 'first reply ms', 'first reply / bare'],
-      ['---', '---:', '---:', '---:', '---:'],
-      rows.map((r) => [r.name, ms(r.ready), `${r.readyRatio.toFixed(2)}x`, ms(r.reply), `${r.replyRatio.toFixed(2)}x`]),
+      ['worker', 'ready ms', 'ready / bare', 'first reply ms', 'first reply / bare', 'two: both replied ms', 'two / bare'],
+      ['---', '---:', '---:', '---:', '---:', '---:', '---:'],
+      rows.map((r) => [r.name, ms(r.ready), `${r.readyRatio.toFixed(2)}x`, ms(r.reply), `${r.replyRatio.toFixed(2)}x`, ms(r.two), `${r.twoRatio.toFixed(2)}x`]),
     ),
   ].join('\n\n');
 }
