@@ -10,8 +10,11 @@
  * - The closure codec is loaded by the 'auto' serializer on the first payload that needs it
  *   (serialize/builtins/auto.ts), and closure/modules.ts by the task runner on the first snapshot
  *   that names ES modules.
+ * - serialize/payload.ts (with the remedies, the function describer and node:crypto) is loaded by
+ *   the task runner on the first batch with packed arguments, references, or a result the
+ *   transport cannot carry as it is; the class registry takes node:crypto when it mints an id.
  *
- * Both are loaded with require(), synchronously (the codec decodes and encodes synchronously):
+ * They are loaded with require(), synchronously (decoding and encoding are synchronous):
  * Node 20.19+ gives require() of an ES module the same instance import() gives. require() cannot
  * load a module that an import() still in flight is loading; the worker's own imports (serializer
  * modules, the modules a snapshot names) are awaited before a batch decodes anything, and batches

@@ -1,7 +1,7 @@
 import { SerializationError, type SerializationPhase } from '../errors.js';
 import { compileFunction, resolveGlobalPath } from '../source/compile.js';
 import { getSerializer, isSerializerLoaded, loadSerializer } from '../serialize/registry.js';
-import { decodeValue, encodeValue, resolveReferences } from '../serialize/payload.js';
+import { createRequire } from 'node:module';
 import type { Serializer } from '../serialize/types.js';
 import { clonesAsIs } from '../serialize/scan.js';
 import type { WireBatch, WireDef, WireReply, WireResult, WireTask } from './protocol.js';
@@ -10,6 +10,15 @@ import { encodeThrown, plainThrown, recordThrown } from './thrown.js';
 import { rejections, type TaskTag } from './rejections.js';
 import { progress } from './progress.js';
 import { setBatchState, withState, type StateHolder } from './workerState.js';
+
+const require = createRequire(import.meta.url);
+type Payload = typeof import('../serialize/payload.js');
+let payloadModule: Payload | undefined;
+/**
+ * serialize/payload.ts (with the remedies and node:crypto behind it): required the first time a batch
+ * has packed arguments, references or a result the transport cannot carry as it is (runtime/onDemand.ts).
+ */
+const payload = (): Payload => (payloadModule ??= require('../serialize/payload.js') as Payload);
 
 /**
  * closure/modules.ts (with the inspector and the parser's loader): loaded the first time a
@@ -135,7 +144,7 @@ export class TaskRunner {
     let argsList: unknown[];
     const clock = timing ? performance.now() : 0;
     try {
-      argsList = batch.args ?? (decodeValue(batch.packed!, serializer, { phase: 'deserialize-task', root: 'args', taskIndex: batch.indices[0] }) as unknown[]);
+      argsList = batch.args ?? (payload().decodeValue(batch.packed!, serializer, { phase: 'deserialize-task', root: 'args', taskIndex: batch.indices[0] }) as unknown[]);
     } catch (error) {
       const details = (error as SerializationError).toDetails();
       return { failures: batch.indices.map((index): WireResult => ({ index, ok: false, kind: 'serialization', failure: details })) };
@@ -321,7 +330,7 @@ export class TaskRunner {
 
   private encodeResult(index: number, value: unknown, serializer: Serializer): WireResult {
     try {
-      return { index, ok: true, value: encodeValue(value, { serializer, root: 'result', phase: 'serialize-result', taskIndex: index }).data };
+      return { index, ok: true, value: payload().encodeValue(value, { serializer, root: 'result', phase: 'serialize-result', taskIndex: index }).data };
     } catch (error) {
       if (error instanceof SerializationError) return { index, ok: false, kind: 'serialization', failure: error.toDetails() };
       return this.serializationFailure(index, 'serialize-result', 'result', serializer.name, error, 'Return plain data from the task.');
@@ -358,7 +367,7 @@ export class TaskRunner {
     let args: unknown;
     try {
       args = packedArgs;
-      if (task.refKey) args = resolveReferences(args, task.refKey, (id) => this.build(id, run));
+      if (task.refKey) args = payload().resolveReferences(args, task.refKey, (id) => this.build(id, run));
     } catch (error) {
       if (error instanceof SerializationError) return { index, ok: false, kind: 'serialization', failure: error.toDetails() };
       return this.serializationFailure(index, 'deserialize-task', 'args', serializer.name, error, 'Check the serializer and the wrapped values.');
