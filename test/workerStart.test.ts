@@ -7,7 +7,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Counter, SerializationError, delayed, registerSerializer, type Serializer } from 'joblet';
-import { rejects, withParallel } from './helpers.js';
+import { fixture, rejects, runNode, withParallel } from './helpers.js';
 import { tagged } from './fixtures/taggedSerializer.js';
 
 class Point {
@@ -78,3 +78,16 @@ for (const backend of ['threads', 'processes'] as const) {
 
   test.run();
 }
+
+const flags = suite('what a worker loads on first need, with require() of ES modules turned off');
+
+flags('--no-experimental-require-module: the worker imports them before its first batch, the main thread hands its own over', async () => {
+  const expected = { counter: 9, points: [[true, 4, 4, Math.hypot(4, 4)]], sizes: [3] };
+  for (const args of [[], ['--no-experimental-require-module']]) {
+    const run = await runNode([...args, fixture('onDemandCases')], { limitMs: 120_000 });
+    assert.is(run.code, 0, run.stderr);
+    assert.equal(JSON.parse(run.stdout), { threads: expected, processes: expected }, args.join(' ') || 'no flag');
+  }
+});
+
+flags.run();

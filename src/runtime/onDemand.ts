@@ -15,14 +15,18 @@
  *   transport cannot carry as it is; the class registry takes node:crypto when it mints an id.
  *
  * They are loaded with require(), synchronously (decoding and encoding are synchronous):
- * Node 20.19+ gives require() of an ES module the same instance import() gives. require() cannot
- * load a module that an import() still in flight is loading; the worker's own imports (serializer
- * modules, the modules a snapshot names) are awaited before a batch decodes anything, and batches
- * run one at a time, so none is in flight when these load.
+ * Node 20.19+ gives require() of an ES module the same instance import() gives (values/loadNow.ts;
+ * where require() of ES modules is turned off, they are imported before the first batch runs).
+ * require() cannot load a module that an import() still in flight is loading; the worker's own
+ * imports (serializer modules, the modules a snapshot names) are awaited before a batch decodes
+ * anything, and batches run one at a time, so none is in flight when these load.
  */
-import { createRequire } from 'node:module';
 import { registerKindsOnDemand } from '../values/byReference.js';
+import { importAhead, loadNow } from '../values/loadNow.js';
 
-const require = createRequire(import.meta.url);
+const KINDS = new URL('../sharing/kinds.js', import.meta.url);
 
-registerKindsOnDemand(() => require('../sharing/kinds.js'));
+registerKindsOnDemand(() => loadNow(KINDS));
+
+// Where require() cannot load ES modules, they are imported before the first batch runs (the codec by 'auto').
+importAhead([KINDS, new URL('../serialize/payload.js', import.meta.url)]);

@@ -1,7 +1,7 @@
 import { SerializationError, type SerializationPhase } from '../errors.js';
 import { compileFunction, resolveGlobalPath } from '../source/compile.js';
 import { getSerializer, isSerializerLoaded, loadSerializer } from '../serialize/registry.js';
-import { createRequire } from 'node:module';
+import { aheadLoading, loadNow } from '../values/loadNow.js';
 import type { Serializer } from '../serialize/types.js';
 import { clonesAsIs } from '../serialize/scan.js';
 import type { WireBatch, WireDef, WireReply, WireResult, WireTask } from './protocol.js';
@@ -11,14 +11,13 @@ import { rejections, type TaskTag } from './rejections.js';
 import { progress } from './progress.js';
 import { setBatchState, withState, type StateHolder } from './workerState.js';
 
-const require = createRequire(import.meta.url);
 type Payload = typeof import('../serialize/payload.js');
 let payloadModule: Payload | undefined;
 /**
  * serialize/payload.ts (with the remedies and node:crypto behind it): required the first time a batch
  * has packed arguments, references or a result the transport cannot carry as it is (runtime/onDemand.ts).
  */
-const payload = (): Payload => (payloadModule ??= require('../serialize/payload.js') as Payload);
+const payload = (): Payload => (payloadModule ??= loadNow<Payload>(new URL('../serialize/payload.js', import.meta.url)));
 
 /**
  * closure/modules.ts (with the inspector and the parser's loader): loaded the first time a
@@ -83,6 +82,9 @@ export class TaskRunner {
    * and the reply (the common case: a warm worker and a plain function).
    */
   runBatchNow(batch: WireBatch, clones = false): WireReply | Promise<WireReply> {
+    // What a worker loads on demand, where it has to import it first instead (values/loadNow.ts).
+    const loadingAhead = aheadLoading();
+    if (loadingAhead) return loadingAhead.then(() => this.runBatchNow(batch, clones));
     const timing = batch.profile ? { decodeMs: 0, encodeMs: 0, taskMs: [] as number[] } : undefined;
     const begun = performance.now();
     const withTiming = (reply: WireReply): WireReply => {

@@ -1,5 +1,5 @@
 import v8 from 'node:v8';
-import { createRequire } from 'node:module';
+import { importAhead, loadNow } from '../../values/loadNow.js';
 import type * as Codec from '../../closure/codec.js';
 import type { Graph } from '../../closure/codec.js';
 import { HOST_VIEW, NEEDS_CLOSURE, scanPayload } from '../scan.js';
@@ -7,14 +7,15 @@ import { commonRejection } from '../rejections.js';
 import type { Serializer } from '../types.js';
 import type { EncodeSession } from '../../values/session.js';
 
-const require = createRequire(import.meta.url);
 /**
  * The closure codec, loaded the first time a payload needs it: most of joblet's modules, which a
- * worker whose batches hold plain data never loads (bench/workerStart.ts). The main thread has it
- * loaded already; require() returns the same module instance import does (Node 20.19+).
+ * worker whose batches hold plain data never loads (runtime/onDemand.ts). The main thread has it
+ * loaded already.
  */
+const CODEC = new URL('../../closure/codec.js', import.meta.url);
 let codec: typeof Codec | undefined;
-const closureCodec = () => (codec ??= require('../../closure/codec.js') as typeof Codec);
+const closureCodec = () => (codec ??= loadNow<typeof Codec>(CODEC));
+importAhead([CODEC]);
 
 const PLAIN = 0;
 const GRAPH = 1;
