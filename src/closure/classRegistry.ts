@@ -1,5 +1,11 @@
-import { randomUUID } from 'node:crypto';
 import type vm from 'node:vm';
+
+/**
+ * node:crypto when the first id is minted, not at import: a worker imports this module at its
+ * start (markWorkerRealm) and mints ids only when it sends a class, a weak collection or a
+ * symbol of its own (runtime/onDemand.ts).
+ */
+const randomUUID = () => process.getBuiltinModule('node:crypto').randomUUID();
 
 /**
  * Class identity across realms (cloudpickle's class tracker). Each class

@@ -1,6 +1,7 @@
 /** Entry of a child process: receive batches over IPC, answer each with one message. */
+import './onDemand.js';
 import { TaskRunner } from './taskRunner.js';
-import { markWorkerRealm } from '../closure/codec.js';
+import { markWorkerRealm } from '../closure/classRegistry.js';
 import { connectToMain } from '../values/mainChannel.js';
 import type { FromWorker, ToWorker } from './protocol.js';
 import { REPORT_MEMORY_ARG, heapInUse } from './memory.js';

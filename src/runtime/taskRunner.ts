@@ -1,17 +1,29 @@
 import { SerializationError, type SerializationPhase } from '../errors.js';
 import { compileFunction, resolveGlobalPath } from '../source/compile.js';
 import { getSerializer, isSerializerLoaded, loadSerializer } from '../serialize/registry.js';
-import { decodeValue, encodeValue, resolveReferences } from '../serialize/payload.js';
+import { aheadLoading, loadNow } from '../values/loadNow.js';
 import type { Serializer } from '../serialize/types.js';
 import { clonesAsIs } from '../serialize/scan.js';
-import { importModules, modulesToImport } from '../closure/codec.js';
 import type { WireBatch, WireDef, WireReply, WireResult, WireTask } from './protocol.js';
-import '../sharing/kinds.js';
 import { referenceKind } from '../values/byReference.js';
 import { encodeThrown, plainThrown, recordThrown } from './thrown.js';
 import { rejections, type TaskTag } from './rejections.js';
 import { progress } from './progress.js';
 import { setBatchState, withState, type StateHolder } from './workerState.js';
+
+type Payload = typeof import('../serialize/payload.js');
+let payloadModule: Payload | undefined;
+/**
+ * serialize/payload.ts (with the remedies and node:crypto behind it): required the first time a batch
+ * has packed arguments, references or a result the transport cannot carry as it is (runtime/onDemand.ts).
+ */
+const payload = (): Payload => (payloadModule ??= loadNow<Payload>(new URL('../serialize/payload.js', import.meta.url)));
+
+/**
+ * closure/modules.ts (with the inspector and the parser's loader): loaded the first time a
+ * snapshot names ES modules to import, not at a worker's start (runtime/onDemand.ts).
+ */
+let modules: typeof import('../closure/modules.js') | undefined;
 
 /** What running one task gave: its value, or a failure result. */
 type Outcome = { ran: unknown } | WireResult;
@@ -70,6 +82,9 @@ export class TaskRunner {
    * and the reply (the common case: a warm worker and a plain function).
    */
   runBatchNow(batch: WireBatch, clones = false): WireReply | Promise<WireReply> {
+    // What a worker loads on demand, where it has to import it first instead (values/loadNow.ts).
+    const loadingAhead = aheadLoading();
+    if (loadingAhead) return loadingAhead.then(() => this.runBatchNow(batch, clones));
     const timing = batch.profile ? { decodeMs: 0, encodeMs: 0, taskMs: [] as number[] } : undefined;
     const begun = performance.now();
     const withTiming = (reply: WireReply): WireReply => {
@@ -97,19 +112,30 @@ export class TaskRunner {
   private serializersToLoad(batch: WireBatch): Promise<Serializer> | undefined {
     const names = [batch.serializer];
     const imports: string[] = [];
+    // Named by a snapshot before closure/modules.ts was loaded here: filtered once it is.
+    let unfiltered = false;
     // Closure snapshots name their serializer; a by-reference kind says what it needs (a wrapped value its fallback serializer).
     for (const def of batch.defs) {
       if (def.kind === 'value') {
         names.push(def.serializer);
         // ES modules a snapshot refers to are imported first: its decode is synchronous, and require() cannot load top-level await.
-        if (def.imports) imports.push(...modulesToImport(def.imports));
+        if (def.imports?.length) {
+          if (modules) imports.push(...modules.modulesToImport(def.imports));
+          else {
+            imports.push(...def.imports);
+            unfiltered = true;
+          }
+        }
       } else if (def.kind === 'ref') names.push(...(referenceKind(def.ref).serializers?.(def.state) ?? []));
     }
     if (!imports.length && names.every(isSerializerLoaded)) return undefined;
     return (async () => {
       const serializer = await loadSerializer(batch.serializer, batch.serializerModule);
       for (const name of names.slice(1)) await loadSerializer(name);
-      await importModules(imports);
+      if (imports.length) {
+        modules ??= await import('../closure/modules.js');
+        await modules.importModules(unfiltered ? modules.modulesToImport(imports) : imports);
+      }
       return serializer;
     })();
   }
@@ -120,7 +146,7 @@ export class TaskRunner {
     let argsList: unknown[];
     const clock = timing ? performance.now() : 0;
     try {
-      argsList = batch.args ?? (decodeValue(batch.packed!, serializer, { phase: 'deserialize-task', root: 'args', taskIndex: batch.indices[0] }) as unknown[]);
+      argsList = batch.args ?? (payload().decodeValue(batch.packed!, serializer, { phase: 'deserialize-task', root: 'args', taskIndex: batch.indices[0] }) as unknown[]);
     } catch (error) {
       const details = (error as SerializationError).toDetails();
       return { failures: batch.indices.map((index): WireResult => ({ index, ok: false, kind: 'serialization', failure: details })) };
@@ -306,7 +332,7 @@ export class TaskRunner {
 
   private encodeResult(index: number, value: unknown, serializer: Serializer): WireResult {
     try {
-      return { index, ok: true, value: encodeValue(value, { serializer, root: 'result', phase: 'serialize-result', taskIndex: index }).data };
+      return { index, ok: true, value: payload().encodeValue(value, { serializer, root: 'result', phase: 'serialize-result', taskIndex: index }).data };
     } catch (error) {
       if (error instanceof SerializationError) return { index, ok: false, kind: 'serialization', failure: error.toDetails() };
       return this.serializationFailure(index, 'serialize-result', 'result', serializer.name, error, 'Return plain data from the task.');
@@ -343,7 +369,7 @@ export class TaskRunner {
     let args: unknown;
     try {
       args = packedArgs;
-      if (task.refKey) args = resolveReferences(args, task.refKey, (id) => this.build(id, run));
+      if (task.refKey) args = payload().resolveReferences(args, task.refKey, (id) => this.build(id, run));
     } catch (error) {
       if (error instanceof SerializationError) return { index, ok: false, kind: 'serialization', failure: error.toDetails() };
       return this.serializationFailure(index, 'deserialize-task', 'args', serializer.name, error, 'Check the serializer and the wrapped values.');

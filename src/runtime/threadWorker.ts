@@ -1,7 +1,8 @@
 /** Entry of a worker thread: receive batches on the parent port, answer each with one message. */
+import './onDemand.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import { TaskRunner } from './taskRunner.js';
-import { markWorkerRealm } from '../closure/codec.js';
+import { markWorkerRealm } from '../closure/classRegistry.js';
 import { transferable } from './transfer.js';
 import { compactReply, expandBatch, type CompactBatch } from './compactWire.js';
 import { connectToMain } from '../values/mainChannel.js';

@@ -1,6 +1,7 @@
 import { UnserializableValueError, type Serializer } from './types.js';
 import { findInGraph, someInGraph } from '../values/graph.js';
 import { formatPath } from '../values/paths.js';
+import { aheadLoading } from '../values/loadNow.js';
 
 interface Entry {
   /** What joblet calls: the given serializer, guarded where it would drop functions silently. */
@@ -115,6 +116,8 @@ export async function loadSerializer(name: string, module?: string): Promise<Ser
   if (!registry.has(name)) {
     if (isBuiltIn(name)) registerBuiltIn(await BUILT_IN[name]!());
     else if (module) await import(module);
+    // What it loads on first need, where this realm has to import it first (values/loadNow.ts).
+    await aheadLoading();
   }
   return getSerializer(name);
 }

@@ -104,6 +104,24 @@ export class ReferenceRefusal extends Error {
 const kinds: ReferenceKind[] = [];
 const byName = new Map<string, ReferenceKind>();
 let inUse = false;
+/**
+ * Registers the built-in kinds the first time anything asks for a kind, in a realm that did not
+ * load them up front: a worker, which starts sooner without them and needs them only for a
+ * by-reference def or the closure codec (runtime/onDemand.ts). Unset where they load at import
+ * (the main thread).
+ */
+let loadKinds: (() => void) | undefined;
+
+/** Have `load` register the kinds when one is first asked for (once), unless some are registered already. */
+export function registerKindsOnDemand(load: () => void): void {
+  if (!kinds.length) loadKinds = load;
+}
+
+function kindsLoaded(): void {
+  const load = loadKinds;
+  loadKinds = undefined;
+  load?.();
+}
 
 /** Add a kind (idempotent): sharing/kinds.ts registers the built-in ones in every realm. */
 export function registerReferenceKind<V extends object, S>(kind: ReferenceKind<V, S>): void {
@@ -115,12 +133,14 @@ export function registerReferenceKind<V extends object, S>(kind: ReferenceKind<V
 /** The kind a value is of, if any. */
 export function referenceKindOf(value: unknown): ReferenceKind | undefined {
   if ((typeof value !== 'object' && typeof value !== 'function') || value === null) return undefined;
+  if (loadKinds) kindsLoaded();
   for (const kind of kinds) if (kind.matches(value)) return kind;
   return undefined;
 }
 
 /** The kind named on the wire; throws when this realm does not have it. */
 export function referenceKind(name: string): ReferenceKind {
+  if (loadKinds) kindsLoaded();
   const kind = byName.get(name);
   if (!kind) throw new Error(`joblet: no by-reference kind '${name}' is registered in this realm`);
   return kind;
@@ -128,11 +148,13 @@ export function referenceKind(name: string): ReferenceKind {
 
 /** Every kind registered in this realm (a remote worker relays the messages of those that `receive`). */
 export function referenceKinds(): readonly ReferenceKind[] {
+  if (loadKinds) kindsLoaded();
   return kinds;
 }
 
 /** The kind that carries the large arguments a run shares for its length. */
 export function largeValueKind(): ReferenceKind | undefined {
+  if (loadKinds) kindsLoaded();
   return kinds.find((kind) => kind.sharesLargeValues);
 }
 

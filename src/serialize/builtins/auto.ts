@@ -1,9 +1,21 @@
 import v8 from 'node:v8';
-import { decodeGraph, encodeGraph, holdsWeakKeys, type Graph } from '../../closure/codec.js';
+import { importAhead, loadNow } from '../../values/loadNow.js';
+import type * as Codec from '../../closure/codec.js';
+import type { Graph } from '../../closure/codec.js';
 import { HOST_VIEW, NEEDS_CLOSURE, scanPayload } from '../scan.js';
 import { commonRejection } from '../rejections.js';
 import type { Serializer } from '../types.js';
 import type { EncodeSession } from '../../values/session.js';
+
+/**
+ * The closure codec, loaded the first time a payload needs it: most of joblet's modules, which a
+ * worker whose batches hold plain data never loads (runtime/onDemand.ts). The main thread has it
+ * loaded already.
+ */
+const CODEC = new URL('../../closure/codec.js', import.meta.url);
+let codec: typeof Codec | undefined;
+const closureCodec = () => (codec ??= loadNow<typeof Codec>(CODEC));
+importAhead([CODEC]);
 
 const PLAIN = 0;
 const GRAPH = 1;
@@ -25,13 +37,13 @@ function write(tag: number, value: unknown): Uint8Array {
  */
 function serialize(value: unknown, session?: EncodeSession): Uint8Array {
   // A key of a weak collection the run sent (a WeakSet's brand) needs the graph to join it there.
-  if (scanPayload(value, NEEDS_CLOSURE) || (session && holdsWeakKeys(session, value))) return write(GRAPH, encodeGraph(value, { accessors: false }, session));
+  if (scanPayload(value, NEEDS_CLOSURE) || (session && closureCodec().holdsWeakKeys(session, value))) return write(GRAPH, closureCodec().encodeGraph(value, { accessors: false }, session));
   try {
     return write(PLAIN, value);
   } catch {
     // Something structured clone refuses (a Proxy from wrapNonSerializable, a symbol...): the
     // closure codec carries what can be carried and names the path of what cannot.
-    return write(GRAPH, encodeGraph(value, { accessors: false }, session));
+    return write(GRAPH, closureCodec().encodeGraph(value, { accessors: false }, session));
   }
 }
 
@@ -45,7 +57,7 @@ export const autoSerializer: Serializer = {
     deserializer.readHeader();
     const tag = deserializer.readUint32();
     const value = deserializer.readValue();
-    return tag === GRAPH ? decodeGraph(value as Graph) : value;
+    return tag === GRAPH ? closureCodec().decodeGraph(value as Graph) : value;
   },
   rejects: (value) => (typeof value === 'function' ? undefined : commonRejection(value)),
   // Plain data, no Buffer: what a cloning transport carries exactly as serialize() would.
