@@ -70,6 +70,8 @@ type Source = { next(): IteratorResult<unknown> | Promise<IteratorResult<unknown
  */
 export class RunScheduler<T> {
   private readonly source: Source;
+  /** The input when it is an Array iterated the standard way: read by index, with no iterator result per task. */
+  private readonly array: readonly unknown[] | undefined;
   private readonly encoder: TaskEncoder;
   private readonly wire: BatchWire;
   private readonly pending = new Map<number, InFlight>();
@@ -87,6 +89,8 @@ export class RunScheduler<T> {
   private sizer: AutoBatchSizer;
   private maxOutstanding: number;
   private batchTarget = 1;
+  /** windowUnit() as last computed; undefined once the batches in flight or the target changed. */
+  private unit: number | undefined;
   /** How many tasks the input holds, when it says (an array): for smaller batches at the end. */
   readonly total: number | undefined;
   private readonly observer: RunObserver | undefined;
@@ -102,6 +106,7 @@ export class RunScheduler<T> {
     private readonly plan: RunPlan,
   ) {
     this.source = openSource(tasks);
+    this.array = iteratesAsArray(tasks) ? tasks : undefined;
     this.total = Array.isArray(tasks) ? tasks.length : undefined;
     this.encoder = new TaskEncoder(plan.serializer, plan.sharing);
     this.wire = new BatchWire(this.encoder, plan.serializer, plan.serializerModule, plan.backend.capabilities.clonesMessages === true, plan.calledAt, plan.initializer);
@@ -111,7 +116,7 @@ export class RunScheduler<T> {
     const clocked = this.hasTimeout();
     const oneByOne = clocked || plan.backend.capabilities.isolation === 'none' ? 1 : undefined;
     this.sizer = new AutoBatchSizer(plan.backend.nWorkers, clocked ? 1 : plan.batchSize === 'auto' ? oneByOne : plan.batchSize, plan.backend.capabilities.batchDurationMs, plan.backend.maxBatchTasks);
-    this.batchTarget = this.sizer.next(this.total);
+    this.retarget(this.total);
     this.maxOutstanding = plan.maxOutstanding;
     this.observer = plan.observer;
   }
@@ -144,7 +149,7 @@ export class RunScheduler<T> {
         if (this.failed) return;
         if (this.plan.windowFor) this.maxOutstanding = this.plan.windowFor(backend.nWorkers);
         this.sizer = new AutoBatchSizer(backend.nWorkers, this.sizer.fixedSize, backend.capabilities.batchDurationMs, backend.maxBatchTasks);
-        this.batchTarget = this.sizer.next(this.total);
+        this.retarget(this.total);
         void this.fill();
       },
       (error) => {
@@ -180,6 +185,12 @@ export class RunScheduler<T> {
     this.observer?.runEnded?.(this.leftEarly ? undefined : this.failed?.error);
   }
 
+  /** The size of the next batch, given how many tasks are known to remain. */
+  private retarget(remaining: number | undefined): void {
+    this.batchTarget = this.sizer.next(remaining);
+    this.unit = undefined;
+  }
+
   /** Each task has its own clock (a per-task timeout). */
   private hasTimeout(): boolean {
     return this.plan.timeout !== undefined && this.plan.timeout !== Infinity;
@@ -189,6 +200,7 @@ export class RunScheduler<T> {
     if (this.pulling) return;
     this.pulling = true;
     try {
+      const array = this.array;
       while (
         !this.failed &&
         !this.exhausted &&
@@ -196,19 +208,31 @@ export class RunScheduler<T> {
         // A full batch waiting for room in the workers' buffers: take no more for now.
         !(this.forming.length >= this.batchTarget && !this.canSend())
       ) {
-        let step = this.source.next();
-        if (isPromiseLike(step)) {
-          // An async input may take its time: do not hold a partial batch while workers are idle.
-          if (this.forming.length && this.pending.size < this.plan.backend.nWorkers) this.flush();
-          step = await step;
+        let item: unknown;
+        if (array) {
+          // As the array's iterator reads it: its length and its element now.
+          if (this.nextIndex < array.length) item = array[this.nextIndex];
+          else {
+            this.exhausted = true;
+            this.observer?.totalKnown?.(this.nextIndex);
+            break;
+          }
+        } else {
+          let step = this.source.next();
+          if (isPromiseLike(step)) {
+            // An async input may take its time: do not hold a partial batch while workers are idle.
+            if (this.forming.length && this.pending.size < this.plan.backend.nWorkers) this.flush();
+            step = await step;
+          }
+          if (this.failed) break;
+          if (step.done) {
+            this.exhausted = true;
+            this.observer?.totalKnown?.(this.nextIndex);
+            break;
+          }
+          item = step.value;
         }
-        if (this.failed) break;
-        if (step.done) {
-          this.exhausted = true;
-          this.observer?.totalKnown?.(this.nextIndex);
-          break;
-        }
-        this.enqueue(step.value, this.nextIndex++);
+        this.enqueue(item, this.nextIndex++);
       }
       // A partial batch goes when the input is done, or when a worker would otherwise idle (near
       // the end of a run the window may not hold a full batch while an older, larger one is still
@@ -251,9 +275,11 @@ export class RunScheduler<T> {
    * does not shrink the window when the target shrinks near the end, idling the other workers.
    */
   private windowUnit(): number {
+    // Read once per task: computed again only after a batch was sent or answered, or the target changed.
+    if (this.unit !== undefined) return this.unit;
     let unit = this.batchTarget;
     for (const inFlight of this.pending.values()) unit = Math.max(unit, inFlight.batch.indices.length);
-    return unit;
+    return (this.unit = unit);
   }
 
   /** Room in the workers' buffers: batches in flight stay under nWorkers x (1 + perWorkerBufferSize). */
@@ -278,7 +304,7 @@ export class RunScheduler<T> {
       return;
     }
     this.send(batch, formed, timed, begun);
-    this.batchTarget = this.sizer.next(this.total === undefined ? undefined : this.total - this.nextIndex);
+    this.retarget(this.total === undefined ? undefined : this.total - this.nextIndex);
   }
 
   /** Settled: one task sent in a batch of its own (packed: its arguments serialized), or its entry if it cannot travel. */
@@ -324,6 +350,7 @@ export class RunScheduler<T> {
       sent: timed ? performance.now() : 0,
     };
     this.pending.set(batch.id, inFlight);
+    this.unit = undefined;
     this.submit(inFlight);
   }
 
@@ -353,6 +380,7 @@ export class RunScheduler<T> {
     if (!inFlight) return false;
     clearTimeout(inFlight.timer);
     this.pending.delete(id);
+    this.unit = undefined;
     return !this.failed;
   }
 
@@ -362,7 +390,7 @@ export class RunScheduler<T> {
     // The worker's own time when it says (WireReply.ms): what this side measures also holds the
     // time the reply waited for this thread.
     if (inFlight.started) this.sizer.record(indices.length, Math.min(performance.now() - inFlight.started, reply.ms ?? Infinity));
-    this.batchTarget = this.sizer.next(this.total === undefined ? undefined : this.total - this.nextIndex);
+    this.retarget(this.total === undefined ? undefined : this.total - this.nextIndex);
     // Room freed: a full batch that waited goes now; with nothing left in flight, a partial one must
     // go too, or the run would wait on it forever. Then the input may be read again.
     if (this.forming.length && !this.failed && (this.forming.length >= this.batchTarget || this.exhausted || this.pending.size === 0)) this.flush();
@@ -483,6 +511,7 @@ export class RunScheduler<T> {
       this.plan.backend.cancel(id, error);
     }
     this.pending.clear();
+    this.unit = undefined;
     // Let a generator input run its finally blocks; its own errors no longer matter.
     try {
       void Promise.resolve(this.source.return?.()).catch(() => {});
@@ -495,6 +524,13 @@ export class RunScheduler<T> {
 
 function isPromiseLike<T>(value: T | Promise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
+
+const arrayIterator = Array.prototype[Symbol.iterator];
+
+/** An Array whose iteration is the standard one (not overridden on it or a subclass): its elements by index. */
+function iteratesAsArray(tasks: unknown): tasks is readonly unknown[] {
+  return Array.isArray(tasks) && (tasks as unknown[])[Symbol.iterator] === arrayIterator;
 }
 
 function openSource(tasks: unknown): Source {

@@ -66,6 +66,15 @@ function readSmall(value: object): boolean {
   return true;
 }
 
+/** No argument is an object: none can be large or hold a reference, and largeArguments has nothing to walk. */
+function allPrimitive(args: readonly unknown[]): boolean {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if ((typeof arg === 'object' && arg !== null) || typeof arg === 'function') return false;
+  }
+  return true;
+}
+
 /** A typed array, DataView or ArrayBuffer (a view over shared memory is a reference of its own). */
 function isBinary(value: object): value is ArrayBufferView | ArrayBuffer {
   return ArrayBuffer.isView(value) ? !(value.buffer instanceof SharedArrayBuffer) : types.isArrayBuffer(value);
@@ -159,6 +168,8 @@ export class TaskEncoder {
   /** The function of the last task prepared, and its def. */
   private lastFn: Function | undefined;
   private lastDef: WireDef | undefined;
+  /** `[lastDef]` when that def has no companions (the common case), else undefined: no map lookups per task. */
+  private lastSole: WireDef[] | undefined;
   /** The task whose function is being encoded, for errors. */
   private encodingTask: number | undefined;
 
@@ -239,13 +250,16 @@ export class TaskEncoder {
       fnDef = this.functionDef(task.fn, index);
       this.lastFn = task.fn;
       this.lastDef = fnDef;
+      this.lastSole = this.companions.has(fnDef.id) ? undefined : this.soleDef(fnDef);
     }
-    const large = this.largeArguments(task.args);
-    if (large.size === 0 && !anyReferenceInUse() && !this.companions.has(fnDef.id)) {
+    const { args } = task;
+    const sole = this.lastSole;
+    if (sole && !anyReferenceInUse() && (allPrimitive(args) || this.largeArguments(args).size === 0)) {
       // Nothing in this process could need a reference (the common case, thousands of tiny
       // tasks): the arguments go as they are, with the function's def alone (one array per def).
-      return { index, fn: fnDef.id, refKey: undefined, defs: this.soleDef(fnDef), args: task.args };
+      return { index, fn: fnDef.id, refKey: undefined, defs: sole, args };
     }
+    const large = this.largeArguments(args);
     const prepared = prepareValue(task.args, {
       serializer: this.serializer,
       root: 'args',
@@ -274,6 +288,8 @@ export class TaskEncoder {
       const details = error.toDetails();
       throw new SerializationError({ ...details, path: details.path.replace(/^fn/, 'initializer'), taskIndex: undefined, cause: details.cause ?? error });
     }
+    // Its encoding may have given a task function's def companions (the same bytes): find them again.
+    this.lastFn = undefined;
     return (this.initDefs = [...(this.companions.get(def.id) ?? []), def]);
   }
 
