@@ -2,7 +2,7 @@ import { InitializerError, SerializationError, TaskError, UnhandledRejectionErro
 import { decodeValue } from '../serialize/payload.js';
 import type { Serializer } from '../serialize/types.js';
 import type { WireBatch, WireDef, WireReply, WireResult } from '../runtime/protocol.js';
-import type { Prepared, TaskEncoder } from './taskEncoder.js';
+import type { Formed, TaskEncoder } from './taskEncoder.js';
 import { estimatePayloadBytes } from './profiler.js';
 
 /** Where read() hands the values of a reply. */
@@ -31,21 +31,28 @@ export class BatchWire {
   ) {}
 
   /** The message for a formed batch; throws the SerializationError of a task that cannot travel. */
-  build(formed: readonly Prepared[], profile: boolean): WireBatch {
+  build(formed: Formed, profile: boolean): WireBatch {
     const payload = this.encoder.packForTransport(formed, this.transportClones);
     const defs = new Map<string, WireDef>();
-    for (const { defs: used } of formed) for (const def of used) defs.set(def.id, def);
+    // Tasks of one function share one defs array: each array is read once.
+    let last: WireDef[] | undefined;
+    for (const used of formed.defs) {
+      if (used === last) continue;
+      last = used;
+      for (const def of used) defs.set(def.id, def);
+    }
     // Every key costs its clone in both directions: the optional ones only when set.
     const batch: WireBatch = {
       id: nextBatchId++,
       serializer: this.serializer.name,
       defs: [...defs.values()],
-      indices: formed.map((e) => e.index),
-      fns: sameFunction(formed) ?? formed.map((e) => e.fn),
+      // The formed batch's own arrays: it is not added to once sent.
+      indices: formed.indices,
+      fns: sameFunction(formed.fns) ?? formed.fns,
       ...payload,
     };
     if (this.serializerModule !== undefined) batch.serializerModule = this.serializerModule;
-    if (formed.some((e) => e.refKey)) batch.refKeys = formed.map((e) => e.refKey);
+    if (formed.refKeys) batch.refKeys = formed.refKeys;
     if (profile) batch.profile = true;
     if (this.initializer) {
       // Its defs go with every batch; the pool sends them to each worker once.
@@ -62,7 +69,7 @@ export class BatchWire {
    * The same batch with its plain `args` serialized into `packed`, for a transport that refused to
    * clone them (a symbol, say). Throws the SerializationError that names the task and the path.
    */
-  packed(batch: WireBatch, formed: readonly Prepared[]): WireBatch {
+  packed(batch: WireBatch, formed: Formed): WireBatch {
     return { ...batch, args: undefined, unary: undefined, packed: this.encoder.pack(formed) };
   }
 
@@ -146,7 +153,8 @@ export function replyFacts(reply: WireReply, timed: boolean): { failed: number; 
 }
 
 /** The one function id every task of a batch shares, if they do. */
-function sameFunction(formed: readonly Prepared[]): string | undefined {
-  const fn = formed[0]?.fn;
-  return formed.every((e) => e.fn === fn) ? fn : undefined;
+function sameFunction(fns: readonly string[]): string | undefined {
+  const fn = fns[0];
+  for (let k = 1; k < fns.length; k++) if (fns[k] !== fn) return undefined;
+  return fn;
 }

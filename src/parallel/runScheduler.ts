@@ -6,7 +6,7 @@ import { AutoBatchSizer } from './batching.js';
 import { BatchWire, batchBytes, replyFacts, type ResultSink } from './batchWire.js';
 import { isTask, type Task } from './delayed.js';
 import { describeValue } from './describe.js';
-import { TaskEncoder, type Prepared, type SharingPlan } from './taskEncoder.js';
+import { Formed, TaskEncoder, type SharingPlan } from './taskEncoder.js';
 import type { RunObserver } from './observer.js';
 
 export interface RunPlan {
@@ -46,7 +46,7 @@ export interface Delivery<T> extends ResultSink<T> {
 interface InFlight {
   batch: WireBatch;
   /** Its tasks, should its plain arguments have to be serialized after all. */
-  formed: readonly Prepared[];
+  formed: Formed;
   events: BatchEvents;
   timer: NodeJS.Timeout | undefined;
   /** When a worker started the batch (performance.now()), for the batch sizer. */
@@ -85,7 +85,7 @@ export class RunScheduler<T> {
   private failed: { error: unknown } | undefined;
   private ended = false;
   /** Encoded tasks waiting to fill a batch. */
-  private forming: Prepared[] = [];
+  private forming = new Formed();
   private sizer: AutoBatchSizer;
   private maxOutstanding: number;
   private batchTarget = 1;
@@ -257,9 +257,9 @@ export class RunScheduler<T> {
     try {
       if (this.observer?.wantsTiming) {
         const begun = performance.now();
-        this.forming.push(this.encoder.prepare(item, index));
+        this.encoder.prepare(item, index, this.forming);
         this.formingMs += performance.now() - begun;
-      } else this.forming.push(this.encoder.prepare(item, index));
+      } else this.encoder.prepare(item, index, this.forming);
     } catch (error) {
       // Settled: a task that cannot travel is that task's entry; the others still run.
       if (this.settles(error)) this.reject([index], error);
@@ -290,7 +290,7 @@ export class RunScheduler<T> {
   /** Send the forming batch: one message for all its tasks. */
   private flush(): void {
     const formed = this.forming;
-    this.forming = [];
+    this.forming = new Formed();
     const timed = this.observer?.wantsTiming === true;
     const begun = timed ? performance.now() : 0;
     let batch: WireBatch;
@@ -299,8 +299,8 @@ export class RunScheduler<T> {
     } catch (error) {
       if (!this.settles(error)) return this.fail(error);
       // Settled: find which tasks cannot travel by sending each alone; only they fail.
-      if (formed.length === 1) return this.reject([formed[0]!.index], error);
-      for (const one of formed) this.sendAlone(one, false);
+      if (formed.length === 1) return this.reject(formed.indices, error);
+      for (let k = 0; k < formed.length; k++) this.sendAlone(formed.one(k), false);
       return;
     }
     this.send(batch, formed, timed, begun);
@@ -308,22 +308,22 @@ export class RunScheduler<T> {
   }
 
   /** Settled: one task sent in a batch of its own (packed: its arguments serialized), or its entry if it cannot travel. */
-  private sendAlone(one: Prepared, packed: boolean): void {
+  private sendAlone(one: Formed, packed: boolean): void {
     const timed = this.observer?.wantsTiming === true;
     const begun = timed ? performance.now() : 0;
     let batch: WireBatch;
     try {
-      batch = this.wire.build([one], timed);
-      if (packed) batch = this.wire.packed(batch, [one]);
+      batch = this.wire.build(one, timed);
+      if (packed) batch = this.wire.packed(batch, one);
     } catch (error) {
-      if (this.settles(error)) this.reject([one.index], error);
+      if (this.settles(error)) this.reject(one.indices, error);
       else this.fail(error);
       return;
     }
-    this.send(batch, [one], timed, begun);
+    this.send(batch, one, timed, begun);
   }
 
-  private send(batch: WireBatch, formed: Prepared[], timed: boolean, begun: number): void {
+  private send(batch: WireBatch, formed: Formed, timed: boolean, begun: number): void {
     if (this.observer) {
       const encodeMs = timed ? this.formingMs + performance.now() - begun : 0;
       this.formingMs = 0;
@@ -439,7 +439,7 @@ export class RunScheduler<T> {
         if (this.settles(serializationError) && inFlight.formed.length > 1) {
           // Settled: each task goes alone, serialized, so that only those that cannot travel fail.
           this.settle(id);
-          for (const one of inFlight.formed) this.sendAlone(one, true);
+          for (let k = 0; k < inFlight.formed.length; k++) this.sendAlone(inFlight.formed.one(k), true);
           this.afterSettled();
           return;
         }
@@ -458,7 +458,8 @@ export class RunScheduler<T> {
     if (error instanceof WorkerCrashedError && error.notStarted.length) {
       const notStarted = new Set(error.notStarted);
       this.reject(inFlight.batch.indices.filter((index) => !notStarted.has(index)), error);
-      for (const one of inFlight.formed) if (notStarted.has(one.index)) this.sendAlone(one, inFlight.batch.packed !== undefined);
+      const { formed } = inFlight;
+      for (let k = 0; k < formed.length; k++) if (notStarted.has(formed.indices[k]!)) this.sendAlone(formed.one(k), inFlight.batch.packed !== undefined);
     } else this.reject(inFlight.batch.indices, error);
     this.afterSettled();
   }

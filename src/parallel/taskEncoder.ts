@@ -8,7 +8,7 @@ import { getSerializer } from '../serialize/registry.js';
 import { capturedVariablesRemedy } from '../serialize/remedies.js';
 import type { Serializer } from '../serialize/types.js';
 import { clonesAsIs } from '../serialize/scan.js';
-import type { WireDef, WireTask } from '../runtime/protocol.js';
+import type { WireDef } from '../runtime/protocol.js';
 import '../sharing/kinds.js';
 import { estimateBytes } from '../sharing/bytes.js';
 import { isCopyable, type SharedCopies } from '../sharing/sharedCopies.js';
@@ -80,10 +80,40 @@ function isBinary(value: object): value is ArrayBufferView | ArrayBuffer {
   return ArrayBuffer.isView(value) ? !(value.buffer instanceof SharedArrayBuffer) : types.isArrayBuffer(value);
 }
 
-/** A task checked and ready for its batch (one object a task: its wire fields, its defs, its arguments); its arguments are serialized with the batch's. */
-export interface Prepared extends WireTask {
-  defs: WireDef[];
-  args: unknown;
+/**
+ * The tasks of a batch being formed, as parallel arrays rather than one Prepared object a
+ * task: a run of 100,000 tiny tasks made 100,000 of them, and the garbage collector took
+ * about 40% of the main thread. The arrays go into the WireBatch as they are (indices, the
+ * argument arrays). Kept after sending: a refused or crashed batch is sent again from it.
+ */
+export class Formed {
+  readonly indices: number[] = [];
+  readonly fns: string[] = [];
+  /** Each task's argument array. */
+  readonly args: (readonly unknown[])[] = [];
+  readonly defs: WireDef[][] = [];
+  /** Each task's refKey, once a task has one (undefined while none has). */
+  refKeys: (string | undefined)[] | undefined;
+
+  get length(): number {
+    return this.indices.length;
+  }
+
+  add(index: number, fn: string, refKey: string | undefined, defs: WireDef[], args: readonly unknown[]): void {
+    if (refKey !== undefined && !this.refKeys) this.refKeys = this.indices.map(() => undefined);
+    this.indices.push(index);
+    this.fns.push(fn);
+    this.args.push(args);
+    this.defs.push(defs);
+    this.refKeys?.push(refKey);
+  }
+
+  /** The task at `k` alone, as a batch of its own. */
+  one(k: number): Formed {
+    const alone = new Formed();
+    alone.add(this.indices[k]!, this.fns[k]!, this.refKeys?.[k], this.defs[k]!, this.args[k]!);
+    return alone;
+  }
 }
 
 export interface SharingPlan {
@@ -178,9 +208,9 @@ export class TaskEncoder {
    * travel: its function becomes a def, its special arguments references. The arguments
    * themselves are serialized with the rest of the batch by `pack`.
    */
-  prepare(task: Task, index: number): Prepared {
+  prepare(task: Task, index: number, into: Formed): void {
     try {
-      return this.encodeUnchecked(task, index);
+      this.encodeUnchecked(task, index, into);
     } catch (error) {
       if (error instanceof SerializationError) throw error;
       // Anything else (a getter that throws, a list nested deeper than the stack) still names the task and the phase.
@@ -201,8 +231,8 @@ export class TaskEncoder {
    * buffer for the whole batch. If the call fails, each task is encoded alone to find the
    * one that cannot travel, so the error names its index and the path inside it.
    */
-  pack(batch: readonly Prepared[]): Uint8Array | string {
-    return this.serializeBatch(batch.map((p) => p.args), batch);
+  pack(batch: Formed): Uint8Array | string {
+    return this.serializeBatch(batch.args, batch);
   }
 
   /**
@@ -213,35 +243,36 @@ export class TaskEncoder {
    * 1,000 numbers costs 10 µs to write and 14-21 µs to read, of 1,000 one-element arrays 73-150
    * and 113-170 µs.
    */
-  packForTransport(batch: readonly Prepared[], transportClones: boolean): { args: unknown[]; unary?: true } | { packed: Uint8Array | string } {
-    const args = batch.map((p) => p.args);
+  packForTransport(batch: Formed, transportClones: boolean): { args: unknown[]; unary?: true } | { packed: Uint8Array | string } {
+    const { args } = batch;
     if (!transportClones) return { packed: this.serializeBatch(args, batch) };
     // The check walks the flat list when there is one: no argument array to visit per task.
-    const unary = batch.every((p) => (p.args as unknown[]).length === 1 && !p.refKey);
-    const values = unary ? batch.map((p) => (p.args as unknown[])[0]) : args;
+    const unary = !batch.refKeys && args.every((list) => list.length === 1);
+    const values = unary ? args.map((list) => list[0]) : args;
     // A key of a weak collection the run sent must take the serializer, whose graph joins it to that collection.
     if (!clonesAsIs(this.serializer, values) || holdsWeakKeys(this.session, values)) return { packed: this.serializeBatch(args, batch) };
     return unary ? { args: values, unary } : { args };
   }
 
-  private serializeBatch(args: unknown[], batch: readonly Prepared[]): Uint8Array | string {
+  private serializeBatch(args: readonly (readonly unknown[])[], batch: Formed): Uint8Array | string {
     try {
       return serializeIn(this.serializer, args, this.session);
     } catch (error) {
-      for (const p of batch) encodeValue(p.args, { serializer: this.serializer, root: 'args', phase: 'serialize-task', taskIndex: p.index, session: this.session });
+      const { indices } = batch;
+      for (let k = 0; k < indices.length; k++) encodeValue(args[k], { serializer: this.serializer, root: 'args', phase: 'serialize-task', taskIndex: indices[k], session: this.session });
       throw new SerializationError({
         phase: 'serialize-task',
         path: 'args',
         serializer: this.serializer.name,
-        problem: `Cannot serialize the batch of tasks ${batch[0]!.index} to ${batch[batch.length - 1]!.index}: ${error instanceof Error ? error.message : String(error)}`,
+        problem: `Cannot serialize the batch of tasks ${indices[0]} to ${indices[indices.length - 1]}: ${error instanceof Error ? error.message : String(error)}`,
         remedy: 'Each task encodes alone; together they do not (shared objects across tasks?). Try batchSize: 1.',
-        taskIndex: batch[0]!.index,
+        taskIndex: indices[0],
         cause: error,
       });
     }
   }
 
-  private encodeUnchecked(task: Task, index: number): Prepared {
+  private encodeUnchecked(task: Task, index: number, into: Formed): void {
     // The tasks of a run mostly share one function: its def, made once per run, is found without
     // asking every by-reference kind about the function again (four checks a task, slow while the
     // code is not yet optimized, in a process's first run).
@@ -257,7 +288,8 @@ export class TaskEncoder {
     if (sole && !anyReferenceInUse() && (allPrimitive(args) || this.largeArguments(args).size === 0)) {
       // Nothing in this process could need a reference (the common case, thousands of tiny
       // tasks): the arguments go as they are, with the function's def alone (one array per def).
-      return { index, fn: fnDef.id, refKey: undefined, defs: sole, args };
+      into.add(index, fnDef.id, undefined, sole, args);
+      return;
     }
     const large = this.largeArguments(args);
     const prepared = prepareValue(task.args, {
@@ -270,7 +302,7 @@ export class TaskEncoder {
       scanFirst: true,
     });
     const defs = [...(this.companions.get(fnDef.id) ?? []), fnDef, ...prepared.refs.map((id) => this.defsById.get(id)!)];
-    return { index, fn: fnDef.id, refKey: prepared.refs.length > 0 ? REF_KEY : undefined, defs, args: prepared.value };
+    into.add(index, fnDef.id, prepared.refs.length > 0 ? REF_KEY : undefined, defs, prepared.value as unknown[]);
   }
 
   /**
