@@ -5,8 +5,8 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
-import { delayed } from 'joblet';
-import { BACKENDS, tempDir, withParallel } from './helpers.js';
+import { delayed, TaskError } from 'joblet';
+import { BACKENDS, rejects, tempDir, withParallel } from './helpers.js';
 import { doubleAsync, slowEcho, square, whereAmI } from './tasks.js';
 
 for (const backend of BACKENDS) {
@@ -73,6 +73,32 @@ for (const backend of BACKENDS) {
         yield 5;
       }
       assert.equal(await parallel.map(square, numbers()), [16, 25]);
+    });
+  });
+
+  test('map() over an Array (read by index, no task per item) keeps order, names a failing item, settles, streams', async () => {
+    const failAt7 = (x: number) => {
+      if (x === 7) throw new RangeError('seven');
+      return x * 2;
+    };
+    const items = Array.from({ length: 20 }, (_, i) => i);
+    await withParallel({ backend, nJobs: 2, batchSize: 3 }, async (parallel) => {
+      assert.equal(await parallel.map(square, items), items.map((x) => x * x));
+      await rejects(parallel.map(failAt7, items), (error) => {
+        assert.instance(error, TaskError);
+        assert.is(error.taskIndex, 7);
+        assert.is(error.originalName, 'RangeError');
+      });
+      const settled = await parallel.map(failAt7, items, { settle: true });
+      assert.equal(settled.map((entry) => entry.status), items.map((x) => (x === 7 ? 'rejected' : 'fulfilled')));
+      assert.equal(settled[3], { status: 'fulfilled', value: 6, index: 3 });
+      // Not a function: refused as delayed() refuses it, the run rejecting rather than throwing.
+      await rejects(parallel.map(42 as unknown as (x: number) => number, items), (error) => assert.match(error.message, /delayed\(\) expects a function/));
+    });
+    await withParallel({ backend, nJobs: 2, batchSize: 4, returnAs: 'generator' }, async (parallel) => {
+      const seen: number[] = [];
+      for await (const value of parallel.map(square, items)) seen.push(value);
+      assert.equal(seen, items.map((x) => x * x));
     });
   });
 

@@ -3,7 +3,7 @@ import type { Backend } from '../backends/types.js';
 import { getBackendFactory } from '../backends/registry.js';
 import { getDefaultSerializer, getSerializer, serializerModule } from '../serialize/registry.js';
 import { currentScope } from './config.js';
-import { delayed, type Task } from './delayed.js';
+import { delayed, iteratesAsArray, MappedArray, type Task } from './delayed.js';
 import { effectiveNJobs } from './njobs.js';
 import { parsePreDispatch, validateParallelOptions, validateRunOptions, type ParallelOptions, type ReturnAs, type RunOptions, type Shaped } from './options.js';
 import { RunScheduler } from './runScheduler.js';
@@ -239,6 +239,8 @@ export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
 
 /** `delayed(fn)(item)` for each item, lazily; bad arguments surface as the run's rejection, not a throw. */
 function mapIterable<I, O>(items: Iterable<I> | AsyncIterable<I>, fn: (item: I) => O): Iterable<Task<Awaited<O>>> | AsyncIterable<Task<Awaited<O>>> {
+  // An Array: read by index, no Task per item. A fn that is not a function takes the path below, whose delayed() refuses it.
+  if (typeof fn === 'function' && iteratesAsArray(items)) return new MappedArray(fn, items) as Iterable<Task<Awaited<O>>>;
   if (items !== null && typeof items === 'object' && Symbol.asyncIterator in items) {
     return (async function* () {
       const call = delayed(fn);

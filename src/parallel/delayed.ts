@@ -33,3 +33,27 @@ export function delayed<A extends unknown[], R>(fn: (...args: A) => R): (...args
 export function isTask(value: unknown): value is Task {
   return value instanceof DelayedTask;
 }
+
+const arrayIterator = Array.prototype[Symbol.iterator];
+
+/** An Array whose iteration is the standard one (not overridden on it or a subclass): its elements, read by index. */
+export function iteratesAsArray(value: unknown): value is readonly unknown[] {
+  return Array.isArray(value) && (value as unknown[])[Symbol.iterator] === arrayIterator;
+}
+
+/**
+ * `map(fn, items)` over an Array: the tasks `delayed(fn)(item)`, which the scheduler reads by
+ * index with no Task, and no generator step, per item (and knows how many there are). Iterated
+ * as any input, it yields those tasks.
+ */
+export class MappedArray {
+  constructor(
+    readonly fn: Function,
+    readonly items: readonly unknown[],
+  ) {}
+
+  *[Symbol.iterator](): Iterator<Task> {
+    for (const item of this.items) yield new DelayedTask(this.fn, [item]);
+  }
+}
+

@@ -4,7 +4,7 @@ import { TransportRefusedError, type Backend, type BatchEvents } from '../backen
 import type { WireBatch, WireReply, WireResult } from '../runtime/protocol.js';
 import { AutoBatchSizer } from './batching.js';
 import { BatchWire, batchBytes, replyFacts, type ResultSink } from './batchWire.js';
-import { isTask, type Task } from './delayed.js';
+import { isTask, iteratesAsArray, MappedArray, type Task } from './delayed.js';
 import { describeValue } from './describe.js';
 import { Formed, TaskEncoder, type SharingPlan } from './taskEncoder.js';
 import type { RunObserver } from './observer.js';
@@ -72,6 +72,8 @@ export class RunScheduler<T> {
   private readonly source: Source;
   /** The input when it is an Array iterated the standard way: read by index, with no iterator result per task. */
   private readonly array: readonly unknown[] | undefined;
+  /** map(fn, array): each element is the argument of a call of this function, with no Task made for it. */
+  private readonly call: { fn: Function; args: readonly unknown[] } | undefined;
   private readonly encoder: TaskEncoder;
   private readonly wire: BatchWire;
   private readonly pending = new Map<number, InFlight>();
@@ -106,8 +108,12 @@ export class RunScheduler<T> {
     private readonly plan: RunPlan,
   ) {
     this.source = openSource(tasks);
-    this.array = iteratesAsArray(tasks) ? tasks : undefined;
-    this.total = Array.isArray(tasks) ? tasks.length : undefined;
+    if (tasks instanceof MappedArray) {
+      // One task object reused: the encoder keeps the function and the argument array, never the task.
+      this.call = { fn: tasks.fn, args: [] };
+      this.array = tasks.items;
+    } else this.array = iteratesAsArray(tasks) ? tasks : undefined;
+    this.total = Array.isArray(tasks) ? tasks.length : this.array?.length;
     this.encoder = new TaskEncoder(plan.serializer, plan.sharing);
     this.wire = new BatchWire(this.encoder, plan.serializer, plan.serializerModule, plan.backend.capabilities.clonesMessages === true, plan.calledAt, plan.initializer);
     // One task per message where a task's own clock or the main thread's turn matters: a per-task
@@ -211,7 +217,13 @@ export class RunScheduler<T> {
         let item: unknown;
         if (array) {
           // As the array's iterator reads it: its length and its element now.
-          if (this.nextIndex < array.length) item = array[this.nextIndex];
+          if (this.nextIndex < array.length) {
+            item = array[this.nextIndex];
+            if (this.call) {
+              this.call.args = [item];
+              item = this.call;
+            }
+          }
           else {
             this.exhausted = true;
             this.observer?.totalKnown?.(this.nextIndex);
@@ -250,16 +262,16 @@ export class RunScheduler<T> {
   /** Encode one task (refusing it here, before any worker, if it cannot travel) and add it to the forming batch. */
   private enqueue(item: unknown, index: number): void {
     this.outstanding++;
-    if (!isTask(item)) {
+    if (item !== this.call && !isTask(item)) {
       this.fail(new TypeError(`run() expects tasks made by delayed(fn)(...args); item ${index} is ${describeValue(item)}`));
       return;
     }
     try {
       if (this.observer?.wantsTiming) {
         const begun = performance.now();
-        this.encoder.prepare(item, index, this.forming);
+        this.encoder.prepare(item as Task, index, this.forming);
         this.formingMs += performance.now() - begun;
-      } else this.encoder.prepare(item, index, this.forming);
+      } else this.encoder.prepare(item as Task, index, this.forming);
     } catch (error) {
       // Settled: a task that cannot travel is that task's entry; the others still run.
       if (this.settles(error)) this.reject([index], error);
@@ -525,13 +537,6 @@ export class RunScheduler<T> {
 
 function isPromiseLike<T>(value: T | Promise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown } | null)?.then === 'function';
-}
-
-const arrayIterator = Array.prototype[Symbol.iterator];
-
-/** An Array whose iteration is the standard one (not overridden on it or a subclass): its elements by index. */
-function iteratesAsArray(tasks: unknown): tasks is readonly unknown[] {
-  return Array.isArray(tasks) && (tasks as unknown[])[Symbol.iterator] === arrayIterator;
 }
 
 function openSource(tasks: unknown): Source {
