@@ -73,7 +73,7 @@ export class RunScheduler<T> {
   /** The input when it is an Array iterated the standard way: read by index, with no iterator result per task. */
   private readonly array: readonly unknown[] | undefined;
   /** map(fn, array): each element is the argument of a call of this function, with no Task made for it. */
-  private readonly call: { fn: Function; args: readonly unknown[] } | undefined;
+  private readonly mapFn: Function | undefined;
   private readonly encoder: TaskEncoder;
   private readonly wire: BatchWire;
   private readonly pending = new Map<number, InFlight>();
@@ -109,8 +109,7 @@ export class RunScheduler<T> {
   ) {
     this.source = openSource(tasks);
     if (tasks instanceof MappedArray) {
-      // One task object reused: the encoder keeps the function and the argument array, never the task.
-      this.call = { fn: tasks.fn, args: [] };
+      this.mapFn = tasks.fn;
       this.array = tasks.items;
     } else this.array = iteratesAsArray(tasks) ? tasks : undefined;
     this.total = Array.isArray(tasks) ? tasks.length : this.array?.length;
@@ -217,13 +216,7 @@ export class RunScheduler<T> {
         let item: unknown;
         if (array) {
           // As the array's iterator reads it: its length and its element now.
-          if (this.nextIndex < array.length) {
-            item = array[this.nextIndex];
-            if (this.call) {
-              this.call.args = [item];
-              item = this.call;
-            }
-          }
+          if (this.nextIndex < array.length) item = array[this.nextIndex];
           else {
             this.exhausted = true;
             this.observer?.totalKnown?.(this.nextIndex);
@@ -262,16 +255,16 @@ export class RunScheduler<T> {
   /** Encode one task (refusing it here, before any worker, if it cannot travel) and add it to the forming batch. */
   private enqueue(item: unknown, index: number): void {
     this.outstanding++;
-    if (item !== this.call && !isTask(item)) {
+    if (this.mapFn === undefined && !isTask(item)) {
       this.fail(new TypeError(`run() expects tasks made by delayed(fn)(...args); item ${index} is ${describeValue(item)}`));
       return;
     }
     try {
       if (this.observer?.wantsTiming) {
         const begun = performance.now();
-        this.encoder.prepare(item as Task, index, this.forming);
+        this.prepare(item, index);
         this.formingMs += performance.now() - begun;
-      } else this.encoder.prepare(item as Task, index, this.forming);
+      } else this.prepare(item, index);
     } catch (error) {
       // Settled: a task that cannot travel is that task's entry; the others still run.
       if (this.settles(error)) this.reject([index], error);
@@ -279,6 +272,12 @@ export class RunScheduler<T> {
       return;
     }
     if (this.forming.length >= this.batchTarget && this.canSend()) this.flush();
+  }
+
+  /** Encode a task of the input (or map's item) into the forming batch. */
+  private prepare(item: unknown, index: number): void {
+    if (this.mapFn) this.encoder.prepareItem(this.mapFn, item, index, this.forming);
+    else this.encoder.prepare(item as Task, index, this.forming);
   }
 
   /**

@@ -89,29 +89,50 @@ function isBinary(value: object): value is ArrayBufferView | ArrayBuffer {
 export class Formed {
   readonly indices: number[] = [];
   readonly fns: string[] = [];
-  /** Each task's argument array. */
-  readonly args: (readonly unknown[])[] = [];
   readonly defs: WireDef[][] = [];
   /** Each task's refKey, once a task has one (undefined while none has). */
   refKeys: (string | undefined)[] | undefined;
+  /** Every task so far has one argument and no refKey: `values` holds the arguments themselves. */
+  unary = true;
+  /** Each task's argument (unary), else each task's argument array. */
+  values: unknown[] = [];
 
   get length(): number {
     return this.indices.length;
   }
 
   add(index: number, fn: string, refKey: string | undefined, defs: WireDef[], args: readonly unknown[]): void {
+    if (this.unary && (args.length !== 1 || refKey !== undefined)) {
+      this.values = this.values.map((value) => [value]);
+      this.unary = false;
+    }
     if (refKey !== undefined && !this.refKeys) this.refKeys = this.indices.map(() => undefined);
     this.indices.push(index);
     this.fns.push(fn);
-    this.args.push(args);
     this.defs.push(defs);
+    this.values.push(this.unary ? args[0] : args);
     this.refKeys?.push(refKey);
+  }
+
+  /** A task of one argument and no refKey, with no argument array made for it (map over an Array). */
+  addSole(index: number, fn: string, defs: WireDef[], value: unknown): void {
+    if (!this.unary) return this.add(index, fn, undefined, defs, [value]);
+    this.indices.push(index);
+    this.fns.push(fn);
+    this.defs.push(defs);
+    this.values.push(value);
+    this.refKeys?.push(undefined);
+  }
+
+  /** Each task's argument array (made for a unary batch: only when it is serialized). */
+  argLists(): (readonly unknown[])[] {
+    return this.unary ? this.values.map((value) => [value]) : (this.values as (readonly unknown[])[]);
   }
 
   /** The task at `k` alone, as a batch of its own. */
   one(k: number): Formed {
     const alone = new Formed();
-    alone.add(this.indices[k]!, this.fns[k]!, this.refKeys?.[k], this.defs[k]!, this.args[k]!);
+    alone.add(this.indices[k]!, this.fns[k]!, this.refKeys?.[k], this.defs[k]!, this.unary ? [this.values[k]] : (this.values[k] as unknown[]));
     return alone;
   }
 }
@@ -232,7 +253,7 @@ export class TaskEncoder {
    * one that cannot travel, so the error names its index and the path inside it.
    */
   pack(batch: Formed): Uint8Array | string {
-    return this.serializeBatch(batch.args, batch);
+    return this.serializeBatch(batch.argLists(), batch);
   }
 
   /**
@@ -244,14 +265,12 @@ export class TaskEncoder {
    * and 113-170 µs.
    */
   packForTransport(batch: Formed, transportClones: boolean): { args: unknown[]; unary?: true } | { packed: Uint8Array | string } {
-    const { args } = batch;
-    if (!transportClones) return { packed: this.serializeBatch(args, batch) };
-    // The check walks the flat list when there is one: no argument array to visit per task.
-    const unary = !batch.refKeys && args.every((list) => list.length === 1);
-    const values = unary ? args.map((list) => list[0]) : args;
+    if (!transportClones) return { packed: this.serializeBatch(batch.argLists(), batch) };
+    // The check walks the flat list when there is one (unary): no argument array to visit per task.
+    const { values, unary } = batch;
     // A key of a weak collection the run sent must take the serializer, whose graph joins it to that collection.
-    if (!clonesAsIs(this.serializer, values) || holdsWeakKeys(this.session, values)) return { packed: this.serializeBatch(args, batch) };
-    return unary ? { args: values, unary } : { args };
+    if (!clonesAsIs(this.serializer, values) || holdsWeakKeys(this.session, values)) return { packed: this.serializeBatch(batch.argLists(), batch) };
+    return unary ? { args: values, unary } : { args: values };
   }
 
   private serializeBatch(args: readonly (readonly unknown[])[], batch: Formed): Uint8Array | string {
@@ -270,6 +289,17 @@ export class TaskEncoder {
         cause: error,
       });
     }
+  }
+
+  /**
+   * map(fn, array)'s item as the task `delayed(fn)(item)`: a primitive item of the last function,
+   * when nothing could need a reference, goes into the batch with no task and no argument array
+   * made for it (what the fast path of encodeUnchecked checks, for one primitive argument).
+   */
+  prepareItem(fn: Function, item: unknown, index: number, into: Formed): void {
+    const sole = fn === this.lastFn ? this.lastSole : undefined;
+    if (sole && !anyReferenceInUse() && ((typeof item !== 'object' && typeof item !== 'function') || item === null)) return into.addSole(index, this.lastDef!.id, sole, item);
+    this.prepare({ fn, args: [item] }, index, into);
   }
 
   private encodeUnchecked(task: Task, index: number, into: Formed): void {
