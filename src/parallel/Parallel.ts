@@ -26,11 +26,24 @@ type Tasks<T> = Iterable<Task<T>> | AsyncIterable<Task<T>>;
 export type ResultOf<T> = T extends Task<infer R> ? R : never;
 
 /**
+ * A Parallel dropped without close() (made and never run, or run and forgotten) takes its
+ * workers with it when it is collected: they would otherwise live as long as the process (a
+ * handle's tracker holds the pool). A run going keeps its Parallel reachable (RunPlan.owner).
+ */
+const dropped = new FinalizationRegistry<{ backend: Backend; untrack: () => void; copies: SharedCopies | undefined }>((held) => {
+  held.copies?.dispose();
+  held.untrack();
+  void held.backend.terminate().catch(() => {});
+});
+
+/**
  * Runs tasks made by `delayed` on a pool of workers (joblib's `Parallel`).
  * Options are validated and resolved once, here: an explicit option beats a
- * `parallelConfig` scope, which beats the default. The pool starts on the
- * first `run()`, is reused by the next ones, and ends with `close()` (or
- * `await using`); an idle pool never keeps the process alive.
+ * `parallelConfig` scope, which beats the default. The pool starts when the
+ * Parallel is made (threads, processes; `prestart: false`, or another backend:
+ * on the first `run()`), is reused by the next runs, and ends with `close()`
+ * (or `await using`), or when the Parallel is garbage-collected with no run
+ * going; an idle pool never keeps the process alive.
  *
  * @example
  * const parallel = new Parallel({ nJobs: 2 });
@@ -94,7 +107,8 @@ export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
     this.maxNbytes = parseBytes(options.maxNbytes !== undefined ? options.maxNbytes : scope.maxNbytes !== undefined ? scope.maxNbytes : '1M');
     // The workers start now, as piscina's do, while the program goes on to build its tasks: a
     // thread takes tens of milliseconds to load joblet's runtime, which the first run would wait for.
-    if (options.prestart ?? true) (this.backend = this.openBackend()).warmUp?.();
+    // Only the built-in pools: a remote or registered backend is made (and may refuse) at the first run, as before.
+    if ((options.prestart ?? true) && (this.backendName === 'threads' || this.backendName === 'processes')) (this.backend = this.openBackend()).warmUp?.();
   }
 
   /**
@@ -151,6 +165,7 @@ export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
     this.copies?.dispose();
     this.copies = undefined;
     this.untrack?.();
+    dropped.unregister(this);
     await backend?.terminate();
   }
 
@@ -171,7 +186,8 @@ export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
     const { isolation, sharedMemory, readsFiles } = backend.capabilities;
     this.copies = isolation === 'none' ? undefined : new SharedCopies(sharedMemory ? 'shared' : readsFiles ? 'file' : 'buffer');
     // Its workers may hold persisted values: a handle's close() tells them to drop theirs.
-    this.untrack = trackHolder(backend);
+    const untrack = (this.untrack = trackHolder(backend));
+    dropped.register(this, { backend, untrack, copies: this.copies }, this);
     return backend;
   }
 
@@ -184,6 +200,7 @@ export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
   ): RunScheduler<T> {
     this.backend ??= this.openBackend();
     return new RunScheduler(tasks, {
+      owner: this,
       backend: this.backend,
       serializer: getSerializer(this.serializerName),
       serializerModule: serializerModule(this.serializerName),

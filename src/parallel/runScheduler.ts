@@ -10,6 +10,8 @@ import { Formed, TaskEncoder, type SharingPlan } from './taskEncoder.js';
 import type { RunObserver } from './observer.js';
 
 export interface RunPlan {
+  /** What started the run (its Parallel): held so that it is not collected, and its pool stopped, while the run goes. */
+  owner?: object | undefined;
   backend: Backend;
   serializer: Serializer;
   serializerModule: string | undefined;

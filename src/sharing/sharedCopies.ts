@@ -22,7 +22,7 @@ import { own, removeFile, tempPath } from './tempFiles.js';
  * A plain array of numbers (a list of a million ints) is kept the same way, as a Float64Array
  * copy: its elements checked and copied in one pass (a few ms, where a structured clone per
  * worker cost tens), compared element by element at the next run, and rebuilt as an Array in
- * each worker. Only an Array that a structured clone would give back as exactly those numbers
+ * each worker for each run (a task may freeze or extend the one it got). Only an Array that a structured clone would give back as exactly those numbers
  * qualifies (no holes, no other own enumerable keys, Array's own prototype); anything else keeps
  * to the transport's clone.
  *
@@ -123,10 +123,16 @@ export function isListShape(value: object): value is unknown[] {
   return Array.isArray(value) && !types.isProxy(value) && Object.getPrototypeOf(value) === Array.prototype && value.length > 0 && inspect(value, INSPECT_NO_ELEMENTS) === bareArrayText(value.length);
 }
 
-/** Every element of `list` is a number (no hole: a hole reads undefined). */
+/** Every element of `list` is a number (no hole: a hole reads undefined, unless a prototype holds that index). */
 function allNumbers(list: readonly unknown[]): boolean {
+  // A hole would read an index Array.prototype or Object.prototype holds, as if it were the list's own.
+  if (hasIndexKey(Array.prototype) || hasIndexKey(Object.prototype)) return false;
   for (let i = 0; i < list.length; i++) if (typeof list[i] !== 'number') return false;
   return true;
+}
+
+function hasIndexKey(object: object): boolean {
+  return Object.getOwnPropertyNames(object).some((key) => /^(0|[1-9]\d*)$/.test(key));
 }
 
 /** `list`'s elements into `into` if every one is a number (no hole: a hole reads undefined); false at the first that is not. */
@@ -297,11 +303,28 @@ function memoryOf(state: CopyState & { kept: true }): SharedArrayBuffer | ArrayB
 /** In the worker: the value an earlier run got from `state` still holds its bytes, the whole buffer (a memcmp: cheaper than a new copy and its collection). */
 export function copyUnwritten(state: CopyState, built: unknown): boolean {
   if (!state.kept) return false;
-  if (state.list) {
-    const numbers = new Float64Array(memoryOf(state));
-    return Array.isArray(built) && isListShape(built) && sameNumbers(built, numbers);
-  }
+  // A list a task got may have been frozen, sealed, given a hidden key or a read-only element:
+  // nothing cheap sees all that, so every run gets a new Array (about as long as a compare).
+  if (state.list) return false;
+  // A key a task added (enumerable or not, a symbol), or the value made non-extensible: inspect with
+  // hidden keys and no element reads the keys alone, compared with what the value showed when built.
+  if (!Object.isExtensible(built) || keysText(built as object) !== builtKeys.get(built as object)) return false;
+  // A view of the shared copy (threads): its bytes are the copy's, which the main side compares.
+  if (!copiedPerRun(state)) return true;
   return bytesOf(memoryOf(state)).equals(bytesOf(bufferOf(built as ArrayBufferView | ArrayBuffer)));
+}
+
+/** What each value a copy was built into showed of its keys then (keysText). */
+const builtKeys = new WeakMap<object, string>();
+const INSPECT_KEYS = { ...INSPECT_NO_ELEMENTS, showHidden: true } as const;
+function keysText(value: object): string {
+  return inspect(value, INSPECT_KEYS);
+}
+
+/** In the worker: what rebuildCopy built, noted for copyUnwritten. */
+function noteBuilt<T>(value: T): T {
+  builtKeys.set(value as object, keysText(value as object));
+  return value;
 }
 
 /** In the worker: the value a copy stands for (over a fresh copy of its memory when copiedPerRun says so). */
@@ -319,9 +342,9 @@ export function rebuildCopy(state: CopyState): unknown {
     memory = new ArrayBuffer(received.byteLength);
     new Uint8Array(memory).set(new Uint8Array(received));
   }
-  if (!state.view) return memory;
+  if (!state.view) return noteBuilt(memory);
   const View = (globalThis as unknown as Record<string, new (buffer: ArrayBufferLike, offset: number, length: number) => ArrayBufferView>)[state.view.type]!;
-  return new View(memory, state.view.offset, state.view.length);
+  return noteBuilt(new View(memory, state.view.offset, state.view.length));
 }
 
 /** In the worker: the kept copies that arrived, by id: a task function that captured a large binary value names its copy so. */
@@ -340,7 +363,7 @@ export function copyArrived(id: string, state: CopyState): void {
 export function capturedCopy(id: string): unknown {
   const held = arrived.get(id);
   if (!held) throw new Error(`joblet: the copy ${id} of a large value the task function captured never reached this worker`);
-  if (held.built !== undefined && (!copiedPerRun(held.state) || copyUnwritten(held.state, held.built))) return held.built;
+  if (held.built !== undefined && copyUnwritten(held.state, held.built)) return held.built;
   return (held.built = rebuildCopy(held.state));
 }
 
