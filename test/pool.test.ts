@@ -155,6 +155,42 @@ test('batches in flight stay under nWorkers x (1 + perWorkerBufferSize)', async 
   }
 });
 
+test("a run of the same function starts at the batch size the last run learned; another function, or the same after close(), starts at one task", async () => {
+  const sizes: number[][] = [];
+  registerBackend('sized', ({ nWorkers }) => {
+    const pool = new WorkerPool('threads', nWorkers, CAPABILITIES, spawnThread);
+    const submit = pool.submit.bind(pool);
+    pool.submit = (batch, events) => {
+      sizes.at(-1)!.push(batch.indices.length);
+      return submit(batch, events);
+    };
+    return pool;
+  });
+  const parallel = new Parallel({ backend: 'sized', nJobs: 2 });
+  const inc = (x: number) => x + 1;
+  const other = (x: number) => x + 1;
+  const items = Array.from({ length: 20_000 }, (_, i) => i);
+  const runOf = async (fn: (x: number) => number) => {
+    sizes.push([]);
+    assert.equal(await parallel.map(fn, items), items.map((x) => x + 1));
+    return sizes.at(-1)!;
+  };
+  try {
+    const first = await runOf(inc);
+    // A fresh sizer sends single tasks until the first batch answers, then doubles.
+    assert.equal(first.slice(0, 2), [1, 1]);
+    const learned = Math.max(...first);
+    const second = await runOf(inc);
+    assert.ok(second[0]! > 1, `the second run began with ${second[0]} task(s) where the first reached ${learned}`);
+    assert.ok(second.length < first.length, `${second.length} batches, the first run ${first.length}`);
+    assert.equal((await runOf(other)).slice(0, 2), [1, 1]);
+    await parallel.close();
+    assert.equal((await runOf(inc)).slice(0, 2), [1, 1]);
+  } finally {
+    await parallel.close();
+  }
+});
+
 test('the short wire form of a batch and a reply rebuilds exactly what was sent, and only plain batches take it', () => {
   const batch: WireBatch = { id: 7, serializer: 'auto', defs: [], indices: [3, 4, 5], fns: 'f', args: [[1], [2], [3]] };
   const compact = compactBatch({ type: 'batch', batch });

@@ -7,6 +7,7 @@ import { delayed, iteratesAsArray, MappedArray, type Task } from './delayed.js';
 import { effectiveNJobs } from './njobs.js';
 import { parsePreDispatch, validateParallelOptions, validateRunOptions, type ParallelOptions, type ReturnAs, type RunOptions, type Shaped } from './options.js';
 import { RunScheduler } from './runScheduler.js';
+import type { LearnedBatch } from './batching.js';
 import { collectAll, inCompletionOrder, inSubmissionOrder } from './delivery.js';
 import { parseBytes } from '../sharing/bytes.js';
 import { trackHolder } from '../sharing/persisted.js';
@@ -67,6 +68,8 @@ export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
   private readonly maxNbytes: number | null;
   private readonly batchSize: 'auto' | number;
   private readonly perWorkerBufferSize: number;
+  /** Batch sizes learned by its runs, by task function: the next run of a function starts there, not at one task. */
+  private batchMemory = new WeakMap<Function, LearnedBatch>();
   private readonly verbose: number;
   private readonly progress: ParallelOptions['progress'];
   private readonly onProgress: ParallelOptions['onProgress'];
@@ -164,6 +167,8 @@ export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
     // Parallel kept for a later run would hold them (tens of MB each) until that run.
     this.copies?.dispose();
     this.copies = undefined;
+    // A later run starts a new pool, and learns afresh (joblib resets its batch statistics with its pool).
+    this.batchMemory = new WeakMap();
     this.untrack?.();
     dropped.unregister(this);
     await backend?.terminate();
@@ -223,6 +228,7 @@ export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
       observer: this.observer(),
       calledAt,
       initializer,
+      batchMemory: this.batchMemory,
     });
   }
 

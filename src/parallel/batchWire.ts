@@ -35,12 +35,7 @@ export class BatchWire {
     const payload = this.encoder.packForTransport(formed, this.transportClones);
     const defs = new Map<string, WireDef>();
     // Tasks of one function share one defs array: each array is read once.
-    let last: WireDef[] | undefined;
-    for (const used of formed.defs) {
-      if (used === last) continue;
-      last = used;
-      for (const def of used) defs.set(def.id, def);
-    }
+    for (const used of formed.defsUsed()) for (const def of used) defs.set(def.id, def);
     // Every key costs its clone in both directions: the optional ones only when set.
     const batch: WireBatch = {
       id: nextBatchId++,
@@ -48,7 +43,7 @@ export class BatchWire {
       defs: [...defs.values()],
       // The formed batch's own arrays: it is not added to once sent.
       indices: formed.indices,
-      fns: sameFunction(formed.fns) ?? formed.fns,
+      fns: formed.fns,
       ...payload,
     };
     if (this.serializerModule !== undefined) batch.serializerModule = this.serializerModule;
@@ -152,9 +147,3 @@ export function replyFacts(reply: WireReply, timed: boolean): { failed: number; 
   return { failed, bytes, estimated: reply.values !== undefined };
 }
 
-/** The one function id every task of a batch shares, if they do. */
-function sameFunction(fns: readonly string[]): string | undefined {
-  const fn = fns[0];
-  for (let k = 1; k < fns.length; k++) if (fns[k] !== fn) return undefined;
-  return fn;
-}

@@ -18,6 +18,16 @@ const THREADS: BatchDuration = { min: 10, target: 20, max: 50 };
 const SMOOTHING = 0.3;
 // A batch never holds more than this: results wait for the whole batch.
 const MAX_SIZE = 10_000;
+// Near the end a batch is split so every worker gets a share, but not below this fraction of the
+// shortest batch wanted: a shorter one leaves less imbalance to even out than its message costs
+// (100,000 tasks of x + 1 ended in 40 batches of 1 to 10,000 tasks, a third of the run).
+const TAIL_FRACTION = 0.25;
+
+/** What a sizer learned, kept by a Parallel for its next run of the same function (as joblib keeps it for a managed Parallel's next call). */
+export interface LearnedBatch {
+  readonly size: number;
+  readonly perTaskMs: number;
+}
 
 export class AutoBatchSizer {
   private size = 1;
@@ -44,9 +54,26 @@ export class AutoBatchSizer {
   /** The size of the next batch, given how many tasks are known to remain (undefined: unknown). */
   next(remaining: number | undefined): number {
     if (this.fixed !== undefined) return this.fixed;
-    // Near the end, split what is left so that every worker gets a share.
-    if (remaining !== undefined) return Math.max(1, Math.min(this.size, Math.floor(remaining / (2 * this.nWorkers))));
-    return this.size;
+    if (remaining === undefined) return this.size;
+    // Near the end, split what is left so that every worker gets a share, down to a batch that is still worth its message.
+    const worthIt = this.perTaskMs === undefined ? 1 : Math.round((TAIL_FRACTION * this.duration.min) / this.perTaskMs);
+    return Math.max(1, Math.min(this.size, Math.max(worthIt, Math.floor(remaining / (2 * this.nWorkers)))));
+  }
+
+  /** What it learned, once it has (undefined with a fixed size: nothing to carry). */
+  learned(): LearnedBatch | undefined {
+    return this.fixed === undefined && this.perTaskMs !== undefined ? { size: this.size, perTaskMs: this.perTaskMs } : undefined;
+  }
+
+  /**
+   * Start from an earlier run's learning (the same function on the same Parallel) instead of from
+   * one task: that run already paid the ramp from 1 to its size. A run whose tasks are slower than
+   * the last shrinks at its first answer, as within a run.
+   */
+  resume(learned: LearnedBatch): void {
+    if (this.fixed !== undefined || this.perTaskMs !== undefined) return;
+    this.size = Math.max(1, Math.min(learned.size, this.maxSize));
+    this.perTaskMs = learned.perTaskMs;
   }
 
   /**

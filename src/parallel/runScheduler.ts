@@ -2,7 +2,7 @@ import { AbortError, JobletError, TimeoutError, WorkerCrashedError } from '../er
 import type { Serializer } from '../serialize/types.js';
 import { TransportRefusedError, type Backend, type BatchEvents } from '../backends/types.js';
 import type { WireBatch, WireReply, WireResult } from '../runtime/protocol.js';
-import { AutoBatchSizer } from './batching.js';
+import { AutoBatchSizer, type LearnedBatch } from './batching.js';
 import { BatchWire, batchBytes, replyFacts, type ResultSink } from './batchWire.js';
 import { isTask, iteratesAsArray, MappedArray, type Task } from './delayed.js';
 import { describeValue } from './describe.js';
@@ -34,6 +34,8 @@ export interface RunPlan {
   calledAt?: { stack?: string } | undefined;
   /** Run once per worker before its first task; tasks read its result with workerState(). */
   initializer?: (() => unknown) | undefined;
+  /** The batch sizes learned by earlier runs of the Parallel, by task function: a run of the same function starts from there. */
+  batchMemory?: WeakMap<Function, LearnedBatch> | undefined;
 }
 
 /** Where a run's results go (delivery.ts): an array, or a generator in submission or completion order. */
@@ -103,6 +105,8 @@ export class RunScheduler<T> {
   /** The consumer stopped reading: the run ends without having failed. */
   private leftEarly = false;
   private readonly onAbort = () => this.fail(this.plan.signal!.reason);
+  /** The function of the run's first task: what the sizer's learning is kept under. */
+  private firstFn: Function | undefined;
 
   /** Opens the input (throwing if it is not one); nothing runs before start(). */
   constructor(
@@ -189,7 +193,18 @@ export class RunScheduler<T> {
     this.plan.signal?.removeEventListener('abort', this.onAbort);
     const ids = this.encoder.runScopedIds();
     if (ids.length) this.plan.backend.release(ids);
+    const learned = this.sizer.learned();
+    if (learned && this.firstFn) this.plan.batchMemory?.set(this.firstFn, learned);
     this.observer?.runEnded?.(this.leftEarly ? undefined : this.failed?.error);
+  }
+
+  /** At the first task: the sizer starts where the last run of its function left off, if any. */
+  private resumeSizer(fn: Function): void {
+    this.firstFn = fn;
+    const learned = this.plan.batchMemory?.get(fn);
+    if (!learned) return;
+    this.sizer.resume(learned);
+    this.retarget(this.total === undefined ? undefined : this.total - this.nextIndex);
   }
 
   /** The size of the next batch, given how many tasks are known to remain. */
@@ -278,6 +293,7 @@ export class RunScheduler<T> {
 
   /** Encode a task of the input (or map's item) into the forming batch. */
   private prepare(item: unknown, index: number): void {
+    if (this.firstFn === undefined) this.resumeSizer(this.mapFn ?? (item as Task).fn);
     if (this.mapFn) this.encoder.prepareItem(this.mapFn, item, index, this.forming);
     else this.encoder.prepare(item as Task, index, this.forming);
   }

@@ -84,12 +84,19 @@ function isBinary(value: object): value is ArrayBufferView | ArrayBuffer {
  * The tasks of a batch being formed, as parallel arrays rather than one Prepared object a
  * task: a run of 100,000 tiny tasks made 100,000 of them, and the garbage collector took
  * about 40% of the main thread. The arrays go into the WireBatch as they are (indices, the
- * argument arrays). Kept after sending: a refused or crashed batch is sent again from it.
+ * arguments), and a function and its defs are kept once while every task shares them (two
+ * arrays a task fewer to grow, and to promote while the batch is in flight). Grown by push,
+ * not made at the batch's size: an array made by `new Array(n)` stays holey, which structured
+ * clone writes key by key, twice the bytes and the time. Kept after sending: a refused or
+ * crashed batch is sent again from it.
  */
 export class Formed {
   readonly indices: number[] = [];
-  readonly fns: string[] = [];
-  readonly defs: WireDef[][] = [];
+  /** The function (and defs) of every task while they are all the same; per-task lists once one differs. */
+  private fn: string | undefined;
+  private fnList: string[] | undefined;
+  private sharedDefs: WireDef[] | undefined;
+  private defsList: WireDef[][] | undefined;
   /** Each task's refKey, once a task has one (undefined while none has). */
   refKeys: (string | undefined)[] | undefined;
   /** Every task so far has one argument and no refKey: `values` holds the arguments themselves. */
@@ -101,26 +108,35 @@ export class Formed {
     return this.indices.length;
   }
 
+  /** The function of every task (one id when they share it), as a batch names them. */
+  get fns(): string | string[] {
+    return this.fnList ?? this.fn!;
+  }
+
+  /** The defs of each distinct function's tasks, each array once. */
+  *defsUsed(): Iterable<WireDef[]> {
+    if (!this.defsList) {
+      if (this.sharedDefs) yield this.sharedDefs;
+      return;
+    }
+    let last: WireDef[] | undefined;
+    for (const used of this.defsList) if (used !== last) yield (last = used);
+  }
+
   add(index: number, fn: string, refKey: string | undefined, defs: WireDef[], args: readonly unknown[]): void {
     if (this.unary && (args.length !== 1 || refKey !== undefined)) {
       this.values = this.values.map((value) => [value]);
       this.unary = false;
     }
     if (refKey !== undefined && !this.refKeys) this.refKeys = this.indices.map(() => undefined);
-    this.indices.push(index);
-    this.fns.push(fn);
-    this.defs.push(defs);
-    this.values.push(this.unary ? args[0] : args);
+    this.put(index, fn, defs, this.unary ? args[0] : args);
     this.refKeys?.push(refKey);
   }
 
   /** A task of one argument and no refKey, with no argument array made for it (map over an Array). */
   addSole(index: number, fn: string, defs: WireDef[], value: unknown): void {
     if (!this.unary) return this.add(index, fn, undefined, defs, [value]);
-    this.indices.push(index);
-    this.fns.push(fn);
-    this.defs.push(defs);
-    this.values.push(value);
+    this.put(index, fn, defs, value);
     this.refKeys?.push(undefined);
   }
 
@@ -132,9 +148,33 @@ export class Formed {
   /** The task at `k` alone, as a batch of its own. */
   one(k: number): Formed {
     const alone = new Formed();
-    alone.add(this.indices[k]!, this.fns[k]!, this.refKeys?.[k], this.defs[k]!, this.unary ? [this.values[k]] : (this.values[k] as unknown[]));
+    const fn = this.fnList ? this.fnList[k]! : this.fn!;
+    const defs = this.defsList ? this.defsList[k]! : this.sharedDefs!;
+    alone.add(this.indices[k]!, fn, this.refKeys?.[k], defs, this.unary ? [this.values[k]] : (this.values[k] as unknown[]));
     return alone;
   }
+
+  private put(index: number, fn: string, defs: WireDef[], value: unknown): void {
+    const k = this.indices.length;
+    this.indices.push(index);
+    this.values.push(value);
+    if (k === 0) {
+      this.fn = fn;
+      this.sharedDefs = defs;
+      return;
+    }
+    if (!this.fnList && fn !== this.fn) this.fnList = repeated(this.fn!, k);
+    this.fnList?.push(fn);
+    if (!this.defsList && defs !== this.sharedDefs) this.defsList = repeated(this.sharedDefs!, k);
+    this.defsList?.push(defs);
+  }
+}
+
+/** `value` `k` times, in a packed array (one made by `new Array(k)` stays holey: see Formed). */
+function repeated<T>(value: T, k: number): T[] {
+  const list: T[] = [];
+  for (let i = 0; i < k; i++) list.push(value);
+  return list;
 }
 
 export interface SharingPlan {
