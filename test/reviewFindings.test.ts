@@ -83,7 +83,8 @@ test('a Parallel made and dropped without run() or close() takes its prestarted 
     gc();
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  assert.is(threads(), before, `${threads() - before} threads held by 5 unreachable Parallels`);
+  // At most as many as before: a thread of an earlier test may have ended meanwhile.
+  assert.ok(threads() <= before, `${threads() - before} threads held by 5 unreachable Parallels`);
 });
 
 test('bullmq: a misconfiguration surfaces at the first run whatever prestart says (only the built-in pools start at construction)', () => {

@@ -102,6 +102,40 @@ for (const backend of BACKENDS) {
     });
   });
 
+  test("map() over an Array takes a batch's items in one copy: each item read once, objects among them still scanned, holes as the iterator reads them, a subclass or proxy as it is", async () => {
+    const echo = (x: unknown) => x;
+    await withParallel({ backend, nJobs: 2, batchSize: 50 }, async (parallel) => {
+      // Primitives of every kind, objects and a hole among them: what comes back is what the iterator gives.
+      const mixed: unknown[] = Array.from({ length: 300 }, (_, i) => (i % 7 === 0 ? { i } : i % 11 === 0 ? `s${i}` : i % 13 === 0 ? null : i));
+      delete mixed[150];
+      assert.equal(await parallel.map(echo, mixed), [...mixed]);
+      // An item behind a getter is read once, as iterating the array reads it.
+      let reads = 0;
+      const withGetter = Array.from({ length: 200 }, (_, i) => i);
+      Object.defineProperty(withGetter, 120, { get: () => (reads++, -1), enumerable: true });
+      assert.equal(await parallel.map(echo, withGetter), [...Array.from({ length: 120 }, (_, i) => i), -1, ...Array.from({ length: 79 }, (_, i) => i + 121)]);
+      assert.is(reads, 1, 'the getter ran once');
+      // A subclass's species is never asked for (no slice of it), and a proxy's reads are one per item.
+      let species = 0;
+      class Tracked extends Array<number> {
+        static override get [Symbol.species]() {
+          species++;
+          return Array;
+        }
+      }
+      const tracked = Tracked.from({ length: 200 }, (_, i) => i) as Tracked;
+      species = 0;
+      assert.equal(await parallel.map(echo, tracked), Array.from({ length: 200 }, (_, i) => i));
+      assert.is(species, 0);
+      const got: PropertyKey[] = [];
+      const proxied = new Proxy(Array.from({ length: 200 }, (_, i) => i), { get: (target, key, receiver) => (got.push(key), Reflect.get(target, key, receiver)) });
+      assert.equal(await parallel.map(echo, proxied), Array.from({ length: 200 }, (_, i) => i));
+      const indexReads = got.filter((key) => typeof key === 'string' && /^\d+$/.test(key));
+      assert.is(indexReads.length, 200, 'each index read once');
+      assert.not.ok(got.includes('constructor'), 'no slice of the proxy');
+    });
+  });
+
   test('consecutive runs reuse the same workers', async () => {
     await withParallel({ backend, nJobs: 2 }, async (parallel) => {
       const first = new Set(await parallel.run([1, 2, 3, 4].map(() => delayed(whereAmI)())));

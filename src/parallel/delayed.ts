@@ -1,3 +1,4 @@
+import { types } from 'node:util';
 import { describeValue } from './describe.js';
 
 declare const RESULT: unique symbol;
@@ -39,6 +40,22 @@ const arrayIterator = Array.prototype[Symbol.iterator];
 /** An Array whose iteration is the standard one (not overridden on it or a subclass): its elements, read by index. */
 export function iteratesAsArray(value: unknown): value is readonly unknown[] {
   return Array.isArray(value) && (value as unknown[])[Symbol.iterator] === arrayIterator;
+}
+
+const builtInSpecies = Object.getOwnPropertyDescriptor(Array, Symbol.species)?.get;
+
+/**
+ * An Array whose slice() is a plain copy of its items, running none of the caller's code: not a
+ * proxy, of Array's own prototype, with Array's constructor and species as built in.
+ */
+export function slicesPlainly(array: readonly unknown[]): boolean {
+  return (
+    !types.isProxy(array) &&
+    Object.getPrototypeOf(array) === Array.prototype &&
+    !Object.hasOwn(array, 'constructor') &&
+    Object.getOwnPropertyDescriptor(Array.prototype, 'constructor')?.value === Array &&
+    Object.getOwnPropertyDescriptor(Array, Symbol.species)?.get === builtInSpecies
+  );
 }
 
 /**

@@ -4,7 +4,7 @@ import { TransportRefusedError, type Backend, type BatchEvents } from '../backen
 import type { WireBatch, WireReply, WireResult } from '../runtime/protocol.js';
 import { AutoBatchSizer, type LearnedBatch } from './batching.js';
 import { BatchWire, batchBytes, replyFacts, type ResultSink } from './batchWire.js';
-import { isTask, iteratesAsArray, MappedArray, type Task } from './delayed.js';
+import { isTask, iteratesAsArray, MappedArray, slicesPlainly, type Task } from './delayed.js';
 import { describeValue } from './describe.js';
 import { Formed, TaskEncoder, type SharingPlan } from './taskEncoder.js';
 import type { RunObserver } from './observer.js';
@@ -105,6 +105,8 @@ export class RunScheduler<T> {
   /** The consumer stopped reading: the run ends without having failed. */
   private leftEarly = false;
   private readonly onAbort = () => this.fail(this.plan.signal!.reason);
+  /** Map over an Array whose slice() is a plain copy: its items are taken a batch at a time (enqueueRange). */
+  private readonly inRanges: boolean = false;
   /** The function of the run's first task: what the sizer's learning is kept under. */
   private firstFn: Function | undefined;
 
@@ -117,6 +119,7 @@ export class RunScheduler<T> {
     if (tasks instanceof MappedArray) {
       this.mapFn = tasks.fn;
       this.array = tasks.items;
+      this.inRanges = slicesPlainly(tasks.items);
     } else this.array = iteratesAsArray(tasks) ? tasks : undefined;
     this.total = Array.isArray(tasks) ? tasks.length : this.array?.length;
     this.encoder = new TaskEncoder(plan.serializer, plan.sharing);
@@ -232,6 +235,14 @@ export class RunScheduler<T> {
       ) {
         let item: unknown;
         if (array) {
+          if (this.inRanges) {
+            // Map over a plain Array: the items of the batch being formed in one copy, read now.
+            const count = Math.min(this.batchTarget - this.forming.length, this.maxOutstanding * this.windowUnit() - this.outstanding, array.length - this.nextIndex);
+            if (count > 1) {
+              this.enqueueRange(array, count);
+              continue;
+            }
+          }
           // As the array's iterator reads it: its length and its element now.
           if (this.nextIndex < array.length) item = array[this.nextIndex];
           else {
@@ -267,6 +278,25 @@ export class RunScheduler<T> {
       this.pulling = false;
       this.delivery.changed();
     }
+  }
+
+  /**
+   * `count` items of map's Array as tasks: copied in one slice (each item read once, now, as the
+   * iterator would), and added in one step when all are primitives; else one by one from the copy.
+   */
+  private enqueueRange(array: readonly unknown[], count: number): void {
+    const first = this.nextIndex;
+    const items = array.slice(first, first + count);
+    this.nextIndex += count;
+    // The run's first item goes alone: it makes the function's def (or fails as a task would).
+    const alone = this.firstFn === undefined ? 1 : 0;
+    if (alone) this.enqueue(items[0], first);
+    if (!this.failed && !this.observer?.wantsTiming && this.encoder.prepareRange(this.mapFn!, items, alone, first, this.forming)) {
+      this.outstanding += count - alone;
+      if (this.forming.length >= this.batchTarget && this.canSend()) this.flush();
+      return;
+    }
+    for (let k = alone; k < count && !this.failed; k++) this.enqueue(items[k], first + k);
   }
 
   /** Encode one task (refusing it here, before any worker, if it cannot travel) and add it to the forming batch. */

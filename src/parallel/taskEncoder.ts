@@ -140,6 +140,18 @@ export class Formed {
     this.refKeys?.push(undefined);
   }
 
+  /** Tasks `first + from`, `first + from + 1`... of one argument each (`values` from `from` on, which the batch may keep as its own) and no refKey. */
+  addRange(first: number, from: number, fn: string, defs: WireDef[], values: unknown[]): void {
+    if (from || !this.unary || this.indices.length) {
+      for (let k = from; k < values.length; k++) this.addSole(first + k, fn, defs, values[k]);
+      return;
+    }
+    this.values = values;
+    for (let k = 0; k < values.length; k++) this.indices.push(first + k);
+    this.fn = fn;
+    this.sharedDefs = defs;
+  }
+
   /** Each task's argument array (made for a unary batch: only when it is serialized). */
   argLists(): (readonly unknown[])[] {
     return this.unary ? this.values.map((value) => [value]) : (this.values as (readonly unknown[])[]);
@@ -340,6 +352,22 @@ export class TaskEncoder {
     const sole = fn === this.lastFn ? this.lastSole : undefined;
     if (sole && !anyReferenceInUse() && ((typeof item !== 'object' && typeof item !== 'function') || item === null)) return into.addSole(index, this.lastDef!.id, sole, item);
     this.prepare({ fn, args: [item] }, index, into);
+  }
+
+  /**
+   * Map's items `values` from `from` on (a copy of its Array's items from task `first` on) as tasks
+   * of `fn`, in one step, when each would take prepareItem's fast path (no task, no argument
+   * array, no push per item); false, and nothing added, otherwise.
+   */
+  prepareRange(fn: Function, values: unknown[], from: number, first: number, into: Formed): boolean {
+    const sole = fn === this.lastFn ? this.lastSole : undefined;
+    if (!sole || anyReferenceInUse()) return false;
+    for (let k = from; k < values.length; k++) {
+      const value = values[k];
+      if ((typeof value === 'object' && value !== null) || typeof value === 'function') return false;
+    }
+    into.addRange(first, from, this.lastDef!.id, sole, values);
+    return true;
   }
 
   private encodeUnchecked(task: Task, index: number, into: Formed): void {

@@ -84,6 +84,20 @@ class RejectionTracker {
     return this.running ? this.within(this.running, call, undefined, []) : call();
   }
 
+  /**
+   * `run` without a closure, for the caller's own call: makes the running task's context current
+   * and returns the one to give back to `restore` (in a finally) once the call returned.
+   */
+  begin(): TaskContext | undefined {
+    const outer = this.ambient;
+    if (this.running) this.ambient = this.running;
+    return outer;
+  }
+
+  restore(outer: TaskContext | undefined): void {
+    this.ambient = outer;
+  }
+
   /** The task settled: what is made from now on, by it or in its context, is only "during or after" it. */
   leave(): void {
     if (!this.running) return;

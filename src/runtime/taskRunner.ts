@@ -233,8 +233,14 @@ export class TaskRunner {
       rejections.enter(batch.id, index);
       if (!this.sameThread) progress.start(batch.id, i);
       try {
-        if (sole) outcome = rejections.run(() => this.call(index, sole, argsList[i], batch.unary === true, serializer));
-        else {
+        if (sole) {
+          const outer = rejections.begin();
+          try {
+            outcome = this.call(index, sole, argsList[i], batch.unary === true, serializer);
+          } finally {
+            rejections.restore(outer);
+          }
+        } else {
           const task: WireTask = { index, fn: typeof batch.fns === 'string' ? batch.fns : batch.fns[i]!, refKey: batch.refKeys?.[i] };
           const args = batch.unary ? [argsList[i]] : argsList[i];
           outcome = done.state && this.sameThread
