@@ -7,6 +7,7 @@ import { delayed, iteratesAsArray, MappedArray, type Task } from './delayed.js';
 import { effectiveNJobs } from './njobs.js';
 import { parsePreDispatch, validateParallelOptions, validateRunOptions, type ParallelOptions, type ReturnAs, type RunOptions, type Shaped } from './options.js';
 import { RunScheduler } from './runScheduler.js';
+import { warmUpEncoding } from './taskEncoder.js';
 import type { LearnedBatch } from './batching.js';
 import { collectAll, inCompletionOrder, inSubmissionOrder } from './delivery.js';
 import { parseBytes } from '../sharing/bytes.js';
@@ -111,7 +112,12 @@ export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
     // The workers start now, as piscina's do, while the program goes on to build its tasks: a
     // thread takes tens of milliseconds to load joblet's runtime, which the first run would wait for.
     // Only the built-in pools: a remote or registered backend is made (and may refuse) at the first run, as before.
-    if ((options.prestart ?? true) && (this.backendName === 'threads' || this.backendName === 'processes')) (this.backend = this.openBackend()).warmUp?.();
+    if ((options.prestart ?? true) && (this.backendName === 'threads' || this.backendName === 'processes')) {
+      (this.backend = this.openBackend()).warmUp?.();
+      // And this thread readies the encoding of task functions once the caller's code yields, unless a run came first.
+      const serializer = getSerializer(this.serializerName);
+      setTimeout(() => warmUpEncoding(serializer), 0).unref();
+    }
   }
 
   /**

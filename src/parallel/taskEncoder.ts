@@ -3,6 +3,7 @@ import { types } from 'node:util';
 import { SerializationError } from '../errors.js';
 import { encodingInitializer, holdsWeakKeys, sessionCapture, sessionEsModules } from '../closure/codec.js';
 import { describeFunction } from '../source/functionSource.js';
+import { intrinsicPath } from '../source/intrinsics.js';
 import { REF_KEY, encodeValue, locateFailure, prepareValue, serializeIn } from '../serialize/payload.js';
 import { getSerializer } from '../serialize/registry.js';
 import { capturedVariablesRemedy } from '../serialize/remedies.js';
@@ -191,6 +192,27 @@ function repeated<T>(value: T, k: number): T[] {
   const list: T[] = [];
   for (let i = 0; i < k; i++) list.push(value);
   return list;
+}
+
+// A closure like a task's: its encoding loads and warms what the first task function's needs.
+const warmUpSample = ((step: number) => (x: number) => x + step)(1);
+let warmedUp = false;
+
+/**
+ * Load and index, ahead of a run, what encoding its first task function needs with a serializer
+ * that carries closures: the closure codec and its parser, the inspector session, the paths of
+ * the built-ins (which touch Node's lazy globals). 116 ms of the first run of a fresh process
+ * went there. Once per process; a failure here is left for the run to meet, with its path.
+ */
+export function warmUpEncoding(serializer: Serializer): void {
+  if (warmedUp || !serializer.capabilities.closures) return;
+  warmedUp = true;
+  try {
+    serializeIn(getSerializer('closure'), warmUpSample, new EncodeSession());
+    intrinsicPath(warmUpSample);
+  } catch {
+    // Met again, and reported, by the first run that needs it.
+  }
 }
 
 export interface SharingPlan {

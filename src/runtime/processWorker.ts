@@ -1,5 +1,5 @@
 /** Entry of a child process: receive batches over IPC, answer each with one message. */
-import './onDemand.js';
+import { loadAfterReady } from './onDemand.js';
 import { TaskRunner } from './taskRunner.js';
 import { markWorkerRealm } from '../closure/classRegistry.js';
 import { connectToMain } from '../values/mainChannel.js';
@@ -57,6 +57,7 @@ process.on('message', (message: ToWorker) => {
 });
 
 send({ type: 'ready' });
+loadAfterReady();
 
 // Dying (process.exit() in a task, an uncaught exception): where it was in its batch goes to the
 // pool on a pipe of its own, written before the process ends, where a message might not be.

@@ -1,5 +1,5 @@
 /** Entry of a worker thread: receive batches on the parent port, answer each with one message. */
-import './onDemand.js';
+import { loadAfterReady } from './onDemand.js';
 import { parentPort, workerData } from 'node:worker_threads';
 import { TaskRunner } from './taskRunner.js';
 import { markWorkerRealm } from '../closure/classRegistry.js';
@@ -151,6 +151,7 @@ function dieLoudly(error: unknown): never {
 }
 
 port.postMessage({ type: 'ready' } satisfies FromWorker);
+loadAfterReady();
 
 // An exception outside any task (a throwing timer, say) is left uncaught on purpose:
 // the thread dies, its 'error' event names the cause, and the pool replaces it.

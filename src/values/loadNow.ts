@@ -31,7 +31,15 @@ export function provideLoaded(url: URL, module: unknown): void {
 
 /** Where require() cannot load ES modules, import `urls` now, for `loadNow` (see `aheadLoading`). Nothing otherwise. */
 export function importAhead(urls: readonly URL[]): void {
-  if (process.features.require_module) return;
+  if (!process.features.require_module) importInBackground(urls);
+}
+
+/**
+ * Import `urls` now, in the background, whatever require() can do: a worker that said 'ready' loads
+ * what its first batch would otherwise load on the spot. Whoever needs them meanwhile waits for
+ * `aheadLoading()` (require() cannot load a module an import() is still loading).
+ */
+export function importInBackground(urls: readonly URL[]): void {
   const imports = Promise.all([loading, ...urls.map(async (url) => void loaded.set(url.href, await import(url.href)))]);
   loading = imports;
   void imports.finally(() => {
