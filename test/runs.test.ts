@@ -136,6 +136,21 @@ for (const backend of BACKENDS) {
     });
   });
 
+  test("a task carries exactly the arguments it was made with: how many (none, one undefined, several), and its args array as the caller left it", async () => {
+    function count(this: unknown, ...given: unknown[]) {
+      return [given.length, ...given];
+    }
+    const read = delayed(count)(1);
+    // The array a caller reads is the one sent: what it writes there is what the task gets.
+    (read.args as unknown[])[0] = 'changed';
+    (read.args as unknown[]).push('added');
+    await withParallel({ backend, nJobs: 2 }, async (parallel) => {
+      const out = await parallel.run([delayed(count)(), delayed(count)(undefined), delayed(count)(1, 2), delayed(count)({ a: [1] }), read, ...[5, 6].map((x) => delayed(count)(x))]);
+      assert.equal(out, [[0], [1, undefined], [2, 1, 2], [1, { a: [1] }], [2, 'changed', 'added'], [1, 5], [1, 6]]);
+    });
+    assert.equal(delayed(count)(7).args, [7]);
+  });
+
   test('consecutive runs reuse the same workers', async () => {
     await withParallel({ backend, nJobs: 2 }, async (parallel) => {
       const first = new Set(await parallel.run([1, 2, 3, 4].map(() => delayed(whereAmI)())));

@@ -19,7 +19,7 @@ import { joinPath } from '../values/paths.js';
 import { clonesAmiss, isLeafObject } from '../values/kinds.js';
 import { EncodeSession } from '../values/session.js';
 import { keepPureSnapshot, pureSnapshot, RunSnapshots } from './closureSnapshots.js';
-import type { Task } from './delayed.js';
+import { hasSoleArgument, type Task } from './delayed.js';
 
 /** What largeArguments finds in most tasks, made once. */
 const NOTHING_LARGE: ReadonlySet<object> = new Set();
@@ -308,6 +308,7 @@ export class TaskEncoder {
    * themselves are serialized with the rest of the batch by `pack`.
    */
   prepare(task: Task, index: number, into: Formed): void {
+    if (hasSoleArgument(task)) return this.prepareItem(task.fn, task.only, index, into);
     try {
       this.encodeUnchecked(task, index, into);
     } catch (error) {
