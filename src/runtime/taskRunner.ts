@@ -27,12 +27,21 @@ let modules: typeof import('../closure/modules.js') | undefined;
 
 /** What running one task gave: its value, or a failure result. */
 type Outcome = { ran: unknown } | WireResult;
+/** The outcome `call` gives for a value it has at once: the value itself is in TaskRunner.ran, read before the next call. */
+const RAN: Outcome = { ran: undefined };
+
+/** The indices of a batch's tasks that succeeded: every task has a value or a failure. */
+function succeeded(indices: readonly number[], failures: readonly WireResult[]): number[] {
+  if (!failures.length) return indices as number[];
+  const failed = new Set(failures.map((failure) => failure.index));
+  return indices.filter((index) => !failed.has(index));
+}
 
 /** What a batch's tasks have given so far, and what it needs to finish its reply. */
 interface BatchProgress {
   failures: WireResult[];
+  /** The values of the tasks that succeeded, in batch order (their indices: the batch's, less the failures'). */
   values: unknown[];
-  valueIndices: number[];
   /** `rejections.made` when the batch started: a batch that made no promise left no rejection. */
   made: number;
   /** The initializer's state for the batch's tasks, when the run has one. */
@@ -61,6 +70,8 @@ export class TaskRunner {
   private readonly builtFor = new Map<string, number>();
   /** What each initializer (by def id) returned in this worker: run once, kept until forgotten. */
   private readonly states = new Map<string, StateHolder>();
+  /** The value of the task `call` answered last with RAN. */
+  private ran: unknown;
   /** Batches running here, with the unhandled rejections their tasks left so far (by task index). */
   private readonly open = new Map<number, Map<number, { reason: unknown; within: boolean }>>();
 
@@ -155,7 +166,7 @@ export class TaskRunner {
     const start = (state: StateHolder | undefined) => {
       if (rejections.enabled) this.open.set(batch.id, new Map());
       if (!this.sameThread) setBatchState(state);
-      return this.runTasks(batch, clones, serializer, argsList, timing, { failures: [], values: [], valueIndices: [], made: rejections.made, state }, 0);
+      return this.runTasks(batch, clones, serializer, argsList, timing, { failures: [], values: [], made: rejections.made, state }, 0);
     };
     if (batch.init === undefined) return start(undefined);
     const state = this.initialize(batch, serializer);
@@ -212,12 +223,11 @@ export class TaskRunner {
     done: BatchProgress,
     from: number,
   ): WireReply | Promise<WireReply> {
-    const record = (index: number, outcome: Outcome) => {
+    const record = (outcome: Outcome) => {
       if (!this.sameThread) progress.finish(done.values.length + done.failures.length);
-      if ('ran' in outcome) {
-        done.values.push(outcome.ran);
-        done.valueIndices.push(index);
-      } else done.failures.push(outcome);
+      if (outcome === RAN) done.values.push(this.ran);
+      else if ('ran' in outcome) done.values.push(outcome.ran);
+      else done.failures.push(outcome);
     };
     // runTask turns every expected failure into a result; this is the net for the rest
     // (a value whose getters throw while an error message is being built, say).
@@ -255,19 +265,19 @@ export class TaskRunner {
           (settled) => {
             rejections.leave();
             if (timing) timing.taskMs.push(performance.now() - clock);
-            record(index, settled);
+            record(settled);
             return this.runTasks(batch, clones, serializer, argsList, timing, done, i + 1);
           },
           (error: unknown) => {
             rejections.leave();
-            record(index, unexpected(index, error));
+            record(unexpected(index, error));
             return this.runTasks(batch, clones, serializer, argsList, timing, done, i + 1);
           },
         );
       }
       rejections.leave();
       if (timing) timing.taskMs.push(performance.now() - clock);
-      record(index, outcome);
+      record(outcome);
     }
     // A task made promises: one it left rejected with no handler is reported by Node after the
     // microtasks run, before the event loop's next phase. The reply waits for that (one turn of
@@ -283,32 +293,27 @@ export class TaskRunner {
     if (!this.sameThread) setBatchState(undefined);
     const left = this.open.get(batch.id);
     this.open.delete(batch.id);
-    if (left?.size) this.failLeft(left, serializer, done);
-    const { failures, values, valueIndices } = done;
+    if (left?.size) this.failLeft(batch, left, serializer, done);
+    const { failures, values } = done;
     if (!values.length) return { failures };
     if (clones && clonesAsIs(serializer, values)) return failures.length ? { values, failures } : { values };
     const clock = timing ? performance.now() : 0;
-    const reply = this.packValues(values, valueIndices, failures, serializer);
+    const reply = this.packValues(values, succeeded(batch.indices, failures), failures, serializer);
     if (timing) timing.encodeMs = performance.now() - clock;
     return reply;
   }
 
   /** Tasks that left a rejected promise fail with it (a task that failed already keeps its own failure). */
-  private failLeft(left: Map<number, { reason: unknown; within: boolean }>, serializer: Serializer, done: BatchProgress): void {
-    const kept: number[] = [];
+  private failLeft(batch: WireBatch, left: Map<number, { reason: unknown; within: boolean }>, serializer: Serializer, done: BatchProgress): void {
     const values: unknown[] = [];
-    done.valueIndices.forEach((index, k) => {
-      if (!left.has(index)) {
-        kept.push(index);
-        values.push(done.values[k]);
-      }
+    succeeded(batch.indices, done.failures).forEach((index, k) => {
+      if (!left.has(index)) values.push(done.values[k]);
     });
     for (const [index, { reason, within }] of left) {
       if (done.failures.some((failure) => failure.index === index)) continue;
       done.failures.push({ index, ok: false, kind: 'thrown', unhandled: within ? 'within' : 'after', ...encodeThrown(recordThrown(reason), serializer) });
     }
     done.values = values;
-    done.valueIndices = kept;
   }
 
   /**
@@ -327,9 +332,7 @@ export class TaskRunner {
 
   /** A reply whose `values` the transport refused to clone, with the values serialized instead. */
   repack(batch: WireBatch, reply: WireReply): WireReply {
-    const failed = new Set((reply.failures ?? []).map((failure) => failure.index));
-    const valueIndices = batch.indices.filter((index) => !failed.has(index));
-    return this.packValues(reply.values ?? [], valueIndices, reply.failures ?? [], getSerializer(batch.serializer));
+    return this.packValues(reply.values ?? [], succeeded(batch.indices, reply.failures ?? []), reply.failures ?? [], getSerializer(batch.serializer));
   }
 
   private packValues(values: unknown[], valueIndices: number[], failures: WireResult[], serializer: Serializer): WireReply {
@@ -408,8 +411,11 @@ export class TaskRunner {
     } catch (thrown) {
       return threw(thrown);
     }
-    // A promise (or any thenable) is awaited; anything else is the answer now.
-    if (typeof (result as { then?: unknown } | null)?.then !== 'function') return { ran: result };
+    // A promise (or any thenable) is awaited; anything else is the answer now, held in `ran` (no object per task).
+    if (typeof (result as { then?: unknown } | null)?.then !== 'function') {
+      this.ran = result;
+      return RAN;
+    }
     return Promise.resolve(result).then((ran): Outcome => ({ ran }), threw);
   }
 
