@@ -73,7 +73,9 @@ export class AutoBatchSizer {
   resume(learned: LearnedBatch): void {
     if (this.fixed !== undefined || this.perTaskMs !== undefined) return;
     this.size = Math.max(1, Math.min(learned.size, this.maxSize));
-    this.perTaskMs = learned.perTaskMs;
+    // The size only: the per-task time is this run's to measure. Carried, it said slow tasks of the
+    // same function (a larger argument) were short, so the tail kept a batch of thousands whole (all
+    // of a small run on one worker while the others idled) and such batches queued behind others.
   }
 
   /**

@@ -392,6 +392,9 @@ export class TaskEncoder {
     for (let k = from; k < values.length; k++) {
       const value = values[k];
       if ((typeof value === 'object' && value !== null) || typeof value === 'function') return false;
+      // A hole of the caller's sparse Array (kept by slice()) is the undefined the iterator reads:
+      // left a hole, argLists() (Array#map) skips it and a serialized batch sends no arguments.
+      if (value === undefined && !(k in values)) values[k] = undefined;
     }
     into.addRange(first, from, this.lastDef!.id, sole, values);
     return true;

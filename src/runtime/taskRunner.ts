@@ -235,7 +235,11 @@ export class TaskRunner {
       this.serializationFailure(index, 'serialize-result', 'result', serializer.name, error, 'Return plain data; reading the value (or the error) the task produced threw.');
     // The commonest batch, every task calling one function with nothing to resolve: the function is
     // built once for the batch, not looked up task by task (a tenth of a worker's time for x + 1).
-    const sole = typeof batch.fns === 'string' && !batch.refKeys && !(done.state && this.sameThread) ? this.builtFunction(batch.fns, batch.run) : undefined;
+    // Built inside the first task's context, as each task's own build was: what building runs (a
+    // package's module loaded by require, say) and the promises it leaves are that task's.
+    const oneFunction = typeof batch.fns === 'string' && !batch.refKeys && !(done.state && this.sameThread) ? batch.fns : undefined;
+    let sole: Function | undefined;
+    let tried = oneFunction === undefined;
     for (let i = from; i < batch.indices.length; i++) {
       const index = batch.indices[i]!;
       const clock = timing ? performance.now() : 0;
@@ -243,6 +247,15 @@ export class TaskRunner {
       rejections.enter(batch.id, index);
       if (!this.sameThread) progress.start(batch.id, i);
       try {
+        if (!tried) {
+          tried = true;
+          const outer = rejections.begin();
+          try {
+            sole = this.builtFunction(oneFunction!, batch.run);
+          } finally {
+            rejections.restore(outer);
+          }
+        }
         if (sole) {
           const outer = rejections.begin();
           try {
