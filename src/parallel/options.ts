@@ -84,7 +84,10 @@ export interface ConfigOptions {
    * Tasks per message to a worker. 'auto' starts at one and adapts so that a
    * batch takes about 20 ms (joblib's auto batching, fitted to a message cost
    * of about 50 microseconds; on 'bullmq', where a batch is a job on Redis,
-   * about 0.5 s), with smaller batches at the end of a run.
+   * about 0.5 s), with smaller batches at the end of a run. The next run of
+   * the same task function on the same Parallel starts at the size the last
+   * one reached (as joblib keeps it across the calls of a managed Parallel);
+   * close() forgets it.
    * A per-task `timeout` (even with a number here) and the inline backend
    * send one task at a time.
    * @default 'auto'
@@ -214,7 +217,10 @@ export interface ParallelOptions<R extends ReturnAs = ReturnAs, S extends boolea
   /**
    * Start the workers when the Parallel is made (piscina's and tinypool's `minThreads`), so that
    * their start overlaps what the program does before its first run; idle workers do not keep the
-   * process alive. false starts each one when a batch first needs it (joblib's way), and a `close()`d
+   * process alive. A started worker imports its serializers while it waits for a batch, and once
+   * the program's code yields this thread readies the encoding of task functions (the closure
+   * codec: about 0.1 s, once per process), unless a run came first.
+   * false starts each one when a batch first needs it (joblib's way), and a `close()`d
    * Parallel starts its next pool that way too. Threads and processes backends; a remote backend's
    * workers are its own.
    * @default true
