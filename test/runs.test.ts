@@ -151,6 +151,33 @@ for (const backend of BACKENDS) {
     assert.equal(delayed(count)(7).args, [7]);
   });
 
+  test("run() over an Array takes a batch's tasks in one copy: tasks of another function, with several arguments, objects, a read args array, or a non-task among them keep their own way", async () => {
+    const twice = (x: unknown) => [x, x];
+    const other = (x: unknown) => ['other', x];
+    const pair = (a: unknown, b: unknown) => [a, b];
+    await withParallel({ backend, nJobs: 2, batchSize: 40 }, async (parallel) => {
+      const tasks = Array.from({ length: 300 }, (_, i) => {
+        if (i % 37 === 5) return delayed(other)(i);
+        if (i % 41 === 7) return delayed(pair)(i, -i);
+        if (i % 43 === 9) return delayed(twice)({ i });
+        return delayed(twice)(i);
+      });
+      const read = tasks[100]!;
+      (read.args as unknown[])[0] = 'read and changed';
+      const expected = tasks.map((task) => (task.fn as (...a: unknown[]) => unknown)(...task.args));
+      assert.equal(await parallel.run(tasks), expected);
+      // A proxy of the same tasks: each index read once, no slice of it.
+      const got: PropertyKey[] = [];
+      const proxied = new Proxy(tasks, { get: (target, key, receiver) => (got.push(key), Reflect.get(target, key, receiver)) });
+      assert.equal(await parallel.run(proxied), expected);
+      assert.is(got.filter((key) => typeof key === 'string' && /^\d+$/.test(key)).length, 300);
+      // Something that is not a task, deep in a batch: the run names its index.
+      const broken: unknown[] = tasks.slice();
+      broken[150] = 42;
+      await rejects(parallel.run(broken as typeof tasks), (error) => assert.match(error.message, /item 150 is/));
+    });
+  });
+
   test('consecutive runs reuse the same workers', async () => {
     await withParallel({ backend, nJobs: 2 }, async (parallel) => {
       const first = new Set(await parallel.run([1, 2, 3, 4].map(() => delayed(whereAmI)())));

@@ -63,6 +63,20 @@ export function isTask(value: unknown): value is Task {
   return value instanceof DelayedTask;
 }
 
+/**
+ * The one arguments of `tasks` from `from` on (a copy of run()'s Array), as an array of the same
+ * length, when each of them is a task of `fn` made with exactly one argument whose `args` was never
+ * read; undefined otherwise.
+ */
+export function soleArguments(tasks: readonly unknown[], from: number, fn: Function): unknown[] | undefined {
+  for (let k = from; k < tasks.length; k++) {
+    const task = tasks[k];
+    if (!(task instanceof DelayedTask) || !task.hasSole || task.fn !== fn) return undefined;
+  }
+  // map() of a packed array makes a packed one of its size: no array grown task by task.
+  return tasks.map((task, k) => (k < from ? undefined : (task as DelayedTask).only));
+}
+
 /** A task made with exactly one argument whose `args` was never read: `only` is that argument (else read `args`). */
 export function hasSoleArgument(task: Task): task is Task & { readonly only: unknown } {
   return task instanceof DelayedTask && task.hasSole;

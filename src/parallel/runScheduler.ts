@@ -4,7 +4,7 @@ import { TransportRefusedError, type Backend, type BatchEvents } from '../backen
 import type { WireBatch, WireReply, WireResult } from '../runtime/protocol.js';
 import { AutoBatchSizer, type LearnedBatch } from './batching.js';
 import { BatchWire, batchBytes, replyFacts, type ResultSink } from './batchWire.js';
-import { isTask, iteratesAsArray, MappedArray, slicesPlainly, type Task } from './delayed.js';
+import { isTask, iteratesAsArray, MappedArray, slicesPlainly, soleArguments, type Task } from './delayed.js';
 import { describeValue } from './describe.js';
 import { Formed, TaskEncoder, type SharingPlan } from './taskEncoder.js';
 import type { RunObserver } from './observer.js';
@@ -105,7 +105,7 @@ export class RunScheduler<T> {
   /** The consumer stopped reading: the run ends without having failed. */
   private leftEarly = false;
   private readonly onAbort = () => this.fail(this.plan.signal!.reason);
-  /** Map over an Array whose slice() is a plain copy: its items are taken a batch at a time (enqueueRange). */
+  /** Map over, or run() of, an Array whose slice() is a plain copy: its items are taken a batch at a time (enqueueRange). */
   private readonly inRanges: boolean = false;
   /** The function of the run's first task: what the sizer's learning is kept under. */
   private firstFn: Function | undefined;
@@ -120,7 +120,10 @@ export class RunScheduler<T> {
       this.mapFn = tasks.fn;
       this.array = tasks.items;
       this.inRanges = slicesPlainly(tasks.items);
-    } else this.array = iteratesAsArray(tasks) ? tasks : undefined;
+    } else {
+      this.array = iteratesAsArray(tasks) ? tasks : undefined;
+      this.inRanges = this.array !== undefined && slicesPlainly(this.array);
+    }
     this.total = Array.isArray(tasks) ? tasks.length : this.array?.length;
     this.encoder = new TaskEncoder(plan.serializer, plan.sharing);
     this.wire = new BatchWire(this.encoder, plan.serializer, plan.serializerModule, plan.backend.capabilities.clonesMessages === true, plan.calledAt, plan.initializer);
@@ -236,7 +239,7 @@ export class RunScheduler<T> {
         let item: unknown;
         if (array) {
           if (this.inRanges) {
-            // Map over a plain Array: the items of the batch being formed in one copy, read now.
+            // A plain Array: the items (or tasks) of the batch being formed in one copy, read now.
             const count = Math.min(this.batchTarget - this.forming.length, this.maxOutstanding * this.windowUnit() - this.outstanding, array.length - this.nextIndex);
             if (count > 1) {
               this.enqueueRange(array, count);
@@ -281,8 +284,9 @@ export class RunScheduler<T> {
   }
 
   /**
-   * `count` items of map's Array as tasks: copied in one slice (each item read once, now, as the
-   * iterator would), and added in one step when all are primitives; else one by one from the copy.
+   * `count` items of map's Array, or tasks of run()'s, copied in one slice (each read once, now, as
+   * the iterator would), and added in one step when they are primitives (the one primitive argument
+   * of a task of the run's function); else one by one from the copy.
    */
   private enqueueRange(array: readonly unknown[], count: number): void {
     const first = this.nextIndex;
@@ -291,7 +295,9 @@ export class RunScheduler<T> {
     // The run's first item goes alone: it makes the function's def (or fails as a task would).
     const alone = this.firstFn === undefined ? 1 : 0;
     if (alone) this.enqueue(items[0], first);
-    if (!this.failed && !this.observer?.wantsTiming && this.encoder.prepareRange(this.mapFn!, items, alone, first, this.forming)) {
+    const fn = this.mapFn ?? this.firstFn;
+    const values = this.failed || fn === undefined ? undefined : this.mapFn ? items : soleArguments(items, alone, fn);
+    if (values && !this.observer?.wantsTiming && this.encoder.prepareRange(fn!, values, alone, first, this.forming)) {
       this.outstanding += count - alone;
       if (this.forming.length >= this.batchTarget && this.canSend()) this.flush();
       return;
