@@ -28,15 +28,35 @@ class DelayedTask implements Task {
   ) {}
 
   get args(): readonly unknown[] {
-    // Made once: what a caller does to the array is what the task is sent with.
-    return (this.list ??= [this.only]);
+    // Made once: what a caller does to the array is what the task is sent with. A frozen task
+    // (Object.freeze) cannot take it: kept aside, the same array on every read.
+    if (this.list === undefined && !Reflect.set(this, 'list', [this.only])) {
+      let kept = frozenLists.get(this);
+      if (!kept) {
+        frozenLists.set(this, (kept = [this.only]));
+        anyFrozenRead = true;
+      }
+      return kept;
+    }
+    return this.list!;
+  }
+
+  /** As a task's own `args` was before: what is set is what the task is sent with. */
+  set args(value: readonly unknown[]) {
+    this.list = value as unknown[];
+    frozenLists.delete(this);
   }
 
   /** Made with exactly one argument (`only`), and `args` never read: once read, the array is the truth. */
   get hasSole(): boolean {
-    return this.list === undefined;
+    return this.list === undefined && !(anyFrozenRead && frozenLists.has(this));
   }
 }
+
+/** The args arrays of frozen tasks of one argument, made when read (the task could not keep them). */
+const frozenLists = new WeakMap<DelayedTask, unknown[]>();
+/** Whether any is there: until then, hasSole asks nothing more of a task. */
+let anyFrozenRead = false;
 
 /** The function `delayed(fn)` returns, one per fn (its identity carries nothing). */
 const makers = new WeakMap<Function, (...args: unknown[]) => Task>();
@@ -71,7 +91,7 @@ export function isTask(value: unknown): value is Task {
 export function soleArguments(tasks: readonly unknown[], from: number, fn: Function): unknown[] | undefined {
   for (let k = from; k < tasks.length; k++) {
     const task = tasks[k];
-    if (!(task instanceof DelayedTask) || !task.hasSole || task.fn !== fn) return undefined;
+    if (!(task instanceof DelayedTask) || !readsAsMade(task) || !task.hasSole || task.fn !== fn) return undefined;
   }
   // map() of a packed array makes a packed one of its size: no array grown task by task.
   return tasks.map((task, k) => (k < from ? undefined : (task as DelayedTask).only));
@@ -79,7 +99,15 @@ export function soleArguments(tasks: readonly unknown[], from: number, fn: Funct
 
 /** A task made with exactly one argument whose `args` was never read: `only` is that argument (else read `args`). */
 export function hasSoleArgument(task: Task): task is Task & { readonly only: unknown } {
-  return task instanceof DelayedTask && task.hasSole;
+  return task instanceof DelayedTask && readsAsMade(task) && task.hasSole;
+}
+
+/**
+ * A task whose `args` is the class's own getter: not a proxy (whose traps may answer `args` with
+ * anything) nor given an own `args` (Object.defineProperty): those are sent with what `args` reads.
+ */
+function readsAsMade(task: DelayedTask): boolean {
+  return !Object.hasOwn(task, 'args') && !types.isProxy(task);
 }
 
 const arrayIterator = Array.prototype[Symbol.iterator];
