@@ -26,7 +26,6 @@ const TAIL_FRACTION = 0.25;
 /** What a sizer learned, kept by a Parallel for its next run of the same function (as joblib keeps it for a managed Parallel's next call). */
 export interface LearnedBatch {
   readonly size: number;
-  readonly perTaskMs: number;
 }
 
 export class AutoBatchSizer {
@@ -62,7 +61,7 @@ export class AutoBatchSizer {
 
   /** What it learned, once it has (undefined with a fixed size: nothing to carry). */
   learned(): LearnedBatch | undefined {
-    return this.fixed === undefined && this.perTaskMs !== undefined ? { size: this.size, perTaskMs: this.perTaskMs } : undefined;
+    return this.fixed === undefined && this.perTaskMs !== undefined ? { size: this.size } : undefined;
   }
 
   /**

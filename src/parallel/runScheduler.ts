@@ -119,11 +119,8 @@ export class RunScheduler<T> {
     if (tasks instanceof MappedArray) {
       this.mapFn = tasks.fn;
       this.array = tasks.items;
-      this.inRanges = slicesPlainly(tasks.items);
-    } else {
-      this.array = iteratesAsArray(tasks) ? tasks : undefined;
-      this.inRanges = this.array !== undefined && slicesPlainly(this.array);
-    }
+    } else this.array = iteratesAsArray(tasks) ? tasks : undefined;
+    this.inRanges = this.array !== undefined && slicesPlainly(this.array);
     this.total = Array.isArray(tasks) ? tasks.length : this.array?.length;
     this.encoder = new TaskEncoder(plan.serializer, plan.sharing);
     this.wire = new BatchWire(this.encoder, plan.serializer, plan.serializerModule, plan.backend.capabilities.clonesMessages === true, plan.calledAt, plan.initializer);

@@ -243,27 +243,23 @@ export class TaskRunner {
     for (let i = from; i < batch.indices.length; i++) {
       const index = batch.indices[i]!;
       const clock = timing ? performance.now() : 0;
-      let outcome: Outcome | Promise<Outcome>;
+      let outcome: Outcome | Promise<Outcome> | undefined;
       rejections.enter(batch.id, index);
       if (!this.sameThread) progress.start(batch.id, i);
       try {
-        if (!tried) {
-          tried = true;
+        if (!tried || sole) {
           const outer = rejections.begin();
           try {
-            sole = this.builtFunction(oneFunction!, batch.run);
+            if (!tried) {
+              tried = true;
+              sole = this.builtFunction(oneFunction!, batch.run);
+            }
+            if (sole) outcome = this.call(index, sole, argsList[i], batch.unary === true, serializer);
           } finally {
             rejections.restore(outer);
           }
         }
-        if (sole) {
-          const outer = rejections.begin();
-          try {
-            outcome = this.call(index, sole, argsList[i], batch.unary === true, serializer);
-          } finally {
-            rejections.restore(outer);
-          }
-        } else {
+        if (outcome === undefined) {
           const task: WireTask = { index, fn: typeof batch.fns === 'string' ? batch.fns : batch.fns[i]!, refKey: batch.refKeys?.[i] };
           const args = batch.unary ? [argsList[i]] : argsList[i];
           outcome = done.state && this.sameThread
