@@ -47,12 +47,12 @@ const expectedFor = (list: unknown[], n: number) => Array.from({ length: n }, (_
 const run = (parallel: Parallel, list: unknown[], n = 4) => parallel.run(Array.from({ length: n }, (_, i) => delayed(describeList)(list, i)));
 
 // The defs that crossed to a real worker thread (ids and whether a list copy), to see a copy kept and reused.
-const sent: { id: string; list: boolean }[] = [];
+const sent: { id: string; list: boolean; numbers?: string }[] = [];
 const recording: SpawnWorker = (events) => {
   const handle = spawnThread(events);
   const record = (m: ToWorker) => {
     if (m.type !== 'batch') return;
-    for (const d of m.batch.defs) if (d.kind === 'ref' && d.ref === 'shared') sent.push({ id: d.id, list: (d.state as { list?: boolean }).list === true });
+    for (const d of m.batch.defs) if (d.kind === 'ref' && d.ref === 'shared') sent.push({ id: d.id, list: (d.state as { list?: string }).list !== undefined, numbers: (d.state as { list?: string }).list });
   };
   return { ...handle, send: (message, transfer) => (record(message), handle.send(message, transfer)) };
 };
@@ -73,6 +73,31 @@ test('threads: a list is sent as one kept copy, reused while unchanged, copied a
     assert.equal(await run(parallel, list), expectedFor(list, 4), 'the change shows');
     assert.is(sent.length, 2);
     assert.is.not(sent[1]!.id, sent[0]!.id, 'a changed list is a new copy');
+  } finally {
+    await parallel.close();
+  }
+});
+
+test('threads: a list of 32-bit integers is kept as such, and one number outside them (anywhere, -0 included) keeps the list as doubles', async () => {
+  const parallel = new Parallel({ backend: 'recorded-lists', nJobs: 2 });
+  sent.length = 0;
+  try {
+    const ints = Array.from({ length: SIZE }, (_, k) => (k % 2 ? k : -k) || 0); // -0 is no 32-bit integer
+    ints[1] = 2 ** 31 - 1;
+    ints[2] = -(2 ** 31);
+    assert.equal(await run(parallel, ints), expectedFor(ints, 4));
+    assert.is(sent.at(-1)!.numbers, 'int32');
+    // Each of these is no 32-bit integer: a copy as Int32 would change it.
+    for (const [k, odd] of [[0, -0], [SIZE - 1, -0], [3, 2 ** 31], [SIZE >> 1, -(2 ** 31) - 1], [SIZE - 1, 0.5], [5, NaN]] as const) {
+      const list = Array.from({ length: SIZE }, (_, j) => j);
+      list[k] = odd;
+      const out = await run(parallel, list, 6);
+      assert.equal(out, expectedFor(list, 6), `${Object.is(odd, -0) ? '-0' : odd} at ${k}`);
+      assert.is(sent.at(-1)!.numbers, 'float64', `${odd} at ${k}: kept as doubles`);
+      // The worker's answer itself: the odd number as the main thread holds it.
+      const [seen] = await parallel.run([delayed((l: number[], at: number) => l[at])(list, k)]);
+      assert.ok(Object.is(seen, odd), `${String(odd)} at ${k} arrives as itself, got ${String(seen)}`);
+    }
   } finally {
     await parallel.close();
   }

@@ -104,8 +104,8 @@ export class TaskRunner {
     };
     for (const def of batch.defs) {
       this.defs.set(def.id, def);
-      // Built now when its kind says so: a closure that captured it finds it by id when it is rebuilt.
-      if (def.kind === 'ref' && referenceKind(def.ref).rebuildOnArrival) this.build(def.id);
+      // Its kind told now when it asks: a closure that captured it finds it by id when it is rebuilt.
+      if (def.kind === 'ref') referenceKind(def.ref).arrived?.(def.state, def.id);
     }
     const loading = this.serializersToLoad(batch);
     if (!loading) return mapMaybe(this.runLoaded(batch, clones, getSerializer(batch.serializer), timing), withTiming);

@@ -153,7 +153,7 @@ export const counterKind: ReferenceKind<Counter, CounterState> = {
   send: (counter, { sharedMemory }) => ({ id: counter.id, state: counter.state(sharedMemory), runScoped: false }),
   // The one this side made or already received (its def came first), else one of its own (a process).
   rebuild: (state) => Counter.received(state),
-  rebuildOnArrival: true,
+  arrived: (state) => void Counter.received(state),
   inGraph: {
     // Inside a closure: by id; its memory travels beside the graph as a def (no buffer can go through v8.serialize).
     encode(counter, companion) {

@@ -71,7 +71,7 @@ export const sharedKind: ReferenceKind<object, CopyState> = {
   },
   rebuild: (state, id) => (copyArrived(id, state), rebuildCopy(state)),
   // A task function that captured a large binary value names its copy by id: the worker holds it before rebuilding the function.
-  rebuildOnArrival: true,
+  arrived: (state, id) => copyArrived(id, state),
   // Every kept copy is checked each run (copyUnwritten): a task may have added a key to the value it got.
   rebuildEachRun: (state) => state.kept === true,
   unwritten: (state, built) => copyUnwritten(state, built),

@@ -19,8 +19,10 @@ import { own, removeFile, tempPath } from './tempFiles.js';
  * copy's hundreds) says it did not change; a changed value gets a new copy
  * and id, so no task ever reads a stale one.
  *
- * A plain array of numbers (a list of a million ints) is kept the same way, as a Float64Array
- * copy: its elements checked and copied in one pass (a few ms, where a structured clone per
+ * A plain array of numbers (a list of a million ints) is kept the same way, as an Int32Array copy
+ * when every element is a 32-bit integer (half the fresh memory of doubles, and the worker's Array
+ * is then built of small integers, which V8 stores unboxed: half the time), else as a Float64Array:
+ * its elements checked in one pass and copied in another (a few ms, where a structured clone per
  * worker cost tens), compared element by element at the next run, and rebuilt as an Array in
  * each worker for each run (a task may freeze or extend the one it got). Only an Array that a structured clone would give back as exactly those numbers
  * qualifies (no holes, no other own enumerable keys, Array's own prototype); anything else keeps
@@ -43,9 +45,12 @@ export interface ViewShape { type: string; offset: number; length: number }
  */
 export type CopyState =
   | { value: unknown; kept?: undefined }
-  | { memory: SharedArrayBuffer | ArrayBuffer; view?: ViewShape; list?: true; kept: true }
+  | { memory: SharedArrayBuffer | ArrayBuffer; view?: ViewShape; list?: ListNumbers; kept: true }
   /** The copy in a file (child processes on this machine): each worker reads it once. */
-  | { file: string; view?: ViewShape; list?: true; kept: true };
+  | { file: string; view?: ViewShape; list?: ListNumbers; kept: true };
+
+/** How a list's copy holds its numbers: as 32-bit integers when every one is (and none is -0), else as doubles. */
+export type ListNumbers = 'int32' | 'float64';
 
 /**
  * Where a Parallel's copies go: shared memory the workers read (threads), a buffer sent to each
@@ -61,7 +66,7 @@ interface Entry {
   /** The copy's bytes, compared with the buffer's at each run that meets it. */
   bytes: Buffer;
   /** A list's copy: its numbers, compared with the list's at each run that meets it. */
-  numbers: Float64Array | undefined;
+  numbers: Int32Array | Float64Array | undefined;
   /** The def of each value over the buffer, made once per copy (the same value: the same id in every run). */
   defs: WeakMap<object, Sent<CopyState>>;
   /** Every id handed out for this copy: the workers forget them all when it is released. */
@@ -123,20 +128,43 @@ export function isListShape(value: object): value is unknown[] {
   return Array.isArray(value) && !types.isProxy(value) && Object.getPrototypeOf(value) === Array.prototype && value.length > 0 && inspect(value, INSPECT_NO_ELEMENTS) === bareArrayText(value.length);
 }
 
-/** Every element of `list` is a number (no hole: a hole reads undefined, unless a prototype holds that index). */
-function allNumbers(list: readonly unknown[]): boolean {
+/**
+ * How a copy can hold `list`'s numbers, or undefined when an element is not a number (no hole: a
+ * hole reads undefined, unless a prototype holds that index).
+ */
+function listNumbers(list: readonly unknown[]): ListNumbers | undefined {
   // A hole would read an index Array.prototype or Object.prototype holds, as if it were the list's own.
-  if (hasIndexKey(Array.prototype) || hasIndexKey(Object.prototype)) return false;
-  for (let i = 0; i < list.length; i++) if (typeof list[i] !== 'number') return false;
-  return true;
+  if (hasIndexKey(Array.prototype) || hasIndexKey(Object.prototype)) return undefined;
+  let i = 0;
+  for (; i < list.length; i++) {
+    const v = list[i];
+    // -0 is no 32-bit integer: an Int32Array would give it back as 0.
+    if (typeof v !== 'number' || (v | 0) !== v || (v === 0 && 1 / v < 0)) break;
+  }
+  if (i === list.length) return 'int32';
+  for (; i < list.length; i++) if (typeof list[i] !== 'number') return undefined;
+  return 'float64';
 }
 
 function hasIndexKey(object: object): boolean {
   return Object.getOwnPropertyNames(object).some((key) => /^(0|[1-9]\d*)$/.test(key));
 }
 
-/** `list`'s elements into `into` if every one is a number (no hole: a hole reads undefined); false at the first that is not. */
-function copyNumbers(list: readonly unknown[], into: Float64Array): boolean {
+/**
+ * `list`'s elements into `into` if each is still what listNumbers saw (a number; a 32-bit integer
+ * for an Int32Array); false at the first that is not (a getter changed its mind).
+ */
+function copyNumbers(list: readonly unknown[], into: Int32Array | Float64Array): boolean {
+  if (into instanceof Float64Array) return copyDoubles(list, into);
+  for (let i = 0; i < list.length; i++) {
+    const v = list[i];
+    if (typeof v !== 'number' || (v | 0) !== v || (v === 0 && 1 / v < 0)) return false;
+    into[i] = v;
+  }
+  return true;
+}
+
+function copyDoubles(list: readonly unknown[], into: Float64Array): boolean {
   for (let i = 0; i < list.length; i++) {
     const v = list[i];
     if (typeof v !== 'number') return false;
@@ -146,7 +174,7 @@ function copyNumbers(list: readonly unknown[], into: Float64Array): boolean {
 }
 
 /** Every element of `list` is the number in `numbers` at its index (Object.is: 0 and -0 differ, NaN is NaN). */
-function sameNumbers(list: readonly unknown[], numbers: Float64Array): boolean {
+function sameNumbers(list: readonly unknown[], numbers: Int32Array | Float64Array): boolean {
   if (list.length !== numbers.length) return false;
   for (let i = 0; i < list.length; i++) {
     const v = list[i];
@@ -157,9 +185,9 @@ function sameNumbers(list: readonly unknown[], numbers: Float64Array): boolean {
 }
 
 /** What rebuilds `value` over `memory` (or the file holding it), a copy of its whole buffer (a view keeps its offset in it). */
-function stateOn(value: ArrayBufferView | ArrayBuffer | readonly unknown[], memory: SharedArrayBuffer | ArrayBuffer, file: string | undefined): CopyState {
+function stateOn(value: ArrayBufferView | ArrayBuffer | readonly unknown[], memory: SharedArrayBuffer | ArrayBuffer, file: string | undefined, numbers: Int32Array | Float64Array | undefined): CopyState {
   const where = file === undefined ? { memory } : { file };
-  if (Array.isArray(value)) return { ...where, list: true, kept: true };
+  if (Array.isArray(value)) return { ...where, list: numbers instanceof Int32Array ? 'int32' : 'float64', kept: true };
   if (!ArrayBuffer.isView(value)) return { ...where, kept: true };
   const length = value instanceof DataView ? value.byteLength : (value as unknown as { length: number }).length;
   return { ...where, view: { type: value.constructor.name, offset: value.byteOffset, length }, kept: true };
@@ -206,9 +234,10 @@ export class SharedCopies {
     }
     if (!entry) {
       // Checked before the memory is taken: a sparse list of length 2^32-1 stops at its first hole.
-      if (!allNumbers(list)) return undefined;
-      const memory = this.memory(list.length * Float64Array.BYTES_PER_ELEMENT);
-      const numbers = new Float64Array(memory);
+      const held = listNumbers(list);
+      if (!held) return undefined;
+      const memory = this.memory(list.length * (held === 'int32' ? Int32Array : Float64Array).BYTES_PER_ELEMENT);
+      const numbers = held === 'int32' ? new Int32Array(memory) : new Float64Array(memory);
       if (!copyNumbers(list, numbers)) return undefined; // a getter changed its mind
       entry = this.add(list, memory, numbers, run);
     }
@@ -220,7 +249,7 @@ export class SharedCopies {
   }
 
   /** A new copy of `key` (a buffer, or a list) in `memory`, already filled. */
-  private add(key: object, memory: SharedArrayBuffer | ArrayBuffer, numbers: Float64Array | undefined, run: number): Entry {
+  private add(key: object, memory: SharedArrayBuffer | ArrayBuffer, numbers: Int32Array | Float64Array | undefined, run: number): Entry {
     const bytes = Buffer.from(memory);
     const id = `${idPrefix}${nextId++}`;
     let file: string | undefined;
@@ -242,7 +271,7 @@ export class SharedCopies {
     let sent = entry.defs.get(value);
     if (!sent) {
       const id = entry.ids.length ? `${entry.id}.${entry.ids.length}` : entry.id;
-      sent = { id, state: stateOn(value as ArrayBufferView | ArrayBuffer | readonly unknown[], entry.memory, entry.file), runScoped: false };
+      sent = { id, state: stateOn(value as ArrayBufferView | ArrayBuffer | readonly unknown[], entry.memory, entry.file, entry.numbers), runScoped: false };
       entry.ids.push(id);
       entry.defs.set(value, sent);
     }
@@ -331,12 +360,7 @@ function noteBuilt<T>(value: T): T {
 export function rebuildCopy(state: CopyState): unknown {
   if (!state.kept) return state.value;
   const received = memoryOf(state);
-  if (state.list) {
-    const numbers = new Float64Array(received);
-    const list = new Array<number>(numbers.length);
-    for (let i = 0; i < numbers.length; i++) list[i] = numbers[i]!;
-    return list;
-  }
+  if (state.list) return listOf(state.list === 'int32' ? new Int32Array(received) : new Float64Array(received));
   let memory = received;
   if (copiedPerRun(state)) {
     memory = new ArrayBuffer(received.byteLength);
@@ -345,6 +369,21 @@ export function rebuildCopy(state: CopyState): unknown {
   if (!state.view) return noteBuilt(memory);
   const View = (globalThis as unknown as Record<string, new (buffer: ArrayBufferLike, offset: number, length: number) => ArrayBufferView>)[state.view.type]!;
   return noteBuilt(new View(memory, state.view.offset, state.view.length));
+}
+
+/** In the worker: a new Array of `numbers` (one loop per type, each kept monomorphic for V8). */
+function listOf(numbers: Int32Array | Float64Array): number[] {
+  return numbers instanceof Int32Array ? listOfInts(numbers) : listOfDoubles(numbers);
+}
+function listOfInts(numbers: Int32Array): number[] {
+  const list = new Array<number>(numbers.length);
+  for (let i = 0; i < numbers.length; i++) list[i] = numbers[i]!;
+  return list;
+}
+function listOfDoubles(numbers: Float64Array): number[] {
+  const list = new Array<number>(numbers.length);
+  for (let i = 0; i < numbers.length; i++) list[i] = numbers[i]!;
+  return list;
 }
 
 /** In the worker: the kept copies that arrived, by id: a task function that captured a large binary value names its copy so. */

@@ -78,8 +78,11 @@ export interface ReferenceKind<V extends object = object, State = unknown> {
   rebuildEachRun?(state: State): boolean;
   /** With rebuildEachRun: the value built for an earlier run may serve this one as it is (no task wrote into it). */
   unwritten?(state: State, built: unknown): boolean;
-  /** Rebuilt as soon as the def arrives, before any task: a closure rebuilt later finds it by id. */
-  readonly rebuildOnArrival?: boolean;
+  /**
+   * Told as soon as the def arrives, before any task: a closure rebuilt later finds the value by
+   * id. Not a rebuild: a def rebuilt for each run would be built twice in its first run.
+   */
+  arrived?(state: State, id: string): void;
   /** A graph node's state is the kind's own business: its encode and decode agree on it. */
   readonly inGraph: InGraph<V, any>;
   /** The main side of a message a worker's copy sent (a Counter's increment from a child process). */
