@@ -359,6 +359,7 @@ function noteBuilt<T>(value: T): T {
 /** In the worker: the value a copy stands for (over a fresh copy of its memory when copiedPerRun says so). */
 export function rebuildCopy(state: CopyState): unknown {
   if (!state.kept) return state.value;
+  lastBuilt = performance.now();
   const received = memoryOf(state);
   if (state.list) return listOf(state.list === 'int32' ? new Int32Array(received) : new Float64Array(received));
   let memory = received;
@@ -407,26 +408,62 @@ export function capturedCopy(id: string): unknown {
 }
 
 let collect: (() => void) | undefined;
-let collecting = false;
+/** Bytes of the copies forgotten since the last collection. */
+let forgottenBytes = 0;
+/** When this worker last built a value from a copy: a run over copies is going on. */
+let lastBuilt = 0;
+let idleTimer: ReturnType<typeof setTimeout> | undefined;
+
+/** Forgotten copies this large are collected at once; smaller ones wait for the worker to idle. */
+const COLLECT_AT_BYTES = 64 * 2 ** 20;
+/** How long without a copy built counts as idle. */
+const IDLE_MS = 100;
 
 /**
- * In the worker: a copy was forgotten. An idle worker allocates nothing, so its collector would
- * not run, and the view it dropped would keep the copy's memory (tens of MB each) alive however
- * many runs pass: a full collection, once for all the copies one message forgets, frees it now.
- * It costs a few ms on a worker's small heap, once per released copy, never per task.
+ * In the worker: a copy was forgotten. Its memory goes only when the collector runs, and an
+ * idle worker allocates nothing, so its collector would not run: the view it dropped would keep
+ * the copy (tens of MB each) alive however many runs pass. A full collection frees it, but costs
+ * 15-45 ms on a worker's heap (two workers at once on two cores): paid at every run, it was a
+ * third of a loop of runs over new 1,000,000-int lists. So the forgotten copies are collected
+ * once they reach COLLECT_AT_BYTES (an 80 MB array: at once), or once the worker has built none
+ * for IDLE_MS (the loop of runs is over): what a worker holds stays bounded, and a loop of runs
+ * over small copies collects once in many runs.
  */
 export function forgetCopy(state: CopyState): void {
   if (!state.kept) return;
   for (const [id, held] of arrived) if (held.state === state) arrived.delete(id);
-  if (collecting) return;
-  collecting = true;
-  setImmediate(() => {
-    collecting = false;
-    if (!collect) {
-      // The one way to ask V8 for a collection at run time without a command-line flag.
-      setFlagsFromString('--expose-gc');
-      collect = runInNewContext('gc') as () => void;
-    }
-    collect();
-  });
+  forgottenBytes += 'memory' in state ? state.memory.byteLength : (readCopies.get(state)?.byteLength ?? 0);
+  if (forgottenBytes >= COLLECT_AT_BYTES) {
+    // After the message that forgot it: the copies it names are all dropped by then.
+    setImmediate(collectForgotten);
+    return;
+  }
+  idleTimer ??= later(IDLE_MS);
+}
+
+function collectWhenIdle(): void {
+  idleTimer = undefined;
+  const since = performance.now() - lastBuilt;
+  if (since < IDLE_MS) idleTimer = later(IDLE_MS - since);
+  else collectForgotten();
+}
+
+/** collectWhenIdle in `ms`; the timer keeps no worker alive that would otherwise exit. */
+function later(ms: number): ReturnType<typeof setTimeout> {
+  const timer = setTimeout(collectWhenIdle, ms);
+  timer.unref?.();
+  return timer;
+}
+
+function collectForgotten(): void {
+  if (forgottenBytes === 0) return; // collected already (several copies forgotten in one message)
+  forgottenBytes = 0;
+  if (idleTimer) clearTimeout(idleTimer);
+  idleTimer = undefined;
+  if (!collect) {
+    // The one way to ask V8 for a collection at run time without a command-line flag.
+    setFlagsFromString('--expose-gc');
+    collect = runInNewContext('gc') as () => void;
+  }
+  collect();
 }
