@@ -5,6 +5,7 @@
  * exactly a list of numbers (a hole, another key, a string, a subclass) arrives as a structured
  * clone gives it. Every answer is compared with the main thread's.
  */
+import { Worker } from 'node:worker_threads';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Parallel, delayed, registerBackend } from 'joblet';
@@ -47,12 +48,12 @@ const expectedFor = (list: unknown[], n: number) => Array.from({ length: n }, (_
 const run = (parallel: Parallel, list: unknown[], n = 4) => parallel.run(Array.from({ length: n }, (_, i) => delayed(describeList)(list, i)));
 
 // The defs that crossed to a real worker thread (ids and whether a list copy), to see a copy kept and reused.
-const sent: { id: string; list: boolean; numbers?: string }[] = [];
+const sent: { id: string; list: boolean; numbers?: string; state: unknown }[] = [];
 const recording: SpawnWorker = (events) => {
   const handle = spawnThread(events);
   const record = (m: ToWorker) => {
     if (m.type !== 'batch') return;
-    for (const d of m.batch.defs) if (d.kind === 'ref' && d.ref === 'shared') sent.push({ id: d.id, list: (d.state as { list?: string }).list !== undefined, numbers: (d.state as { list?: string }).list });
+    for (const d of m.batch.defs) if (d.kind === 'ref' && d.ref === 'shared') sent.push({ id: d.id, list: (d.state as { list?: string }).list !== undefined, numbers: (d.state as { list?: string }).list, state: d.state });
   };
   return { ...handle, send: (message, transfer) => (record(message), handle.send(message, transfer)) };
 };
@@ -99,6 +100,39 @@ test('threads: a list of 32-bit integers is kept as such, and one number outside
       assert.ok(Object.is(seen, odd), `${String(odd)} at ${k} arrives as itself, got ${String(seen)}`);
     }
   } finally {
+    await parallel.close();
+  }
+});
+
+test('threads: a released list copy\'s memory holds the next list of its size, and a late reader of the old one fails in a real worker (never a list of mixed numbers)', async () => {
+  const parallel = new Parallel({ backend: 'recorded-lists', nJobs: 1 });
+  sent.length = 0;
+  const worker = new Worker(
+    `const { parentPort } = require('node:worker_threads');
+     import(${JSON.stringify(new URL('../src/sharing/sharedCopies.js', import.meta.url).href)}).then(({ rebuildCopy }) => {
+       parentPort.on('message', (state) => {
+         try { const list = rebuildCopy(state); parentPort.postMessage({ first: list[0], last: list[list.length - 1], length: list.length }); }
+         catch (error) { parentPort.postMessage({ error: error.message }); }
+       });
+       parentPort.postMessage('ready');
+     });`,
+    { eval: true },
+  );
+  const rebuiltThere = (state: unknown) => new Promise<{ first?: number; last?: number; length?: number; error?: string }>((resolve) => (worker.once('message', resolve), worker.postMessage(state)));
+  try {
+    await new Promise((resolve) => worker.once('message', resolve));
+    const lists = [1, 2, 3].map((seed) => Array.from({ length: SIZE }, (_, k) => k * seed));
+    // Each run releases the copy the one before it used: the third list takes the first one's memory.
+    for (const list of lists) assert.equal(await run(parallel, list), expectedFor(list, 4));
+    const [a, , c] = sent.map((d) => d.state as { memory: SharedArrayBuffer; stamp: number });
+    assert.is(sent.length, 3);
+    assert.ok(c!.memory === a!.memory, 'the third copy is written where the first was');
+    assert.is.not(c!.stamp, a!.stamp);
+    assert.equal(await rebuiltThere(c), { first: 0, last: (SIZE - 1) * 3, length: SIZE }, 'the live copy is the third list');
+    const late = await rebuiltThere(a);
+    assert.ok(late.error?.includes('after its run ended'), `the first copy, read late, fails: ${JSON.stringify(late)}`);
+  } finally {
+    await worker.terminate();
     await parallel.close();
   }
 });
