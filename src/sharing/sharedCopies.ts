@@ -331,6 +331,7 @@ export class SharedCopies {
   dispose(): void {
     for (const entry of this.entries) if (entry.file) removeFile(entry.file);
     this.entries.clear();
+    this.spare = [];
   }
 }
 
