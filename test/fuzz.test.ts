@@ -95,5 +95,16 @@ findings('javascript on threads carries a value 1,000 Maps deep whose source the
   assert.is(summary.same, 1, 'the argument on threads arrived as the serializer\'s round trip makes it');
 });
 
+findings('javascript refuses a Map cycle around 1,000 nested Maps holding a function where the nesting begins, at once, and the reference agrees: serialize-javascript went round the cycle until the stack ran out, 4 s on the main thread and 33 s in a worker, on each side (seed 20261207, case 537: a hang)', async () => {
+  const recipes: Recipe[] = [['shared', ['mapCycle', ['deep', 1000, 'map', ['function', 1]]]]];
+  const summary = await fuzz({ seed: 0, runs: 6, cases: everywhere(recipes, ['javascript']), hangMs: 60_000 });
+  assert.is(summary.casesRun, 6);
+  assert.equal(summary.failures.map(formatFailure), []);
+  assert.is(summary.refused, 6);
+  // As an argument and as a result, for its nesting; a captured value for the capture ('javascript' sends source only).
+  const forNesting = Object.entries(summary.refusals).filter(([why]) => /nested more than N levels deep/.test(why));
+  assert.is(forNesting.reduce((n, [, count]) => n + count, 0), 4);
+});
+
 fuzzed.run();
 findings.run();

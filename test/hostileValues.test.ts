@@ -182,6 +182,73 @@ hostile('javascript: 1,000 nested Maps, written here, arrive whole on a worker t
   });
 });
 
+/**
+ * Fuzz case 537 of seed 20261207, made where it runs (a task's source carries nothing it captures):
+ * 1,000 nested Maps around a function, in a Map that holds itself, in an object held twice.
+ */
+const deepMapCycle = () => {
+  let value: unknown = function named(a: number) {
+    return a * 2;
+  };
+  for (let i = 0; i < 1000; i++) value = new Map([['d', value]]);
+  const map = new Map<string, unknown>([['value', value]]);
+  const holder = { map };
+  map.set('self', map).set('holder', holder);
+  const inner = { v: holder };
+  return [inner, inner];
+};
+
+/** A Map that holds itself and 200,000 numbers. */
+const numbersInACycle = () => {
+  const map = new Map<string, unknown>([['numbers', Array.from({ length: 200_000 }, (_, i) => i)]]);
+  map.set('self', map);
+  return { map };
+};
+
+hostile('javascript on threads: 1,000 nested Maps holding a function, in a Map that holds itself, are refused where the nesting begins, as an argument and as a result, without serialize-javascript running round the cycle (fuzz seed 20261207, case 537)', async () => {
+  // serialize-javascript writes each Map by a call of its own, blind to the cycle: it went round it
+  // until the stack ran out, writing the 1,000 Maps on every turn (8.8 s as an argument, 77 s as a result).
+  await withParallel({ nJobs: 1, serializer: 'javascript', backend: 'threads' }, async (parallel) => {
+    for (const [task, path, phase] of [
+      [delayed(typeOf)(deepMapCycle()), 'args[0][0].v.map.get("value")', 'serialize-task'],
+      [delayed(deepMapCycle)(), 'result[0].v.map.get("value")', 'serialize-result'],
+    ] as const) {
+      await rejects(parallel.run([task]), (error) => {
+        assert.instance(error, SerializationError);
+        assert.is(error.path, path);
+        assert.is(error.serializer, 'javascript');
+        assert.is(error.phase, phase);
+        assert.is(error.taskIndex, 0);
+        assert.match(error.problem, /nested more than 1000 levels deep/);
+        assert.match(error.problem, /cycle/);
+        assert.match(error.remedy, /Flatten/);
+        assert.match(error.remedy, /serializer 'auto'/);
+      });
+    }
+    assert.equal(await parallel.run([delayed(typeOf)(1)]), ['number']);
+  });
+});
+
+for (const backend of ['threads', 'processes'] as const) {
+  hostile(`javascript on ${backend}: a Map that holds itself and 200,000 numbers is refused at the cycle, as an argument and as a result, not after serialize-javascript went round it until the stack ran out (minutes)`, async () => {
+    await withParallel({ nJobs: 1, serializer: 'javascript', backend }, async (parallel) => {
+      for (const [task, path] of [
+        [delayed(typeOf)(numbersInACycle()), 'args[0].map.get("self")'],
+        [delayed(numbersInACycle)(), 'result.map.get("self")'],
+      ] as const) {
+        await rejects(parallel.run([task]), (error) => {
+          assert.instance(error, SerializationError);
+          assert.is(error.path, path);
+          assert.is(error.serializer, 'javascript');
+          assert.match(error.problem, /a cycle \(an object that contains itself\) cannot be written by serialize-javascript/);
+          assert.match(error.remedy, /serializer 'auto'/);
+        });
+      }
+      assert.equal(await parallel.run([delayed(typeOf)(1)]), ['number']);
+    });
+  });
+}
+
 const sparse = suite('a sparse array of length 2^32-1 costs its elements, not its length');
 
 const LAST = 2 ** 32 - 2;

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { SerializationError, type SerializationPhase } from '../errors.js';
 import { UnserializableValueError, type Serializer } from './types.js';
-import { chainStart, deeperThan, findInGraph, NESTING_LIMIT, someInGraph } from '../values/graph.js';
+import { deepChainStart, findInGraph, NESTING_LIMIT, someInGraph } from '../values/graph.js';
 import { formatPath, joinPath, type PathStep } from '../values/paths.js';
 import { KEEP, replaceInPlace, substitute } from '../values/substitute.js';
-import { isStackOverflow, isTooLargeForText, remedyFor, TOO_DEEP_REMEDY, TOO_LARGE_FOR_TEXT, TOO_LARGE_REMEDY } from './remedies.js';
+import { isStackOverflow, isTooLargeForText, remedyFor, tooDeepProblem, TOO_DEEP_REMEDY, TOO_LARGE_FOR_TEXT, TOO_LARGE_REMEDY } from './remedies.js';
 import { anyReferenceInUse } from '../values/byReference.js';
 import type { EncodeSession } from '../values/session.js';
 
@@ -128,8 +128,8 @@ export function locateFailure(error: unknown, value: unknown, context: EncodeCon
   if (isStackOverflow(error)) {
     let start: string | undefined;
     try {
-      const deep = deeperThan(value, NESTING_LIMIT);
-      if (deep) start = formatPath(root, chainStart(value, deep));
+      const deep = deepChainStart(value, NESTING_LIMIT);
+      if (deep) start = formatPath(root, deep);
     } catch {
       // Reading the value threw (a getter): the overflow is reported as the codec threw it, at the root.
     }
@@ -138,7 +138,7 @@ export function locateFailure(error: unknown, value: unknown, context: EncodeCon
         phase: context.phase,
         path: start,
         serializer: serializer.name,
-        problem: `Cannot serialize: nested more than ${NESTING_LIMIT} levels deep (arrays, objects, Maps or Sets within one another), deeper than ${serializer.name} can write: it recurses once per level (${problem})`,
+        problem: `Cannot serialize: ${tooDeepProblem(serializer.name, problem)}`,
         remedy: TOO_DEEP_REMEDY,
         taskIndex: context.taskIndex,
         cause: error,

@@ -1,6 +1,7 @@
 import type { Serializer } from './types.js';
 import { describeFunction } from '../source/functionSource.js';
 import { commonRejection } from './rejections.js';
+import { NESTING_LIMIT } from '../values/graph.js';
 
 /**
  * The remedy for a function that uses variables from its enclosing scope,
@@ -32,6 +33,11 @@ export function isTooLargeForText(error: unknown): boolean {
 /** V8's answer when a recursion ran out of stack: a codec met a value nested deeper than it can write. */
 export function isStackOverflow(error: unknown): boolean {
   return error instanceof RangeError && /Maximum call stack size exceeded/.test(error.message);
+}
+
+/** Why a value nested deeper than NESTING_LIMIT is refused by `serializer`; `detail`: what the codec did, or would have done. */
+export function tooDeepProblem(serializer: string, detail: string): string {
+  return `nested more than ${NESTING_LIMIT} levels deep (arrays, objects, Maps or Sets within one another), deeper than ${serializer} can write: it recurses once per level (${detail})`;
 }
 
 export const TOO_DEEP_REMEDY =

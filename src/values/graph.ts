@@ -145,8 +145,10 @@ function visitChildren<T>(
  * paths, no frames: use `findInGraph` afterwards to locate the node for an
  * error message. `symbol`, when given, is asked of every symbol met as a
  * value (a caller that must know whether a structured clone would fail).
+ * `metAgain`, when given, is asked of an object each time it is reached
+ * again: shared by two parents, or a cycle (findInGraph's `cyclic` tells which).
  */
-export function someInGraph(root: unknown, test: (value: object) => boolean, symbol?: (value: symbol) => boolean): boolean {
+export function someInGraph(root: unknown, test: (value: object) => boolean, symbol?: (value: symbol) => boolean, metAgain?: (value: object) => boolean): boolean {
   if (typeof root === 'function') return test(root);
   if (typeof root === 'symbol') return symbol !== undefined && symbol(root);
   if (typeof root !== 'object' || root === null) return false;
@@ -159,7 +161,10 @@ export function someInGraph(root: unknown, test: (value: object) => boolean, sym
     typeof child === 'symbol' ? symbol(child) : visitObjectChild(child, test, push);
   while (stack.length) {
     const object = stack.pop()!;
-    if (seen.has(object)) continue;
+    if (seen.has(object)) {
+      if (metAgain !== undefined && metAgain(object)) return true;
+      continue;
+    }
     seen.add(object);
     if (test(object)) return true;
     // No walk enters a Proxy: its contents are its handler's code (and a revoked one throws).
@@ -326,6 +331,15 @@ const never = () => false;
 
 /** A container nested more than `levels` deep in `root` (deeperThan, as a yes/no). */
 export const nestsDeeperThan = (root: unknown, levels: number): boolean => someInGraphOrDeeper(root, levels);
+
+/**
+ * Where the first chain nested more than `levels` containers deep begins (`deeperThan`, cut by
+ * `chainStart`): the path an error names; undefined when nothing nests that deep.
+ */
+export function deepChainStart(root: unknown, levels: number): PathStep[] | undefined {
+  const deep = deeperThan(root, levels);
+  return deep && chainStart(root, deep);
+}
 
 /**
  * Where a chain of nesting found by `deeperThan` begins: the path cut below the last container on

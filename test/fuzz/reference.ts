@@ -15,7 +15,7 @@ import serializeJavascript from 'serialize-javascript';
 import type { FuzzCase, Recipe } from './recipes.js';
 import { describe } from './describe.js';
 import { estimateBytes } from '../../src/sharing/bytes.js';
-import { NESTING_LIMIT, nestsDeeperThan, someInGraph } from '../../src/values/graph.js';
+import { findInGraph, NESTING_LIMIT, nestsDeeperThan, someInGraph } from '../../src/values/graph.js';
 import { clonesAmiss } from '../../src/values/kinds.js';
 import { isStackOverflow } from '../../src/serialize/remedies.js';
 
@@ -88,6 +88,9 @@ export function expected(fuzzCase: FuzzCase, value: unknown): Expected | typeof 
       case 'javascript':
         // serialize-javascript rebuilds a sparse array hole by hole: joblet refuses those longer than 2^24.
         if (hasHugeArray(recipe, serializer)) return REFUSED;
+        // joblet refuses a cycle before serialize-javascript runs round it until the stack runs out
+        // (through a Map: seconds here, half a minute on a worker's stack; case 537 of seed 20261207).
+        if (findInGraph(value, (node) => node.cyclic || undefined)) return REFUSED;
         // joblet writes a task's arguments and a batch's results as arrays: a value travels inside one
         // (where a symbol becomes null, as JSON writes it, not undefined as it does alone).
         return describe((0, eval)(`(${serializeJavascript([value], { unsafe: true })}\n)`)[0]);

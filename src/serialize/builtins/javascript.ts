@@ -1,10 +1,11 @@
 import serializeJavascript from 'serialize-javascript';
 import { UnserializableValueError, type Serializer } from '../types.js';
 import { commonRejection } from '../rejections.js';
-import { findInGraph, someInGraph } from '../../values/graph.js';
+import { deepChainStart, findInGraph, NESTING_LIMIT, someInGraph } from '../../values/graph.js';
 import { formatPath } from '../../values/paths.js';
 import { describeFunction } from '../../source/functionSource.js';
 import { presentIndices } from '../../values/sparse.js';
+import { TOO_DEEP_REMEDY, tooDeepProblem } from '../remedies.js';
 
 import { types } from 'node:util';
 
@@ -39,6 +40,36 @@ function functionProblem(fn: Function): string | undefined {
   return undefined;
 }
 
+const CYCLE_PROBLEM = 'a cycle (an object that contains itself) cannot be written by serialize-javascript';
+const CYCLE_REMEDY =
+  "Use serializer 'auto' (the default), which keeps cycles and carries functions, or 'structured' or 'devalue' for plain data; " +
+  'or send the value without its back-reference and link it again where it arrives.';
+
+/**
+ * serialize-javascript writes each Map, Set and sparse array by a call of its own, which cannot
+ * see a cycle JSON.stringify would: round a cycle through one it recurses until the stack runs
+ * out, writing everything in the cycle again on every turn: a Map that holds itself and 200,000
+ * numbers took 230 s of the main thread to fail; one around 1,000 nested Maps 4 s, and 33 s on a
+ * worker's larger stack (fuzz case 537 of seed 20261207). So a cycle is refused before the call,
+ * a plain object's too (JSON.stringify would refuse it at once): one answer for both. The search
+ * for it runs only when the scan reached an object twice.
+ */
+function cycleRefusal(value: unknown): UnserializableValueError | undefined {
+  const cycle = findInGraph(value, (node) => (node.cyclic ? node.path() : undefined));
+  if (cycle === undefined) return undefined;
+  // Running out of stack, the codec's failure would be laid on the nesting (payload.ts locateFailure):
+  // a value that also nests too deep is refused where its nesting begins, as before, without the wait.
+  const deep = deepChainStart(value, NESTING_LIMIT);
+  if (deep !== undefined) {
+    return new UnserializableValueError(
+      tooDeepProblem('javascript', 'not tried: the value also holds a cycle, round which serialize-javascript would recurse until the stack ran out'),
+      formatPath('', deep),
+      `${TOO_DEEP_REMEDY} It also holds a cycle, which 'javascript' cannot write. ${CYCLE_REMEDY}`,
+    );
+  }
+  return new UnserializableValueError(CYCLE_PROBLEM, formatPath('', cycle), CYCLE_REMEDY);
+}
+
 /**
  * serialize-javascript: JavaScript source text that rebuilds the value when
  * evaluated. Carries functions as their source (no captured variables),
@@ -52,14 +83,18 @@ export const javascriptSerializer: Serializer = {
   name: 'javascript',
   capabilities: { functions: true, closures: false, cycles: false, classInstances: false, binary: false },
   serialize(value) {
-    // Catch at submission what would otherwise be a ReferenceError in the worker. The scan is
-    // a tight loop (function descriptions are cached); the path-building walk runs only on a hit.
+    // Catch at submission what would otherwise be a ReferenceError in the worker, or a walk round
+    // a cycle. The scan is a tight loop (function descriptions are cached); the path-building
+    // walks run only on a hit, or for a cycle when an object was reached twice.
     const unsendable = (v: unknown) => (typeof v === 'function' || tooSparse(v)) && valueProblem(v) !== undefined;
-    const bad = someInGraph(value, unsendable) && findInGraph(value, (node) => {
+    let metAgain = false;
+    const bad = someInGraph(value, unsendable, undefined, () => ((metAgain = true), false)) && findInGraph(value, (node) => {
       const problem = valueProblem(node.value);
       return problem ? { problem, path: node.path() } : undefined;
     });
     if (bad) throw new UnserializableValueError(bad.problem, formatPath('', bad.path));
+    const cycle = metAgain ? cycleRefusal(value) : undefined;
+    if (cycle) throw cycle;
     // `unsafe` skips escaping for HTML embedding, which is irrelevant between threads and costly.
     return serializeJavascript(value, { unsafe: true });
   },
@@ -69,7 +104,7 @@ export const javascriptSerializer: Serializer = {
     return (0, eval)(`(${text}\n)`);
   },
   rejects(value, { cyclic }) {
-    if (cyclic) return 'a cycle (an object that contains itself) cannot be written by serialize-javascript';
+    if (cyclic) return CYCLE_PROBLEM;
     return valueProblem(value) ?? commonRejection(value);
   },
 };
