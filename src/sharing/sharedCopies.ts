@@ -167,36 +167,45 @@ function hasIndexKey(object: object): boolean {
 
 /**
  * `list`'s elements into `into` if each is still what listNumbers saw (a number; a 32-bit integer
- * for an Int32Array); false at the first that is not (a getter changed its mind).
+ * for an Int32Array) and the list still has `into.length` of them; false at the first that is
+ * not, or when its length changed (a getter changed its mind). The loop runs to `into.length`,
+ * not to the list's length: a getter that shortened the list while it was read would otherwise
+ * leave the copy's last elements as they were (zeros, or a released list's numbers), and every
+ * worker would build its Array from them.
  */
 function copyNumbers(list: readonly unknown[], into: Int32Array | Float64Array): boolean {
   if (into instanceof Float64Array) return copyDoubles(list, into);
-  for (let i = 0; i < list.length; i++) {
+  const n = into.length;
+  for (let i = 0; i < n; i++) {
     const v = list[i];
     if (typeof v !== 'number' || (v | 0) !== v || (v === 0 && 1 / v < 0)) return false;
     into[i] = v;
   }
-  return true;
+  return list.length === n;
 }
 
 function copyDoubles(list: readonly unknown[], into: Float64Array): boolean {
-  for (let i = 0; i < list.length; i++) {
+  const n = into.length;
+  for (let i = 0; i < n; i++) {
     const v = list[i];
     if (typeof v !== 'number') return false;
     into[i] = v;
   }
-  return true;
+  return list.length === n;
 }
 
 /** Every element of `list` is the number in `numbers` at its index (Object.is: 0 and -0 differ, NaN is NaN). */
 function sameNumbers(list: readonly unknown[], numbers: Int32Array | Float64Array): boolean {
-  if (list.length !== numbers.length) return false;
-  for (let i = 0; i < list.length; i++) {
+  const length = numbers.length;
+  if (list.length !== length) return false;
+  // To the copy's length, and the list's checked again after: a getter that shortened or
+  // lengthened the list while it was compared makes it another list (copyNumbers).
+  for (let i = 0; i < length; i++) {
     const v = list[i];
     const n = numbers[i]!;
     if (v === n ? v === 0 && 1 / v !== 1 / n : !(v !== v && n !== n)) return false;
   }
-  return true;
+  return list.length === length;
 }
 
 /** What rebuilds `value` over `memory` (or the file holding it), a copy of its whole buffer (a view keeps its offset in it). */
