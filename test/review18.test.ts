@@ -4,9 +4,13 @@
  * collecting forgotten copies once they add up or the worker idles). Every worker's answer is
  * compared with the main thread's.
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Parallel, delayed } from 'joblet';
+import { Parallel, delayed, registerBackend } from 'joblet';
+import { WorkerPool, type SpawnWorker } from '../src/backends/pool.js';
+import { spawnThread } from '../src/backends/threads.js';
 
 const SIZE = 200_000; // about 0.8 MB as Int32, 1.6 MB as doubles: above maxNbytes ('1M') as a list (8 bytes an element)
 
@@ -32,6 +36,50 @@ test('threads: a list an element\'s getter shortens while its numbers are copied
     const [seen] = await parallel.run([delayed(misplaced)(list)]);
     // Whatever length the task got, every number in it is the one the list held at that index.
     assert.is(seen!.count, 0, `numbers the list never held at their index: ${JSON.stringify(seen)} (the list has ${list.length} elements now)`);
+  } finally {
+    await parallel.close();
+  }
+});
+
+test('threads: the shared memory of released list copies goes once runs stop taking it, not at close()', async () => {
+  // The memory of each list copy sent to a worker, watched until it is collected.
+  const collected = new Set<number>();
+  const registry = new FinalizationRegistry<number>((length) => collected.add(length));
+  const watching: SpawnWorker = (events) => {
+    const handle = spawnThread(events);
+    return {
+      ...handle,
+      send(message, transfer) {
+        if (message.type === 'batch') {
+          for (const def of message.batch.defs) {
+            const state = def.kind === 'ref' ? (def.state as { memory?: SharedArrayBuffer; list?: string }) : undefined;
+            if (state?.list && state.memory) registry.register(state.memory, state.memory.byteLength);
+          }
+        }
+        return handle.send(message, transfer);
+      },
+    };
+  };
+  registerBackend('review18-watched-lists', ({ nWorkers }) => new WorkerPool('threads', nWorkers, { sharedMemory: true, isolation: 'thread' }, watching));
+  const parallel = new Parallel({ backend: 'review18-watched-lists', nJobs: 1 });
+  const length = (list: number[]) => list.length;
+  // Two lists of different sizes (so neither copy's memory takes the other's), then runs that use none.
+  const first = Array.from({ length: SIZE }, (_, k) => k);
+  const second = Array.from({ length: SIZE + 1 }, (_, k) => k);
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  try {
+    assert.equal(await parallel.run([delayed(length)(first)]), [SIZE]);
+    assert.equal(await parallel.run([delayed(length)(second)]), [SIZE + 1]);
+    // Enough runs for both copies to be released, and for the pool to forget the batches that named them.
+    for (let i = 0; i < 12; i++) assert.equal(await parallel.run([delayed((x: number) => x + 1)(i)]), [i + 1]);
+    for (let round = 0; round < 50 && collected.size < 2; round++) {
+      gc();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    // Both lists are still held by the caller: only the Parallel's copies of them are watched.
+    assert.equal([first.length, second.length], [SIZE, SIZE + 1]);
+    assert.is(collected.size, 2, `released list copies still held by the open Parallel: ${2 - collected.size}`);
   } finally {
     await parallel.close();
   }

@@ -66,6 +66,13 @@ const LIST_HEADER_BYTES = 8;
 let nextStamp = 0;
 /** Released list copies (shared memory only), by size, at most SPARE_LISTS. */
 const SPARE_LISTS = 2;
+/**
+ * A spare is dropped once this many runs have ended since its release without one taking it: a loop
+ * of runs over new lists takes each spare at the next run, and runs that use no list (or lists of
+ * other sizes) let it go, instead of holding up to SPARE_LISTS copies (each as large as its list,
+ * hundreds of MB for a list of tens of millions of numbers) until close().
+ */
+const SPARE_RUNS = 2;
 
 /**
  * Where a Parallel's copies go: shared memory the workers read (threads), a buffer sent to each
@@ -222,8 +229,10 @@ function stateOn(value: ArrayBufferView | ArrayBuffer | readonly unknown[], memo
 export class SharedCopies {
   private readonly byBuffer = new WeakMap<object, Entry>();
   private readonly entries = new Set<Entry>();
-  /** The memory of released list copies, to take again (LIST_HEADER_BYTES). */
-  private spare: SharedArrayBuffer[] = [];
+  /** The memory of released list copies, to take again (LIST_HEADER_BYTES), with the count of run ends when each was released. */
+  private spare: { memory: SharedArrayBuffer; released: number }[] = [];
+  /** Runs ended so far (endRun calls): how old a spare is. */
+  private ended = 0;
 
   /** @param place where the copies go (CopyPlace). */
   constructor(private readonly place: CopyPlace) {}
@@ -277,8 +286,8 @@ export class SharedCopies {
 
   /** The memory of a released list copy of `byteLength` bytes, if one is kept. */
   private spareList(byteLength: number): SharedArrayBuffer | undefined {
-    const at = this.spare.findIndex((memory) => memory.byteLength === byteLength);
-    return at < 0 ? undefined : this.spare.splice(at, 1)[0];
+    const at = this.spare.findIndex(({ memory }) => memory.byteLength === byteLength);
+    return at < 0 ? undefined : this.spare.splice(at, 1)[0]!.memory;
   }
 
   private memory(byteLength: number): SharedArrayBuffer | ArrayBuffer {
@@ -318,6 +327,9 @@ export class SharedCopies {
   /** `run` ended: the ids the workers may forget (copies no run uses any more, and that `run` did not use). */
   endRun(run: number): string[] {
     const released: string[] = [];
+    // Spares SPARE_RUNS run ends did not take: no loop of runs over lists of their size is going on.
+    const ended = ++this.ended;
+    if (this.spare.length) this.spare = this.spare.filter((spare) => ended - spare.released < SPARE_RUNS);
     for (const entry of this.entries) {
       entry.runs.delete(run);
       if (entry.runs.size || (!entry.superseded && entry.lastRun === run)) continue;
@@ -329,7 +341,7 @@ export class SharedCopies {
       if (entry.numbers && entry.memory instanceof SharedArrayBuffer) {
         // Cleared before anything else is written there: a late reader of this copy fails.
         Atomics.store(new Int32Array(entry.memory, 0, 1), 0, 0);
-        this.spare.push(entry.memory);
+        this.spare.push({ memory: entry.memory, released: ended });
         if (this.spare.length > SPARE_LISTS) this.spare.shift();
       }
     }
