@@ -13,7 +13,7 @@ import { decodeFramed, encodeFramed, framedBlobs, type Extracted } from './outOf
 import { sign, verify } from './signing.js';
 
 /** Bump when the job or reply layout changes: a worker refuses a job of another protocol. */
-export const PROTOCOL = 3;
+export const PROTOCOL = 4; // 4: a list copy begins with a stamp and may hold 32-bit integers
 export const JOBLET_VERSION: string = JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')).version;
 
 /** A job's data (BullMQ stores it as JSON). */
