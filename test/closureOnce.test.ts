@@ -6,17 +6,12 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Parallel, delayed, registerBackend, getSerializer, type Serializer } from 'joblet';
-import { WorkerPool, type SpawnWorker } from '../src/backends/pool.js';
-import { spawnThread } from '../src/backends/threads.js';
+import { Parallel, delayed, getSerializer, type Serializer } from 'joblet';
+import { registerSeenThreads } from './helpers.js';
 import type { ToWorker } from '../src/runtime/protocol.js';
 
 const sent: ToWorker[] = [];
-const spawn: SpawnWorker = (events) => {
-  const handle = spawnThread(events);
-  return { ...handle, send: (message) => (sent.push(message), handle.send(message)) };
-};
-registerBackend('recorded-closures', ({ nWorkers }) => new WorkerPool('threads', nWorkers, { sharedMemory: true, isolation: 'thread' }, spawn));
+registerSeenThreads('recorded-closures', (message) => sent.push(message));
 
 /** How many times a def with this id crossed to a worker, and its size. */
 const deliveries = (id: string) =>

@@ -4,9 +4,24 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Parallel, type ParallelOptions, type ReturnAs } from 'joblet';
+import { Parallel, registerBackend, type ParallelOptions, type ReturnAs } from 'joblet';
+import { WorkerPool, type SpawnWorker } from '../src/backends/pool.js';
+import { spawnThread } from '../src/backends/threads.js';
+import type { ToWorker } from '../src/runtime/protocol.js';
 
 export const BACKENDS = ['threads', 'processes', 'inline'] as const;
+
+/**
+ * Registers backend `name`: real worker threads (shared memory, as 'threads') whose every message
+ * is shown to `see` on its way to a worker: what crossed, read where it was sent.
+ */
+export function registerSeenThreads(name: string, see: (message: ToWorker) => void): void {
+  const spawn: SpawnWorker = (events) => {
+    const handle = spawnThread(events);
+    return { ...handle, send: (message, transfer) => (see(message), handle.send(message, transfer)) };
+  };
+  registerBackend(name, ({ nWorkers }) => new WorkerPool('threads', nWorkers, { sharedMemory: true, isolation: 'thread' }, spawn));
+}
 export type BackendName = (typeof BACKENDS)[number];
 
 /** uvu's assert.throws does not await: this does, and fails when nothing is thrown. */

@@ -11,25 +11,20 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Parallel, delayed, registerBackend } from 'joblet';
-import { WorkerPool, type SpawnWorker } from '../src/backends/pool.js';
-import { spawnThread } from '../src/backends/threads.js';
-import type { ToWorker } from '../src/runtime/protocol.js';
+import { Parallel, delayed } from 'joblet';
+import { registerSeenThreads } from './helpers.js';
 
 const SIZE = 300_000; // 2.4 MB as doubles: above the default maxNbytes ('1M')
 
 // What crossed to a real worker thread: the ref defs of each batch and the ids forgotten (ids
 // only: keeping the messages would keep the copies they carry alive).
 const sent: { defs: { id: string; ref: string; bytes?: number }[]; forgotten: string[] }[] = [];
-const recording: SpawnWorker = (events) => {
-  const handle = spawnThread(events);
-  const summary = (m: ToWorker) => ({
+registerSeenThreads('recorded-copies', (m) =>
+  sent.push({
     defs: m.type === 'batch' ? m.batch.defs.flatMap((d) => (d.kind === 'ref' ? [{ id: d.id, ref: d.ref }] : d.kind === 'value' ? [{ id: d.id, ref: 'snapshot', bytes: d.data.length }] : [])) : [],
     forgotten: m.type === 'forget' ? m.ids : [],
-  });
-  return { ...handle, send: (message, transfer) => (sent.push(summary(message)), handle.send(message, transfer)) };
-};
-registerBackend('recorded-copies', ({ nWorkers }) => new WorkerPool('threads', nWorkers, { sharedMemory: true, isolation: 'thread' }, recording));
+  }),
+);
 const copyDefs = () => sent.flatMap((m) => m.defs).filter((d) => d.ref === 'shared');
 
 /** What the task saw: its type, length, whether its memory is shared, a checksum. */
@@ -141,19 +136,10 @@ threads('close() lets the copies of the last run go: a closed Parallel kept for 
   // The memory of each copy sent to a worker, watched until it is collected.
   const collected = new Set<string>();
   const registry = new FinalizationRegistry<string>((id) => collected.add(id));
-  const watching: SpawnWorker = (events) => {
-    const handle = spawnThread(events);
-    return {
-      ...handle,
-      send(message, transfer) {
-        if (message.type === 'batch') {
-          for (const def of message.batch.defs) if (def.kind === 'ref' && def.ref === 'shared') registry.register((def.state as { memory: SharedArrayBuffer }).memory, def.id);
-        }
-        return handle.send(message, transfer);
-      },
-    };
-  };
-  registerBackend('watched-copies', ({ nWorkers }) => new WorkerPool('threads', nWorkers, { sharedMemory: true, isolation: 'thread' }, watching));
+  registerSeenThreads('watched-copies', (message) => {
+    if (message.type !== 'batch') return;
+    for (const def of message.batch.defs) if (def.kind === 'ref' && def.ref === 'shared') registry.register((def.state as { memory: SharedArrayBuffer }).memory, def.id);
+  });
   const parallel = new Parallel({ backend: 'watched-copies', nJobs: 1 });
   const array = new Float64Array(SIZE).fill(3);
   try {

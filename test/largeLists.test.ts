@@ -8,10 +8,8 @@
 import { Worker } from 'node:worker_threads';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Parallel, delayed, registerBackend } from 'joblet';
-import { WorkerPool, type SpawnWorker } from '../src/backends/pool.js';
-import { spawnThread } from '../src/backends/threads.js';
-import type { ToWorker } from '../src/runtime/protocol.js';
+import { Parallel, delayed } from 'joblet';
+import { registerSeenThreads } from './helpers.js';
 
 const SIZE = 200_000; // about 1.6 MB: above the default maxNbytes ('1M')
 
@@ -49,15 +47,10 @@ const run = (parallel: Parallel, list: unknown[], n = 4) => parallel.run(Array.f
 
 // The defs that crossed to a real worker thread (ids and whether a list copy), to see a copy kept and reused.
 const sent: { id: string; list: boolean; numbers?: string; state: unknown }[] = [];
-const recording: SpawnWorker = (events) => {
-  const handle = spawnThread(events);
-  const record = (m: ToWorker) => {
-    if (m.type !== 'batch') return;
-    for (const d of m.batch.defs) if (d.kind === 'ref' && d.ref === 'shared') sent.push({ id: d.id, list: (d.state as { list?: string }).list !== undefined, numbers: (d.state as { list?: string }).list, state: d.state });
-  };
-  return { ...handle, send: (message, transfer) => (record(message), handle.send(message, transfer)) };
-};
-registerBackend('recorded-lists', ({ nWorkers }) => new WorkerPool('threads', nWorkers, { sharedMemory: true, isolation: 'thread' }, recording));
+registerSeenThreads('recorded-lists', (m) => {
+  if (m.type !== 'batch') return;
+  for (const d of m.batch.defs) if (d.kind === 'ref' && d.ref === 'shared') sent.push({ id: d.id, list: (d.state as { list?: string }).list !== undefined, numbers: (d.state as { list?: string }).list, state: d.state });
+});
 
 const test = suite('large lists of numbers');
 

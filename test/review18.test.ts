@@ -8,9 +8,8 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Parallel, delayed, registerBackend } from 'joblet';
-import { WorkerPool, type SpawnWorker } from '../src/backends/pool.js';
-import { spawnThread } from '../src/backends/threads.js';
+import { Parallel, delayed } from 'joblet';
+import { registerSeenThreads } from './helpers.js';
 
 const SIZE = 200_000; // about 0.8 MB as Int32, 1.6 MB as doubles: above maxNbytes ('1M') as a list (8 bytes an element)
 
@@ -45,22 +44,13 @@ test('threads: the shared memory of released list copies goes once runs stop tak
   // The memory of each list copy sent to a worker, watched until it is collected.
   const collected = new Set<number>();
   const registry = new FinalizationRegistry<number>((length) => collected.add(length));
-  const watching: SpawnWorker = (events) => {
-    const handle = spawnThread(events);
-    return {
-      ...handle,
-      send(message, transfer) {
-        if (message.type === 'batch') {
-          for (const def of message.batch.defs) {
-            const state = def.kind === 'ref' ? (def.state as { memory?: SharedArrayBuffer; list?: string }) : undefined;
-            if (state?.list && state.memory) registry.register(state.memory, state.memory.byteLength);
-          }
-        }
-        return handle.send(message, transfer);
-      },
-    };
-  };
-  registerBackend('review18-watched-lists', ({ nWorkers }) => new WorkerPool('threads', nWorkers, { sharedMemory: true, isolation: 'thread' }, watching));
+  registerSeenThreads('review18-watched-lists', (message) => {
+    if (message.type !== 'batch') return;
+    for (const def of message.batch.defs) {
+      const state = def.kind === 'ref' ? (def.state as { memory?: SharedArrayBuffer; list?: string }) : undefined;
+      if (state?.list && state.memory) registry.register(state.memory, state.memory.byteLength);
+    }
+  });
   const parallel = new Parallel({ backend: 'review18-watched-lists', nJobs: 1 });
   const length = (list: number[]) => list.length;
   // Two lists of different sizes (so neither copy's memory takes the other's), then runs that use none.
