@@ -65,6 +65,20 @@ test('other options: returnAs, timeout, preDispatch, signal, unknown keys', () =
 
 test('delayed() refuses a non-function, run() a non-task and a non-iterable', async () => {
   throwsWith(() => delayed(5 as never), TypeError, 'delayed() expects a function', '`5` (number)');
+  // Its cache of the last function asked for answers no other value, undefined included (the
+  // cache's empty state), in the same job as a good call or not.
+  throwsWith(() => delayed(undefined as never), TypeError, 'delayed() expects a function', 'undefined');
+  const double = (x: number) => 2 * x;
+  const triple = (x: number) => 3 * x;
+  const makeDouble = delayed(double);
+  throwsWith(() => delayed(undefined as never), TypeError, 'delayed() expects a function', 'undefined');
+  assert.is(delayed(double), makeDouble);
+  assert.is.not(delayed(triple), makeDouble);
+  assert.is(delayed(triple)(4).fn, triple);
+  assert.is(delayed(double)(4).fn, double);
+  await Promise.resolve();
+  assert.is(delayed(double), makeDouble, 'one maker per function, across jobs');
+  assert.equal(delayed(double)(1, 2).args, [1, 2]);
   const parallel = new Parallel({ backend: 'inline' });
   await rejects(parallel.run([5 as never]), (error) => {
     assert.instance(error, TypeError);
