@@ -78,7 +78,9 @@ test('delayed() refuses a non-function, run() a non-task and a non-iterable', as
   assert.is(delayed(double)(4).fn, double);
   await Promise.resolve();
   assert.is(delayed(double), makeDouble, 'one maker per function, across jobs');
-  assert.equal(delayed(double)(1, 2).args, [1, 2]);
+  const add = (x: number, y: number) => x + y;
+  assert.equal(delayed(add)(1, 2).args, [1, 2]);
+  assert.equal(delayed(add as (x: number) => number)(1).args, [1]);
   const parallel = new Parallel({ backend: 'inline' });
   await rejects(parallel.run([5 as never]), (error) => {
     assert.instance(error, TypeError);

@@ -4,7 +4,7 @@ import { TransportRefusedError, type Backend, type BatchEvents } from '../backen
 import type { WireBatch, WireReply, WireResult } from '../runtime/protocol.js';
 import { AutoBatchSizer, type LearnedBatch } from './batching.js';
 import { BatchWire, batchBytes, replyFacts, type ResultSink } from './batchWire.js';
-import { isTask, iteratesAsArray, MappedArray, slicesPlainly, soleArguments, type Task } from './delayed.js';
+import { isTask, iteratesAsArray, MappedArray, slicesPlainly, toSoleArguments, type Task } from './delayed.js';
 import { describeValue } from './describe.js';
 import { Formed, TaskEncoder, type SharingPlan } from './taskEncoder.js';
 import type { RunObserver } from './observer.js';
@@ -293,11 +293,19 @@ export class RunScheduler<T> {
     const alone = this.firstFn === undefined ? 1 : 0;
     if (alone) this.enqueue(items[0], first);
     const fn = this.mapFn ?? this.firstFn;
-    const values = this.failed || fn === undefined ? undefined : this.mapFn ? items : soleArguments(items, alone, fn);
-    if (values && !this.observer?.wantsTiming && this.encoder.prepareRange(fn!, values, alone, first, this.forming)) {
-      this.outstanding += count - alone;
-      if (this.forming.length >= this.batchTarget && this.canSend()) this.flush();
-      return;
+    if (!this.failed && fn !== undefined && !this.observer?.wantsTiming && this.encoder.takesRange(fn)) {
+      // Map's items are the arguments; run()'s tasks are replaced by theirs in the copy, when each is a task of fn with one primitive argument.
+      let added = false;
+      if (this.mapFn) added = this.encoder.prepareRange(fn, items, alone, first, this.forming);
+      else if (toSoleArguments(items, alone, fn)) {
+        this.encoder.addRange(items, alone, first, this.forming);
+        added = true;
+      }
+      if (added) {
+        this.outstanding += count - alone;
+        if (this.forming.length >= this.batchTarget && this.canSend()) this.flush();
+        return;
+      }
     }
     for (let k = alone; k < count && !this.failed; k++) this.enqueue(items[k], first + k);
   }

@@ -382,13 +382,20 @@ export class TaskEncoder {
   }
 
   /**
+   * Whether tasks of `fn` whose arguments are primitives may be added a range at a time (addRange,
+   * prepareRange): a task of it has made its def, and nothing in this process could need a reference.
+   */
+  takesRange(fn: Function): boolean {
+    return fn === this.lastFn && this.lastSole !== undefined && !anyReferenceInUse();
+  }
+
+  /**
    * Map's items `values` from `from` on (a copy of its Array's items from task `first` on) as tasks
    * of `fn`, in one step, when each would take prepareItem's fast path (no task, no argument
    * array, no push per item); false, and nothing added, otherwise.
    */
   prepareRange(fn: Function, values: unknown[], from: number, first: number, into: Formed): boolean {
-    const sole = fn === this.lastFn ? this.lastSole : undefined;
-    if (!sole || anyReferenceInUse()) return false;
+    if (!this.takesRange(fn)) return false;
     for (let k = from; k < values.length; k++) {
       const value = values[k];
       if ((typeof value === 'object' && value !== null) || typeof value === 'function') return false;
@@ -396,8 +403,13 @@ export class TaskEncoder {
       // left a hole, argLists() (Array#map) skips it and a serialized batch sends no arguments.
       if (value === undefined && !(k in values)) values[k] = undefined;
     }
-    into.addRange(first, from, this.lastDef!.id, sole, values);
+    this.addRange(values, from, first, into);
     return true;
+  }
+
+  /** Primitive arguments `values` from `from` on, of tasks `first + from`... of the function takesRange said yes to. */
+  addRange(values: unknown[], from: number, first: number, into: Formed): void {
+    into.addRange(first, from, this.lastDef!.id, this.lastSole!, values);
   }
 
   private encodeUnchecked(task: Task, index: number, into: Formed): void {
