@@ -116,6 +116,26 @@ for (const backend of BACKENDS) {
       await parallel.close();
     }
   });
+  test('a function expression that captures nothing but reaches itself by its own name is rebuilt each run too', async () => {
+    // Only an arrow that captures nothing is built once per worker (nothing a task runs can reach
+    // it); this one captures nothing and writes into itself.
+    const count = function counted(): number {
+      const self = counted as typeof counted & { calls?: number };
+      self.calls = (self.calls ?? 0) + 1;
+      return self.calls;
+    };
+    const parallel = new Parallel({ backend, nJobs: 1 });
+    try {
+      assert.equal(await parallel.run([delayed(count)()]), [1]);
+      assert.equal(await parallel.run([delayed(count)()]), [1], 'the second run starts from the snapshot');
+      assert.equal(await parallel.run([delayed(count)(), delayed(count)()]), [1, 2]);
+      // An arrow that captures nothing, built once: the same answers run after run.
+      const plain = (x: number) => x * 3;
+      for (let run = 0; run < 3; run++) assert.equal(await parallel.run([1, 2].map((x) => delayed(plain)(x))), [3, 6]);
+    } finally {
+      await parallel.close();
+    }
+  });
   test.run();
 }
 
@@ -154,6 +174,43 @@ for (const backend of BACKENDS) {
       assert.ok(called.includes(thisFile), `the run() section should name ${thisFile}: ${called}`);
     } finally {
       await parallel.close();
+    }
+  });
+  test("a settled entry's reason, a generator's failure and a settled generator's reason name where the run was awaited", async () => {
+    const calledSection = (error: unknown) => {
+      assert.instance(error, TaskError);
+      const stack = (error as TaskError).stack!;
+      assert.ok(stack.includes('--- run() called ---'), stack);
+      const called = stack.slice(stack.indexOf('--- run() called ---'));
+      assert.ok(called.includes(thisFile), `the run() section should name ${thisFile}: ${called}`);
+      assert.not.ok(called.includes('node:internal/'), called);
+      assert.is((error as TaskError).runStack !== undefined, true);
+    };
+    const parallel = new Parallel({ backend, nJobs: 1 });
+    const generating = new Parallel({ backend, nJobs: 1, returnAs: 'generator' });
+    try {
+      const settled = await parallel.run([delayed(failing)(1), delayed(failing)(5)], { settle: true });
+      assert.is(settled[1]!.status, 'rejected');
+      calledSection(settled[1]!.status === 'rejected' ? settled[1]!.reason : undefined);
+      const seen: number[] = [];
+      try {
+        for await (const value of generating.run([delayed(failing)(2), delayed(failing)(6)])) seen.push(value);
+        assert.unreachable('the second task should have thrown');
+      } catch (error) {
+        calledSection(error);
+      }
+      assert.equal(seen, [2]);
+      for await (const entry of generating.run([delayed(failing)(7)], { settle: true })) calledSection(entry.status === 'rejected' ? entry.reason : undefined);
+      // Two runs awaited together: the section still names this file (V8's async stack through Promise.all).
+      try {
+        await Promise.all([parallel.run([delayed(failing)(8)]), parallel.run([delayed(failing)(1)])]);
+        assert.unreachable('the first run should have failed');
+      } catch (error) {
+        calledSection(error);
+      }
+    } finally {
+      await parallel.close();
+      await generating.close();
     }
   });
   test.run();

@@ -49,6 +49,8 @@ export type Capture =
       modules: Map<string, ModuleRef>;
       /** An arrow function's lexical `this`, when it uses one. */
       lexicalThis: { value: unknown } | undefined;
+      /** An arrow function: its body cannot reach the function object (no own name, `this` or `arguments`). */
+      isArrow: boolean;
       /** The function was defined in strict code (an ES module, a class, 'use strict'). */
       strict: boolean;
       /** A class with `#private` members. */
@@ -228,6 +230,7 @@ function captureUnreleased(fn: Function): Capture {
     written: new Set(parsed.writtenNames),
     modules,
     lexicalThis,
+    isArrow: parsed.isArrow,
     package: pkg,
     strict:
       parsed.isClass ||

@@ -128,13 +128,10 @@ export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
    * Parallel or in `options`) every task yields a `Settled` entry instead and the run finishes.
    */
   run<K extends Task<unknown>, S2 extends boolean = S>(tasks: Iterable<K> | AsyncIterable<K>, options: RunOptions<S2> = {}): RunResult<R, Shaped<S2, ResultOf<K>>> {
-    // The caller's stack, for a task's failure: captured here once per run, formatted only if read.
-    const calledAt: { stack?: string } = {};
-    Error.captureStackTrace(calledAt, this.run);
     const open = () => {
       // Bad options reject the run (or throw from the generator's first next()), as bad tasks do.
       validateRunOptions(options, 'run()');
-      return this.openRun(tasks as Tasks<ResultOf<K>>, options.signal, options.settle ?? this.settle, calledAt, options.initializer ?? this.initializer);
+      return this.openRun(tasks as Tasks<ResultOf<K>>, options.signal, options.settle ?? this.settle, options.initializer ?? this.initializer);
     };
     // A generator starts its work on the first next(): one that is never read, or closed
     // before it starts, runs nothing and holds nothing.
@@ -206,7 +203,6 @@ export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
     tasks: Tasks<T>,
     runSignal: AbortSignal | undefined,
     settle: boolean,
-    calledAt: { stack?: string } | undefined,
     initializer: (() => unknown) | undefined,
   ): RunScheduler<T> {
     this.backend ??= this.openBackend();
@@ -232,7 +228,6 @@ export class Parallel<R extends ReturnAs = 'array', S extends boolean = false> {
         copies: this.copies,
       },
       observer: this.observer(),
-      calledAt,
       initializer,
       batchMemory: this.batchMemory,
     });

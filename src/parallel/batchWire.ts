@@ -24,8 +24,6 @@ export class BatchWire {
     private readonly serializerModule: string | undefined,
     /** The backend's transport structured-clones its messages: plain arguments may travel as they are. */
     private readonly transportClones: boolean,
-    /** Where the run was called: a task's failure shows it after the worker's stack. */
-    private readonly calledAt?: { stack?: string },
     /** The run's initializer: every batch names it, and a worker runs it before its first task. */
     private readonly initializer?: () => unknown,
   ) {}
@@ -123,9 +121,23 @@ export class BatchWire {
     if (result.data !== undefined) {
       record = decodeValue(result.data, this.serializer, { phase: 'deserialize-result', root: 'error', taskIndex: result.index }) as ThrownRecord;
     }
-    if (result.kind === 'initializer') return new InitializerError([result.index], record!, this.calledAt?.stack);
-    if (result.unhandled) return new UnhandledRejectionError(result.index, record!, result.unhandled === 'within', this.calledAt?.stack);
-    return new TaskError(result.index, record!, this.calledAt?.stack);
+    const error =
+      result.kind === 'initializer'
+        ? new InitializerError([result.index], record!)
+        : result.unhandled
+          ? new UnhandledRejectionError(result.index, record!, result.unhandled === 'within')
+          : new TaskError(result.index, record!);
+    this.unplaced.push(error);
+    return error;
+  }
+
+  /** Failures made since the last call, to be given where the run was awaited (addRunStack) once they reach the caller. */
+  private unplaced: (TaskError | InitializerError)[] = [];
+
+  takeUnplaced(): (TaskError | InitializerError)[] {
+    const taken = this.unplaced;
+    if (taken.length) this.unplaced = [];
+    return taken;
   }
 }
 

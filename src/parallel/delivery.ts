@@ -11,7 +11,14 @@ import type { Delivery, RunScheduler } from './runScheduler.js';
 export async function collectAll<T>(open: () => RunScheduler<T>): Promise<T[]> {
   // Opened inside the async function, so that bad input rejects the promise rather than throwing.
   const run = open();
-  return new Promise<T[]>((resolve, reject) => run.start(new IntoArray(run, resolve, reject)));
+  try {
+    const results = await new Promise<T[]>((resolve, reject) => run.start(new IntoArray(run, resolve, reject)));
+    run.placeFailures(collectAll); // settled entries' reasons
+    return results;
+  } catch (error) {
+    run.placeFailures(collectAll);
+    throw error;
+  }
 }
 
 /** returnAs 'generator': results in submission order. The run opens on the first next(). */
@@ -120,11 +127,13 @@ async function* generate<T>(open: () => RunScheduler<T>, held: Held<T>): AsyncGe
       const failure = run.failure;
       if (failure) {
         run.end();
+        run.placeFailures(generate);
         throw failure.error;
       }
       const item = held.take();
       if (item) {
         run.taken();
+        run.placeFailures(generate); // a settled entry's reason
         yield item.value;
         continue;
       }

@@ -1,4 +1,4 @@
-import { AbortError, JobletError, TimeoutError, WorkerCrashedError } from '../errors.js';
+import { AbortError, addRunStack, JobletError, TimeoutError, WorkerCrashedError } from '../errors.js';
 import type { Serializer } from '../serialize/types.js';
 import { TransportRefusedError, type Backend, type BatchEvents } from '../backends/types.js';
 import type { WireBatch, WireReply, WireResult } from '../runtime/protocol.js';
@@ -30,8 +30,6 @@ export interface RunPlan {
   sharing: SharingPlan;
   /** Progress, verbose lines, profiling: told of each batch. */
   observer?: RunObserver | undefined;
-  /** Where run() was called (its stack is formatted only if a task fails): TaskError shows it. */
-  calledAt?: { stack?: string } | undefined;
   /** Run once per worker before its first task; tasks read its result with workerState(). */
   initializer?: (() => unknown) | undefined;
   /** The batch sizes learned by earlier runs of the Parallel, by task function: a run of the same function starts from there. */
@@ -123,7 +121,7 @@ export class RunScheduler<T> {
     this.inRanges = this.array !== undefined && slicesPlainly(this.array);
     this.total = Array.isArray(tasks) ? tasks.length : this.array?.length;
     this.encoder = new TaskEncoder(plan.serializer, plan.sharing);
-    this.wire = new BatchWire(this.encoder, plan.serializer, plan.serializerModule, plan.backend.capabilities.clonesMessages === true, plan.calledAt, plan.initializer);
+    this.wire = new BatchWire(this.encoder, plan.serializer, plan.serializerModule, plan.backend.capabilities.clonesMessages === true, plan.initializer);
     // One task per message where a task's own clock or the main thread's turn matters: a per-task
     // timeout (whatever batchSize says: one timer per batch would time the whole batch), and the
     // inline backend (which does not batch).
@@ -138,6 +136,25 @@ export class RunScheduler<T> {
   /** The run's first failure, once it failed. */
   get failure(): { error: unknown } | undefined {
     return this.failed;
+  }
+
+  /**
+   * Gives the failures made so far where the run is awaited: called by the function the caller
+   * awaits (`below`), where V8's async stack shows the caller's `await`. One capture per call that
+   * has failures to place; none for a run without failures.
+   */
+  placeFailures(below: Function): void {
+    const failures = this.wire.takeUnplaced();
+    if (!failures.length) return;
+    const holder: { stack?: unknown } = {};
+    Error.captureStackTrace(holder, below);
+    if (typeof holder.stack !== 'string') return; // a prepareStackTrace of the program's own
+    // Node's frames (the timer or tick that resumed the run) say nothing of the caller's code.
+    const stack = holder.stack
+      .split('\n')
+      .filter((line, k) => k === 0 || !line.includes('node:internal/'))
+      .join('\n');
+    for (const failure of failures) addRunStack(failure, stack);
   }
 
   /** Every task taken from the input has answered. */

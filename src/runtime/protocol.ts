@@ -51,6 +51,12 @@ export type WireDef =
       data: Bytes;
       /** ES module files the snapshot refers to, imported before it is decoded (top-level await). */
       imports?: string[];
+      /**
+       * Nothing a task runs can reach in what this rebuilds (an arrow function that captured
+       * nothing): a worker builds it once, not once per run as a snapshot whose captured values
+       * a run's tasks may write into.
+       */
+      acrossRuns?: true;
     }
   | {
       /** A by-reference value (persisted handle, shared array, Counter, wrapped value). */

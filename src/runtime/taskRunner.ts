@@ -431,7 +431,7 @@ export class TaskRunner {
   private build(id: string, run?: number): unknown {
     const def = this.defs.get(id);
     // A closure snapshot, and a def its kind says a task may have written into, are rebuilt for each run.
-    const eachRun = def?.kind === 'value' || (def?.kind === 'ref' && referenceKind(def.ref).rebuildEachRun?.(def.state) === true);
+    const eachRun = (def?.kind === 'value' && !def.acrossRuns) || (def?.kind === 'ref' && referenceKind(def.ref).rebuildEachRun?.(def.state) === true);
     if (this.built.has(id) && (!eachRun || this.builtFor.get(id) === run)) return this.built.get(id);
     if (!def) throw new Error(`definition ${id} never reached this worker`);
     if (eachRun && run !== undefined) this.builtFor.set(id, run);

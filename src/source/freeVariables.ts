@@ -22,6 +22,8 @@ export interface ParsedFunction {
   superClassRange: [number, number] | undefined;
   /** An arrow function that uses `this` from the scope it was created in. */
   usesLexicalThis: boolean;
+  /** An arrow function: no name of its own, no `this`, no `arguments`, so its body cannot reach the function object. */
+  isArrow: boolean;
   /** A class with `#private` fields or methods: its instances carry state no copy can restore. */
   hasPrivateMembers: boolean;
   /** Calls eval() directly: it may read any variable in scope, which no analysis can list. */
@@ -165,6 +167,7 @@ export function parseFunctionSource(source: string): ParsedFunction | undefined 
     // Offsets in the wrapped source, less the one-character prefix `(` of the expression form.
     superClassRange: superRange ? [superRange[0] - 1, superRange[1] - 1] : undefined,
     usesLexicalThis: top?.type === 'ArrowFunctionExpression' && usesThis(top.body),
+    isArrow: top?.type === 'ArrowFunctionExpression',
     enterable:
       (top?.type === 'ArrowFunctionExpression' || top?.type === 'FunctionExpression') &&
       !top.async &&
