@@ -93,8 +93,9 @@ function weakHas(collection: WeakMap<object, unknown> | WeakSet<object>, key: un
  * collection in the worker, even when it is plain data a transport would clone as it is.
  */
 export function holdsWeakKeys(session: EncodeSession, value: unknown): boolean {
-  const sent = closureState(session).weak;
-  if (!sent.size) return false;
+  // Asked of every batch: a run that encoded no closure has no state to make (its epoch is a UUID).
+  const sent = session.cached<ClosureState>(CLOSURE_STATE)?.weak;
+  if (!sent?.size) return false;
   return someInGraph(value, (node) => {
     for (const collection of sent) if (weakHas(collection, node)) return true;
     return false;

@@ -24,4 +24,9 @@ export class EncodeSession {
     if (value === undefined) this.#caches.set(key, (value = make()));
     return value;
   }
+
+  /** What `cache` made under `key`, if anything yet: a question that makes nothing. */
+  cached<T>(key: symbol): T | undefined {
+    return this.#caches.get(key) as T | undefined;
+  }
 }
