@@ -645,8 +645,9 @@ export class TaskEncoder {
     if (capture?.kind === 'source' && !capture.values.size && !capture.modules.size && !capture.lexicalThis && !capture.superClass && !capture.isClass) {
       // An arrow's body cannot reach the arrow (a function expression's own name, or `this`, could),
       // so no task can write into what its snapshot rebuilds: a rebuild per run and worker cost a
-      // single-task run about a fifth of its round trip.
-      if (capture.isArrow && !met.length) def.acrossRuns = true;
+      // single-task run about a fifth of its round trip. Strict code only: sloppy code reaches a
+      // sloppy arrow through a nested function's `caller` or a CallSite's getFunction().
+      if (capture.isArrow && capture.strict && !met.length) def.acrossRuns = true;
       keepPureSnapshot(fn, def);
     }
     this.snapshots.use(fn, def.id);
