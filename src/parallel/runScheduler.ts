@@ -70,6 +70,9 @@ type Source = { next(): IteratorResult<unknown> | Promise<IteratorResult<unknown
  * `Settled` entry, and only an abort or a failing input stops it. The wire
  * form is BatchWire's; where results go, the Delivery's.
  */
+/** The frame of delivery.ts's async generator resumed by its consumer's next() (return, throw). */
+const OWN_NEXT = /^\s*at (?:async )?generate\.(?:next|return|throw) \(<anonymous>\)$/;
+
 export class RunScheduler<T> {
   private readonly source: Source;
   /** The input when it is an Array iterated the standard way: read by index, with no iterator result per task. */
@@ -149,11 +152,12 @@ export class RunScheduler<T> {
     const holder: { stack?: unknown } = {};
     Error.captureStackTrace(holder, below);
     if (typeof holder.stack !== 'string') return; // a prepareStackTrace of the program's own
-    // Node's frames (the timer or tick that resumed the run) say nothing of the caller's code.
-    const stack = holder.stack
-      .split('\n')
-      .filter((line, k) => k === 0 || !line.includes('node:internal/'))
-      .join('\n');
+    // Node's frames (the timer or tick that resumed the run) say nothing of the caller's code, nor
+    // does the async generator's own next() (a consumer that calls it when a result is waiting).
+    const lines = holder.stack.split('\n').filter((line, k) => k === 0 || !(line.includes('node:internal/') || OWN_NEXT.test(line)));
+    // No frame of the caller's (a run consumed with .then(), Error.stackTraceLimit 0): no section.
+    if (lines.length < 2) return;
+    const stack = lines.join('\n');
     for (const failure of failures) addRunStack(failure, stack);
   }
 
