@@ -23,11 +23,30 @@ const pureDefs = new WeakMap<Function, WireDef>();
 
 /** The def kept for good for a function that captures nothing, if it was sent before. */
 export function pureSnapshot(fn: Function): WireDef | undefined {
-  return pureDefs.get(fn);
+  const def = pureDefs.get(fn);
+  if (def === undefined || onlyOwnIntrinsics(fn)) return def;
+  // Given properties since (`fn.cache = ...`): they travel in its snapshot, taken again each run.
+  pureDefs.delete(fn);
+  return undefined;
 }
 
 export function keepPureSnapshot(fn: Function, def: WireDef): void {
-  pureDefs.set(fn, def);
+  if (onlyOwnIntrinsics(fn)) pureDefs.set(fn, def);
+}
+
+const INTRINSIC = new Set<PropertyKey>(['length', 'name', 'prototype', 'arguments', 'caller']);
+
+/**
+ * The function has no own properties but those every function has: what its snapshot holds
+ * besides its source (`fn.table = {...}`, whose contents a program may change between runs)
+ * would go stale in a def kept for good.
+ */
+function onlyOwnIntrinsics(fn: Function): boolean {
+  for (const key of Reflect.ownKeys(fn)) if (!INTRINSIC.has(key)) return false;
+  // An ordinary function's prototype with members of its own (`F.prototype.area = ...`) travels too.
+  const prototype = (fn as { prototype?: unknown }).prototype;
+  if (prototype !== null && typeof prototype === 'object') for (const key of Reflect.ownKeys(prototype)) if (key !== 'constructor') return false;
+  return true;
 }
 
 /** The snapshots one run uses: counted live until `end()`, which says which ids the workers may drop. */
