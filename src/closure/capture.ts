@@ -141,6 +141,14 @@ function captureUnreleased(fn: Function): Capture {
     superClass = { value: Object.getPrototypeOf(fn) };
     for (const name of parsed.heritageNames) heritage.add(name);
   }
+  // An arrow's `arguments` is its enclosing function's: a strict wrapper cannot declare one, and
+  // the rebuilt arrow would read the arguments of joblet's own wrapper instead.
+  if (parsed.referencedNames.includes('arguments')) {
+    return refuse(
+      'it is an arrow function that uses `arguments` of the function that created it, which cannot be rebuilt in a worker. ' +
+        'Give that function rest parameters (...args) and use them in the arrow instead',
+    );
+  }
   for (const variable of parsed.referencedNames) {
     const at = scopes.findIndex((scope) => scope.variables.has(variable));
     // A name read only by `extends` is not in any scope; the parent itself is captured above.
