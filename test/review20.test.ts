@@ -13,6 +13,10 @@ import { join } from 'node:path';
 import { Parallel, delayed, TaskError } from 'joblet';
 import { BACKENDS } from './helpers.js';
 
+declare const review20LateGlobal: number | undefined;
+// Reads a global no one has defined yet (the test defines it after a first run).
+const readsLate = () => (typeof review20LateGlobal === 'undefined' ? 'none' : review20LateGlobal);
+
 const failing = (x: number) => {
   if (x > 3) throw new Error(`boom ${x}`);
   return x;
@@ -74,6 +78,21 @@ for (const backend of BACKENDS) {
       await parallel.close();
     }
   });
+  test('a function that captures nothing and reads a global the program defines after its first run sees the global', async () => {
+    const late = (globalThis as Record<string, unknown>);
+    const parallel = new Parallel({ backend, nJobs: 1 });
+    try {
+      assert.equal(await parallel.run([delayed(readsLate)()]), ['none']);
+      late.review20LateGlobal = 5;
+      assert.is(readsLate(), 5);
+      // A function first sent now carries it (a program's global travels like a captured variable).
+      assert.equal(await parallel.run([delayed(() => (typeof review20LateGlobal === 'undefined' ? 'none' : review20LateGlobal))()]), [5]);
+      assert.equal(await parallel.run([delayed(readsLate)()]), [5], 'the first run\'s snapshot (no global) was sent again');
+    } finally {
+      delete late.review20LateGlobal;
+      await parallel.close();
+    }
+  });
   test.run();
 }
 
@@ -116,6 +135,26 @@ for (const backend of BACKENDS) {
       const taskError = error as TaskError;
       assert.is(taskError.runStack, undefined, `runStack: ${JSON.stringify(taskError.runStack)}`);
       assert.not.ok(taskError.stack!.includes('--- run() called ---'), taskError.stack);
+    } finally {
+      await parallel.close();
+    }
+  });
+  test("a non-Error thrown, the run consumed with .then(): the stack shows no frames of joblet's own", async () => {
+    const parallel = new Parallel({ backend, nJobs: 1 });
+    try {
+      let seen: unknown;
+      const landed = new Promise<void>((done) => {
+        parallel.run([delayed(() => { throw 'not an Error'; })()]).then(null, (error: unknown) => {
+          seen = error;
+          done();
+        });
+      });
+      await landed;
+      assert.instance(seen, TaskError);
+      const stack = (seen as TaskError).stack!;
+      // Today: V8's stack of where joblet made the TaskError (BatchWire.failureOf, RunScheduler.onResults).
+      assert.not.ok(/batchWire\.js|runScheduler\.js/.test(stack), stack);
+      assert.ok(stack.startsWith('TaskError: Task 0 threw a non-Error value: not an Error'), stack);
     } finally {
       await parallel.close();
     }
