@@ -51,6 +51,8 @@ export type Capture =
       lexicalThis: { value: unknown } | undefined;
       /** An arrow function: its body cannot reach the function object (no own name, `this` or `arguments`). */
       isArrow: boolean;
+      /** Globals it reads that neither this process nor a worker has yet: one a program adds later travels from then on. */
+      absentGlobals: string[];
       /** The function was defined in strict code (an ES module, a class, 'use strict'). */
       strict: boolean;
       /** A class with `#private` members. */
@@ -130,6 +132,7 @@ function captureUnreleased(fn: Function): Capture {
   let bindings: Map<string, ModuleRef> | undefined;
   const bindingsOf = () => (bindings ??= internals.location && url.startsWith('file:') ? moduleBindings(internals.location.scriptId) : new Map<string, ModuleRef>());
   const values = new Map<string, unknown>();
+  const absentGlobals: string[] = [];
   const sites = new Map<string, ScopeSite>();
   const modules = new Map<string, ModuleRef>();
   let source = description.source;
@@ -161,6 +164,7 @@ function captureUnreleased(fn: Function): Capture {
       // Not in any scope of the function: a global. Standard ones are the worker's own;
       // a property a program added to globalThis is carried like a captured variable.
       if (!isWorkerGlobal(variable) && variable in globalThis) values.set(variable, (globalThis as Record<string, unknown>)[variable]);
+      else if (!isWorkerGlobal(variable)) absentGlobals.push(variable);
       continue;
     }
     // `require` in a CommonJS module: the worker makes its own, resolving from the same file.
@@ -239,6 +243,7 @@ function captureUnreleased(fn: Function): Capture {
     modules,
     lexicalThis,
     isArrow: parsed.isArrow,
+    absentGlobals,
     package: pkg,
     strict:
       parsed.isClass ||

@@ -19,19 +19,22 @@ const superseded = new Set<string>();
  * inspector, about half a millisecond per run. A function that captures anything is
  * captured again at every run, so each run sees the values of that moment.
  */
-const pureDefs = new WeakMap<Function, WireDef>();
+const pureDefs = new WeakMap<Function, { def: WireDef; absentGlobals: readonly string[] }>();
 
 /** The def kept for good for a function that captures nothing, if it was sent before. */
 export function pureSnapshot(fn: Function): WireDef | undefined {
-  const def = pureDefs.get(fn);
-  if (def === undefined || onlyOwnIntrinsics(fn)) return def;
-  // Given properties since (`fn.cache = ...`): they travel in its snapshot, taken again each run.
+  const kept = pureDefs.get(fn);
+  if (kept === undefined) return undefined;
+  // Given properties since (`fn.cache = ...`), or a global it reads defined since (`globalThis.x = ...`):
+  // they travel in its snapshot, taken again.
+  if (onlyOwnIntrinsics(fn) && !kept.absentGlobals.some((name) => name in globalThis)) return kept.def;
   pureDefs.delete(fn);
   return undefined;
 }
 
-export function keepPureSnapshot(fn: Function, def: WireDef): void {
-  if (onlyOwnIntrinsics(fn)) pureDefs.set(fn, def);
+/** `absentGlobals`: the globals it reads that did not exist when it was captured. */
+export function keepPureSnapshot(fn: Function, def: WireDef, absentGlobals: readonly string[]): void {
+  if (onlyOwnIntrinsics(fn)) pureDefs.set(fn, { def, absentGlobals });
 }
 
 const INTRINSIC = new Set<PropertyKey>(['length', 'name', 'prototype', 'arguments', 'caller']);

@@ -648,7 +648,7 @@ export class TaskEncoder {
       // single-task run about a fifth of its round trip. Strict code only: sloppy code reaches a
       // sloppy arrow through a nested function's `caller` or a CallSite's getFunction().
       if (capture.isArrow && capture.strict && !met.length) def.acrossRuns = true;
-      keepPureSnapshot(fn, def);
+      keepPureSnapshot(fn, def, capture.absentGlobals);
     }
     this.snapshots.use(fn, def.id);
     return def;
