@@ -95,12 +95,13 @@ export class TaskError extends JobletError {
 
 /**
  * A failure's stack in sections: the worker's stack, then where the run was called (its first
- * line, the captured message, dropped); V8's own stack of the main thread when there is neither.
+ * line, the captured message, dropped); the message alone when there is neither.
  */
 function composeStack(error: TaskError | InitializerError, runStack: string | undefined): void {
   const calledAt = runStack ? `\n    --- run() called ---\n${runStack.slice(runStack.indexOf('\n') + 1)}` : '';
   if (error.workerStack) error.stack = `${error.name}: ${error.message}\n    --- in the worker ---\n${error.workerStack}${calledAt}`;
-  else if (calledAt) error.stack = `${error.name}: ${error.message}${calledAt}`;
+  // Without either, V8's stack would be where joblet made the error (its BatchWire): the message alone.
+  else error.stack = `${error.name}: ${error.message}${calledAt}`;
 }
 
 /**
