@@ -59,6 +59,9 @@ interface InFlight {
 
 type Source = { next(): IteratorResult<unknown> | Promise<IteratorResult<unknown>>; return?(): unknown };
 
+/** The frame of delivery.ts's async generator resumed by its consumer's next() (return, throw). */
+const OWN_NEXT = /^\s*at (?:async )?generate\.(?:next|return|throw) \(<anonymous>\)$/;
+
 /**
  * The scheduling of one run: pulls tasks lazily from the input, keeps at most
  * `maxOutstanding` batches' worth of them between the input and the consumer,
@@ -70,9 +73,6 @@ type Source = { next(): IteratorResult<unknown> | Promise<IteratorResult<unknown
  * `Settled` entry, and only an abort or a failing input stops it. The wire
  * form is BatchWire's; where results go, the Delivery's.
  */
-/** The frame of delivery.ts's async generator resumed by its consumer's next() (return, throw). */
-const OWN_NEXT = /^\s*at (?:async )?generate\.(?:next|return|throw) \(<anonymous>\)$/;
-
 export class RunScheduler<T> {
   private readonly source: Source;
   /** The input when it is an Array iterated the standard way: read by index, with no iterator result per task. */
